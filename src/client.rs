@@ -1,0 +1,118 @@
+//! The low-level [`Client`] trait: one method per Engine endpoint.
+//!
+//! [`EngineClient`](crate::EngineClient) implements it over HTTP; the recording fake in
+//! `fake` implements it in memory. The high-level [`Docker`](crate::Docker) operations are
+//! written against this trait only.
+
+use std::io::{self, Read, Write};
+
+use crate::error::Result;
+use crate::ops::container::{
+    ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
+    ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
+};
+use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
+use crate::ops::image::{
+    ImageBuildOptions, ImageDeleteResponseItem, ImageInspect, ImagePullOptions, ImageRemoveOptions,
+};
+use crate::ops::system::{Ping, Version};
+
+/// A streamed response body (pull progress, build output, an archive).
+pub type BodyReader = Box<dyn Read + Send>;
+
+/// The write side of an attached connection: stdin goes here, then [`close_write`](StdinWriter::close_write).
+pub trait StdinWriter: Write + Send {
+    /// Half-closes the connection (`shutdown(SHUT_WR)`; TLS sends close_notify) so the container
+    /// sees the end of its standard input while its output keeps flowing.
+    fn close_write(&mut self) -> io::Result<()>;
+}
+
+/// An attached container connection (`101 Switching Protocols` on `POST /containers/{id}/attach`).
+///
+/// The two halves are independent: read the multiplexed output on one thread while writing stdin
+/// on another. Dropping both closes the connection.
+pub struct HijackedResponse {
+    /// The raw multiplexed stream (8-byte stdcopy frames when the container has no TTY).
+    pub reader: Box<dyn Read + Send>,
+    /// The container's standard input.
+    pub writer: Box<dyn StdinWriter>,
+}
+
+impl std::fmt::Debug for HijackedResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HijackedResponse { .. }")
+    }
+}
+
+/// One method per Engine endpoint that the S2I operations use (the reference's `Client`).
+///
+/// Names follow the moby client (`container_create`, `image_pull`, ...). Every method sends exactly
+/// one request (`container_attach` upgrades its connection); none retries on its own except where
+/// the transport may resend an idempotent request whose reply had not begun.
+pub trait Client: Send + Sync {
+    /// `GET /_ping`.
+    fn ping(&self) -> Result<Ping>;
+    /// `GET /version`.
+    fn server_version(&self) -> Result<Version>;
+    /// `GET /images/{name}/json`: the decoded image and the raw JSON.
+    fn image_inspect_with_raw(&self, name: &str) -> Result<(ImageInspect, Vec<u8>)>;
+    /// `POST /images/create?fromImage=..&tag=..`: the JSON-lines progress stream.
+    ///
+    /// The caller reads the stream to the end (the pull goes on while it is read) and checks it
+    /// for in-band errors, e.g. with [`ops::stream::JsonMessages`](crate::ops::stream).
+    fn image_pull(&self, reference: &str, options: &ImagePullOptions) -> Result<BodyReader>;
+    /// `DELETE /images/{name}`.
+    fn image_remove(
+        &self,
+        image: &str,
+        options: &ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>>;
+    /// `POST /build` with a tar build context streamed from `context`: the JSON-lines output.
+    fn image_build(
+        &self,
+        context: &mut (dyn Read + Send),
+        options: &ImageBuildOptions,
+    ) -> Result<BodyReader>;
+    /// `POST /containers/create?name=..`.
+    fn container_create(
+        &self,
+        body: &ContainerCreateBody,
+        name: &str,
+    ) -> Result<ContainerCreateResponse>;
+    /// `POST /containers/{id}/attach`, upgraded to a raw stream.
+    fn container_attach(
+        &self,
+        container: &str,
+        options: &ContainerAttachOptions,
+    ) -> Result<HijackedResponse>;
+    /// `POST /containers/{id}/start`.
+    fn container_start(&self, container: &str) -> Result<()>;
+    /// `POST /containers/{id}/wait?condition=..`; blocks until the condition holds, without a time limit.
+    fn container_wait(&self, container: &str, condition: &str) -> Result<ContainerWaitResponse>;
+    /// `GET /containers/{id}/json`.
+    fn container_inspect(&self, container: &str) -> Result<ContainerInspect>;
+    /// `POST /containers/{id}/kill?signal=..`.
+    fn container_kill(&self, container: &str, signal: &str) -> Result<()>;
+    /// `DELETE /containers/{id}`.
+    fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()>;
+    /// `PUT /containers/{id}/archive?path=..`: extracts the tar read from `content` into `path`.
+    fn copy_to_container(
+        &self,
+        container: &str,
+        path: &str,
+        content: &mut (dyn Read + Send),
+        options: &CopyToContainerOptions,
+    ) -> Result<()>;
+    /// `GET /containers/{id}/archive?path=..`: a tar of `path` and its decoded stat header.
+    fn copy_from_container(
+        &self,
+        container: &str,
+        path: &str,
+    ) -> Result<(BodyReader, ContainerPathStat)>;
+    /// `POST /commit?container=..&repo=..&tag=..`.
+    fn container_commit(
+        &self,
+        container: &str,
+        options: &ContainerCommitOptions,
+    ) -> Result<IdResponse>;
+}
