@@ -6,14 +6,29 @@
 use std::time::Duration;
 
 pub mod api;
+pub mod auth;
 pub mod client;
+pub mod docker;
+pub mod engine;
 pub mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 pub mod ops;
+pub mod reference;
+pub mod tar;
+pub mod transport;
 pub mod user;
 
 pub use api::{AuthConfig, CGroupLimits, Config, DockerConfig, Image, PullPolicy};
 pub use client::{BodyReader, Client, HijackedResponse, StdinWriter};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
+
+// -- re-exports: engine.rs (engine client, config from the environment)
+
+// -- re-exports: docker.rs (the Docker trait and the S2I operations)
+
+// -- re-exports: auth.rs
+
 
 /// Environment variable of an image that names its scripts URL (deprecated: use [`SCRIPTS_URL_LABEL`]).
 pub const SCRIPTS_URL_ENVIRONMENT: &str = "STI_SCRIPTS_URL";
