@@ -32,7 +32,6 @@
 //!
 //! # Differences from S2I
 //!
-//! Decision 8 of the behaviour reference:
 //! - Docker Hub credentials go to Docker Hub images only. The reference sent them to any
 //!   registry that had no entry of its own.
 //! - Keys are normalised as above; the reference matched them as exact strings, so
