@@ -1,1 +1,5 @@
 //! (in progress)
+
+pub mod engine;
+
+pub use engine::{FakeEngine, RunningFake};
