@@ -58,12 +58,14 @@ impl BodyKind {
         {
             for part in value.split(',') {
                 let part = part.trim();
-                let n = (!part.is_empty() && part.len() <= 19 && part.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| part.parse::<u64>().ok())
-                    .flatten()
-                    .ok_or_else(|| {
-                        Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
-                    })?;
+                let n = (!part.is_empty()
+                    && part.len() <= 19
+                    && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
+                })?;
                 if length.is_some_and(|l| l != n) {
                     return Err(Error::Protocol("conflicting Content-Length headers".into()));
                 }
@@ -203,7 +205,10 @@ impl ResponseBody {
             Ok((n, true)) => Ok(More::Direct(n)),
             Ok((_, false)) => Ok(More::Buffered),
             Err(e) => Err(io_error(e, cancelled, self.idle, || {
-                format!("reading the response body of {} {}", self.method, self.target)
+                format!(
+                    "reading the response body of {} {}",
+                    self.method, self.target
+                )
             })),
         }
     }
@@ -264,7 +269,11 @@ impl ResponseBody {
                     }
                     let direct = dec.data_remaining();
                     let want = usize::try_from(direct).unwrap_or(usize::MAX).min(out.len());
-                    let target = if direct > 0 { &mut out[..want] } else { &mut [][..] };
+                    let target = if direct > 0 {
+                        &mut out[..want]
+                    } else {
+                        &mut [][..]
+                    };
                     match self.read_more(target)? {
                         More::End { cancelled } => return Err(self.truncated(cancelled)),
                         More::Buffered => continue,

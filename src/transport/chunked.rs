@@ -172,13 +172,11 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::SizeLf,
                     _ => return Err(error("unexpected byte after the chunk size")),
                 },
-                State::Extension => {
-                    if b == b'\r' {
-                        self.state = State::SizeLf;
-                    } else {
-                        self.count_line()?;
-                    }
-                }
+                State::Extension => match b {
+                    b'\r' => self.state = State::SizeLf,
+                    b'\n' => return Err(error("chunk size line not ended by CRLF")),
+                    _ => self.count_line()?,
+                },
                 State::SizeLf => {
                     expect(b, b'\n', "chunk size line not ended by CRLF")?;
                     self.line = 0;
@@ -206,8 +204,10 @@ impl ChunkedDecoder {
                 }
                 State::Trailer => {
                     self.count_trailer()?;
-                    if b == b'\r' {
-                        self.state = State::TrailerLf;
+                    match b {
+                        b'\r' => self.state = State::TrailerLf,
+                        b'\n' => return Err(error("trailer field not ended by CRLF")),
+                        _ => {}
                     }
                 }
                 State::TrailerLf => {
@@ -349,6 +349,25 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_reads() {
+        use std::io::Read;
+        let mut reader = super::super::testing::OneByte(BODY);
+        let mut dec = ChunkedDecoder::new();
+        let mut data = Vec::new();
+        let mut byte = [0u8; 1];
+        let mut reads = 0;
+        while !dec.is_done() {
+            assert_eq!(reader.read(&mut byte).unwrap(), 1, "ran out of input");
+            reads += 1;
+            let (used, range) = dec.decode(&byte, usize::MAX).unwrap();
+            assert_eq!(used, 1);
+            data.extend_from_slice(&byte[range]);
+        }
+        assert_eq!(reads, BODY.len());
+        assert_eq!(data, b"hello, worldabcdefghijklmnopqrstuvwxyz");
+    }
+
+    #[test]
     fn stops_at_the_end_of_the_body() {
         let mut input = BODY.to_vec();
         input.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
@@ -368,6 +387,7 @@ mod tests {
             b"5\r\nhello\rX",
             b"5 x\r\n",
             b"0\r\nTrailer: x\nY",
+            b"1;ext\nx\r\n",
             b"0\r\n\rX",
             b"10000000000000000\r\n",
             b"ffffffffffffffff0\r\n",

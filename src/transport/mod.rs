@@ -329,9 +329,9 @@ impl Transport {
         match self.exchange(req, cancel, false)? {
             Outcome::Response(r) => Ok(r),
             // `exchange` only switches when asked to.
-            Outcome::Upgraded(_) => Err(Error::Protocol(
-                "unexpected 101 Switching Protocols".into(),
-            )),
+            Outcome::Upgraded(_) => {
+                Err(Error::Protocol("unexpected 101 Switching Protocols".into()))
+            }
         }
     }
 
@@ -363,6 +363,8 @@ impl Transport {
         if let Some(c) = cancel {
             c.check()?;
         }
+        // Refuse a request that cannot be written before taking a connection for it.
+        wire::check_request(&self.shared.base_path, &req.target, &req.headers)?;
         let replayable = !upgrade && req.is_replayable();
         let mut retried = false;
         loop {
@@ -377,11 +379,13 @@ impl Transport {
                 None => self.shared.connect(req.timeouts.connect)?,
             };
             conn.watch(cancel)?;
-            match self.shared.round_trip(&mut conn, &mut req, upgrade) {
+            match self
+                .shared
+                .round_trip(&mut conn, &mut req, upgrade, !reused)
+            {
                 Ok(reply) => return self.shared.outcome(conn, req, reply, upgrade),
                 Err(f) => {
-                    if f.before_response && reused && replayable && !retried && !conn.cancelled()
-                    {
+                    if f.before_response && reused && replayable && !retried && !conn.cancelled() {
                         log::debug!(
                             "{} {}: reused connection failed ({}), sending again on a new one",
                             req.method,
@@ -430,6 +434,15 @@ impl Shared {
         }
     }
 
+    /// Whether connections are plain HTTP over TCP (where a TLS daemon may be listening).
+    fn plain_tcp(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return false;
+        }
+        matches!(self.host, Host::Tcp { .. })
+    }
+
     fn connect(&self, timeout: Duration) -> Result<Conn> {
         let socket = conn::connect(&self.host, timeout)?;
         #[cfg(feature = "tls")]
@@ -446,6 +459,7 @@ impl Shared {
         conn: &mut Conn,
         req: &mut Request<'_>,
         upgrade: bool,
+        fresh: bool,
     ) -> std::result::Result<Reply, Failure> {
         let mut head = std::mem::take(&mut conn.head);
         head.clear();
@@ -453,7 +467,12 @@ impl Shared {
         head.clear();
         conn.head = head;
         let early = sent?;
-        let ctx = Ctx::of(req);
+        let ctx = Ctx {
+            method: req.method,
+            target: &req.target,
+            timeouts: req.timeouts,
+            tls_hint: fresh && self.plain_tcp(),
+        };
         let deadline = req.timeouts.response.map(|d| Instant::now() + d);
         let head = read_head(conn, &ctx, deadline, upgrade, early)?;
         Ok(Reply {
@@ -489,6 +508,7 @@ impl Shared {
             method: req.method,
             target: &req.target,
             timeouts: req.timeouts,
+            tls_hint: false,
         };
         conn.set_write_timeout(req.timeouts.idle)
             .map_err(|e| write_failure(conn, &ctx, e))?;
@@ -556,16 +576,8 @@ struct Ctx<'r> {
     method: &'static str,
     target: &'r str,
     timeouts: Timeouts,
-}
-
-impl<'r> Ctx<'r> {
-    fn of(req: &'r Request<'_>) -> Ctx<'r> {
-        Ctx {
-            method: req.method,
-            target: &req.target,
-            timeouts: req.timeouts,
-        }
-    }
+    /// A silent close would suggest a TLS daemon (a new plain-TCP connection).
+    tls_hint: bool,
 }
 
 fn write_failure(conn: &Conn, ctx: &Ctx<'_>, e: io::Error) -> Failure {
@@ -614,6 +626,23 @@ fn early_answer(conn: &mut Conn, mut failure: Failure) -> std::result::Result<bo
     }
     failure.before_response &= conn.buffered().is_empty();
     Err(failure)
+}
+
+/// The error for a connection that ended before any byte of a response.
+///
+/// On a new plain-TCP connection that is what a TLS daemon (OpenSSL-based proxies in
+/// particular) does with an HTTP request, so the error carries the docker CLI's hint.
+fn closed_silently(req: &Ctx<'_>, kind: io::ErrorKind) -> Error {
+    let text = format!(
+        "the engine closed the connection before answering {} {}",
+        req.method, req.target
+    );
+    if req.tls_hint {
+        return Error::Protocol(format!(
+            "{text}\n* Are you trying to connect to a TLS-enabled daemon without TLS?"
+        ));
+    }
+    Error::Io(io::Error::new(kind, text))
 }
 
 /// Reads the final response head into `conn`'s buffer, skipping interim `1xx` heads.
@@ -674,19 +703,16 @@ fn read_head(
                 }
                 if !received {
                     return Err(Failure {
-                        error: Error::Io(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!(
-                                "the engine closed the connection before answering {} {}",
-                                req.method, req.target
-                            ),
-                        )),
+                        error: closed_silently(req, io::ErrorKind::UnexpectedEof),
                         before_response: !early,
                     });
                 }
                 return Err(wire::malformed(conn.buffered(), "unexpected end of stream").into());
             }
             Ok(_) => received = true,
+            Err(e) if !received && req.tls_hint && e.kind() == io::ErrorKind::ConnectionReset => {
+                return Err(closed_silently(req, e.kind()).into());
+            }
             Err(e) => {
                 let error = io_error(e, conn.cancelled(), req.timeouts.response, || {
                     format!("waiting for the response to {} {}", req.method, req.target)
@@ -700,7 +726,6 @@ fn read_head(
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -804,9 +829,14 @@ mod tests {
     fn length_headers_and_tcp_base_path() {
         let _fds = fds_shared();
         let mut script = Vec::new();
-        for _ in 0..6 {
+        for i in 0..6 {
             script.push(Step::Request);
-            script.push(send(OK));
+            // The reply to HEAD announces a length but has no body.
+            script.push(send(if i == 4 {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+            } else {
+                OK
+            }));
         }
         let server = Server::tcp("/base", vec![script]);
         let t = Transport::new(server.host.clone(), None).unwrap();
@@ -818,7 +848,7 @@ mod tests {
             }
         }
         let head = t.send(req("HEAD", "/_ping"), None).unwrap();
-        assert_eq!(head.header("content-length"), Some("2"));
+        assert_eq!(head.header("content-length"), Some("1000"));
         assert_eq!(text(head), "", "a HEAD reply has no body");
         let mut big = req("PUT", "/big");
         big.body = Body::Bytes(vec![b'z'; COALESCE_BODY + 1]);
@@ -829,7 +859,10 @@ mod tests {
         drop(t);
         let recs = records(server);
         let host = format!("Host: 127.0.0.1:{port}\r\n");
-        let lines: Vec<&str> = recs.iter().map(|(_, r)| r.lines().next().unwrap()).collect();
+        let lines: Vec<&str> = recs
+            .iter()
+            .map(|(_, r)| r.lines().next().unwrap())
+            .collect();
         assert_eq!(
             lines,
             [
@@ -847,7 +880,10 @@ mod tests {
             assert_eq!(zero, i < 2, "{r}");
             assert!(!r.contains("Transfer-Encoding"));
         }
-        assert!(recs[5].1.contains(&format!("\r\nContent-Length: {}\r\n\r\nzzz", COALESCE_BODY + 1)));
+        assert!(recs[5].1.contains(&format!(
+            "\r\nContent-Length: {}\r\n\r\nzzz",
+            COALESCE_BODY + 1
+        )));
     }
 
     #[test]
@@ -884,7 +920,10 @@ mod tests {
             vec![Step::Request, send(OK)],
         ]);
         let t = Transport::new(server.host.clone(), None).unwrap();
-        assert_eq!(text(t.send(req("GET", "/chunked"), None).unwrap()), "hello world");
+        assert_eq!(
+            text(t.send(req("GET", "/chunked"), None).unwrap()),
+            "hello world"
+        );
         let head = t.send(req("HEAD", "/head"), None).unwrap();
         assert_eq!(text(head), "");
         let r = t.send(req("POST", "/204"), None).unwrap();
@@ -902,7 +941,10 @@ mod tests {
             "close-delimited body"
         );
         assert_eq!(text(t.send(req("GET", "/http10"), None).unwrap()), "abc");
-        assert_eq!(text(t.send(req("GET", "/conn-close"), None).unwrap()), "xyz");
+        assert_eq!(
+            text(t.send(req("GET", "/conn-close"), None).unwrap()),
+            "xyz"
+        );
         assert_eq!(
             text(t.send(req("GET", "/gzip"), None).unwrap()),
             "not chunked"
@@ -996,7 +1038,9 @@ mod tests {
         assert_eq!(rest, b"bye");
         drop((rd, wr));
 
-        let Upgrade::Refused(resp) = t.upgrade(req("POST", "/v1.41/containers/none/attach"), None).unwrap()
+        let Upgrade::Refused(resp) = t
+            .upgrade(req("POST", "/v1.41/containers/none/attach"), None)
+            .unwrap()
         else {
             panic!("upgraded")
         };
@@ -1014,6 +1058,44 @@ mod tests {
         );
         assert_eq!(recs[1], (0, "stdin data".to_string()));
         assert_eq!(recs[2].0, 1);
+    }
+
+    #[test]
+    fn upgraded_stream_reads_and_writes_at_once() {
+        let _fds = fds_shared();
+        let server = Server::unix(vec![vec![
+            Step::Head,
+            send(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n"),
+            Step::Echo,
+            send(b"done"),
+            Step::Close,
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), None).unwrap() else {
+            panic!("not upgraded")
+        };
+        let (mut rd, mut wr) = up.split();
+        // Far more than socket buffers hold: the writer blocks unless the reader keeps draining.
+        const TOTAL: usize = 8 << 20;
+        let writer = std::thread::spawn(move || -> io::Result<()> {
+            let block: Vec<u8> = (0..65_536u32).map(|i| (i % 253) as u8).collect();
+            for _ in 0..TOTAL / block.len() {
+                wr.write_all(&block)?;
+            }
+            wr.close_write()
+        });
+        let mut got = Vec::with_capacity(TOTAL + 4);
+        rd.read_to_end(&mut got).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(got.len(), TOTAL + 4);
+        assert!(got[..TOTAL]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == ((i % 65_536) % 253) as u8));
+        assert_eq!(&got[TOTAL..], b"done");
+        drop(rd);
+        drop(t);
+        server.finish();
     }
 
     #[test]
@@ -1144,7 +1226,8 @@ mod tests {
 
         // An upgraded stream.
         let cancel = Cancel::new();
-        let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), Some(&cancel)).unwrap() else {
+        let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), Some(&cancel)).unwrap()
+        else {
             panic!("not upgraded")
         };
         let (mut rd, _wr) = up.split();
@@ -1177,7 +1260,10 @@ mod tests {
         let start = Instant::now();
         match t.send(r, None) {
             Err(Error::Timeout { what, after }) => {
-                assert_eq!(what, "waiting for the response to POST /v1.41/images/create?fromImage=x");
+                assert_eq!(
+                    what,
+                    "waiting for the response to POST /v1.41/images/create?fromImage=x"
+                );
                 assert_eq!(after, Duration::from_millis(100));
             }
             other => panic!("{other:?}"),
@@ -1224,14 +1310,16 @@ mod tests {
             ],
             vec![
                 Step::Request,
-                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n"),
+                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n"),
             ],
         ]);
         let t = Transport::new(server.host.clone(), None).unwrap();
         match t.send(req("GET", "/_ping"), None) {
             Err(Error::Protocol(m)) => {
                 assert!(m.contains("malformed HTTP response"), "{m}");
-                assert!(m.ends_with("\n* Are you trying to connect to a TLS-enabled daemon without TLS?"));
+                assert!(m.ends_with(
+                    "\n* Are you trying to connect to a TLS-enabled daemon without TLS?"
+                ));
             }
             other => panic!("{other:?}"),
         }
@@ -1246,14 +1334,19 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert!(matches!(t.send(req("GET", "/x"), None), Err(Error::Protocol(m)) if m.contains("Content-Length")));
-        assert!(matches!(t.send(req("GET", "/x"), None), Err(Error::Protocol(m)) if m.contains("101")));
+        assert!(
+            matches!(t.send(req("GET", "/x"), None), Err(Error::Protocol(m)) if m.contains("Content-Length"))
+        );
+        assert!(
+            matches!(t.send(req("GET", "/x"), None), Err(Error::Protocol(m)) if m.contains("101"))
+        );
         for _ in 0..2 {
-            let got = t.send(req("GET", "/big"), None);
-            eprintln!("{got:?}");
-            match got.unwrap().read_to_vec(10) {
+            match t.send(req("GET", "/big"), None).unwrap().read_to_vec(10) {
                 Err(Error::Protocol(m)) => {
-                    assert_eq!(m, "the response body of GET /big is longer than the limit of 10 bytes")
+                    assert_eq!(
+                        m,
+                        "the response body of GET /big is longer than the limit of 10 bytes"
+                    )
                 }
                 other => panic!("{other:?}"),
             }
@@ -1299,10 +1392,14 @@ mod tests {
         let t = Transport::new(Host::Unix(missing.clone()), None).unwrap();
         match t.send(req("GET", "/_ping"), None) {
             Err(e @ Error::Connect { .. }) => {
-                let Error::Connect { host, failure, .. } = &e else { unreachable!() };
+                let Error::Connect { host, failure, .. } = &e else {
+                    unreachable!()
+                };
                 assert_eq!(*failure, ConnectFailure::NoSuchSocket);
                 assert_eq!(host, &format!("unix://{}", missing.display()));
-                assert!(e.to_string().starts_with("failed to connect to the docker API at unix://"));
+                assert!(e
+                    .to_string()
+                    .starts_with("failed to connect to the docker API at unix://"));
             }
             other => panic!("{other:?}"),
         }
@@ -1312,11 +1409,18 @@ mod tests {
         let t = Transport::new(Host::Unix(dead), None).unwrap();
         assert!(matches!(
             t.send(req("GET", "/_ping"), None),
-            Err(Error::Connect { failure: ConnectFailure::NotRunning, .. })
+            Err(Error::Connect {
+                failure: ConnectFailure::NotRunning,
+                ..
+            })
         ));
 
         let port = free_port();
-        let t = Transport::new(Host::parse(&format!("tcp://127.0.0.1:{port}"), false).unwrap(), None).unwrap();
+        let t = Transport::new(
+            Host::parse(&format!("tcp://127.0.0.1:{port}"), false).unwrap(),
+            None,
+        )
+        .unwrap();
         match t.send(req("GET", "/_ping"), None) {
             Err(e @ Error::Connect { failure: ConnectFailure::NotRunning, .. }) => assert_eq!(
                 e.to_string(),
@@ -1331,7 +1435,10 @@ mod tests {
         let _fds = fds_shared();
         let server = Server::unix(vec![vec![Step::Request, send(OK)]]);
         let t = Transport::new(server.host.clone(), None).unwrap();
-        assert!(matches!(t.send(req("GET", "/a b"), None), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            t.send(req("GET", "/a b"), None),
+            Err(Error::InvalidInput(_))
+        ));
         let mut r = req("GET", "/x");
         r.headers.push(("X-Registry-Auth", "secret\r\nX: y".into()));
         match t.send(r, None) {
@@ -1403,7 +1510,10 @@ mod tests {
         };
         match Transport::new(Host::parse("tcp://h", true).unwrap(), Some(settings)) {
             Err(Error::Tls(m)) => {
-                assert_eq!(m, "TLS support is not compiled in: enable the `tls` feature")
+                assert_eq!(
+                    m,
+                    "TLS support is not compiled in: enable the `tls` feature"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1436,8 +1546,11 @@ mod tests {
         if !docker_available() {
             return;
         }
-        let t = Transport::new(Host::parse("unix:///var/run/docker.sock", false).unwrap(), None)
-            .unwrap();
+        let t = Transport::new(
+            Host::parse("unix:///var/run/docker.sock", false).unwrap(),
+            None,
+        )
+        .unwrap();
         assert_eq!(ping(&t).unwrap(), "OK");
         let head = t.send(req("HEAD", "/_ping"), None).unwrap();
         assert!(head.header("Api-Version").is_some());
@@ -1457,8 +1570,11 @@ mod tests {
             return;
         }
         let before = open_fds();
-        let t = Transport::new(Host::parse("unix:///var/run/docker.sock", false).unwrap(), None)
-            .unwrap();
+        let t = Transport::new(
+            Host::parse("unix:///var/run/docker.sock", false).unwrap(),
+            None,
+        )
+        .unwrap();
         let errors = std::sync::atomic::AtomicUsize::new(0);
         let start = Instant::now();
         std::thread::scope(|s| {

@@ -163,7 +163,9 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
     let head_bytes = &buf[..n];
     let status = res.code.unwrap_or(0);
     let minor_version = res.version.unwrap_or(1);
-    let reason = res.reason.map_or(0..0, |r| range_in(head_bytes, r.as_bytes()));
+    let reason = res
+        .reason
+        .map_or(0..0, |r| range_in(head_bytes, r.as_bytes()));
     let mut fields = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
         if std::str::from_utf8(h.value).is_err() {
@@ -211,25 +213,14 @@ fn has_line_break(s: &str) -> bool {
     s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
 }
 
-/// Appends a request head to `out`: request line, `Host`, `User-Agent`, the extra `headers`, the
-/// framing header and the blank line.
-///
-/// `path_prefix` (a `tcp://` host's base path, or `""`) goes before `target`, which must already
-/// be percent-encoded.
+/// Checks that a request can be written: a target of visible ASCII (percent-encoded), header
+/// names without `:` and header fields without CR, LF or NUL.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] when the target contains a space or control character, or a header
-/// name or value contains CR, LF or NUL (which would let a value inject headers).
-pub fn write_request_head(
-    out: &mut Vec<u8>,
-    method: &str,
-    path_prefix: &str,
-    target: &str,
-    host: &str,
-    headers: &[(&str, String)],
-    framing: Framing,
-) -> Result<()> {
+/// [`Error::InvalidInput`] saying which part is wrong (never quoting a header value, which may
+/// be a credential).
+pub fn check_request(path_prefix: &str, target: &str, headers: &[(&str, String)]) -> Result<()> {
     if target.is_empty()
         || path_prefix
             .bytes()
@@ -250,7 +241,36 @@ pub fn write_request_head(
             )));
         }
     }
-    out.reserve(128 + target.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>());
+    Ok(())
+}
+
+/// Appends a request head to `out`: request line, `Host`, `User-Agent`, the extra `headers`, the
+/// framing header and the blank line.
+///
+/// `path_prefix` (a `tcp://` host's base path, or `""`) goes before `target`, which must already
+/// be percent-encoded.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when the target contains a space or control character, or a header
+/// name or value contains CR, LF or NUL (which would let a value inject headers).
+pub fn write_request_head(
+    out: &mut Vec<u8>,
+    method: &str,
+    path_prefix: &str,
+    target: &str,
+    host: &str,
+    headers: &[(&str, String)],
+    framing: Framing,
+) -> Result<()> {
+    check_request(path_prefix, target, headers)?;
+    out.reserve(
+        128 + target.len()
+            + headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>(),
+    );
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(path_prefix.as_bytes());
@@ -339,6 +359,24 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_reads() {
+        use std::io::Read;
+        let mut reader = super::super::testing::OneByte(PING);
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        let n = loop {
+            assert_eq!(reader.read(&mut byte).unwrap(), 1, "ran out of input");
+            buf.push(byte[0]);
+            if let Status::Complete((n, head)) = parse_response_head(&buf).unwrap() {
+                assert_eq!(head.header("content-length"), Some("2"));
+                break n;
+            }
+        };
+        assert_eq!(n, PING.len() - 2);
+        assert_eq!(buf.len(), n, "complete exactly at the blank line");
+    }
+
+    #[test]
     fn odd_but_valid_heads() {
         let (_, h) = complete(b"HTTP/1.0 204 No Content\r\n\r\n");
         assert_eq!((h.status, h.minor_version), (204, 0));
@@ -367,7 +405,10 @@ mod tests {
         assert_eq!(parse_response_head(&alert[..1]).ok(), Some(Status::Partial));
         match parse_response_head(b"SSH-2.0-OpenSSH\r\n") {
             Err(Error::Protocol(m)) => {
-                assert!(m.starts_with("malformed HTTP response \"SSH-2.0-OpenSSH\\r\""), "{m}");
+                assert!(
+                    m.starts_with("malformed HTTP response \"SSH-2.0-OpenSSH\\r\""),
+                    "{m}"
+                );
                 assert!(!m.contains("TLS"));
             }
             other => panic!("{other:?}"),
@@ -381,11 +422,15 @@ mod tests {
             many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        assert!(matches!(parse_response_head(&many), Err(Error::Protocol(m)) if m.contains("more than 100")));
+        assert!(
+            matches!(parse_response_head(&many), Err(Error::Protocol(m)) if m.contains("more than 100"))
+        );
 
         let mut big = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
         big.resize(MAX_HEAD_SIZE + 1, b'a');
-        assert!(matches!(parse_response_head(&big), Err(Error::Protocol(m)) if m.contains("larger than 64 KiB")));
+        assert!(
+            matches!(parse_response_head(&big), Err(Error::Protocol(m)) if m.contains("larger than 64 KiB"))
+        );
         big.extend_from_slice(b"\r\n\r\n");
         assert!(parse_response_head(&big).is_err());
 
@@ -465,7 +510,10 @@ mod tests {
             out.clear();
             write_request_head(&mut out, "POST", "", "/x", "h", &[], Framing::Length(n)).unwrap();
             let text = String::from_utf8(out.clone()).unwrap();
-            assert!(text.ends_with(&format!("\r\nContent-Length: {n}\r\n\r\n")), "{text}");
+            assert!(
+                text.ends_with(&format!("\r\nContent-Length: {n}\r\n\r\n")),
+                "{text}"
+            );
         }
     }
 
