@@ -126,6 +126,24 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_encodes_to_a_prefix() {
+        // Encoding is byte-by-byte with no state: a prefix of the input encodes to a prefix of
+        // the output, at every split point.
+        let input = "registry:5000/a b/ü@x?y=z&é~";
+        let fns: [fn(&str) -> String; 3] = [encode_path_segment, encode_path, encode_query_value];
+        for f in fns {
+            let whole = f(input);
+            for (i, _) in input.char_indices() {
+                assert!(whole.starts_with(&f(&input[..i])), "{i}");
+            }
+        }
+        let whole = query(&[("k", input)]);
+        for (i, _) in input.char_indices() {
+            assert!(whole.starts_with(&query(&[("k", &input[..i])])));
+        }
+    }
+
+    #[test]
     fn queries_are_sorted_like_go() {
         assert_eq!(query(&[]), "");
         assert_eq!(query(&[("v", "1")]), "?v=1");

@@ -31,7 +31,8 @@ pub struct Head {
     pub status: u16,
     /// The minor HTTP version: `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub minor_version: u8,
-    raw: Box<[u8]>,
+    /// The head as received, checked to be UTF-8 once so lookups need no checks.
+    raw: Box<str>,
     reason: Range<usize>,
     fields: Box<[(Range<usize>, Range<usize>)]>,
 }
@@ -70,11 +71,8 @@ impl Head {
     }
 
     fn text(&self, r: &Range<usize>) -> &str {
-        // Ranges were checked to be in bounds and UTF-8 when the head was parsed.
-        self.raw
-            .get(r.clone())
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        // Ranges come from the parser and fall on field boundaries (ASCII delimiters).
+        self.raw.get(r.clone()).unwrap_or("")
     }
 }
 
@@ -166,14 +164,20 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
     let reason = res
         .reason
         .map_or(0..0, |r| range_in(head_bytes, r.as_bytes()));
+    let Ok(text) = std::str::from_utf8(head_bytes) else {
+        let culprit = res
+            .headers
+            .iter()
+            .find(|h| std::str::from_utf8(h.value).is_err())
+            .map_or("the status line".to_string(), |h| {
+                format!("response header `{}`", h.name)
+            });
+        return Err(Error::Protocol(format!(
+            "the value of {culprit} is not UTF-8"
+        )));
+    };
     let mut fields = Vec::with_capacity(res.headers.len());
     for h in res.headers.iter() {
-        if std::str::from_utf8(h.value).is_err() {
-            return Err(Error::Protocol(format!(
-                "the value of response header `{}` is not UTF-8",
-                h.name
-            )));
-        }
         fields.push((
             range_in(head_bytes, h.name.as_bytes()),
             range_in(head_bytes, h.value),
@@ -184,7 +188,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
         Head {
             status,
             minor_version,
-            raw: head_bytes.into(),
+            raw: text.into(),
             reason,
             fields: fields.into_boxed_slice(),
         },
