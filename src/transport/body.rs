@@ -256,9 +256,13 @@ impl ResponseBody {
                         out[..n].copy_from_slice(&conn.buffered()[data]);
                         conn.consume(used);
                         // Take the framing that follows too, so the connection is released as
-                        // soon as the last data byte is handed out.
-                        let (framing, _) = dec.decode(conn.buffered(), 0)?;
-                        conn.consume(framing);
+                        // soon as the last data byte is handed out. An error there waits for the
+                        // next read (the decoder stays failed), so these bytes are not lost.
+                        match dec.decode(conn.buffered(), 0) {
+                            Ok((framing, _)) => conn.consume(framing),
+                            Err(e) if n == 0 => return Err(e),
+                            Err(_) => return Ok(n),
+                        }
                         if dec.is_done() {
                             self.finish();
                             return Ok(n);

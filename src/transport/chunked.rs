@@ -46,6 +46,8 @@ enum State {
     EndLf,
     /// The body is complete.
     Done,
+    /// The framing was invalid; every later call fails too.
+    Failed,
 }
 
 /// A push decoder of a chunked body.
@@ -130,11 +132,20 @@ impl ChunkedDecoder {
     ///
     /// [`Error::Protocol`] for anything that is not chunked framing.
     pub fn decode(&mut self, input: &[u8], max_data: usize) -> Result<(usize, Range<usize>)> {
+        let res = self.step(input, max_data);
+        if res.is_err() {
+            self.state = State::Failed;
+        }
+        res
+    }
+
+    fn step(&mut self, input: &[u8], max_data: usize) -> Result<(usize, Range<usize>)> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
             match self.state {
                 State::Done => break,
+                State::Failed => return Err(error("the body's framing was already found invalid")),
                 State::Data => {
                     let avail = (input.len() - i).min(max_data);
                     let take = usize::try_from(self.size).unwrap_or(usize::MAX).min(avail);
@@ -398,6 +409,10 @@ mod tests {
                 bad.escape_ascii()
             );
         }
+        // Once invalid, always invalid.
+        let mut dec = ChunkedDecoder::new();
+        assert!(dec.decode(b"x", 1).is_err());
+        assert!(dec.decode(b"0\r\n\r\n", 1).is_err());
         // The largest 64-bit size is fine (as framing; the data never comes).
         let (_, done, _) = decode_all(b"ffffffffffffffff\r\nabc", 1, usize::MAX).unwrap();
         assert!(!done);

@@ -541,7 +541,7 @@ impl Shared {
     ) -> Result<Outcome> {
         let Reply { head, must_close } = reply;
         let mut conn = conn;
-        conn.consume(head_len(&head));
+        conn.consume(head.wire_len());
         if upgrade && head.status == 101 {
             let label = req.label();
             return Upgraded::new(conn, label)
@@ -568,11 +568,6 @@ impl Shared {
             body,
         }))
     }
-}
-
-/// The length of a head as it was on the wire (the parser keeps a copy of exactly those bytes).
-fn head_len(head: &Head) -> usize {
-    head.wire_len()
 }
 
 /// What error messages need to know of the request being sent.
@@ -1338,6 +1333,10 @@ mod tests {
                 Step::Request,
                 send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n01234567890123456789\r\n"),
             ],
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX"),
+            ],
         ]);
         let t = Transport::new(server.host.clone(), None).unwrap();
         match t.send(req("GET", "/_ping"), None) {
@@ -1377,6 +1376,16 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+        // Data followed by bad framing: the data is handed out, then the error.
+        let mut body = t.send(req("GET", "/x"), None).unwrap().into_body();
+        let mut buf = [0u8; 64];
+        assert_eq!(body.read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+        let e = Error::from(body.read(&mut buf).unwrap_err());
+        assert!(
+            matches!(&e, Error::Protocol(m) if m.contains("chunk")),
+            "{e:?}"
+        );
         drop(t);
         server.finish();
     }
