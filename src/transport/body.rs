@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::chunked::{self, ChunkedDecoder, LAST_CHUNK, MAX_CHUNK_HEADER};
 use super::conn::{io_error, Conn};
-use super::wire::Head;
+use super::wire::{parse_response_head, Head, Status};
 use super::{early_answer, write_all, Ctx, Failure, Shared};
 use crate::error::{Error, Result};
 
@@ -429,12 +429,28 @@ pub(crate) fn write_chunked(
         if ended {
             return Ok(false);
         }
-        // An answer while the upload goes on means the server will not read the rest (e.g. a
-        // 404 for a missing container): stop sending and read it.
+        // A final answer while the upload goes on means the server will not read the rest
+        // (e.g. a 404 for a missing container): stop sending and read it.
         if let Ok(Some(got)) = conn.poll_fill() {
-            if got > 0 {
+            if got > 0 && answered(conn) {
                 return Ok(true);
             }
+        }
+    }
+}
+
+/// Whether the bytes received during an upload hold a final answer (or garbage, which the
+/// head reader reports); interim `1xx` heads are dropped and the upload goes on.
+fn answered(conn: &mut Conn) -> bool {
+    loop {
+        match parse_response_head(conn.buffered()) {
+            Ok(Status::Complete((n, head)))
+                if (100..200).contains(&head.status) && head.status != 101 =>
+            {
+                conn.consume(n)
+            }
+            Ok(Status::Complete(_)) | Err(_) => return true,
+            Ok(Status::Partial) => return false,
         }
     }
 }

@@ -1100,6 +1100,65 @@ mod tests {
         server.finish();
     }
 
+    /// A reader that yields `total` bytes in pieces, pausing before each.
+    struct Slow {
+        left: usize,
+        pause: Duration,
+    }
+
+    impl Read for Slow {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            std::thread::sleep(self.pause);
+            let n = out.len().min(self.left).min(4096);
+            out[..n].fill(b't');
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn uploads_stop_at_an_early_answer() {
+        let _fds = fds_shared();
+        // Fast: the socket fills, the server closes, the failed write finds the answer.
+        // Slow: the answer is seen between two chunks, long before the server closes.
+        for (pause, within) in [
+            (Duration::from_micros(200), Duration::from_secs(5)),
+            (Duration::from_millis(5), Duration::from_millis(250)),
+        ] {
+            let server = Server::unix(vec![
+                vec![
+                    Step::Head,
+                    send(b"HTTP/1.1 100 Continue\r\n\r\n"),
+                    Step::Sleep(Duration::from_millis(50)),
+                    send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 7\r\n\r\nmissing"),
+                    Step::Sleep(Duration::from_millis(400)),
+                    Step::Close,
+                ],
+                vec![Step::Request, send(OK)],
+            ]);
+            let t = Transport::new(server.host.clone(), None).unwrap();
+            let mut body = Slow {
+                left: 64 << 20,
+                pause,
+            };
+            let start = Instant::now();
+            let put = Request {
+                body: Body::Reader(&mut body),
+                ..req("PUT", "/v1.41/containers/none/archive?path=%2Ftmp")
+            };
+            let resp = t.send(put, None).unwrap();
+            assert_eq!(resp.status, 404);
+            assert_eq!(text(resp), "missing");
+            assert!(start.elapsed() < within, "{:?}", start.elapsed());
+            assert!(body.left > 0, "the upload stopped early");
+            // The connection with a half-sent body is not reused.
+            assert_eq!(text(t.send(req("GET", "/next"), None).unwrap()), "OK");
+            drop(t);
+            let conns: Vec<usize> = server.finish().into_iter().map(|(c, _)| c).collect();
+            assert_eq!(conns, [0, 1]);
+        }
+    }
+
     #[test]
     fn stale_pooled_connection_is_not_used() {
         let _fds = fds_shared();
