@@ -5,23 +5,12 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::chunked::ChunkedDecoder;
 use super::{Host, Timeouts};
-
-/// Tests that open descriptors hold this shared; the descriptor-count test holds it alone.
-static FDS: RwLock<()> = RwLock::new(());
-
-pub(crate) fn fds_shared() -> RwLockReadGuard<'static, ()> {
-    FDS.read().unwrap_or_else(|p| p.into_inner())
-}
-
-pub(crate) fn fds_exclusive() -> RwLockWriteGuard<'static, ()> {
-    FDS.write().unwrap_or_else(|p| p.into_inner())
-}
 
 pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())

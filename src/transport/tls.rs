@@ -709,7 +709,6 @@ mod tests {
 
     #[test]
     fn tls_to_the_engine_through_socat() {
-        let _fds = fds_shared();
         if !tools_present() || !docker_available() {
             return;
         }
@@ -800,7 +799,6 @@ mod tests {
 
     #[test]
     fn upgraded_tls_stream_reads_and_writes_at_once() {
-        let _fds = fds_shared();
         if !tools_present() {
             return;
         }
