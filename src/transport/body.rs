@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::chunked::{self, ChunkedDecoder, LAST_CHUNK, MAX_CHUNK_HEADER};
 use super::conn::{io_error, Conn};
-use super::wire::Head;
+use super::wire::{parse_response_head, Head, Status};
 use super::{early_answer, write_all, Ctx, Failure, Shared};
 use crate::error::{Error, Result};
 
@@ -58,12 +58,14 @@ impl BodyKind {
         {
             for part in value.split(',') {
                 let part = part.trim();
-                let n = (!part.is_empty() && part.len() <= 19 && part.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| part.parse::<u64>().ok())
-                    .flatten()
-                    .ok_or_else(|| {
-                        Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
-                    })?;
+                let n = (!part.is_empty()
+                    && part.len() <= 19
+                    && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
+                })?;
                 if length.is_some_and(|l| l != n) {
                     return Err(Error::Protocol("conflicting Content-Length headers".into()));
                 }
@@ -203,7 +205,10 @@ impl ResponseBody {
             Ok((n, true)) => Ok(More::Direct(n)),
             Ok((_, false)) => Ok(More::Buffered),
             Err(e) => Err(io_error(e, cancelled, self.idle, || {
-                format!("reading the response body of {} {}", self.method, self.target)
+                format!(
+                    "reading the response body of {} {}",
+                    self.method, self.target
+                )
             })),
         }
     }
@@ -251,9 +256,13 @@ impl ResponseBody {
                         out[..n].copy_from_slice(&conn.buffered()[data]);
                         conn.consume(used);
                         // Take the framing that follows too, so the connection is released as
-                        // soon as the last data byte is handed out.
-                        let (framing, _) = dec.decode(conn.buffered(), 0)?;
-                        conn.consume(framing);
+                        // soon as the last data byte is handed out. An error there waits for the
+                        // next read (the decoder stays failed), so these bytes are not lost.
+                        match dec.decode(conn.buffered(), 0) {
+                            Ok((framing, _)) => conn.consume(framing),
+                            Err(e) if n == 0 => return Err(e),
+                            Err(_) => return Ok(n),
+                        }
                         if dec.is_done() {
                             self.finish();
                             return Ok(n);
@@ -264,7 +273,11 @@ impl ResponseBody {
                     }
                     let direct = dec.data_remaining();
                     let want = usize::try_from(direct).unwrap_or(usize::MAX).min(out.len());
-                    let target = if direct > 0 { &mut out[..want] } else { &mut [][..] };
+                    let target = if direct > 0 {
+                        &mut out[..want]
+                    } else {
+                        &mut [][..]
+                    };
                     match self.read_more(target)? {
                         More::End { cancelled } => return Err(self.truncated(cancelled)),
                         More::Buffered => continue,
@@ -416,12 +429,28 @@ pub(crate) fn write_chunked(
         if ended {
             return Ok(false);
         }
-        // An answer while the upload goes on means the server will not read the rest (e.g. a
-        // 404 for a missing container): stop sending and read it.
+        // A final answer while the upload goes on means the server will not read the rest
+        // (e.g. a 404 for a missing container): stop sending and read it.
         if let Ok(Some(got)) = conn.poll_fill() {
-            if got > 0 {
+            if got > 0 && answered(conn) {
                 return Ok(true);
             }
+        }
+    }
+}
+
+/// Whether the bytes received during an upload hold a final answer (or garbage, which the
+/// head reader reports); interim `1xx` heads are dropped and the upload goes on.
+fn answered(conn: &mut Conn) -> bool {
+    loop {
+        match parse_response_head(conn.buffered()) {
+            Ok(Status::Complete((n, head)))
+                if (100..200).contains(&head.status) && head.status != 101 =>
+            {
+                conn.consume(n)
+            }
+            Ok(Status::Complete(_)) | Err(_) => return true,
+            Ok(Status::Partial) => return false,
         }
     }
 }

@@ -46,6 +46,8 @@ enum State {
     EndLf,
     /// The body is complete.
     Done,
+    /// The framing was invalid; every later call fails too.
+    Failed,
 }
 
 /// A push decoder of a chunked body.
@@ -130,11 +132,20 @@ impl ChunkedDecoder {
     ///
     /// [`Error::Protocol`] for anything that is not chunked framing.
     pub fn decode(&mut self, input: &[u8], max_data: usize) -> Result<(usize, Range<usize>)> {
+        let res = self.step(input, max_data);
+        if res.is_err() {
+            self.state = State::Failed;
+        }
+        res
+    }
+
+    fn step(&mut self, input: &[u8], max_data: usize) -> Result<(usize, Range<usize>)> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
             match self.state {
                 State::Done => break,
+                State::Failed => return Err(error("the body's framing was already found invalid")),
                 State::Data => {
                     let avail = (input.len() - i).min(max_data);
                     let take = usize::try_from(self.size).unwrap_or(usize::MAX).min(avail);
@@ -172,13 +183,11 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::SizeLf,
                     _ => return Err(error("unexpected byte after the chunk size")),
                 },
-                State::Extension => {
-                    if b == b'\r' {
-                        self.state = State::SizeLf;
-                    } else {
-                        self.count_line()?;
-                    }
-                }
+                State::Extension => match b {
+                    b'\r' => self.state = State::SizeLf,
+                    b'\n' => return Err(error("chunk size line not ended by CRLF")),
+                    _ => self.count_line()?,
+                },
                 State::SizeLf => {
                     expect(b, b'\n', "chunk size line not ended by CRLF")?;
                     self.line = 0;
@@ -206,8 +215,10 @@ impl ChunkedDecoder {
                 }
                 State::Trailer => {
                     self.count_trailer()?;
-                    if b == b'\r' {
-                        self.state = State::TrailerLf;
+                    match b {
+                        b'\r' => self.state = State::TrailerLf,
+                        b'\n' => return Err(error("trailer field not ended by CRLF")),
+                        _ => {}
                     }
                 }
                 State::TrailerLf => {
@@ -349,6 +360,25 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_reads() {
+        use std::io::Read;
+        let mut reader = super::super::testing::OneByte(BODY);
+        let mut dec = ChunkedDecoder::new();
+        let mut data = Vec::new();
+        let mut byte = [0u8; 1];
+        let mut reads = 0;
+        while !dec.is_done() {
+            assert_eq!(reader.read(&mut byte).unwrap(), 1, "ran out of input");
+            reads += 1;
+            let (used, range) = dec.decode(&byte, usize::MAX).unwrap();
+            assert_eq!(used, 1);
+            data.extend_from_slice(&byte[range]);
+        }
+        assert_eq!(reads, BODY.len());
+        assert_eq!(data, b"hello, worldabcdefghijklmnopqrstuvwxyz");
+    }
+
+    #[test]
     fn stops_at_the_end_of_the_body() {
         let mut input = BODY.to_vec();
         input.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
@@ -368,6 +398,7 @@ mod tests {
             b"5\r\nhello\rX",
             b"5 x\r\n",
             b"0\r\nTrailer: x\nY",
+            b"1;ext\nx\r\n",
             b"0\r\n\rX",
             b"10000000000000000\r\n",
             b"ffffffffffffffff0\r\n",
@@ -378,6 +409,10 @@ mod tests {
                 bad.escape_ascii()
             );
         }
+        // Once invalid, always invalid.
+        let mut dec = ChunkedDecoder::new();
+        assert!(dec.decode(b"x", 1).is_err());
+        assert!(dec.decode(b"0\r\n\r\n", 1).is_err());
         // The largest 64-bit size is fine (as framing; the data never comes).
         let (_, done, _) = decode_all(b"ffffffffffffffff\r\nabc", 1, usize::MAX).unwrap();
         assert!(!done);

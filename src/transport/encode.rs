@@ -66,7 +66,12 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     let mut sorted: Vec<&(&str, &str)> = pairs.iter().collect();
     // A stable sort keeps the order of repeated keys, as url.Values does.
     sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = String::with_capacity(1 + pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>());
+    let mut out = String::with_capacity(
+        1 + pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>(),
+    );
     for (i, (k, v)) in sorted.into_iter().enumerate() {
         out.push(if i == 0 { '?' } else { '&' });
         encode_into(&mut out, k, is_unreserved);
@@ -104,10 +109,7 @@ mod tests {
             encode_path("registry:5000/team/app:1.0"),
             "registry:5000/team/app:1.0"
         );
-        assert_eq!(
-            encode_path("app@sha256:abcd"),
-            "app@sha256:abcd"
-        );
+        assert_eq!(encode_path("app@sha256:abcd"), "app@sha256:abcd");
         assert_eq!(encode_path("a b/c?d"), "a%20b/c%3Fd");
     }
 
@@ -124,11 +126,32 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_encodes_to_a_prefix() {
+        // Encoding is byte-by-byte with no state: a prefix of the input encodes to a prefix of
+        // the output, at every split point.
+        let input = "registry:5000/a b/ü@x?y=z&é~";
+        let fns: [fn(&str) -> String; 3] = [encode_path_segment, encode_path, encode_query_value];
+        for f in fns {
+            let whole = f(input);
+            for (i, _) in input.char_indices() {
+                assert!(whole.starts_with(&f(&input[..i])), "{i}");
+            }
+        }
+        let whole = query(&[("k", input)]);
+        for (i, _) in input.char_indices() {
+            assert!(whole.starts_with(&query(&[("k", &input[..i])])));
+        }
+    }
+
+    #[test]
     fn queries_are_sorted_like_go() {
         assert_eq!(query(&[]), "");
         assert_eq!(query(&[("v", "1")]), "?v=1");
         assert_eq!(
-            query(&[("tag", "latest"), ("fromImage", "docker.io/library/busybox")]),
+            query(&[
+                ("tag", "latest"),
+                ("fromImage", "docker.io/library/busybox")
+            ]),
             "?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest"
         );
         assert_eq!(
@@ -141,10 +164,7 @@ mod tests {
             "?stderr=1&stdin=1&stdout=1&stream=1"
         );
         // Repeated keys keep their order; empty values are still sent.
-        assert_eq!(
-            query(&[("b", "2"), ("a", ""), ("b", "1")]),
-            "?a=&b=2&b=1"
-        );
+        assert_eq!(query(&[("b", "2"), ("a", ""), ("b", "1")]), "?a=&b=2&b=1");
         assert_eq!(
             query(&[("path", "/tmp/a b"), ("noOverwriteDirNonDir", "true")]),
             "?noOverwriteDirNonDir=true&path=%2Ftmp%2Fa%20b"

@@ -73,14 +73,13 @@ impl Host {
                     }
                     let port = match after {
                         "" => default_port,
-                        p => parse_port(p.strip_prefix(':').ok_or_else(invalid)?).ok_or_else(invalid)?,
+                        p => parse_port(p.strip_prefix(':').ok_or_else(invalid)?)
+                            .ok_or_else(invalid)?,
                     };
                     (ip6, port)
                 } else {
                     match authority.split_once(':') {
-                        Some((h, p)) => {
-                            (h, parse_port(p).ok_or_else(invalid)?)
-                        }
+                        Some((h, p)) => (h, parse_port(p).ok_or_else(invalid)?),
                         None => (authority, default_port),
                     }
                 };
@@ -162,15 +161,55 @@ mod tests {
                 Host::Unix("relative.sock".into()),
                 "unix://relative.sock",
             ),
-            ("tcp://1.2.3.4", false, tcp("1.2.3.4", 2375, ""), "tcp://1.2.3.4:2375"),
-            ("tcp://1.2.3.4", true, tcp("1.2.3.4", 2376, ""), "tcp://1.2.3.4:2376"),
-            ("tcp://example.com:1234", true, tcp("example.com", 1234, ""), "tcp://example.com:1234"),
-            ("tcp://[::1]:2375", false, tcp("::1", 2375, ""), "tcp://[::1]:2375"),
-            ("tcp://[::1]", true, tcp("::1", 2376, ""), "tcp://[::1]:2376"),
-            ("tcp://h:80/base/", false, tcp("h", 80, "/base"), "tcp://h:80/base"),
-            ("tcp://h:80/a/b", false, tcp("h", 80, "/a/b"), "tcp://h:80/a/b"),
+            (
+                "tcp://1.2.3.4",
+                false,
+                tcp("1.2.3.4", 2375, ""),
+                "tcp://1.2.3.4:2375",
+            ),
+            (
+                "tcp://1.2.3.4",
+                true,
+                tcp("1.2.3.4", 2376, ""),
+                "tcp://1.2.3.4:2376",
+            ),
+            (
+                "tcp://example.com:1234",
+                true,
+                tcp("example.com", 1234, ""),
+                "tcp://example.com:1234",
+            ),
+            (
+                "tcp://[::1]:2375",
+                false,
+                tcp("::1", 2375, ""),
+                "tcp://[::1]:2375",
+            ),
+            (
+                "tcp://[::1]",
+                true,
+                tcp("::1", 2376, ""),
+                "tcp://[::1]:2376",
+            ),
+            (
+                "tcp://h:80/base/",
+                false,
+                tcp("h", 80, "/base"),
+                "tcp://h:80/base",
+            ),
+            (
+                "tcp://h:80/a/b",
+                false,
+                tcp("h", 80, "/a/b"),
+                "tcp://h:80/a/b",
+            ),
             ("tcp://h/", false, tcp("h", 2375, ""), "tcp://h:2375"),
-            ("tcp://:2375", false, tcp("localhost", 2375, ""), "tcp://localhost:2375"),
+            (
+                "tcp://:2375",
+                false,
+                tcp("localhost", 2375, ""),
+                "tcp://localhost:2375",
+            ),
         ];
         for (input, tls, want, display) in cases {
             let got = Host::parse(input, *tls).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -229,10 +268,7 @@ mod tests {
 
     #[test]
     fn host_headers() {
-        assert_eq!(
-            Host::Unix("/x".into()).header_value(),
-            "api.moby.localhost"
-        );
+        assert_eq!(Host::Unix("/x".into()).header_value(), "api.moby.localhost");
         assert_eq!(tcp("::1", 5, "").header_value(), "[::1]:5");
         assert_eq!(tcp("h", 5, "/b").header_value(), "h:5");
     }

@@ -5,23 +5,12 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::chunked::ChunkedDecoder;
 use super::{Host, Timeouts};
-
-/// Tests that open descriptors hold this shared; the descriptor-count test holds it alone.
-static FDS: RwLock<()> = RwLock::new(());
-
-pub(crate) fn fds_shared() -> RwLockReadGuard<'static, ()> {
-    FDS.read().unwrap_or_else(|p| p.into_inner())
-}
-
-pub(crate) fn fds_exclusive() -> RwLockWriteGuard<'static, ()> {
-    FDS.write().unwrap_or_else(|p| p.into_inner())
-}
 
 pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
@@ -99,6 +88,8 @@ pub(crate) enum Step {
     Sleep(Duration),
     /// Read until the client closes or half-closes; record what came.
     ReadToEnd,
+    /// Send back everything read, until the client half-closes.
+    Echo,
     /// Close at once.
     Close,
 }
@@ -153,12 +144,15 @@ impl Peer {
     }
 }
 
+/// What the server read: (connection index, bytes).
+type Records = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
+
 /// A server that plays one script per accepted connection (each on its own thread) and
 /// records what it read.
 pub(crate) struct Server {
     pub(crate) host: Host,
     _dir: Option<TempDir>,
-    records: Arc<Mutex<Vec<(usize, Vec<u8>)>>>,
+    records: Records,
     handle: Option<JoinHandle<Result<(), String>>>,
 }
 
@@ -167,7 +161,12 @@ impl Server {
         let dir = TempDir::new();
         let path = dir.path().join("engine.sock");
         let listener = UnixListener::bind(&path).expect("bind");
-        Server::start(Listener::Unix(listener), Host::Unix(path), Some(dir), scripts)
+        Server::start(
+            Listener::Unix(listener),
+            Host::Unix(path),
+            Some(dir),
+            scripts,
+        )
     }
 
     pub(crate) fn tcp(base_path: &str, scripts: Vec<Vec<Step>>) -> Server {
@@ -221,7 +220,8 @@ impl Server {
                 workers.push(std::thread::spawn(move || play(index, peer, script, &rec)));
             }
             for w in workers {
-                w.join().map_err(|_| "a connection script panicked".to_string())??;
+                w.join()
+                    .map_err(|_| "a connection script panicked".to_string())??;
             }
             Ok(())
         });
@@ -279,6 +279,24 @@ fn play(
                 let _ = peer.read_to_end(&mut all);
                 rec.lock().unwrap().push((index, all));
             }
+            Step::Echo => {
+                if !pending.is_empty() {
+                    let _ = peer.write_all(&pending);
+                    pending.clear();
+                }
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    match peer.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if peer.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => return Err(format!("connection {index}: echo: {e}")),
+                    }
+                }
+            }
             Step::Close => {
                 peer.shutdown();
                 return Ok(());
@@ -287,11 +305,11 @@ fn play(
     }
     // Keep the connection open until the client is done with it.
     let mut sink = [0u8; 4096];
-    loop {
-        match peer.read(&mut sink) {
-            Ok(0) | Err(_) => return Ok(()),
-            Ok(_) => return Err(format!("connection {index}: unexpected bytes after the script")),
-        }
+    match peer.read(&mut sink) {
+        Ok(0) | Err(_) => Ok(()),
+        Ok(_) => Err(format!(
+            "connection {index}: unexpected bytes after the script"
+        )),
     }
 }
 
@@ -369,6 +387,7 @@ impl Read for OneByte<'_> {
     }
 }
 
+#[cfg(feature = "tls")]
 /// Runs a command, returning whether it succeeded (and its stderr on failure).
 pub(crate) fn run(cmd: &str, args: &[&str], dir: &Path) -> Result<(), String> {
     let out = std::process::Command::new(cmd)
@@ -387,8 +406,22 @@ pub(crate) fn run(cmd: &str, args: &[&str], dir: &Path) -> Result<(), String> {
     }
 }
 
+#[cfg(feature = "tls")]
 pub(crate) fn on_path(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
+
+/// A child process killed (by its own id) and reaped on drop.
+#[cfg(feature = "tls")]
+pub(crate) struct Child(pub(crate) std::process::Child);
+
+#[cfg(feature = "tls")]
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 pub(crate) fn free_port() -> u16 {

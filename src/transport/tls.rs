@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::conn::Socket;
 use super::host::Host;
@@ -155,7 +157,8 @@ fn key_pair(
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     let fail = |what: String| tls_error(format!("could not load X509 key pair: {what}"));
-    let cert_pem = read_pem_file(cert).map_err(|e| fail(format!("open {}: {e}", cert.display())))?;
+    let cert_pem =
+        read_pem_file(cert).map_err(|e| fail(format!("open {}: {e}", cert.display())))?;
     let key_pem = read_pem_file(key).map_err(|e| fail(format!("open {}: {e}", key.display())))?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<std::result::Result<_, _>>()
@@ -450,5 +453,404 @@ impl fmt::Debug for Connector {
         f.debug_struct("Connector")
             .field("name", &self.name)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::super::testing::*;
+    use super::super::{Body, Host, Request, Transport, Upgrade};
+    use super::*;
+    use crate::client::StdinWriter;
+
+    fn settings(dir: &Path, ca: Option<&str>, key: Option<&str>, verify: bool) -> TlsSettings {
+        TlsSettings {
+            ca_file: ca.map(|f| dir.join(f)),
+            cert_file: key.map(|_| dir.join("client.pem")),
+            key_file: key.map(|k| dir.join(k)),
+            verify,
+        }
+    }
+
+    fn tls_text<T: fmt::Debug>(r: Result<T>) -> String {
+        match r {
+            Err(Error::Tls(m)) => m,
+            other => panic!("expected a TLS error, got {other:?}"),
+        }
+    }
+
+    const EC: &[&str] = &[
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+
+    /// A CA, a server certificate for 127.0.0.1 and localhost, a client certificate (its key as
+    /// PKCS#8, SEC1 and, for an RSA twin, PKCS#1), and a second, unrelated CA.
+    fn make_certs(dir: &Path) -> std::result::Result<(), String> {
+        let req = |args: &[&str]| -> std::result::Result<(), String> {
+            let mut all = vec!["req"];
+            all.extend_from_slice(args);
+            run("openssl", &all, dir)
+        };
+        let mut ca = vec!["-x509"];
+        ca.extend_from_slice(EC);
+        ca.extend_from_slice(&[
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=s2i-test-ca",
+        ]);
+        req(&ca)?;
+        let mut other = vec!["-x509"];
+        other.extend_from_slice(EC);
+        other.extend_from_slice(&[
+            "-keyout",
+            "other-key.pem",
+            "-out",
+            "other-ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=other-ca",
+        ]);
+        req(&other)?;
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+            .map_err(|e| e.to_string())?;
+        for (name, newkey) in [
+            ("server", EC),
+            ("client", EC),
+            ("rsa-client", &["-newkey", "rsa:2048", "-nodes"][..]),
+        ] {
+            let mut csr: Vec<&str> = newkey.to_vec();
+            let key = format!("{name}-key.pem");
+            let csr_file = format!("{name}.csr");
+            let subj = format!("/CN={name}");
+            csr.extend_from_slice(&["-keyout", &key, "-out", &csr_file, "-subj", &subj]);
+            req(&csr)?;
+            let ext = if name == "server" {
+                "server.ext"
+            } else {
+                "client.ext"
+            };
+            let out = format!("{name}.pem");
+            run(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr_file,
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca-key.pem",
+                    "-CAcreateserial",
+                    "-out",
+                    &out,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    ext,
+                ],
+                dir,
+            )?;
+        }
+        run(
+            "openssl",
+            &["ec", "-in", "client-key.pem", "-out", "client-key-sec1.pem"],
+            dir,
+        )?;
+        run(
+            "openssl",
+            &[
+                "rsa",
+                "-in",
+                "rsa-client-key.pem",
+                "-traditional",
+                "-out",
+                "rsa-client-key-pkcs1.pem",
+            ],
+            dir,
+        )
+    }
+
+    /// socat terminating TLS on `port` and forwarding to the Unix socket `to`.
+    fn socat(dir: &Path, port: u16, to: &Path) -> Child {
+        let listen = format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert={},key={},cafile={},verify=1",
+            dir.join("server.pem").display(),
+            dir.join("server-key.pem").display(),
+            dir.join("ca.pem").display()
+        );
+        let child = Command::new("socat")
+            .args([listen, format!("UNIX-CONNECT:{}", to.display())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start socat");
+        let child = Child(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "socat did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
+    }
+
+    fn get(target: &str) -> Request<'static> {
+        Request {
+            method: "GET",
+            target: target.into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            timeouts: timeouts(),
+        }
+    }
+
+    fn ping(t: &Transport) -> Result<String> {
+        let r = t.send(get("/_ping"), None)?;
+        let body = r.read_to_vec(1024)?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn tools_present() -> bool {
+        require(
+            on_path("socat") && on_path("openssl"),
+            "socat and openssl are needed for the TLS tests",
+        )
+    }
+
+    #[test]
+    fn settings_are_checked_when_the_transport_is_made() {
+        let dir = TempDir::new();
+        let d = dir.path();
+        let host = || Host::parse("tcp://127.0.0.1:1", true).unwrap();
+        let missing = d.join("missing.pem");
+        let m = tls_text(Transport::new(
+            host(),
+            Some(settings(d, Some("missing.pem"), None, true)),
+        ));
+        assert!(
+            m.starts_with(&format!(
+                "could not read CA certificate \"{}\": ",
+                missing.display()
+            )),
+            "{m}"
+        );
+        std::fs::write(d.join("empty.pem"), "no PEM here\n").unwrap();
+        let m = tls_text(Transport::new(
+            host(),
+            Some(settings(d, Some("empty.pem"), None, true)),
+        ));
+        assert_eq!(
+            m,
+            format!(
+                "failed to append certificates from PEM file: \"{}\"",
+                d.join("empty.pem").display()
+            )
+        );
+        // Without verification the CA file is not read.
+        assert!(
+            Transport::new(host(), Some(settings(d, Some("missing.pem"), None, false))).is_ok()
+        );
+
+        let only_cert = TlsSettings {
+            cert_file: Some(d.join("client.pem")),
+            ..settings(d, None, None, false)
+        };
+        assert!(tls_text(Transport::new(host(), Some(only_cert)))
+            .starts_with("could not load X509 key pair: "));
+        let m = tls_text(Transport::new(
+            host(),
+            Some(settings(d, None, Some("key.pem"), false)),
+        ));
+        assert!(m.starts_with("could not load X509 key pair: "), "{m}");
+        // An encrypted key.
+        std::fs::write(
+            d.join("client.pem"),
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("enc.pem"),
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        assert_eq!(
+            tls_text(Transport::new(host(), Some(settings(d, None, Some("enc.pem"), false)))),
+            "could not load X509 key pair: private key is encrypted; encrypted private keys are obsolete, and not supported"
+        );
+        // A Unix socket is local: TLS settings do not apply.
+        assert!(Transport::new(
+            Host::Unix("/x.sock".into()),
+            Some(settings(d, Some("missing.pem"), None, true))
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tls_to_the_engine_through_socat() {
+        if !tools_present() || !docker_available() {
+            return;
+        }
+        let dir = TempDir::new();
+        let d = dir.path();
+        make_certs(d).expect("certificates");
+        let port = free_port();
+        let _socat = socat(d, port, Path::new(DOCKER_SOCKET));
+        let ip = Host::parse(&format!("tcp://127.0.0.1:{port}"), true).unwrap();
+        let name = Host::parse(&format!("tcp://localhost:{port}"), true).unwrap();
+
+        // Verified, by IP address and by name, with each key encoding.
+        for (host, key) in [
+            (&ip, "client-key.pem"),
+            (&name, "client-key.pem"),
+            (&ip, "client-key-sec1.pem"),
+        ] {
+            let t = Transport::new(
+                host.clone(),
+                Some(settings(d, Some("ca.pem"), Some(key), true)),
+            )
+            .unwrap();
+            assert_eq!(ping(&t).unwrap(), "OK", "{host} {key}");
+        }
+        let rsa = TlsSettings {
+            cert_file: Some(d.join("rsa-client.pem")),
+            key_file: Some(d.join("rsa-client-key-pkcs1.pem")),
+            ..settings(d, Some("ca.pem"), None, true)
+        };
+        let t = Transport::new(ip.clone(), Some(rsa)).unwrap();
+        assert_eq!(ping(&t).unwrap(), "OK");
+        // Kept alive: several calls, a chunked JSON reply, one connection.
+        for _ in 0..3 {
+            assert_eq!(ping(&t).unwrap(), "OK");
+        }
+        let v = t
+            .send(get("/version"), None)
+            .unwrap()
+            .read_to_vec(1 << 20)
+            .unwrap();
+        assert!(v.starts_with(b"{"));
+
+        // Not verified: no CA needed.
+        let t = Transport::new(
+            ip.clone(),
+            Some(settings(d, None, Some("client-key.pem"), false)),
+        )
+        .unwrap();
+        assert_eq!(ping(&t).unwrap(), "OK");
+
+        // Another CA does not vouch for the server.
+        let t = Transport::new(
+            ip.clone(),
+            Some(settings(
+                d,
+                Some("other-ca.pem"),
+                Some("client-key.pem"),
+                true,
+            )),
+        )
+        .unwrap();
+        let m = tls_text(ping(&t));
+        assert!(m.contains("UnknownIssuer"), "{m}");
+
+        // The server requires a client certificate.
+        let t = Transport::new(ip.clone(), Some(settings(d, Some("ca.pem"), None, true))).unwrap();
+        let m = tls_text(ping(&t));
+        assert!(m.contains("alert"), "{m}");
+
+        // Plain HTTP to the TLS port.
+        let t = Transport::new(
+            Host::parse(&format!("tcp://127.0.0.1:{port}"), false).unwrap(),
+            None,
+        )
+        .unwrap();
+        match ping(&t) {
+            Err(Error::Protocol(m)) => {
+                assert!(
+                    m.ends_with(
+                        "\n* Are you trying to connect to a TLS-enabled daemon without TLS?"
+                    ),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn upgraded_tls_stream_reads_and_writes_at_once() {
+        if !tools_present() {
+            return;
+        }
+        let dir = TempDir::new();
+        let d = dir.path();
+        make_certs(d).expect("certificates");
+        let server = Server::unix(vec![vec![
+            Step::Head,
+            send(b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"),
+            Step::Echo,
+            send(b"done"),
+            Step::Close,
+        ]]);
+        let Host::Unix(path) = &server.host else {
+            unreachable!()
+        };
+        let port = free_port();
+        let _socat = socat(d, port, path);
+        let host = Host::parse(&format!("tcp://127.0.0.1:{port}"), true).unwrap();
+        let t = Transport::new(
+            host,
+            Some(settings(d, Some("ca.pem"), Some("client-key.pem"), true)),
+        )
+        .unwrap();
+        let attach = Request {
+            method: "POST",
+            ..get("/v1.41/containers/c/attach?stdin=1&stdout=1&stream=1")
+        };
+        let Upgrade::Switched(up) = t.upgrade(attach, None).unwrap() else {
+            panic!("not upgraded")
+        };
+        let (mut rd, mut wr) = up.split();
+        // Far more than socket buffers hold: the writer blocks unless the reader keeps draining.
+        const TOTAL: usize = 8 << 20;
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            let block: Vec<u8> = (0..65_536u32).map(|i| (i % 253) as u8).collect();
+            for _ in 0..TOTAL / block.len() {
+                wr.write_all(&block)?;
+            }
+            wr.close_write()
+        });
+        let mut got = Vec::with_capacity(TOTAL + 4);
+        rd.read_to_end(&mut got).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(got.len(), TOTAL + 4);
+        assert!(got[..TOTAL]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == ((i % 65_536) % 253) as u8));
+        assert_eq!(&got[TOTAL..], b"done");
+        drop(rd);
+        drop(t);
+        server.finish();
     }
 }

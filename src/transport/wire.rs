@@ -24,6 +24,63 @@ pub enum Status<T> {
     Partial,
 }
 
+/// The text of a head and where its fields are, checked to be UTF-8 once so that lookups need
+/// no checks.
+#[derive(Clone, PartialEq, Eq)]
+struct Fields {
+    raw: Box<str>,
+    list: Box<[(Range<usize>, Range<usize>)]>,
+}
+
+impl Fields {
+    /// Collects the fields httparse found in `head` (all of which are sub-slices of it).
+    fn new(head: &[u8], found: &[httparse::Header<'_>], what: &str) -> Result<Fields> {
+        let Ok(text) = std::str::from_utf8(head) else {
+            let culprit = found
+                .iter()
+                .find(|h| std::str::from_utf8(h.value).is_err())
+                .map_or(format!("the first line of the {what}"), |h| {
+                    format!("{what} header `{}`", h.name)
+                });
+            return Err(Error::Protocol(format!(
+                "the value of {culprit} is not UTF-8"
+            )));
+        };
+        let list = found
+            .iter()
+            .map(|h| (range_in(head, h.name.as_bytes()), range_in(head, h.value)))
+            .collect();
+        Ok(Fields {
+            raw: text.into(),
+            list,
+        })
+    }
+
+    fn text(&self, r: &Range<usize>) -> &str {
+        // Ranges come from the parser and fall on field boundaries (ASCII delimiters).
+        self.raw.get(r.clone()).unwrap_or("")
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.list
+            .iter()
+            .map(move |(n, v)| (self.text(n), self.text(v)))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    fn has_token(&self, name: &str, token: &str) -> bool {
+        self.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+}
+
 /// A parsed response head: status line and header fields.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Head {
@@ -31,50 +88,34 @@ pub struct Head {
     pub status: u16,
     /// The minor HTTP version: `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub minor_version: u8,
-    raw: Box<[u8]>,
     reason: Range<usize>,
-    fields: Box<[(Range<usize>, Range<usize>)]>,
+    fields: Fields,
 }
 
 impl Head {
     /// The reason phrase, e.g. `OK` (may be empty).
     pub fn reason(&self) -> &str {
-        self.text(&self.reason)
+        self.fields.text(&self.reason)
     }
 
     /// The first value of the header `name` (compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.get(name)
     }
 
     /// Every header field, in the order received.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.fields
-            .iter()
-            .map(move |(n, v)| (self.text(n), self.text(v)))
+        self.fields.iter()
     }
 
     /// Whether the comma-separated header `name` (every occurrence) lists `token`.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
+        self.fields.has_token(name, token)
     }
 
     /// How many bytes the head took on the wire, blank line included.
     pub fn wire_len(&self) -> usize {
-        self.raw.len()
-    }
-
-    fn text(&self, r: &Range<usize>) -> &str {
-        // Ranges were checked to be in bounds and UTF-8 when the head was parsed.
-        self.raw
-            .get(r.clone())
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.fields.raw.len()
     }
 }
 
@@ -85,6 +126,62 @@ impl std::fmt::Debug for Head {
             .field("minor_version", &self.minor_version)
             .field("reason", &self.reason())
             .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A parsed request head (what a server, such as a fake engine, receives).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The minor HTTP version: `1` for HTTP/1.1, `0` for HTTP/1.0.
+    pub minor_version: u8,
+    method: Range<usize>,
+    target: Range<usize>,
+    fields: Fields,
+}
+
+impl RequestHead {
+    /// The method, e.g. `POST`.
+    pub fn method(&self) -> &str {
+        self.fields.text(&self.method)
+    }
+
+    /// The request target as sent, e.g. `/v1.41/containers/create?name=x`.
+    pub fn target(&self) -> &str {
+        self.fields.text(&self.target)
+    }
+
+    /// The first value of the header `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.fields.get(name)
+    }
+
+    /// Every header field, in the order received.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields.iter()
+    }
+
+    /// Whether the comma-separated header `name` (every occurrence) lists `token`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.fields.has_token(name, token)
+    }
+
+    /// How many bytes the head took on the wire, blank line included.
+    pub fn wire_len(&self) -> usize {
+        self.fields.raw.len()
+    }
+}
+
+impl std::fmt::Debug for RequestHead {
+    /// Header values are left out: they may carry credentials (`X-Registry-Auth`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", &self.method())
+            .field("target", &self.target())
+            .field(
+                "headers",
+                &self.headers().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -146,7 +243,7 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > MAX_HEAD_SIZE {
-                return Err(head_too_large());
+                return Err(head_too_large("response"));
             }
             return Ok(Status::Partial);
         }
@@ -158,40 +255,97 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
         Err(e) => return Err(malformed(buf, &e.to_string())),
     };
     if n > MAX_HEAD_SIZE {
-        return Err(head_too_large());
+        return Err(head_too_large("response"));
     }
     let head_bytes = &buf[..n];
-    let status = res.code.unwrap_or(0);
-    let minor_version = res.version.unwrap_or(1);
-    let reason = res.reason.map_or(0..0, |r| range_in(head_bytes, r.as_bytes()));
-    let mut fields = Vec::with_capacity(res.headers.len());
-    for h in res.headers.iter() {
-        if std::str::from_utf8(h.value).is_err() {
-            return Err(Error::Protocol(format!(
-                "the value of response header `{}` is not UTF-8",
-                h.name
-            )));
-        }
-        fields.push((
-            range_in(head_bytes, h.name.as_bytes()),
-            range_in(head_bytes, h.value),
-        ));
-    }
+    let fields = Fields::new(head_bytes, res.headers, "response")?;
     Ok(Status::Complete((
         n,
         Head {
-            status,
-            minor_version,
-            raw: head_bytes.into(),
-            reason,
-            fields: fields.into_boxed_slice(),
+            status: res.code.unwrap_or(0),
+            minor_version: res.version.unwrap_or(1),
+            reason: res
+                .reason
+                .map_or(0..0, |r| range_in(head_bytes, r.as_bytes())),
+            fields,
         },
     )))
 }
 
-fn head_too_large() -> Error {
+/// Parses a request head from the start of `buf`, with the same caps as
+/// [`parse_response_head`].
+///
+/// Returns `Complete((n, head))` where the body, if any, starts at `buf[n..]`, or `Partial`.
+///
+/// # Errors
+///
+/// [`Error::Protocol`] for bytes that are not an HTTP/1.x request head, a head larger than
+/// [`MAX_HEAD_SIZE`] or with more than [`MAX_HEADERS`] fields, or a field that is not UTF-8.
+pub fn parse_request_head(buf: &[u8]) -> Result<Status<(usize, RequestHead)>> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut storage);
+    let n = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > MAX_HEAD_SIZE {
+                return Err(head_too_large("request"));
+            }
+            return Ok(Status::Partial);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Error::Protocol(format!(
+                "the request head has more than {MAX_HEADERS} header fields"
+            )))
+        }
+        Err(e) => return Err(Error::Protocol(format!("malformed HTTP request: {e}"))),
+    };
+    if n > MAX_HEAD_SIZE {
+        return Err(head_too_large("request"));
+    }
+    let head_bytes = &buf[..n];
+    let fields = Fields::new(head_bytes, req.headers, "request")?;
+    let part = |p: Option<&str>| p.map_or(0..0, |p| range_in(head_bytes, p.as_bytes()));
+    Ok(Status::Complete((
+        n,
+        RequestHead {
+            minor_version: req.version.unwrap_or(1),
+            method: part(req.method),
+            target: part(req.path),
+            fields,
+        },
+    )))
+}
+
+/// Appends a response head to `out`: status line, `headers`, the framing header, blank line.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when the reason or a header contains CR, LF or NUL.
+pub fn write_response_head(
+    out: &mut Vec<u8>,
+    status: u16,
+    reason: &str,
+    headers: &[(&str, String)],
+    framing: Framing,
+) -> Result<()> {
+    if has_line_break(reason) {
+        return Err(Error::InvalidInput(
+            "the reason phrase has a line break or NUL".into(),
+        ));
+    }
+    check_headers(headers)?;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_decimal(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    push_fields(out, headers, framing);
+    Ok(())
+}
+
+fn head_too_large(what: &str) -> Error {
     Error::Protocol(format!(
-        "the response head is larger than {} KiB",
+        "the {what} head is larger than {} KiB",
         MAX_HEAD_SIZE / 1024
     ))
 }
@@ -209,6 +363,61 @@ pub enum Framing {
 
 fn has_line_break(s: &str) -> bool {
     s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// Checks that a request can be written: a target of visible ASCII (percent-encoded), header
+/// names without `:` and header fields without CR, LF or NUL.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] saying which part is wrong (never quoting a header value, which may
+/// be a credential).
+pub fn check_request(path_prefix: &str, target: &str, headers: &[(&str, String)]) -> Result<()> {
+    if target.is_empty()
+        || path_prefix
+            .bytes()
+            .chain(target.bytes())
+            .any(|b| !(0x21..=0x7e).contains(&b))
+    {
+        return Err(Error::InvalidInput(format!(
+            "request target `{}` is empty or has a space or control character (it must be percent-encoded)",
+            target.escape_debug()
+        )));
+    }
+    check_headers(headers)
+}
+
+fn check_headers(headers: &[(&str, String)]) -> Result<()> {
+    for (name, value) in headers {
+        // The value is not quoted: it may be a credential (`X-Registry-Auth`).
+        if name.is_empty() || has_line_break(name) || name.contains(':') || has_line_break(value) {
+            return Err(Error::InvalidInput(format!(
+                "header `{}` has an invalid name or a line break or NUL in its value",
+                name.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Appends the header fields, the framing header and the blank line.
+fn push_fields(out: &mut Vec<u8>, headers: &[(&str, String)], framing: Framing) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::None => {}
+        Framing::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends a request head to `out`: request line, `Host`, `User-Agent`, the extra `headers`, the
@@ -230,27 +439,14 @@ pub fn write_request_head(
     headers: &[(&str, String)],
     framing: Framing,
 ) -> Result<()> {
-    if target.is_empty()
-        || path_prefix
-            .bytes()
-            .chain(target.bytes())
-            .any(|b| !(0x21..=0x7e).contains(&b))
-    {
-        return Err(Error::InvalidInput(format!(
-            "request target `{}` is empty or has a space or control character (it must be percent-encoded)",
-            target.escape_debug()
-        )));
-    }
-    for (name, value) in headers {
-        // The value is not quoted: it may be a credential (`X-Registry-Auth`).
-        if name.is_empty() || has_line_break(name) || name.contains(':') || has_line_break(value) {
-            return Err(Error::InvalidInput(format!(
-                "request header `{}` has an invalid name or a line break or NUL in its value",
-                name.escape_debug()
-            )));
-        }
-    }
-    out.reserve(128 + target.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>());
+    check_request(path_prefix, target, headers)?;
+    out.reserve(
+        128 + target.len()
+            + headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum::<usize>(),
+    );
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(path_prefix.as_bytes());
@@ -260,22 +456,7 @@ pub fn write_request_head(
     out.extend_from_slice(b"\r\nUser-Agent: ");
     out.extend_from_slice(super::USER_AGENT.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    match framing {
-        Framing::None => {}
-        Framing::Length(n) => {
-            out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
-        }
-        Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-    }
-    out.extend_from_slice(b"\r\n");
+    push_fields(out, headers, framing);
     Ok(())
 }
 
@@ -339,6 +520,24 @@ mod tests {
     }
 
     #[test]
+    fn one_byte_reads() {
+        use std::io::Read;
+        let mut reader = super::super::testing::OneByte(PING);
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        let n = loop {
+            assert_eq!(reader.read(&mut byte).unwrap(), 1, "ran out of input");
+            buf.push(byte[0]);
+            if let Status::Complete((n, head)) = parse_response_head(&buf).unwrap() {
+                assert_eq!(head.header("content-length"), Some("2"));
+                break n;
+            }
+        };
+        assert_eq!(n, PING.len() - 2);
+        assert_eq!(buf.len(), n, "complete exactly at the blank line");
+    }
+
+    #[test]
     fn odd_but_valid_heads() {
         let (_, h) = complete(b"HTTP/1.0 204 No Content\r\n\r\n");
         assert_eq!((h.status, h.minor_version), (204, 0));
@@ -367,7 +566,10 @@ mod tests {
         assert_eq!(parse_response_head(&alert[..1]).ok(), Some(Status::Partial));
         match parse_response_head(b"SSH-2.0-OpenSSH\r\n") {
             Err(Error::Protocol(m)) => {
-                assert!(m.starts_with("malformed HTTP response \"SSH-2.0-OpenSSH\\r\""), "{m}");
+                assert!(
+                    m.starts_with("malformed HTTP response \"SSH-2.0-OpenSSH\\r\""),
+                    "{m}"
+                );
                 assert!(!m.contains("TLS"));
             }
             other => panic!("{other:?}"),
@@ -381,11 +583,15 @@ mod tests {
             many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
         }
         many.extend_from_slice(b"\r\n");
-        assert!(matches!(parse_response_head(&many), Err(Error::Protocol(m)) if m.contains("more than 100")));
+        assert!(
+            matches!(parse_response_head(&many), Err(Error::Protocol(m)) if m.contains("more than 100"))
+        );
 
         let mut big = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
         big.resize(MAX_HEAD_SIZE + 1, b'a');
-        assert!(matches!(parse_response_head(&big), Err(Error::Protocol(m)) if m.contains("larger than 64 KiB")));
+        assert!(
+            matches!(parse_response_head(&big), Err(Error::Protocol(m)) if m.contains("larger than 64 KiB"))
+        );
         big.extend_from_slice(b"\r\n\r\n");
         assert!(parse_response_head(&big).is_err());
 
@@ -465,8 +671,86 @@ mod tests {
             out.clear();
             write_request_head(&mut out, "POST", "", "/x", "h", &[], Framing::Length(n)).unwrap();
             let text = String::from_utf8(out.clone()).unwrap();
-            assert!(text.ends_with(&format!("\r\nContent-Length: {n}\r\n\r\n")), "{text}");
+            assert!(
+                text.ends_with(&format!("\r\nContent-Length: {n}\r\n\r\n")),
+                "{text}"
+            );
         }
+    }
+
+    #[test]
+    fn request_heads_parse_back() {
+        let mut out = Vec::new();
+        write_request_head(
+            &mut out,
+            "POST",
+            "",
+            "/v1.41/images/create?fromImage=x&tag=1",
+            "api.moby.localhost",
+            &[("X-Registry-Auth", "e30K".into())],
+            Framing::Chunked,
+        )
+        .unwrap();
+        out.extend_from_slice(b"0\r\n\r\n");
+        let head_len = out.len() - 5;
+        for i in 0..head_len {
+            assert_eq!(
+                parse_request_head(&out[..i]).ok(),
+                Some(Status::Partial),
+                "{i}"
+            );
+        }
+        let Ok(Status::Complete((n, head))) = parse_request_head(&out) else {
+            panic!("not parsed")
+        };
+        assert_eq!(n, head_len);
+        assert_eq!(head.wire_len(), n);
+        assert_eq!(head.method(), "POST");
+        assert_eq!(head.target(), "/v1.41/images/create?fromImage=x&tag=1");
+        assert_eq!(head.minor_version, 1);
+        assert_eq!(head.header("host"), Some("api.moby.localhost"));
+        assert_eq!(head.header("user-agent"), Some(super::super::USER_AGENT));
+        assert!(head.has_token("Transfer-Encoding", "chunked"));
+        assert!(
+            !format!("{head:?}").contains("e30K"),
+            "no header values in Debug"
+        );
+
+        assert!(
+            matches!(parse_request_head(b"GET\x00 / HTTP/1.1\r\n\r\n"), Err(Error::Protocol(m)) if m.starts_with("malformed HTTP request"))
+        );
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.resize(MAX_HEAD_SIZE + 1, b'a');
+        assert!(
+            matches!(parse_request_head(&big), Err(Error::Protocol(m)) if m.contains("request head is larger"))
+        );
+    }
+
+    #[test]
+    fn response_heads_parse_back() {
+        let mut out = Vec::new();
+        write_response_head(
+            &mut out,
+            404,
+            "Not Found",
+            &[("Content-Type", "application/json".into())],
+            Framing::Length(29),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n"
+        );
+        let (n, head) = complete(&out);
+        assert_eq!(
+            (n, head.status, head.reason()),
+            (out.len(), 404, "Not Found")
+        );
+        assert!(write_response_head(&mut out, 200, "OK\r\nX: y", &[], Framing::None).is_err());
+        assert!(
+            write_response_head(&mut out, 200, "OK", &[("X", "a\nb".into())], Framing::None)
+                .is_err()
+        );
     }
 
     #[test]
