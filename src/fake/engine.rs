@@ -497,7 +497,11 @@ impl fmt::Debug for RecordedRequest {
             .headers
             .iter()
             .map(|(n, v)| {
-                let v = if is_secret_header(n) { "<redacted>" } else { v.as_str() };
+                let v = if is_secret_header(n) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
                 (n.as_str(), v)
             })
             .collect();
@@ -583,7 +587,8 @@ impl FakeEngine {
     fn reference(&mut self, name: &str) -> Option<state::Reference> {
         let r = parse_reference(name);
         if r.is_none() {
-            self.errors.push(format!("invalid image reference {name:?}"));
+            self.errors
+                .push(format!("invalid image reference {name:?}"));
         }
         r
     }
@@ -685,10 +690,7 @@ impl FakeEngine {
         }
         let shared = Arc::new(Shared::new(self.state));
         let server = Server::start(shared, socket)?;
-        Ok(RunningFake {
-            server,
-            dir: None,
-        })
+        Ok(RunningFake { server, dir: None })
     }
 }
 
@@ -913,5 +915,609 @@ impl Drop for RunningFake {
                 panic!("fake engine (strict): requests with no route: {list}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    use std::net::Shutdown;
+    use std::os::unix::net::UnixStream;
+
+    use crate::transport::chunked::ChunkedDecoder;
+    use crate::transport::wire::{parse_response_head, Status};
+
+    /// A reply as the tests see it.
+    struct Got {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    impl Got {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+
+        fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap()
+        }
+    }
+
+    /// Reads one reply (by its framing) from `s`, leaving later bytes in `rest`.
+    fn read_reply(s: &mut UnixStream, rest: &mut Vec<u8>, head_only: bool) -> Got {
+        let mut buf = std::mem::take(rest);
+        let mut tmp = [0u8; 8192];
+        let (n, head) = loop {
+            if let Status::Complete(x) = parse_response_head(&buf).unwrap() {
+                break x;
+            }
+            let k = s.read(&mut tmp).unwrap();
+            assert!(k > 0, "eof in head: {:?}", String::from_utf8_lossy(&buf));
+            buf.extend_from_slice(&tmp[..k]);
+        };
+        buf.drain(..n);
+        let headers: Vec<(String, String)> = head
+            .headers()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let mut body = Vec::new();
+        if head_only || head.status == 204 || head.status == 304 {
+        } else if head.has_token("Transfer-Encoding", "chunked") {
+            let mut dec = ChunkedDecoder::new();
+            loop {
+                let (used, data) = dec.decode(&buf, usize::MAX).unwrap();
+                body.extend_from_slice(&buf[data]);
+                buf.drain(..used);
+                if dec.is_done() {
+                    break;
+                }
+                if used == 0 {
+                    let k = s.read(&mut tmp).unwrap();
+                    assert!(k > 0, "eof in chunked body");
+                    buf.extend_from_slice(&tmp[..k]);
+                }
+            }
+        } else if let Some(cl) = head.header("Content-Length") {
+            let cl: usize = cl.parse().unwrap();
+            while buf.len() < cl {
+                let k = s.read(&mut tmp).unwrap();
+                assert!(k > 0, "eof in body");
+                buf.extend_from_slice(&tmp[..k]);
+            }
+            body = buf.drain(..cl).collect();
+        }
+        *rest = buf;
+        Got {
+            status: head.status,
+            headers,
+            body,
+        }
+    }
+
+    fn request(method: &str, target: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+        let mut r = format!(
+            "{method} {target} HTTP/1.1\r\nHost: api.moby.localhost\r\n{headers}Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    }
+
+    fn call(fake: &RunningFake, method: &str, target: &str, body: &[u8]) -> Got {
+        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        s.write_all(&request(method, target, "", body)).unwrap();
+        read_reply(&mut s, &mut Vec::new(), method == "HEAD")
+    }
+
+    fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = ::tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = ::tar::Header::new_ustar();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn builder() -> FakeEngine {
+        FakeEngine::new().image(
+            "busybox",
+            FakeImage::default()
+                .cmd(&["sh"])
+                .label("io.openshift.s2i.scripts-url", "image:///usr/libexec/s2i")
+                .file("/usr/libexec/s2i/assemble", b"#!/bin/sh\n", 0o755),
+        )
+    }
+
+    #[test]
+    fn keep_alive_ping_and_daemon_headers() {
+        let fake = builder().serve_unix().unwrap();
+        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut rest = Vec::new();
+        s.write_all(&request("GET", "/_ping", "", b"")).unwrap();
+        let r = read_reply(&mut s, &mut rest, false);
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"OK"[..]));
+        for (h, v) in [
+            ("Api-Version", "1.41"),
+            ("Ostype", "linux"),
+            ("Docker-Experimental", "false"),
+            ("Server", "Docker/20.10.24 (linux)"),
+        ] {
+            assert_eq!(r.header(h), Some(v), "{h}");
+        }
+        s.write_all(&request("HEAD", "/v1.41/_ping", "", b""))
+            .unwrap();
+        let r = read_reply(&mut s, &mut rest, true);
+        assert_eq!((r.status, r.header("Content-Length")), (200, Some("0")));
+        s.write_all(&request(
+            "GET",
+            "/v1.41/version",
+            "Connection: close\r\n",
+            b"",
+        ))
+        .unwrap();
+        let r = read_reply(&mut s, &mut rest, false);
+        assert_eq!(r.json()["ApiVersion"], "1.41");
+        assert_eq!(r.header("Connection"), Some("close"));
+        let mut tail = Vec::new();
+        s.read_to_end(&mut tail).unwrap();
+        assert!(tail.is_empty() && rest.is_empty());
+
+        let reqs = fake.requests();
+        assert_eq!(reqs.len(), 3);
+        assert_request(&reqs[1], "HEAD", "/_ping");
+        assert_eq!(reqs[1].api_version.as_deref(), Some("1.41"));
+        assert_eq!(reqs[2].route, Some(Route::Version));
+    }
+
+    #[test]
+    fn unknown_routes_and_versions() {
+        let fake = builder().serve_unix().unwrap();
+        let r = call(&fake, "GET", "/v1.41/nothing/here", b"");
+        assert_eq!(
+            (r.status, r.json()),
+            (404, json!({"message": "page not found"}))
+        );
+        assert_eq!(r.header("Api-Version"), None);
+        let r = call(&fake, "GET", "/v1.45/version", b"");
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json()["message"],
+            "client version 1.45 is too new. Maximum supported API version is 1.41"
+        );
+        assert_eq!(fake.unhandled().len(), 1);
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fake.assert_no_unhandled()));
+        assert!(caught.is_err());
+    }
+
+    #[test]
+    fn strict_mode_reports_unhandled_requests() {
+        let fake = builder().strict().serve_unix().unwrap();
+        call(&fake, "GET", "/v1.41/containers/json", b"");
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fake.requests()));
+        let msg = caught.unwrap_err();
+        let msg = msg.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("GET /containers/json"), "{msg}");
+        fake.clear_requests();
+        drop(fake);
+    }
+
+    use serde_json::json;
+
+    #[test]
+    fn a_whole_s2i_run() {
+        let fake = builder()
+            .on_command(
+                "assemble",
+                FakeRun::new()
+                    .stdout(b"---> Installing\n")
+                    .stderr(b"warn\n")
+                    .writes("/opt/app/out.bin", b"built", 0o755),
+            )
+            .serve_unix()
+            .unwrap();
+        let create = json!({
+            "Image": "busybox", "OpenStdin": true, "StdinOnce": true, "AttachStdout": true,
+            "Cmd": ["/bin/sh", "-c", "tar -C /tmp -xf - && /usr/libexec/s2i/assemble"],
+            "HostConfig": {"ShmSize": 0}
+        });
+        let r = call(
+            &fake,
+            "POST",
+            "/v1.41/containers/create?name=s2i_busybox_1",
+            &serde_json::to_vec(&create).unwrap(),
+        );
+        assert_eq!(r.status, 201);
+        let id = r.json()["Id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 64);
+        let again = call(
+            &fake,
+            "POST",
+            "/v1.41/containers/create?name=s2i_busybox_1",
+            &serde_json::to_vec(&create).unwrap(),
+        );
+        assert_eq!(again.status, 409);
+
+        // Attach before start, as the reference does.
+        let mut a = UnixStream::connect(fake.socket_path()).unwrap();
+        a.write_all(&request(
+            "POST",
+            &format!("/v1.41/containers/{id}/attach?stderr=1&stdin=1&stdout=1&stream=1"),
+            "Content-Type: text/plain\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n",
+            b"",
+        ))
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            a.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert_eq!(
+            head,
+            b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        );
+        assert_eq!(
+            call(&fake, "POST", &format!("/containers/{id}/start"), b"").status,
+            204
+        );
+        assert_eq!(
+            call(&fake, "POST", &format!("/containers/{id}/start"), b"").status,
+            304
+        );
+        a.write_all(&tar_of(&[("src/app.rb", b"puts 1\n")]))
+            .unwrap();
+        a.shutdown(Shutdown::Write).unwrap();
+        let mut frames = Vec::new();
+        a.read_to_end(&mut frames).unwrap();
+        let mut want = vec![1, 0, 0, 0, 0, 0, 0, 16];
+        want.extend_from_slice(b"---> Installing\n");
+        want.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 5]);
+        want.extend_from_slice(b"warn\n");
+        assert_eq!(frames, want);
+
+        let w = call(
+            &fake,
+            "POST",
+            &format!("/v1.41/containers/{id}/wait?condition=not-running"),
+            b"",
+        );
+        assert_eq!(w.header("Transfer-Encoding"), Some("chunked"));
+        assert_eq!(w.json(), json!({"Error": null, "StatusCode": 0}));
+
+        // The sources were extracted where the command said; the run wrote its artifact.
+        assert_eq!(
+            fake.container_file(&id, "/tmp/src/app.rb").unwrap(),
+            b"puts 1\n"
+        );
+        let info = fake.container("s2i_busybox_1").unwrap();
+        assert_eq!((info.status.as_str(), info.exit_code), ("exited", 0));
+        assert_eq!(info.host_config["ShmSize"], 67_108_864);
+
+        let g = call(
+            &fake,
+            "GET",
+            &format!("/v1.41/containers/{id}/archive?path=/opt/app/out.bin"),
+            b"",
+        );
+        assert_eq!(g.header("Content-Type"), Some("application/x-tar"));
+        let stat = base64::engine::general_purpose::STANDARD
+            .decode(g.header("X-Docker-Container-Path-Stat").unwrap())
+            .unwrap();
+        let stat: Value = serde_json::from_slice(&stat).unwrap();
+        assert_eq!(
+            (
+                stat["name"].as_str(),
+                stat["size"].as_u64(),
+                stat["mode"].as_u64()
+            ),
+            (Some("out.bin"), Some(5), Some(0o755))
+        );
+        let mut ar = ::tar::Archive::new(&g.body[..]);
+        let mut e = ar.entries().unwrap().next().unwrap().unwrap();
+        let mut content = Vec::new();
+        e.read_to_end(&mut content).unwrap();
+        assert_eq!(content, b"built");
+
+        let c = call(
+            &fake,
+            "POST",
+            &format!("/v1.41/commit?author=&comment=&container={id}&repo=docker.io%2Flibrary%2Fapp&tag=1"),
+            br#"{"Cmd":["/usr/libexec/s2i/run"],"Labels":{"x":"y"}}"#,
+        );
+        assert_eq!(c.status, 201);
+        let image = fake.image("app:1").unwrap();
+        assert_eq!(c.json()["Id"], image.id);
+        assert_eq!(image.config["Cmd"], json!(["/usr/libexec/s2i/run"]));
+        assert_eq!(image.config["Labels"]["x"], "y");
+        assert_eq!(
+            fake.image_file("app:1", "/tmp/src/app.rb").unwrap(),
+            b"puts 1\n"
+        );
+
+        assert_eq!(
+            call(&fake, "POST", &format!("/containers/{id}/kill"), b"").status,
+            409
+        );
+        assert_eq!(
+            call(&fake, "DELETE", &format!("/v1.41/containers/{id}?v=1"), b"").status,
+            204
+        );
+        let gone = call(&fake, "GET", &format!("/containers/{id}/json"), b"");
+        assert_eq!(
+            (gone.status, gone.json()["message"].as_str()),
+            (404, Some(format!("No such container: {id}").as_str()))
+        );
+    }
+
+    #[test]
+    fn faults_replace_or_damage_replies() {
+        let fake = builder().serve_unix().unwrap();
+        fake.fail(Route::ImageInspect, Fault::Status(500, "boom".into()))
+            .times(1);
+        let r = call(&fake, "GET", "/images/busybox/json", b"");
+        assert_eq!(
+            (r.status, r.json()["message"].as_str()),
+            (500, Some("boom"))
+        );
+        assert_eq!(call(&fake, "GET", "/images/busybox/json", b"").status, 200);
+
+        fake.fail(Route::Ping, Fault::MalformedHead).times(1);
+        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        s.write_all(&request("GET", "/_ping", "", b"")).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        assert!(parse_response_head(&raw).is_err());
+
+        fake.fail(Route::Version, Fault::HangUpAfter(12)).times(1);
+        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        s.write_all(&request("GET", "/version", "", b"")).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        assert_eq!(raw, b"HTTP/1.1 200");
+
+        fake.fail(Route::Version, Fault::TruncatedChunk).times(1);
+        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        s.write_all(&request("GET", "/version", "", b"")).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        assert!(String::from_utf8_lossy(&raw).contains("Transfer-Encoding: chunked"));
+
+        fake.fail(
+            Route::ImagesCreate,
+            Fault::InBand("manifest unknown".into()),
+        );
+        let r = call(
+            &fake,
+            "POST",
+            "/images/create?fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest",
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(text.ends_with("{\"error\":\"manifest unknown\",\"errorDetail\":{\"message\":\"manifest unknown\"}}\r\n"), "{text}");
+        fake.clear_faults();
+
+        fake.fail(Route::Ping, Fault::Delay(Duration::from_millis(150)))
+            .times(1);
+        let t = std::time::Instant::now();
+        assert_eq!(call(&fake, "GET", "/_ping", b"").status, 200);
+        assert!(t.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[test]
+    fn pulls_need_known_images_and_matching_credentials() {
+        let fake = FakeEngine::new()
+            .registry_image("127.0.0.1:5000/x:1", FakeImage::default().user("1001"))
+            .registry_login("127.0.0.1:5000", "user", "pass")
+            .serve_unix()
+            .unwrap();
+        let pull = |auth: Option<&str>| {
+            let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+            let header = auth.map_or(String::new(), |a| {
+                let v = base64::engine::general_purpose::URL_SAFE.encode(a);
+                format!("X-Registry-Auth: {v}\r\n")
+            });
+            s.write_all(&request(
+                "POST",
+                "/v1.41/images/create?fromImage=127.0.0.1%3A5000%2Fx&tag=1",
+                &header,
+                b"",
+            ))
+            .unwrap();
+            read_reply(&mut s, &mut Vec::new(), false)
+        };
+        let r = pull(None);
+        assert_eq!(r.status, 200);
+        assert!(String::from_utf8_lossy(&r.body).contains("unauthorized: authentication required"));
+        let r = pull(Some(r#"{"username":"user","password":"nope"}"#));
+        assert!(String::from_utf8_lossy(&r.body).contains("errorDetail"));
+        assert!(fake.image("127.0.0.1:5000/x:1").is_none());
+        let r = pull(Some(
+            r#"{"username":"user","password":"pass","serveraddress":"127.0.0.1:5000"}"#,
+        ));
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(
+            text.contains("Status: Downloaded newer image for 127.0.0.1:5000/x:1"),
+            "{text}"
+        );
+        assert_eq!(
+            fake.image("127.0.0.1:5000/x:1").unwrap().config["User"],
+            "1001"
+        );
+        let r = pull(Some(r#"{"username":"user","password":"pass"}"#));
+        assert!(String::from_utf8_lossy(&r.body).contains("Image is up to date"));
+
+        let r = call(
+            &fake,
+            "POST",
+            "/images/create?fromImage=docker.io%2Flibrary%2Fnope&tag=latest",
+            b"",
+        );
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.json()["message"],
+            "pull access denied for nope, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
+        );
+        let dbg = format!("{:?}", fake.requests()[1]);
+        assert!(dbg.contains("<redacted>") && !dbg.contains("eyJ"), "{dbg}");
+    }
+
+    #[test]
+    fn build_reads_the_dockerfile() {
+        let fake = builder().serve_unix().unwrap();
+        let dockerfile = b"FROM busybox\nLABEL a=b \"c d\"=e\nENV X=1 Y=\"two words\"\nUSER 1001\nWORKDIR /opt/app\nCOPY src/ ./\nENTRYPOINT [\"/entry\"]\nEXPOSE 8080\nONBUILD USER root\n";
+        let ctx = tar_of(&[("Dockerfile", dockerfile), ("src/main.rb", b"main")]);
+        let r = call(
+            &fake,
+            "POST",
+            "/v1.41/build?t=built%3A1&nocache=1&rm=1",
+            &ctx,
+        );
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.starts_with("{\"stream\":\"Step 1/9 : FROM busybox\"}\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Successfully tagged built:1"), "{text}");
+        let image = fake.image("built:1").unwrap();
+        assert_eq!(
+            image.config["Labels"],
+            json!({"a": "b", "c d": "e", "io.openshift.s2i.scripts-url": "image:///usr/libexec/s2i"})
+        );
+        assert_eq!(image.config["Env"], json!(["X=1", "Y=two words"]));
+        assert_eq!(image.config["User"], "1001");
+        assert_eq!(image.config["Entrypoint"], json!(["/entry"]));
+        assert_eq!(image.config["Cmd"], Value::Null);
+        assert_eq!(image.config["OnBuild"], json!(["USER root"]));
+        assert_eq!(image.config["ExposedPorts"], json!({"8080/tcp": {}}));
+        assert_eq!(
+            fake.image_file("built:1", "/opt/app/main.rb").unwrap(),
+            b"main"
+        );
+        assert!(fake
+            .image_file("built:1", "/usr/libexec/s2i/assemble")
+            .is_some());
+
+        let ctx = tar_of(&[("Dockerfile", b"FROM busybox\nRUN make\n")]);
+        let r = call(&fake, "POST", "/build?t=x", &ctx);
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.contains("\"errorDetail\"") && text.contains("cannot run RUN"),
+            "{text}"
+        );
+        let r = call(&fake, "POST", "/build", &tar_of(&[("x", b"")]));
+        assert_eq!(
+            (r.status, r.json()["message"].as_str()),
+            (500, Some("Cannot locate specified Dockerfile: Dockerfile"))
+        );
+    }
+
+    #[test]
+    fn kill_wait_and_removal_rules() {
+        let fake = builder()
+            .on_command("sleep", FakeRun::new().delay(Duration::from_secs(60)))
+            .serve_unix()
+            .unwrap();
+        let body = br#"{"Image":"busybox","Cmd":["sleep","60"]}"#;
+        let id = call(&fake, "POST", "/containers/create", body).json()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            call(&fake, "POST", &format!("/containers/{id}/start"), b"").status,
+            204
+        );
+        let del = call(&fake, "DELETE", &format!("/containers/{id}"), b"");
+        assert_eq!(del.status, 409);
+        assert!(del.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("You cannot remove a running container"));
+        let waiter = {
+            let path = fake.socket_path().to_path_buf();
+            let id = id.clone();
+            std::thread::spawn(move || {
+                let mut s = UnixStream::connect(path).unwrap();
+                s.write_all(&request("POST", &format!("/containers/{id}/wait"), "", b""))
+                    .unwrap();
+                read_reply(&mut s, &mut Vec::new(), false).json()
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            call(
+                &fake,
+                "POST",
+                &format!("/containers/{id}/kill?signal=SIGKILL"),
+                b""
+            )
+            .status,
+            204
+        );
+        assert_eq!(
+            waiter.join().unwrap(),
+            json!({"Error": null, "StatusCode": 137})
+        );
+        assert_eq!(
+            call(
+                &fake,
+                "DELETE",
+                &format!("/containers/{}?force=1", &id[..12]),
+                b""
+            )
+            .status,
+            204
+        );
+        assert!(fake.containers().is_empty());
+    }
+
+    #[test]
+    fn dropping_stops_threads_and_removes_the_directory() {
+        let fake = builder()
+            .on_command("sleep", FakeRun::new().delay(Duration::from_secs(60)))
+            .serve_unix()
+            .unwrap();
+        let dir = fake.socket_path().parent().unwrap().to_path_buf();
+        let body = br#"{"Image":"busybox","Cmd":["sleep","60"]}"#;
+        let id = call(&fake, "POST", "/containers/create", body).json()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        call(&fake, "POST", &format!("/containers/{id}/start"), b"");
+        // A wait that would block for a minute, an idle keep-alive connection, a half-read one.
+        let mut w = UnixStream::connect(fake.socket_path()).unwrap();
+        w.write_all(&request("POST", &format!("/containers/{id}/wait"), "", b""))
+            .unwrap();
+        let _idle = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut half = UnixStream::connect(fake.socket_path()).unwrap();
+        half.write_all(b"POST /build HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let t = std::time::Instant::now();
+        drop(fake);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(!dir.exists());
+        let mut rest = Vec::new();
+        let _ = w.read_to_end(&mut rest);
+    }
+
+    #[test]
+    fn bad_seeds_are_reported_not_panicked() {
+        let err = FakeEngine::new()
+            .image("Not Valid", FakeImage::default())
+            .serve_unix()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
     }
 }

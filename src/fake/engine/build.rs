@@ -194,11 +194,31 @@ pub(crate) fn build(
         ));
     }
     const KNOWN: &[&str] = &[
-        "FROM", "LABEL", "ENV", "USER", "WORKDIR", "ENTRYPOINT", "CMD", "EXPOSE", "VOLUME",
-        "ONBUILD", "COPY", "ADD", "ARG", "MAINTAINER", "STOPSIGNAL", "RUN", "HEALTHCHECK", "SHELL",
+        "FROM",
+        "LABEL",
+        "ENV",
+        "USER",
+        "WORKDIR",
+        "ENTRYPOINT",
+        "CMD",
+        "EXPOSE",
+        "VOLUME",
+        "ONBUILD",
+        "COPY",
+        "ADD",
+        "ARG",
+        "MAINTAINER",
+        "STOPSIGNAL",
+        "RUN",
+        "HEALTHCHECK",
+        "SHELL",
     ];
     for (line, text) in &steps {
-        let keyword = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let keyword = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         if !KNOWN.contains(&keyword.as_str()) {
             return Ok(vec![error_line(&format!(
                 "dockerfile parse error line {line}: unknown instruction: {keyword}"
@@ -237,7 +257,10 @@ pub(crate) fn build(
         lines.push(stream(format!(" ---> {shown}\n")));
     }
     if let Some(labels) = labels {
-        let mut m = work.config["Labels"].as_object().cloned().unwrap_or_default();
+        let mut m = work.config["Labels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         m.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
         work.config["Labels"] = Value::Object(m);
     }
@@ -405,7 +428,9 @@ fn copy(ctx: &Fs, work: &mut Work, keyword: &str, args: &str) -> StepResult {
         || matches!(work.fs.get(&dest).map(|e| &e.kind), Some(Kind::Dir));
     for src in &list {
         if src.contains("://") {
-            return Err(format!("the fake engine does not support {keyword} from a URL"));
+            return Err(format!(
+                "the fake engine does not support {keyword} from a URL"
+            ));
         }
         let path = normalize("/", src);
         let Some(entry) = ctx.get(&path) else {
@@ -418,7 +443,10 @@ fn copy(ctx: &Fs, work: &mut Work, keyword: &str, args: &str) -> StepResult {
         match (&entry.kind, into_dir) {
             (Kind::Dir, _) => {
                 work.fs.mkdir_all(&dest, 0o755, SEED_MTIME);
-                for (p, e) in ctx.iter().filter(|(p, _)| **p != path && is_within(p, &path)) {
+                for (p, e) in ctx
+                    .iter()
+                    .filter(|(p, _)| **p != path && is_within(p, &path))
+                {
                     let rel = p[path.len()..].trim_start_matches('/');
                     work.fs.put(&normalize(&dest, rel), e.clone());
                 }
@@ -442,9 +470,16 @@ mod tests {
         assert_eq!(words(r#"a "b c" d\ e 'f\g'"#), ["a", "b c", "d e", r"f\g"]);
         assert_eq!(
             pairs(r#"a=1 "b c"="x y" d="""#),
-            [("a".into(), "1".into()), ("b c".into(), "x y".into()), ("d".into(), String::new())]
+            [
+                ("a".into(), "1".into()),
+                ("b c".into(), "x y".into()),
+                ("d".into(), String::new())
+            ]
         );
-        assert_eq!(pairs("key some value"), [("key".into(), "some value".into())]);
+        assert_eq!(
+            pairs("key some value"),
+            [("key".into(), "some value".into())]
+        );
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl Fs {
     /// A filesystem holding only `/`.
     pub(crate) fn root() -> Fs {
         let mut fs = Fs::default();
-        fs.entries.insert("/".to_string(), dir_entry(0o755, SEED_MTIME));
+        fs.entries
+            .insert("/".to_string(), dir_entry(0o755, SEED_MTIME));
         fs
     }
 
@@ -172,7 +173,13 @@ impl Fs {
     pub(crate) fn mkdir_all(&mut self, path: &str, mode: u32, mtime: u64) {
         let path = normalize("/", path);
         if let Some(p) = parent(&path) {
-            if !matches!(self.entries.get(p), Some(Entry { kind: Kind::Dir, .. })) {
+            if !matches!(
+                self.entries.get(p),
+                Some(Entry {
+                    kind: Kind::Dir,
+                    ..
+                })
+            ) {
                 self.mkdir_all(p, 0o755, mtime);
             }
         }
@@ -289,11 +296,16 @@ impl Fs {
                 }
                 tar::EntryType::Symlink => {
                     let link = entry.link_name().map_err(|e| e.to_string())?;
-                    Kind::Symlink(link.map(|l| l.to_string_lossy().into_owned()).unwrap_or_default())
+                    Kind::Symlink(
+                        link.map(|l| l.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    )
                 }
                 tar::EntryType::Link => {
                     let link = entry.link_name().map_err(|e| e.to_string())?;
-                    let link = link.map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+                    let link = link
+                        .map(|l| l.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     match self.get(&normalize(&dest, link.trim_start_matches('/'))) {
                         Some(e) => e.kind.clone(),
                         None => return Err(format!("hard link target {link} not found")),
@@ -434,7 +446,10 @@ mod tests {
 
         fs.extract("/tmp", &up, true).unwrap();
         let got = fs.get("/tmp/src/run.sh").unwrap();
-        assert_eq!((&got.kind, got.mode), (&Kind::File(b"echo\n".to_vec()), 0o755));
+        assert_eq!(
+            (&got.kind, got.mode),
+            (&Kind::File(b"echo\n".to_vec()), 0o755)
+        );
 
         let down = fs.archive("/tmp/src").unwrap();
         let mut ar = tar::Archive::new(&down[..]);
@@ -455,7 +470,10 @@ mod tests {
         );
 
         let stat = fs.stat("/tmp/src/run.sh").unwrap();
-        assert_eq!((stat.name.as_str(), stat.size, stat.mode), ("run.sh", 5, 0o755));
+        assert_eq!(
+            (stat.name.as_str(), stat.size, stat.mode),
+            ("run.sh", 5, 0o755)
+        );
         assert_eq!(fs.stat("/tmp").unwrap().mode, (1 << 31) | (1 << 20) | 0o777);
     }
 

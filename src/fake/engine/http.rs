@@ -10,12 +10,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
 use crate::transport::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
+use crate::transport::wire::{self, Framing};
 
 use super::clock;
 use super::state::{API_VERSION, DOCKER_VERSION};
 
-/// Largest request head accepted (Go's `DefaultMaxHeaderBytes` is 1 MiB; 64 KiB is plenty).
-const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body kept in memory.
 pub(crate) const MAX_BODY: usize = 512 << 20;
 /// Go's `bufferBeforeChunkingSize`.
@@ -147,9 +146,6 @@ impl Conn {
             if let Some(parsed) = parse_head(&self.pending)? {
                 break parsed;
             }
-            if self.pending.len() > MAX_HEAD {
-                return Err(ReadError::Bad("request head too large".into()));
-            }
             if !self.fill()? {
                 return Err(if self.pending.is_empty() {
                     ReadError::Closed
@@ -213,32 +209,21 @@ impl Conn {
 }
 
 fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request)>, ReadError> {
-    let mut headers = [httparse::EMPTY_HEADER; 100];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
-        Ok(httparse::Status::Partial) => Ok(None),
-        Ok(httparse::Status::Complete(len)) => {
-            let headers = req
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect();
-            Ok(Some((
-                len,
-                Request {
-                    method: req.method.unwrap_or("").to_string(),
-                    target: req.path.unwrap_or("").to_string(),
-                    minor_version: req.version.unwrap_or(1),
-                    headers,
-                    body: Vec::new(),
-                },
-            )))
-        }
+    match wire::parse_request_head(buf) {
+        Ok(wire::Status::Partial) => Ok(None),
+        Ok(wire::Status::Complete((len, head))) => Ok(Some((
+            len,
+            Request {
+                method: head.method().to_string(),
+                target: head.target().to_string(),
+                minor_version: head.minor_version,
+                headers: head
+                    .headers()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                body: Vec::new(),
+            },
+        ))),
         Err(e) => Err(ReadError::Bad(e.to_string())),
     }
 }
@@ -380,22 +365,27 @@ pub(crate) fn head_bytes(reply: &Reply, close: bool, chunked: bool) -> Vec<u8> {
     headers.sort_by(|a, b| a.0.cmp(b.0));
     let (secs, _) = clock::now();
     headers.push(("Date", clock::http_date(secs)));
-    if chunked {
-        headers.push(("Transfer-Encoding", "chunked".to_string()));
-    } else if let Body::Bytes(b) = &reply.body {
-        headers.push(("Content-Length", b.len().to_string()));
-    }
     if close {
         headers.push(("Connection", "close".to_string()));
     }
-    let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status)).into_bytes();
-    for (n, v) in &headers {
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    let framing = match &reply.body {
+        _ if chunked => Framing::Chunked,
+        Body::Bytes(b) => Framing::Length(b.len() as u64),
+        _ => Framing::None,
+    };
+    let mut out = Vec::with_capacity(256);
+    if wire::write_response_head(
+        &mut out,
+        reply.status,
+        reason(reply.status),
+        &headers,
+        framing,
+    )
+    .is_err()
+    {
+        // Only a line break inside a header can fail, and every value here is the fake's own.
+        out = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec();
     }
-    out.extend_from_slice(b"\r\n");
     out
 }
 
@@ -435,7 +425,10 @@ pub(crate) fn write_reply(
         out.extend_from_slice(&all[..all.len() / 2]);
         wire.write_all(&out)?;
         wire.flush()?;
-        return Err(io::Error::new(io::ErrorKind::BrokenPipe, "fault: truncated chunk"));
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "fault: truncated chunk",
+        ));
     }
     if !chunked {
         for p in pieces {
@@ -507,7 +500,12 @@ mod tests {
 
     #[test]
     fn small_json_has_content_length_and_daemon_headers() {
-        let out = serve(&Reply::error(404, "No such container: x"), false, false, Damage::None);
+        let out = serve(
+            &Reply::error(404, "No such container: x"),
+            false,
+            false,
+            Damage::None,
+        );
         assert_eq!(
             without_date(&out),
             "HTTP/1.1 404 Not Found\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n\
@@ -521,7 +519,7 @@ mod tests {
         let big = Reply::new(200, Body::Bytes(vec![b'x'; 5000]));
         let out = serve(&big, false, true, Damage::None);
         let text = without_date(&out);
-        assert!(text.contains("Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n"));
+        assert!(text.contains("Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"));
         assert!(text.contains("\r\n388\r\n") && text.ends_with("\r\n0\r\n\r\n"));
         let s = serve(
             &Reply::stream(vec![serde_json::json!({"status": "a"})]),
@@ -535,9 +533,15 @@ mod tests {
     #[test]
     fn damage_cuts_the_reply() {
         let r = Reply::error(500, "boom");
-        assert_eq!(serve(&r, false, false, Damage::HangUpAfter(9)), b"HTTP/1.1 ");
+        assert_eq!(
+            serve(&r, false, false, Damage::HangUpAfter(9)),
+            b"HTTP/1.1 "
+        );
         let cut = without_date(&serve(&r, false, false, Damage::TruncatedChunk));
-        assert!(cut.ends_with("Transfer-Encoding: chunked\r\n\r\n13\r\n{\"message"), "{cut}");
+        assert!(
+            cut.ends_with("Transfer-Encoding: chunked\r\n\r\n13\r\n{\"message"),
+            "{cut}"
+        );
         assert!(!cut.contains("boom"));
     }
 

@@ -176,43 +176,45 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Outcome {
         ("GET" | "HEAD", ["_ping"]) => on(Route::Ping, &|| reply(ping(req.method == "HEAD"))),
         ("GET", ["version"]) => on(Route::Version, &|| reply(server_version())),
         ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
-            on(Route::ImageInspect, &|| reply(image_inspect(shared, &name.join("/"))))
+            on(Route::ImageInspect, &|| {
+                reply(image_inspect(shared, &name.join("/")))
+            })
         }
         ("POST", ["images", "create"]) => on(Route::ImagesCreate, &|| reply(pull(shared, req, &q))),
-        ("DELETE", ["images", name @ ..]) if !name.is_empty() => {
-            on(Route::ImageRemove, &|| reply(image_remove(shared, &name.join("/"), &q)))
-        }
+        ("DELETE", ["images", name @ ..]) if !name.is_empty() => on(Route::ImageRemove, &|| {
+            reply(image_remove(shared, &name.join("/"), &q))
+        }),
         ("POST", ["build"]) => on(Route::Build, &|| reply(image_build(shared, req, &q))),
-        ("POST", ["containers", "create"]) => {
-            on(Route::ContainersCreate, &|| reply(container_create(shared, req, &q)))
-        }
-        ("POST", ["containers", id, "attach"]) => {
-            on(Route::ContainerAttach, &|| container_attach(shared, req, id, &q))
-        }
-        ("POST", ["containers", id, "start"]) => {
-            on(Route::ContainerStart, &|| reply(container_start(shared, id)))
-        }
+        ("POST", ["containers", "create"]) => on(Route::ContainersCreate, &|| {
+            reply(container_create(shared, req, &q))
+        }),
+        ("POST", ["containers", id, "attach"]) => on(Route::ContainerAttach, &|| {
+            container_attach(shared, req, id, &q)
+        }),
+        ("POST", ["containers", id, "start"]) => on(Route::ContainerStart, &|| {
+            reply(container_start(shared, id))
+        }),
         ("POST", ["containers", id, "wait"]) => {
             on(Route::ContainerWait, &|| container_wait(shared, id, &q))
         }
-        ("GET", ["containers", id, "json"]) => {
-            on(Route::ContainerInspect, &|| reply(container_inspect(shared, id)))
-        }
-        ("POST", ["containers", id, "kill"]) => {
-            on(Route::ContainerKill, &|| reply(container_kill(shared, id, &q)))
-        }
-        ("DELETE", ["containers", id]) => {
-            on(Route::ContainerRemove, &|| reply(container_remove(shared, id, &q)))
-        }
-        ("PUT", ["containers", id, "archive"]) => {
-            on(Route::ArchivePut, &|| reply(archive_put(shared, id, &q, &req.body)))
-        }
-        ("GET", ["containers", id, "archive"]) => {
-            on(Route::ArchiveGet, &|| reply(archive_get(shared, id, &q, false)))
-        }
-        ("HEAD", ["containers", id, "archive"]) => {
-            on(Route::ArchiveHead, &|| reply(archive_get(shared, id, &q, true)))
-        }
+        ("GET", ["containers", id, "json"]) => on(Route::ContainerInspect, &|| {
+            reply(container_inspect(shared, id))
+        }),
+        ("POST", ["containers", id, "kill"]) => on(Route::ContainerKill, &|| {
+            reply(container_kill(shared, id, &q))
+        }),
+        ("DELETE", ["containers", id]) => on(Route::ContainerRemove, &|| {
+            reply(container_remove(shared, id, &q))
+        }),
+        ("PUT", ["containers", id, "archive"]) => on(Route::ArchivePut, &|| {
+            reply(archive_put(shared, id, &q, &req.body))
+        }),
+        ("GET", ["containers", id, "archive"]) => on(Route::ArchiveGet, &|| {
+            reply(archive_get(shared, id, &q, false))
+        }),
+        ("HEAD", ["containers", id, "archive"]) => on(Route::ArchiveHead, &|| {
+            reply(archive_get(shared, id, &q, true))
+        }),
         ("POST", ["commit"]) => on(Route::Commit, &|| reply(commit(shared, req, &q))),
         _ => unknown(shared, seq),
     }
@@ -372,7 +374,10 @@ fn image_inspect(shared: &Shared, name: &str) -> Reply {
         Some(image) => Reply::json(200, &st.image_json(image)),
         None => {
             let full = parse_reference(name).map_or(name.to_string(), |r| r.familiar());
-            Reply::error(404, &format!("no such image: {name}: No such image: {full}"))
+            Reply::error(
+                404,
+                &format!("no such image: {name}: No such image: {full}"),
+            )
         }
     }
 }
@@ -380,7 +385,10 @@ fn image_inspect(shared: &Shared, name: &str) -> Reply {
 fn pull(shared: &Shared, req: &Request, q: &Query) -> Reply {
     let from = q.get("fromImage");
     if from.is_empty() {
-        return Reply::error(400, "fromImage is required (the fake engine does not import)");
+        return Reply::error(
+            400,
+            "fromImage is required (the fake engine does not import)",
+        );
     }
     let name = match q.get("tag") {
         "" => from.to_string(),
@@ -394,7 +402,10 @@ fn pull(shared: &Shared, req: &Request, q: &Query) -> Reply {
     let Some(image) = st.registry.get(&r.canonical()).cloned() else {
         return Reply::error(404, &not_found_message(&r));
     };
-    let tag = r.digest.clone().unwrap_or_else(|| r.tag_or_latest().to_string());
+    let tag = r
+        .digest
+        .clone()
+        .unwrap_or_else(|| r.tag_or_latest().to_string());
     let mut lines = vec![json!({"status": format!("Pulling from {}", r.path), "id": tag})];
     if let Some((user, pass)) = st.logins.get(&r.domain) {
         let given = req.header("X-Registry-Auth").and_then(decode_registry_auth);
@@ -435,7 +446,11 @@ fn image_remove(shared: &Shared, name: &str, q: &Query) -> Reply {
     });
     let (id, untag): (String, Vec<String>) = match by_ref {
         Some((r, key, id)) => {
-            let other_tags = st.tags.iter().filter(|(k, v)| **v == id && **k != key).count();
+            let other_tags = st
+                .tags
+                .iter()
+                .filter(|(k, v)| **v == id && **k != key)
+                .count();
             if other_tags > 0 {
                 st.tags.remove(&key);
                 return Reply::json(200, &json!([{ "Untagged": r.familiar() }]));
@@ -483,7 +498,11 @@ fn image_remove(shared: &Shared, name: &str, q: &Query) -> Reply {
                     "stopped"
                 };
                 if !force || c.status == Status::Running {
-                    let verb = if force { "cannot delete" } else { "unable to delete" };
+                    let verb = if force {
+                        "cannot delete"
+                    } else {
+                        "unable to delete"
+                    };
                     return Reply::error(
                         409,
                         &format!(
@@ -526,7 +545,13 @@ fn image_build(shared: &Shared, req: &Request, q: &Query) -> Reply {
         },
     };
     let mut st = shared.lock();
-    match build::build(&mut st, &req.body, q.get("dockerfile"), &tags, labels.as_ref()) {
+    match build::build(
+        &mut st,
+        &req.body,
+        q.get("dockerfile"),
+        &tags,
+        labels.as_ref(),
+    ) {
         Ok(lines) => Reply::stream(lines),
         Err(reply) => reply,
     }
@@ -775,7 +800,10 @@ fn archive_put(shared: &Shared, key: &str, q: &Query, body: &[u8]) -> Reply {
     };
     match c.fs.get(path).map(|e| &e.kind) {
         None => {
-            return Reply::error(404, &format!("Could not find the file {path} in container {key}"))
+            return Reply::error(
+                404,
+                &format!("Could not find the file {path} in container {key}"),
+            )
         }
         Some(super::fs::Kind::Dir) => {}
         Some(_) => return Reply::error(400, "extraction point is not a directory"),
@@ -797,10 +825,14 @@ fn archive_get(shared: &Shared, key: &str, q: &Query, head: bool) -> Reply {
     }
     let fs = &st.containers[&id].fs;
     let Some(stat) = fs.stat(path) else {
-        return Reply::error(404, &format!("Could not find the file {path} in container {key}"));
+        return Reply::error(
+            404,
+            &format!("Could not find the file {path} in container {key}"),
+        );
     };
     if head {
-        return Reply::new(200, Body::None).header("X-Docker-Container-Path-Stat", stat.header_value());
+        return Reply::new(200, Body::None)
+            .header("X-Docker-Container-Path-Stat", stat.header_value());
     }
     match fs.archive(path) {
         Some(tar) => Reply::new(200, Body::Bytes(tar))

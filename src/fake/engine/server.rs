@@ -304,12 +304,20 @@ fn read_stdin(
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => append(&buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if shared.is_stopping() {
                     break;
                 }
                 let st = shared.lock();
-                let gone = st.containers.get(id).map_or(true, |c| c.exits > exits_before);
+                let gone = st
+                    .containers
+                    .get(id)
+                    .map_or(true, |c| c.exits > exits_before);
                 if gone {
                     break;
                 }

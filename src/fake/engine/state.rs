@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock;
 use super::fs::{Entry, Fs, Kind};
-use super::{Fault, FakeImage, FakeRun, RecordedRequest, Route};
+use super::{FakeImage, FakeRun, Fault, RecordedRequest, Route};
 
 /// The API version the fake speaks (Docker 20.10).
 pub(crate) const API_VERSION: &str = "1.41";
@@ -177,7 +177,9 @@ pub(crate) fn parse_reference(s: &str) -> Option<Reference> {
     }
     let (domain, path) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains(['.', ':']) || first == "localhost" || first != first.to_lowercase() =>
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first != first.to_lowercase() =>
         {
             (first.to_string(), rest.to_string())
         }
@@ -480,7 +482,13 @@ impl Container {
         let mut code = run.exit_code;
         let mut ok = true;
         if let Some(dir) = tar_destination(&self.argv()) {
-            let is_dir = matches!(self.fs.get(&dir), Some(Entry { kind: Kind::Dir, .. }));
+            let is_dir = matches!(
+                self.fs.get(&dir),
+                Some(Entry {
+                    kind: Kind::Dir,
+                    ..
+                })
+            );
             let failure = if !is_dir {
                 Some((
                     format!("tar: can't change directory to '{dir}': No such file or directory\n"),
@@ -733,7 +741,12 @@ impl State {
     }
 
     /// Creates a container of `image_id` from the create request `body` (already validated).
-    pub(crate) fn create_container(&mut self, name: Option<&str>, body: &Value, image: &Image) -> String {
+    pub(crate) fn create_container(
+        &mut self,
+        name: Option<&str>,
+        body: &Value,
+        image: &Image,
+    ) -> String {
         let id = self.new_id();
         let name = match name {
             Some(n) => n.trim_start_matches('/').to_string(),
@@ -815,7 +828,10 @@ impl State {
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        let bindings = c.host_config["PortBindings"].as_object().cloned().unwrap_or_default();
+        let bindings = c.host_config["PortBindings"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for k in bindings.keys() {
             if !exposed.contains(k) {
                 exposed.push(k.clone());
@@ -829,7 +845,10 @@ impl State {
                 Some(list) => Value::Array(
                     list.iter()
                         .map(|b| {
-                            let ip = b["HostIp"].as_str().filter(|s| !s.is_empty()).unwrap_or("0.0.0.0");
+                            let ip = b["HostIp"]
+                                .as_str()
+                                .filter(|s| !s.is_empty())
+                                .unwrap_or("0.0.0.0");
                             let host_port = match b["HostPort"].as_str().filter(|s| !s.is_empty()) {
                                 Some(p) => p.to_string(),
                                 None => self.take_port(),
@@ -859,7 +878,8 @@ impl State {
     pub(crate) fn advance(&mut self, now: Instant) -> bool {
         let mut changed = false;
         for c in self.containers.values_mut() {
-            if c.status == Status::Running && c.run_until.is_some_and(|t| now >= t) {
+            let due = c.run_until.is_some_and(|t| now >= t);
+            if c.status == Status::Running && !c.stdin_pending && due {
                 c.finish();
                 changed = true;
             }
@@ -871,7 +891,7 @@ impl State {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.containers
             .values()
-            .filter(|c| c.status == Status::Running)
+            .filter(|c| c.status == Status::Running && !c.stdin_pending)
             .filter_map(|c| c.run_until)
             .min()
     }
@@ -976,26 +996,50 @@ mod tests {
     #[test]
     fn references_normalise_like_the_daemon() {
         for (input, canonical, familiar) in [
-            ("busybox", "docker.io/library/busybox:latest", "busybox:latest"),
-            ("busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36"),
+            (
+                "busybox",
+                "docker.io/library/busybox:latest",
+                "busybox:latest",
+            ),
+            (
+                "busybox:1.36",
+                "docker.io/library/busybox:1.36",
+                "busybox:1.36",
+            ),
             (
                 "docker.io/library/busybox:latest",
                 "docker.io/library/busybox:latest",
                 "busybox:latest",
             ),
-            ("index.docker.io/foo/bar", "docker.io/foo/bar:latest", "foo/bar:latest"),
+            (
+                "index.docker.io/foo/bar",
+                "docker.io/foo/bar:latest",
+                "foo/bar:latest",
+            ),
             (
                 "127.0.0.1:5000/x:1",
                 "127.0.0.1:5000/x:1",
                 "127.0.0.1:5000/x:1",
             ),
-            ("localhost/a/b", "localhost/a/b:latest", "localhost/a/b:latest"),
+            (
+                "localhost/a/b",
+                "localhost/a/b:latest",
+                "localhost/a/b:latest",
+            ),
         ] {
             let r = parse_reference(input).unwrap();
             assert_eq!(r.canonical(), canonical, "{input}");
             assert_eq!(r.familiar(), familiar, "{input}");
         }
-        for bad in ["", "Busybox", "a b", "foo:", "foo:-x", "x@sha256:12", "a//b"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a b",
+            "foo:",
+            "foo:-x",
+            "x@sha256:12",
+            "a//b",
+        ] {
             assert!(parse_reference(bad).is_none(), "{bad}");
         }
         let d = format!("busybox@sha256:{}", "a".repeat(64));
@@ -1040,11 +1084,19 @@ mod tests {
             Some("/tmp".to_string())
         );
         assert_eq!(
-            tar_destination(&argv(&["/usr/bin/env", "/bin/sh", "-c", "tar -C /opt/app -xf -"])),
+            tar_destination(&argv(&[
+                "/usr/bin/env",
+                "/bin/sh",
+                "-c",
+                "tar -C /opt/app -xf -"
+            ])),
             Some("/opt/app".to_string())
         );
         assert_eq!(tar_destination(&argv(&["/bin/sh", "-c", "echo hi"])), None);
-        assert_eq!(tar_destination(&argv(&["tar", "-C", "/tmp", "-xf", "-"])), None);
+        assert_eq!(
+            tar_destination(&argv(&["tar", "-C", "/tmp", "-xf", "-"])),
+            None
+        );
     }
 
     #[test]
@@ -1062,6 +1114,9 @@ mod tests {
         assert_eq!(c["User"], "1001");
         assert_eq!(c["Labels"], json!({"a": "1", "b": "2"}));
         let c = merge_create_config(&image, &json!({"Cmd": ["x"]}));
-        assert_eq!((c["Cmd"].clone(), c["Entrypoint"].clone()), (json!(["x"]), json!(["/ep"])));
+        assert_eq!(
+            (c["Cmd"].clone(), c["Entrypoint"].clone()),
+            (json!(["x"]), json!(["/ep"]))
+        );
     }
 }
