@@ -24,11 +24,12 @@ pub use client::{BodyReader, Client, HijackedResponse, StdinWriter};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 
 // -- re-exports: engine.rs (engine client, config from the environment)
+pub use engine::{get_default_docker_config, new_engine_api_client, EngineClient};
+pub use transport::Cancel;
 
 // -- re-exports: docker.rs (the Docker trait and the S2I operations)
 
 // -- re-exports: auth.rs
-
 
 /// Environment variable of an image that names its scripts URL (deprecated: use [`SCRIPTS_URL_LABEL`]).
 pub const SCRIPTS_URL_ENVIRONMENT: &str = "STI_SCRIPTS_URL";

@@ -2,6 +2,11 @@
 
 use serde::Deserialize;
 
+use crate::engine::{EngineClient, Limits};
+use crate::error::Result;
+use crate::ops;
+use crate::transport::Body;
+
 /// What `GET /_ping` tells.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ping {
@@ -15,6 +20,29 @@ pub struct Ping {
     pub experimental: bool,
 }
 
+/// Asks the engine whether it is there (`GET /_ping`) and what it speaks.
+///
+/// The ping is sent without a version prefix, so it needs no negotiation and works with any
+/// engine version.
+///
+/// # Errors
+/// Connection errors ([`Error::Connect`](crate::Error::Connect)), timeouts, and
+/// [`Error::Api`](crate::Error::Api) when the engine answers with an error status.
+pub fn ping(docker: &EngineClient) -> Result<Ping> {
+    let response = docker.call_unversioned("GET", "/_ping", Limits::Short)?;
+    let header = |name| response.header(name).unwrap_or_default().to_string();
+    let ping = Ping {
+        api_version: header("Api-Version"),
+        os_type: header("Ostype"),
+        server: header("Server"),
+        experimental: response
+            .header("Docker-Experimental")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    };
+    ops::discard(response)?;
+    Ok(ping)
+}
+
 /// The reply of `GET /version`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -26,7 +54,7 @@ pub struct Version {
     #[serde(default)]
     pub api_version: String,
     /// The oldest API version it speaks.
-    #[serde(default)]
+    #[serde(default, rename = "MinAPIVersion", alias = "MinApiVersion")]
     pub min_api_version: String,
     /// The git commit it was built from.
     #[serde(default)]
@@ -46,6 +74,16 @@ pub struct Version {
     /// The components (`Engine`, `containerd`, `Podman Engine`, ...).
     #[serde(default, deserialize_with = "crate::ops::null_default")]
     pub components: Vec<ComponentVersion>,
+}
+
+/// The engine's version and components (`GET /version`).
+///
+/// # Errors
+/// Connection errors, timeouts, [`Error::Api`](crate::Error::Api) and
+/// [`Error::Decode`](crate::Error::Decode) for a reply that is not the expected JSON.
+pub fn version(docker: &EngineClient) -> Result<Version> {
+    let response = docker.call("GET", "/version", Vec::new(), Body::Empty, Limits::Short)?;
+    ops::read_json(docker, response, "GET /version")
 }
 
 /// One component of a [`Version`].
