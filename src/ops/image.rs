@@ -189,6 +189,8 @@ pub struct ImageBuildOptions {
     pub dockerfile: String,
     /// Build-time labels (`labels`, JSON, when non-empty).
     pub labels: HashMap<String, String>,
+    /// The network of the `RUN` steps, e.g. `none` or `host` (`networkmode`, when non-empty).
+    pub network_mode: String,
 }
 
 /// `X-Registry-Config` of a build: base64url of `null` (no registry credentials), as the Go
@@ -200,7 +202,7 @@ const NO_REGISTRY_CONFIG: &str = "bnVsbA==";
 /// The context is streamed from `context` with chunked encoding, never held in memory. The
 /// query carries `t` per tag, `nocache=1`, `rm=1`/`rm=0`, `forcerm=1`, the resource limits that
 /// are non-zero (`memory`, `memswap`, `cpushares`, `cpuperiod`, `cpuquota`), `cgroupparent` and
-/// `dockerfile` when non-empty, and `labels` as JSON when there are any.
+/// `dockerfile` and `networkmode` when non-empty, and `labels` as JSON when there are any.
 ///
 /// The build's failures arrive inside the 200 stream: read it with
 /// [`stream::copy_checked`](crate::ops::stream::copy_checked) or
@@ -248,6 +250,9 @@ pub fn build(
     }
     if !labels.is_empty() {
         params.push(("labels", labels.as_str()));
+    }
+    if !options.network_mode.is_empty() {
+        params.push(("networkmode", options.network_mode.as_str()));
     }
     let headers = vec![
         ("Content-Type", "application/x-tar".to_string()),
