@@ -2,7 +2,7 @@
 //!
 //! [`EngineClient`] is cheap to clone and safe to share between threads: clones share one
 //! [`Transport`] (and so its pool of kept-alive connections) and the negotiated API version.
-//! Each endpoint is a plain function in [`ops`](crate::ops); `EngineClient` also implements the
+//! Each endpoint is a plain function in the [`ops`](mod@crate::ops) modules; `EngineClient` also implements the
 //! [`Client`] trait by calling them.
 //!
 //! ```no_run
@@ -664,5 +664,95 @@ mod tests {
         assert_eq!(existing(Path::new("")), None);
         assert_eq!(existing(&dir.join("no-such-file-s2i-docker.pem")), None);
         assert_eq!(existing(&dir), Some(dir.clone()));
+    }
+
+    fn negotiating_server(offer: &'static str) -> (EngineClient, crate::ops::test_server::Server) {
+        crate::ops::test_server::serve_with(false, move |r| {
+            if r.path == "/_ping" {
+                let header = if offer.is_empty() {
+                    String::new()
+                } else {
+                    format!("Api-Version: {offer}\r\n")
+                };
+                return (
+                    format!("HTTP/1.1 200 OK\r\n{header}Content-Length: 2\r\n\r\nOK").into_bytes(),
+                    false,
+                );
+            }
+            if r.path.ends_with("/gone/json") {
+                return (
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                    false,
+                );
+            }
+            crate::ops::test_server::json("200 OK", "{\"Id\":\"x\"}")
+        })
+    }
+
+    #[test]
+    fn negotiates_once_and_prefixes_paths() {
+        for (offer, used) in [
+            ("1.43", "1.43"),
+            ("1.99", MAX_API_VERSION),
+            ("", MAX_API_VERSION),
+        ] {
+            let (docker, server) = negotiating_server(offer);
+            for _ in 0..3 {
+                crate::ops::container::inspect(&docker, "abc").unwrap();
+            }
+            let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+            let want = format!("/v{used}/containers/abc/json");
+            assert_eq!(paths, ["/_ping", &want, &want, &want], "offer {offer:?}");
+            assert_eq!(docker.api_version().unwrap(), used);
+            // A clone shares the negotiated version: no second ping.
+            crate::ops::container::inspect(&docker.with_timeout(Duration::from_secs(5)), "abc")
+                .unwrap();
+            assert_eq!(server.requests().len(), 5);
+        }
+    }
+
+    #[test]
+    fn refuses_old_engines_naming_both_versions() {
+        let (docker, server) = negotiating_server("1.25");
+        let e = crate::ops::container::inspect(&docker, "abc").unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("1.25") && text.contains("1.30"), "{text}");
+        assert_eq!(server.requests().len(), 1, "only the ping went out");
+        // A pinned version skips negotiation altogether.
+        let pinned = docker.with_api_version("v1.24").unwrap();
+        crate::ops::container::inspect(&pinned, "abc").unwrap();
+        assert_eq!(server.requests()[1].path, "/v1.24/containers/abc/json");
+    }
+
+    #[test]
+    fn empty_error_bodies_name_the_route() {
+        let (docker, _server) = crate::ops::test_server::serve(|r| {
+            assert!(r.path.ends_with("/json"));
+            (
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                false,
+            )
+        });
+        let e = crate::ops::container::inspect(&docker, "gone").unwrap_err();
+        assert!(e.is_not_found());
+        let host = docker.host().to_string();
+        assert_eq!(
+            e.to_string(),
+            format!("Error response from daemon: request returned Not Found for API route and version {host}/v1.41/containers/gone/json, check if the server supports the requested API version")
+        );
+    }
+
+    #[test]
+    fn unreachable_engines_fail_to_connect() {
+        let config = DockerConfig {
+            endpoint: "unix:///nonexistent/s2i-docker/docker.sock".into(),
+            ..Default::default()
+        };
+        let docker = new_engine_api_client(&config).unwrap();
+        let e = crate::ops::system::ping(&docker).unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+        let e = crate::ops::container::inspect(&docker, "abc").unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
     }
 }

@@ -147,3 +147,140 @@ pub fn stat(docker: &EngineClient, container: &str, path: &str) -> Result<Contai
     ops::discard(response)?;
     Ok(stat)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve};
+    use base64::engine::general_purpose::STANDARD;
+
+    const STAT: &str = "{\"name\":\"up.txt\",\"size\":14,\"mode\":420,\"mtime\":\"2024-01-01T00:00:00Z\",\"linkTarget\":\"\"}";
+
+    #[test]
+    fn path_stat_headers() {
+        let good = STANDARD.encode(STAT);
+        let stat = decode_path_stat(Some(&good)).unwrap();
+        assert_eq!(
+            stat,
+            ContainerPathStat {
+                name: "up.txt".into(),
+                size: 14,
+                mode: 420,
+                mtime: "2024-01-01T00:00:00Z".into(),
+                link_target: String::new(),
+            }
+        );
+        let dir = STANDARD.encode("{\"name\":\"tmp\",\"size\":4096,\"mode\":2147484159,\"mtime\":\"x\",\"linkTarget\":\"\"}");
+        assert_eq!(decode_path_stat(Some(&dir)).unwrap().mode, 2_147_484_159);
+        let prefix = "unable to get resource stat from response: unable to decode container path stat header: ";
+        for bad in [
+            None,
+            Some("!!not base64!!"),
+            Some(&*STANDARD.encode("not json")),
+            Some(""),
+        ] {
+            let e = decode_path_stat(bad).unwrap_err().to_string();
+            assert!(e.starts_with(prefix), "{bad:?}: {e}");
+            assert!(e.len() > prefix.len(), "{e}");
+        }
+    }
+
+    #[test]
+    fn put_archive_query_and_streamed_body() {
+        let (docker, server) = serve(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                false,
+            )
+        });
+        let tar: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        put_archive(
+            &docker,
+            "abc",
+            "/tmp",
+            &mut &tar[..],
+            &CopyToContainerOptions::default(),
+        )
+        .unwrap();
+        let options = CopyToContainerOptions {
+            allow_overwrite_dir_with_file: true,
+            copy_uid_gid: true,
+        };
+        put_archive(&docker, "abc", "/opt/app root", &mut &b"x"[..], &options).unwrap();
+        let r = server.requests();
+        assert_eq!(
+            (r[0].method.as_str(), r[0].path.as_str()),
+            ("PUT", "/v1.41/containers/abc/archive")
+        );
+        assert_eq!(
+            r[0].query_pairs(),
+            [("noOverwriteDirNonDir", "true"), ("path", "/tmp")]
+        );
+        assert_eq!(r[0].body, tar);
+        assert_eq!(r[0].header("Content-Type"), None);
+        assert_eq!(
+            r[1].query_pairs(),
+            [("copyUIDGID", "true"), ("path", "/opt/app root")]
+        );
+    }
+
+    #[test]
+    fn get_archive_and_stat() {
+        let header = STANDARD.encode(STAT);
+        let (docker, server) = serve(move |r| {
+            if r.path.contains("nostat") {
+                return (
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntar".to_vec(),
+                    false,
+                );
+            }
+            if r.query.iter().any(|(_, v)| v == "/missing") {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"Could not find the file /missing in container abc\"}",
+                );
+            }
+            let body = if r.method == "HEAD" { "" } else { "tar" };
+            (
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nX-Docker-Container-Path-Stat: {header}\r\nContent-Length: 3\r\n\r\n{body}"
+                )
+                .into_bytes(),
+                false,
+            )
+        });
+        let (mut body, stat) = get_archive(&docker, "abc", "/tmp/up.txt").unwrap();
+        let mut data = Vec::new();
+        body.read_to_end(&mut data).unwrap();
+        assert_eq!(
+            (data.as_slice(), stat.name.as_str()),
+            (&b"tar"[..], "up.txt")
+        );
+        assert_eq!(stat.size, 14);
+        let head = stat_path(&docker);
+        assert_eq!(head.name, "up.txt");
+        let e = get_archive(&docker, "nostat", "/x").map(drop).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unable to get resource stat from response"),
+            "{e}"
+        );
+        let e = get_archive(&docker, "abc", "/missing")
+            .map(drop)
+            .unwrap_err();
+        assert!(e.is_not_found());
+        let r = server.requests();
+        assert_eq!(
+            (r[0].method.as_str(), r[0].path.as_str()),
+            ("GET", "/v1.41/containers/abc/archive")
+        );
+        assert_eq!(r[0].query_pairs(), [("path", "/tmp/up.txt")]);
+        assert_eq!(r[1].method, "HEAD");
+        assert!(get_archive(&docker, "", "/").is_err());
+        assert_eq!(server.requests().len(), 4);
+    }
+
+    fn stat_path(docker: &EngineClient) -> ContainerPathStat {
+        stat(docker, "abc", "/tmp/up.txt").unwrap()
+    }
+}

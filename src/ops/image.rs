@@ -268,3 +268,202 @@ pub fn build(
     )?;
     Ok(response.into_body())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve};
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn pull_sends_the_normalised_reference() {
+        let (docker, server) = serve(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n13\r\n{\"status\":\"done\"}\r\n\r\n0\r\n\r\n".to_vec(),
+                false,
+            )
+        });
+        let options = ImagePullOptions {
+            registry_auth: "e30K".into(),
+            platform: "Linux/AMD64".into(),
+        };
+        let body = pull(&docker, "busybox", &options).unwrap();
+        let mut seen = Vec::new();
+        crate::ops::stream::consume(body, |m| seen.push(m.status.clone())).unwrap();
+        assert_eq!(seen, ["done"]);
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/images/create")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("fromImage", "docker.io/library/busybox"),
+                ("platform", "linux/amd64"),
+                ("tag", "latest")
+            ]
+        );
+        assert_eq!(r.header("X-Registry-Auth"), Some("e30K"));
+        assert!(r.body.is_empty());
+
+        let cases = [
+            ("quay.io/x/y:1", "quay.io/x/y", "1".to_string()),
+            ("localhost:5000/a", "localhost:5000/a", "latest".to_string()),
+            (
+                &*format!("foo:2@{DIGEST}"),
+                "docker.io/library/foo",
+                DIGEST.to_string(),
+            ),
+        ];
+        for (reference, from, tag) in &cases {
+            let _ = pull(&docker, reference, &ImagePullOptions::default()).unwrap();
+            let r = server.requests().pop().unwrap();
+            assert_eq!(
+                r.query_pairs(),
+                [("fromImage", *from), ("tag", tag.as_str())]
+            );
+            assert_eq!(
+                r.header("X-Registry-Auth"),
+                None,
+                "empty auth sends no header"
+            );
+        }
+        let before = server.requests().len();
+        let e = pull(&docker, "Not:Valid:", &ImagePullOptions::default())
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "nothing sent for an invalid reference"
+        );
+    }
+
+    #[test]
+    fn inspect_puts_the_name_in_the_path_unescaped() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("missing") {
+                json(
+                    "404 Not Found",
+                    "{\"message\":\"No such image: missing:latest\"}",
+                )
+            } else {
+                json(
+                    "200 OK",
+                    "{\"Id\":\"sha256:1\",\"RepoTags\":null,\"Config\":{\"User\":\"1001\",\"Labels\":{\"a\":\"b\"},\"Env\":[\"X=1\"],\"OnBuild\":null}}",
+                )
+            }
+        });
+        let name = format!("quay.io:443/x/y:1@{DIGEST}");
+        let (image, raw) = inspect_with_raw(&docker, &name).unwrap();
+        assert_eq!(image.id, "sha256:1");
+        assert!(image.repo_tags.is_empty());
+        let config = image.config.unwrap();
+        assert_eq!(config.user, "1001");
+        assert_eq!(
+            config.labels.unwrap().get("a").map(String::as_str),
+            Some("b")
+        );
+        assert!(raw.starts_with(b"{\"Id\""));
+        let r = server.only_request();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, format!("/v1.41/images/{name}/json"));
+
+        let e = inspect(&docker, "missing:latest").unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such image: missing:latest"
+        );
+
+        let e = inspect(&docker, "").unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+        assert_eq!(server.requests().len(), 2, "nothing sent for an empty name");
+    }
+
+    #[test]
+    fn build_query_headers_and_streamed_body() {
+        let (docker, server) = serve(|_| {
+            json(
+                "200 OK",
+                "{\"stream\":\"Step 1/1 : FROM scratch\\n\"}\r\n{\"error\":\"boom\"}\r\n",
+            )
+        });
+        let context: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let options = ImageBuildOptions {
+            tags: vec!["app:1".into()],
+            no_cache: true,
+            remove: true,
+            force_remove: true,
+            memory: 1 << 30,
+            memory_swap: -1,
+            cpu_shares: 512,
+            cpu_period: 0,
+            cpu_quota: 50_000,
+            cgroup_parent: "/s2i".into(),
+            ..Default::default()
+        };
+        let out = build(&docker, &mut &context[..], &options).unwrap();
+        let mut log = Vec::new();
+        let e = crate::ops::stream::copy_checked(out, &mut log).unwrap_err();
+        assert_eq!(e.to_string(), "boom");
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/build")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("cgroupparent", "/s2i"),
+                ("cpuquota", "50000"),
+                ("cpushares", "512"),
+                ("forcerm", "1"),
+                ("memory", "1073741824"),
+                ("memswap", "-1"),
+                ("nocache", "1"),
+                ("rm", "1"),
+                ("t", "app:1"),
+            ]
+        );
+        assert_eq!(r.header("Content-Type"), Some("application/x-tar"));
+        assert_eq!(r.header("X-Registry-Config"), Some("bnVsbA=="));
+        assert_eq!(r.body, context);
+
+        let _ = build(&docker, &mut &b""[..], &ImageBuildOptions::default()).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(r.query_pairs(), [("rm", "0")]);
+    }
+
+    #[test]
+    fn remove_query() {
+        let (docker, server) = serve(|_| {
+            json(
+                "200 OK",
+                "[{\"Untagged\":\"a:1\"},{\"Deleted\":\"sha256:1\"}]",
+            )
+        });
+        let items = remove(
+            &docker,
+            "a:1",
+            &ImageRemoveOptions {
+                force: true,
+                no_prune: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].deleted, "sha256:1");
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("DELETE", "/v1.41/images/a:1")
+        );
+        assert_eq!(r.query_pairs(), [("force", "1"), ("noprune", "1")]);
+        assert!(remove(&docker, "", &ImageRemoveOptions::default()).is_err());
+        assert_eq!(server.requests().len(), 1);
+    }
+}

@@ -97,3 +97,47 @@ pub struct ComponentVersion {
     #[serde(default)]
     pub version: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve, serve_with};
+
+    #[test]
+    fn ping_reads_the_headers_unversioned() {
+        let (docker, server) = serve_with(false, |_| {
+            (
+                b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nOstype: linux\r\nServer: Docker/20.10.24 (linux)\r\nDocker-Experimental: true\r\nContent-Length: 2\r\n\r\nOK".to_vec(),
+                false,
+            )
+        });
+        let ping = ping(&docker).unwrap();
+        assert_eq!(
+            ping,
+            Ping {
+                api_version: "1.41".into(),
+                os_type: "linux".into(),
+                server: "Docker/20.10.24 (linux)".into(),
+                experimental: true,
+            }
+        );
+        let r = server.only_request();
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/_ping"));
+        assert!(r.query.is_empty() && r.body.is_empty());
+    }
+
+    #[test]
+    fn version_decodes_the_engine_reply() {
+        let (docker, server) = serve(|_| {
+            json(
+                "200 OK",
+                "{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\",\"Os\":\"linux\",\"Arch\":\"amd64\",\"Components\":[{\"Name\":\"Engine\",\"Version\":\"20.10.24\",\"Details\":{}}]}",
+            )
+        });
+        let v = version(&docker).unwrap();
+        assert_eq!(v.version, "20.10.24");
+        assert_eq!(v.min_api_version, "1.12");
+        assert_eq!(v.components[0].name, "Engine");
+        assert_eq!(server.only_request().path, "/v1.41/version");
+    }
+}
