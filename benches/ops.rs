@@ -24,7 +24,7 @@ use s2i_docker::{new_engine_api_client, DockerConfig, EngineClient};
 /// Calls per measurement.
 const CALLS: usize = 2000;
 /// Batches the calls are split into; the median is over batches.
-const BATCHES: usize = 10;
+const BATCHES: usize = 20;
 
 /// A mode's name and function.
 type Mode = (&'static str, fn(&Bench));
@@ -78,43 +78,73 @@ fn main() {
     }
 }
 
-/// Runs `lib` and `raw` in alternating batches and prints medians (µs per call) and the ratio.
+/// CPU time of the calling thread so far, in nanoseconds (`/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Wall and CPU time of one batch, in µs per call.
+fn batch(per_batch: usize, f: &mut dyn FnMut()) -> (f64, f64) {
+    let cpu = thread_cpu_ns();
+    let t = Instant::now();
+    for _ in 0..per_batch {
+        f();
+    }
+    let wall = t.elapsed().as_secs_f64() * 1e6 / per_batch as f64;
+    let cpu = (thread_cpu_ns().saturating_sub(cpu)) as f64 / 1e3 / per_batch as f64;
+    (wall, cpu)
+}
+
+/// Runs `lib` and `raw` in alternating batches and prints medians (µs per call) and ratios.
+///
+/// The engine's latency drifts with the machine's load, so each library batch is paired with
+/// the raw batch next to it (their order alternates) and the median of the pairs' ratios is
+/// printed beside the ratio of the medians. The client's own CPU time per call is printed too:
+/// it is what the library adds, free of the daemon's noise.
 fn compare(label: &str, mut lib: impl FnMut(), raw: Option<&mut dyn FnMut()>) {
     let per_batch = CALLS / BATCHES;
+    let mut raw = raw;
     // Warm up: connections, negotiation, caches.
     for _ in 0..50 {
         lib();
-    }
-    let mut raw = raw;
-    if let Some(r) = raw.as_mut() {
-        for _ in 0..50 {
+        if let Some(r) = raw.as_mut() {
             r();
         }
     }
-    let (mut lib_us, mut raw_us) = (Vec::new(), Vec::new());
-    for _ in 0..BATCHES {
-        let t = Instant::now();
-        for _ in 0..per_batch {
-            lib();
-        }
-        lib_us.push(t.elapsed().as_secs_f64() * 1e6 / per_batch as f64);
-        if let Some(r) = raw.as_mut() {
-            let t = Instant::now();
-            for _ in 0..per_batch {
-                r();
-            }
-            raw_us.push(t.elapsed().as_secs_f64() * 1e6 / per_batch as f64);
-        }
-    }
-    let lib_m = median(&mut lib_us);
-    if raw_us.is_empty() {
-        println!("{label:<28} library {lib_m:8.1} µs/call   (no raw loop for a TCP engine)");
+    let Some(raw) = raw else {
+        let mut walls: Vec<f64> = (0..BATCHES).map(|_| batch(per_batch, &mut lib).0).collect();
+        println!(
+            "{label:<24} library {:7.1} µs/call (no raw loop for a TCP engine)",
+            median(&mut walls)
+        );
         return;
+    };
+    let (mut lib_wall, mut raw_wall, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut lib_cpu, mut raw_cpu) = (0.0, 0.0);
+    for i in 0..BATCHES {
+        let (l, r) = if i % 2 == 0 {
+            let l = batch(per_batch, &mut lib);
+            (l, batch(per_batch, raw))
+        } else {
+            let r = batch(per_batch, raw);
+            (batch(per_batch, &mut lib), r)
+        };
+        lib_wall.push(l.0);
+        raw_wall.push(r.0);
+        ratios.push(l.0 / r.0);
+        lib_cpu += l.1;
+        raw_cpu += r.1;
     }
-    let raw_m = median(&mut raw_us);
+    let (lm, rm) = (median(&mut lib_wall), median(&mut raw_wall));
     println!(
-        "{label:<28} library {lib_m:8.1} µs/call   raw socket {raw_m:8.1} µs/call   ratio {:.3}x",
-        lib_m / raw_m
+        "{label:<24} library {lm:7.1} µs/call   raw socket {rm:7.1} µs/call   ratio {:.3}x (median of paired batches {:.3}x)   client CPU {:.1} vs {:.1} µs/call",
+        lm / rm,
+        median(&mut ratios),
+        lib_cpu / BATCHES as f64,
+        raw_cpu / BATCHES as f64,
     );
 }
 
