@@ -755,4 +755,16 @@ mod tests {
         let e = crate::ops::container::inspect(&docker, "abc").unwrap_err();
         assert!(matches!(e, Error::Connect { .. }), "{e:?}");
     }
+
+    #[test]
+    fn json_replies_are_capped() {
+        let (docker, _server) = crate::ops::test_server::serve(|_| {
+            crate::ops::test_server::json("200 OK", &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096)))
+        });
+        assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
+        let small = docker.with_json_limit(1024);
+        assert!(crate::ops::container::inspect(&small, "abc").is_err());
+        // The clone's limit does not leak into the original.
+        assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
+    }
 }
