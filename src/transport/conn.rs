@@ -253,7 +253,7 @@ impl Conn {
         Ok(())
     }
 
-    /// Lets `cancel` abort this connection until [`unwatch`](Conn::unwatch).
+    /// Lets `cancel` abort this connection until it is parked or dropped.
     pub(crate) fn watch(&mut self, cancel: Option<&Cancel>) -> Result<()> {
         if let Some(cancel) = cancel {
             cancel.check()?;
