@@ -30,6 +30,7 @@ pub use transport::Cancel;
 // -- re-exports: docker.rs (the Docker trait and the S2I operations)
 
 // -- re-exports: auth.rs
+pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};
 
 /// Environment variable of an image that names its scripts URL (deprecated: use [`SCRIPTS_URL_LABEL`]).
 pub const SCRIPTS_URL_ENVIRONMENT: &str = "STI_SCRIPTS_URL";
