@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -572,4 +573,72 @@ fn cancelled_calls_fail_without_harming_the_client() {
     let e = cancellable.ping().unwrap_err();
     assert!(e.is_cancelled(), "{e:?}");
     docker.ping().expect("other clones are not affected");
+}
+
+/// The CLI layout of TLS files (`ca.pem`, `cert.pem`, `key.pem` in one directory) against the TLS
+/// proxy that `.ci/run` puts in front of the engine (`S2I_TEST_TLS_HOST`, `S2I_TEST_TLS_CERT_PATH`).
+#[test]
+fn tls_engine_from_a_certificate_directory() {
+    let _serial = serial();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(host), Some(dir)) = (var("S2I_TEST_TLS_HOST"), var("S2I_TEST_TLS_CERT_PATH")) else {
+        assert!(
+            var("CI").as_deref() != Some("true"),
+            "S2I_TEST_TLS_HOST/S2I_TEST_TLS_CERT_PATH unset under CI"
+        );
+        println!("skipped: no TLS engine (S2I_TEST_TLS_HOST, S2I_TEST_TLS_CERT_PATH)");
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let config = DockerConfig {
+        endpoint: host,
+        cert_file: dir.join("cert.pem"),
+        key_file: dir.join("key.pem"),
+        ca_file: dir.join("ca.pem"),
+        use_tls: false,
+        tls_verify: true,
+    };
+    let ping = |c: &DockerConfig| new_engine_api_client(c).and_then(|d| d.ping().map(|_| d));
+    if !cfg!(feature = "tls") {
+        assert!(ping(&config).is_err(), "TLS without the `tls` feature");
+        return;
+    }
+    let docker = ping(&config).expect("ping over TLS");
+    assert!(!docker
+        .server_version()
+        .expect("version over TLS")
+        .version
+        .is_empty());
+    let e = docker
+        .image_inspect_with_raw("s2i-docker-test-no-such-image:tls")
+        .unwrap_err();
+    assert!(e.is_not_found(), "{e:?}");
+
+    // `DOCKER_TLS` alone: no verification of the daemon, so a missing CA file does not matter.
+    let unverified = DockerConfig {
+        use_tls: true,
+        tls_verify: false,
+        ca_file: dir.join("no-such-ca.pem"),
+        ..config.clone()
+    };
+    ping(&unverified).expect("TLS without verification");
+
+    // A CA that did not sign the daemon's certificate: refused.
+    if let Some(wrong) = var("S2I_TEST_TLS_WRONG_CA") {
+        let wrong_ca = DockerConfig {
+            ca_file: PathBuf::from(wrong),
+            ..config.clone()
+        };
+        assert!(ping(&wrong_ca).is_err(), "a wrong CA was accepted");
+    }
+    // Certificate files that do not exist are left out; the proxy wants one: refused.
+    let no_client_cert = DockerConfig {
+        cert_file: dir.join("no-such-cert.pem"),
+        key_file: dir.join("no-such-key.pem"),
+        ..config.clone()
+    };
+    assert!(
+        ping(&no_client_cert).is_err(),
+        "no client certificate, yet accepted"
+    );
 }
