@@ -26,9 +26,14 @@ pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 // -- re-exports: engine.rs (engine client, config from the environment)
 
 // -- re-exports: docker.rs (the Docker trait and the S2I operations)
+pub use docker::{
+    check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user,
+    get_builder_image, get_rebuild_image, get_runtime_image, new, pull_image, stream_container_io,
+    BuildImageOptions, CommitContainerOptions, Docker, DockerClient, OnStartHook, PostExecutor,
+    PullProgress, PullResult, RunCancel, RunContainerOptions,
+};
 
 // -- re-exports: auth.rs
-
 
 /// Environment variable of an image that names its scripts URL (deprecated: use [`SCRIPTS_URL_LABEL`]).
 pub const SCRIPTS_URL_ENVIRONMENT: &str = "STI_SCRIPTS_URL";
