@@ -29,8 +29,8 @@ pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user,
     get_builder_image, get_rebuild_image, get_runtime_image, new, pull_image, stream_container_io,
-    BuildImageOptions, CommitContainerOptions, Docker, DockerClient, OnStartHook, PostExecutor,
-    PullProgress, PullResult, RunCancel, RunContainerOptions,
+    BuildImageOptions, CommandOverrides, CommitContainerOptions, Docker, DockerClient, OnStartHook,
+    PostExecutor, PullProgress, PullResult, RunCancel, RunContainerOptions,
 };
 
 // -- re-exports: auth.rs
