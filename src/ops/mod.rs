@@ -6,6 +6,7 @@
 pub mod container;
 pub mod copy;
 pub mod image;
+pub mod stream;
 pub mod system;
 
 use serde::{Deserialize, Deserializer};

@@ -1,0 +1,759 @@
+//! The two stream formats of the Engine API: the stdcopy multiplexed stream of attach/logs, and
+//! the JSON-lines progress stream of pull/push/build.
+//!
+//! Both are push parsers at heart ([`FrameDecoder`], the line splitter behind [`JsonMessages`])
+//! driven by thin `Read` pumps, so that any split of the input gives the same result.
+
+use std::io::{self, Read, Write};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The largest stdcopy frame accepted; the daemon writes at most 32 KiB per frame, so a bigger
+/// size field means the stream is not what it should be.
+pub const MAX_FRAME_SIZE: usize = 16 << 20;
+
+/// The longest JSON line accepted in a progress stream.
+pub const MAX_JSON_LINE: usize = 1 << 20;
+
+/// How much of a stream is read at once.
+const READ_BUF: usize = 64 << 10;
+
+/// Which stream a stdcopy frame belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdStream {
+    /// Frame type 0 (stdin echoed back) or 1.
+    Stdout,
+    /// Frame type 2.
+    Stderr,
+}
+
+/// What one [`FrameDecoder::decode`] call produced: payload bytes and their stream, if any.
+pub type Decoded<'a> = Option<(StdStream, &'a [u8])>;
+
+/// The decoder's position inside the frame sequence.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    /// Collecting the 8-byte header; `len` bytes are in `header`.
+    Header { header: [u8; 8], len: usize },
+    /// Inside a payload for `stream`, `remaining` bytes to go.
+    Payload { stream: u8, remaining: usize },
+}
+
+/// A push decoder for Docker's multiplexed stream (`application/vnd.docker.raw-stream` when the
+/// container has no TTY).
+///
+/// Each frame is an 8-byte header `[stream, 0, 0, 0, size (u32 big-endian)]` followed by `size`
+/// bytes of payload. The decoder never copies payload bytes: [`decode`](FrameDecoder::decode)
+/// hands back slices of the input, so frames of any size stream through a fixed buffer.
+///
+/// ```
+/// use s2i_docker::ops::stream::{FrameDecoder, StdStream};
+/// let mut dec = FrameDecoder::new();
+/// let input = b"\x02\0\0\0\0\0\0\x03err";
+/// let (used, out) = dec.decode(input)?;
+/// assert_eq!(used, 8); // the header alone
+/// assert!(out.is_none());
+/// let (used, out) = dec.decode(&input[8..])?;
+/// assert_eq!((used, out), (3, Some((StdStream::Stderr, &b"err"[..]))));
+/// assert!(dec.finish().is_ok()); // at a frame boundary
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    state: State,
+    max_frame: usize,
+    /// The payload of a system-error frame (type 3), collected until complete.
+    system_error: Vec<u8>,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new()
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder at the start of a stream, with the [`MAX_FRAME_SIZE`] cap.
+    pub fn new() -> FrameDecoder {
+        FrameDecoder {
+            state: State::Header {
+                header: [0; 8],
+                len: 0,
+            },
+            max_frame: MAX_FRAME_SIZE,
+            system_error: Vec::new(),
+        }
+    }
+
+    /// Sets the largest frame size accepted.
+    pub fn max_frame_size(mut self, max: usize) -> FrameDecoder {
+        self.max_frame = max;
+        self
+    }
+
+    /// Consumes a prefix of `input`: returns how many bytes were used and, when some were
+    /// payload, the stream they belong to and the payload slice.
+    ///
+    /// Header bytes are kept inside the decoder, so a header split across calls needs no help
+    /// from the caller. Call again with the rest of the input until it is used up.
+    ///
+    /// # Errors
+    /// - [`Error::Stream`] `error from daemon in stream: <payload>` once a type-3 frame is complete;
+    /// - [`Error::Protocol`] `Unrecognized input header: <n>` for a frame type above 3, or when a
+    ///   frame's size exceeds the cap.
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Decoded<'a>)> {
+        match &mut self.state {
+            State::Header { header, len } => {
+                let take = (8 - *len).min(input.len());
+                header[*len..*len + take].copy_from_slice(&input[..take]);
+                *len += take;
+                if *len == 8 {
+                    let stream = header[0];
+                    let size =
+                        u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+                    if stream > 3 {
+                        return Err(Error::Protocol(format!(
+                            "Unrecognized input header: {stream}"
+                        )));
+                    }
+                    if size > self.max_frame {
+                        return Err(Error::Protocol(format!(
+                            "stdcopy frame of {size} bytes exceeds the limit of {} bytes",
+                            self.max_frame
+                        )));
+                    }
+                    self.state = State::Payload {
+                        stream,
+                        remaining: size,
+                    };
+                    if size == 0 {
+                        self.end_of_payload(stream)?;
+                    }
+                }
+                Ok((take, None))
+            }
+            State::Payload { stream, remaining } => {
+                let stream = *stream;
+                let take = (*remaining).min(input.len());
+                *remaining -= take;
+                let done = *remaining == 0;
+                let data = &input[..take];
+                if stream == 3 {
+                    self.system_error.extend_from_slice(data);
+                    if done {
+                        self.end_of_payload(stream)?;
+                    }
+                    return Ok((take, None));
+                }
+                if done {
+                    self.end_of_payload(stream)?;
+                }
+                let which = if stream == 2 {
+                    StdStream::Stderr
+                } else {
+                    StdStream::Stdout
+                };
+                Ok((take, (take > 0).then_some((which, data))))
+            }
+        }
+    }
+
+    fn end_of_payload(&mut self, stream: u8) -> Result<()> {
+        self.state = State::Header {
+            header: [0; 8],
+            len: 0,
+        };
+        if stream == 3 {
+            let message = String::from_utf8_lossy(&self.system_error).into_owned();
+            self.system_error.clear();
+            return Err(Error::Stream {
+                message: format!("error from daemon in stream: {message}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the end of the stream: a clean end lies between two frames.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] when the stream stopped inside a header or a payload (the connection
+    /// was cut; the reference drops such a tail silently).
+    pub fn finish(&self) -> Result<()> {
+        match self.state {
+            State::Header { len: 0, .. } => Ok(()),
+            State::Header { len, .. } => Err(Error::Protocol(format!(
+                "multiplexed stream truncated inside a frame header ({len} of 8 bytes)"
+            ))),
+            State::Payload { remaining, .. } => Err(Error::Protocol(format!(
+                "multiplexed stream truncated inside a frame ({remaining} bytes missing)"
+            ))),
+        }
+    }
+}
+
+/// Copies a multiplexed stream into `stdout` and `stderr` until its end.
+///
+/// Reads through one fixed 64 KiB buffer whatever the frame sizes. Interrupted reads are retried.
+///
+/// # Errors
+/// Read and write errors, and those of [`FrameDecoder::decode`] and [`FrameDecoder::finish`]
+/// (a daemon error frame, an unknown frame type, a truncated stream).
+pub fn demux(reader: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<()> {
+    let mut dec = FrameDecoder::new();
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return dec.finish(),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut off = 0;
+        while off < n {
+            let (used, out) = dec.decode(&buf[off..n])?;
+            off += used;
+            match out {
+                Some((StdStream::Stdout, data)) => stdout.write_all(data)?,
+                Some((StdStream::Stderr, data)) => stderr.write_all(data)?,
+                None => {}
+            }
+        }
+    }
+}
+
+/// The `errorDetail` of a progress message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct JsonError {
+    /// A numeric code, when the daemon gives one (often 0).
+    #[serde(default)]
+    pub code: i64,
+    /// The error's text.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// The `progressDetail` of a progress message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct JsonProgress {
+    /// Bytes done.
+    #[serde(default)]
+    pub current: i64,
+    /// Bytes in all.
+    #[serde(default)]
+    pub total: i64,
+}
+
+/// One message of a JSON-lines progress stream (moby's `jsonmessage.JSONMessage`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct JsonMessage {
+    /// A status line, e.g. `Pulling fs layer` or `Digest: sha256:...`.
+    #[serde(default)]
+    pub status: String,
+    /// The layer or image the status is about.
+    #[serde(default)]
+    pub id: String,
+    /// A rendered progress bar.
+    #[serde(default)]
+    pub progress: String,
+    /// The numbers behind the progress bar.
+    #[serde(default)]
+    pub progress_detail: Option<JsonProgress>,
+    /// Build output (`Step 1/3 : FROM scratch`).
+    #[serde(default)]
+    pub stream: String,
+    /// The legacy error text.
+    #[serde(default)]
+    pub error: String,
+    /// The structured error.
+    #[serde(default)]
+    pub error_detail: Option<JsonError>,
+    /// Extra data, e.g. `{"ID": "sha256:..."}` at the end of a build.
+    #[serde(default)]
+    pub aux: Option<serde_json::Value>,
+}
+
+impl JsonMessage {
+    /// The error this message carries, if any: `errorDetail.message`, else `error`.
+    pub fn error_message(&self) -> Option<&str> {
+        let detail = self
+            .error_detail
+            .as_ref()
+            .map(|d| d.message.as_str())
+            .filter(|m| !m.is_empty());
+        match detail {
+            Some(m) => Some(m),
+            None if !self.error.is_empty() => Some(&self.error),
+            // An `errorDetail` without a text is still an error.
+            None if self.error_detail.is_some() => Some("unknown error in stream"),
+            None => None,
+        }
+    }
+}
+
+/// Splits a byte stream into lines through one growing buffer, each line capped.
+struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    /// How far `buf[start..]` has been searched for a newline.
+    scanned: usize,
+    eof: bool,
+    max_line: usize,
+}
+
+impl<R: Read> LineReader<R> {
+    fn new(inner: R, max_line: usize) -> LineReader<R> {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(8 << 10),
+            start: 0,
+            scanned: 0,
+            eof: false,
+            max_line,
+        }
+    }
+
+    /// The next line including its `\n` (the last one may lack it), or `None` at the end.
+    fn next_line(&mut self) -> Result<Option<(usize, usize)>> {
+        loop {
+            let pending = &self.buf[self.start + self.scanned..];
+            if let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                let begin = self.start;
+                let end = self.start + self.scanned + i + 1;
+                if end - begin > self.max_line + 2 {
+                    return Err(self.too_long());
+                }
+                self.start = end;
+                self.scanned = 0;
+                return Ok(Some((begin, end)));
+            }
+            self.scanned = self.buf.len() - self.start;
+            if self.scanned > self.max_line + 2 {
+                return Err(self.too_long());
+            }
+            if self.eof {
+                if self.scanned == 0 {
+                    return Ok(None);
+                }
+                let (begin, end) = (self.start, self.buf.len());
+                self.start = end;
+                self.scanned = 0;
+                return Ok(Some((begin, end)));
+            }
+            self.fill()?;
+        }
+    }
+
+    fn too_long(&self) -> Error {
+        Error::Protocol(format!(
+            "a line of the JSON stream exceeds {} bytes",
+            self.max_line
+        ))
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + (8 << 10), 0);
+        loop {
+            match self.inner.read(&mut self.buf[old..]) {
+                Ok(n) => {
+                    self.buf.truncate(old + n);
+                    self.eof = n == 0;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn line(&self, (begin, end): (usize, usize)) -> &[u8] {
+        &self.buf[begin..end]
+    }
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !first.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !last.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Decodes one line: `None` for a blank one.
+fn decode_line(line: &[u8]) -> Option<Result<JsonMessage>> {
+    let trimmed = trim_ascii(line);
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(match serde_json::from_slice::<JsonMessage>(trimmed) {
+        Err(source) => Err(Error::Decode {
+            what: "JSON message of a progress stream".into(),
+            source,
+        }),
+        Ok(m) => match m.error_message() {
+            Some(message) => Err(Error::Stream {
+                message: message.to_string(),
+            }),
+            None => Ok(m),
+        },
+    })
+}
+
+/// An iterator over the messages of a JSON-lines progress stream (pull, push, build, load).
+///
+/// Messages are separated by `\n` or `\r\n`; blank lines are skipped; the last message may lack
+/// its newline. A message carrying `errorDetail` or the legacy `error` is yielded as
+/// [`Error::Stream`], even though the HTTP status was 200. After the first error the iterator
+/// ends.
+///
+/// ```
+/// use s2i_docker::ops::stream::JsonMessages;
+/// let body = &b"{\"status\":\"Pulling fs layer\",\"id\":\"a\"}\r\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\r\n"[..];
+/// let mut it = JsonMessages::new(body);
+/// assert_eq!(it.next().unwrap()?.status, "Pulling fs layer");
+/// assert_eq!(it.next().unwrap().unwrap_err().to_string(), "manifest unknown");
+/// assert!(it.next().is_none());
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+pub struct JsonMessages<R> {
+    lines: LineReader<R>,
+    done: bool,
+}
+
+impl<R: Read> JsonMessages<R> {
+    /// Reads messages from `reader`, each line capped at [`MAX_JSON_LINE`].
+    pub fn new(reader: R) -> JsonMessages<R> {
+        JsonMessages::with_max_line(reader, MAX_JSON_LINE)
+    }
+
+    /// Reads messages from `reader` with lines of at most `max_line` bytes.
+    pub fn with_max_line(reader: R, max_line: usize) -> JsonMessages<R> {
+        JsonMessages {
+            lines: LineReader::new(reader, max_line),
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Iterator for JsonMessages<R> {
+    type Item = Result<JsonMessage>;
+
+    fn next(&mut self) -> Option<Result<JsonMessage>> {
+        while !self.done {
+            let item = match self.lines.next_line() {
+                Ok(None) => None,
+                Ok(Some(range)) => match decode_line(self.lines.line(range)) {
+                    None => continue,
+                    some => some,
+                },
+                Err(e) => Some(Err(e)),
+            };
+            self.done = !matches!(item, Some(Ok(_)));
+            return item;
+        }
+        None
+    }
+}
+
+impl<R> std::fmt::Debug for JsonMessages<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonMessages")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a whole progress stream, calling `on_message` for each message.
+///
+/// # Errors
+/// The first error of [`JsonMessages`]: an in-band `errorDetail`/`error`, an undecodable line, a
+/// line over the cap, a read error.
+pub fn consume<R: Read>(reader: R, mut on_message: impl FnMut(&JsonMessage)) -> Result<()> {
+    for m in JsonMessages::new(reader) {
+        on_message(&m?);
+    }
+    Ok(())
+}
+
+/// Copies a progress stream byte for byte into `out` while watching it for in-band errors.
+///
+/// The whole stream is copied even after an error (so the caller's log shows what happened);
+/// the first error is returned at the end. Lines that are not JSON are copied and ignored.
+///
+/// # Errors
+/// The first in-band error ([`Error::Stream`]), a line over [`MAX_JSON_LINE`], read or write errors.
+pub fn copy_checked<R: Read>(reader: R, out: &mut dyn Write) -> Result<()> {
+    let mut lines = LineReader::new(reader, MAX_JSON_LINE);
+    let mut first_error = None;
+    while let Some(range) = lines.next_line()? {
+        let line = lines.line(range);
+        out.write_all(line)?;
+        if first_error.is_none() {
+            if let Some(Err(e @ Error::Stream { .. })) = decode_line(line) {
+                first_error = Some(e);
+            }
+        }
+    }
+    out.flush()?;
+    first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![stream, 0, 0, 0];
+        v.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn demux_all(input: &[u8], step: usize) -> (Vec<u8>, Vec<u8>, Result<()>) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let r = demux(&mut Trickle { data: input, step }, &mut out, &mut err);
+        (out, err, r)
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut input = frame(1, b"hello ");
+        input.extend(frame(2, b"oops\n"));
+        input.extend(frame(0, b"stdin echo "));
+        input.extend(frame(1, b""));
+        input.extend(frame(1, b"world\n"));
+        input
+    }
+
+    #[test]
+    fn demux_splits_streams_for_every_read_size() {
+        let input = sample();
+        for step in [1, 2, 3, 7, 8, 9, 13, input.len()] {
+            let (out, err, r) = demux_all(&input, step);
+            r.unwrap();
+            assert_eq!(out, b"hello stdin echo world\n", "step {step}");
+            assert_eq!(err, b"oops\n", "step {step}");
+        }
+    }
+
+    #[test]
+    fn demux_prefixes_are_partial_or_clean() {
+        // Every prefix gives a prefix of the output; only frame boundaries end cleanly.
+        let input = sample();
+        let boundaries = [0, 14, 27, 46, 54, 68];
+        for i in 0..=input.len() {
+            let (out, err, r) = demux_all(&input[..i], 1);
+            assert!(b"hello stdin echo world\n".starts_with(&out), "prefix {i}");
+            assert!(b"oops\n".starts_with(&err), "prefix {i}");
+            match r {
+                Ok(()) => assert!(boundaries.contains(&i), "prefix {i} ended cleanly"),
+                Err(Error::Protocol(m)) => {
+                    assert!(!boundaries.contains(&i), "prefix {i}: {m}");
+                    assert!(m.contains("truncated"), "{m}");
+                }
+                Err(e) => panic!("prefix {i}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn decoder_prefix_calls_make_no_false_progress() {
+        // Feeding a header piecewise yields nothing until the payload.
+        let input = frame(2, b"abc");
+        for i in 0..8 {
+            let mut dec = FrameDecoder::new();
+            let (used, out) = dec.decode(&input[..i]).unwrap();
+            assert_eq!((used, out), (i, None));
+            assert!(dec.finish().is_err() || i == 0);
+            let (used, out) = dec.decode(&input[i..]).unwrap();
+            assert_eq!((used, out), (8 - i, None));
+            let (used, out) = dec.decode(&input[8..]).unwrap();
+            assert_eq!((used, out), (3, Some((StdStream::Stderr, &b"abc"[..]))));
+            dec.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn demux_errors() {
+        let mut input = frame(1, b"out");
+        input.extend(frame(3, b"driver failed"));
+        input.extend(frame(1, b"never"));
+        for step in [1, 5, 100] {
+            let (out, _, r) = demux_all(&input, step);
+            assert_eq!(out, b"out");
+            let e = r.unwrap_err();
+            assert!(matches!(e, Error::Stream { .. }));
+            assert_eq!(e.to_string(), "error from daemon in stream: driver failed");
+        }
+        let (_, _, r) = demux_all(&frame(7, b"x"), 3);
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "protocol error: Unrecognized input header: 7"
+        );
+        let mut dec = FrameDecoder::new().max_frame_size(4);
+        assert!(dec.decode(&frame(1, b"12345")).is_err());
+        let big = [1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+        assert!(FrameDecoder::new().decode(&big).is_err());
+    }
+
+    #[test]
+    fn demux_streams_big_frames_through_a_fixed_buffer() {
+        let payload = vec![b'x'; 3 << 20];
+        let input = frame(1, &payload);
+        let mut out = Vec::new();
+        demux(&mut &input[..], &mut out, &mut io::sink()).unwrap();
+        assert_eq!(out.len(), payload.len());
+    }
+
+    #[test]
+    fn demux_reports_write_errors() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let r = demux(&mut &frame(1, b"x")[..], &mut Full, &mut io::sink());
+        assert!(matches!(r, Err(Error::Io(e)) if e.kind() == io::ErrorKind::WriteZero));
+    }
+
+    const STREAM: &[u8] = b"{\"status\":\"Pulling from library/busybox\",\"id\":\"1\"}\r\n\
+\n\
+{\"status\":\"Downloading\",\"progressDetail\":{\"current\":5,\"total\":10},\"progress\":\"[=>  ]\",\"id\":\"abc\"}\n\
+   \r\n\
+{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\n\
+{\"aux\":{\"ID\":\"sha256:0\"}}";
+
+    fn collect(data: &[u8], step: usize) -> Vec<Result<JsonMessage>> {
+        JsonMessages::new(Trickle { data, step }).collect()
+    }
+
+    #[test]
+    fn json_lines_for_every_read_size_and_prefix() {
+        for step in [1, 2, 5, 64, STREAM.len()] {
+            let all = collect(STREAM, step);
+            assert_eq!(all.len(), 4, "step {step}");
+            let all: Vec<_> = all.into_iter().map(|m| m.unwrap()).collect();
+            assert_eq!(all[0].status, "Pulling from library/busybox");
+            assert_eq!(
+                all[1].progress_detail,
+                Some(JsonProgress {
+                    current: 5,
+                    total: 10
+                })
+            );
+            assert_eq!(all[2].stream, "Step 1/2 : FROM scratch\n");
+            assert_eq!(all[3].aux, Some(serde_json::json!({"ID": "sha256:0"})));
+        }
+        // Every prefix yields a prefix of the messages; a value cut short is a decode error,
+        // never a silent success.
+        let full: Vec<JsonMessage> = collect(STREAM, 7).into_iter().map(|m| m.unwrap()).collect();
+        for i in 0..STREAM.len() {
+            let got = collect(&STREAM[..i], 1);
+            let mut oks = 0;
+            for m in &got {
+                match m {
+                    Ok(m) => {
+                        assert_eq!(m, &full[oks], "prefix {i}");
+                        oks += 1;
+                    }
+                    Err(e) => assert!(matches!(e, Error::Decode { .. }), "prefix {i}: {e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn json_in_band_errors() {
+        let cases: &[(&[u8], &str)] = &[
+            (
+                b"{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"x\"}\n",
+                "manifest unknown",
+            ),
+            (b"{\"error\":\"legacy only\"}", "legacy only"),
+            (
+                b"{\"errorDetail\":{\"code\":1}}\n",
+                "unknown error in stream",
+            ),
+        ];
+        for &(input, text) in cases {
+            let mut it = JsonMessages::new(input);
+            let e = it.next().unwrap().unwrap_err();
+            assert!(matches!(e, Error::Stream { .. }));
+            assert_eq!(e.to_string(), text);
+            assert!(it.next().is_none());
+        }
+        let e = consume(&b"{\"status\":\"a\"}\nnot json\n"[..], |_| {}).unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }), "{e}");
+        let mut seen = 0;
+        consume(STREAM, |_| seen += 1).unwrap();
+        assert_eq!(seen, 4);
+    }
+
+    #[test]
+    fn json_line_cap() {
+        let long = format!("{{\"status\":\"{}\"}}\n", "x".repeat(100));
+        let mut it = JsonMessages::with_max_line(long.as_bytes(), 64);
+        assert!(matches!(it.next(), Some(Err(Error::Protocol(_)))));
+        assert!(it.next().is_none());
+        let mut it = JsonMessages::with_max_line(long.as_bytes(), 200);
+        assert!(it.next().unwrap().is_ok());
+    }
+
+    #[test]
+    fn copy_checked_copies_everything_and_reports_the_first_error() {
+        let input = b"{\"stream\":\"Step 1/2\"}\n{\"error\":\"boom\"}\r\nplain text\n{\"error\":\"second\"}";
+        let mut out = Vec::new();
+        let e = copy_checked(
+            Trickle {
+                data: input,
+                step: 3,
+            },
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "boom");
+        assert_eq!(out, input);
+        let mut out = Vec::new();
+        copy_checked(STREAM, &mut out).unwrap();
+        assert_eq!(out, STREAM);
+    }
+}
