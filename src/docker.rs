@@ -61,9 +61,13 @@
 //!     removed, and the run returns [`Error::Cancelled`]); the container is removed on every
 //!     path, including a panic in a hook.
 //!
-//! The uploads of [`upload_to_container`](Docker::upload_to_container) follow decisions 14 and
-//! 15 (executable bits kept, `.git` matched relative to the upload root), and pulls follow
-//! decision 8 for credentials; those live with the tar and auth code.
+//! 14. **Uploads keep executables executable**: [`upload_to_container`](Docker::upload_to_container)
+//!     gives directories and files with any execute bit `0777`, other files `0666`, and keeps
+//!     setuid/setgid/sticky (the reference made every file `0666`).
+//! 15. **`.git` is excluded relative to the upload root**, not matched against the full host
+//!     path (sources below a host directory named `.git` still upload).
+//!
+//! The credentials sent with pulls follow decision 8 (see [`auth`](crate::auth)).
 
 mod io;
 mod pull;
@@ -73,6 +77,7 @@ mod users;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +89,7 @@ use crate::ops::image::{ImageInspect, ImageRemoveOptions};
 use crate::ops::stream::JsonMessage;
 use crate::ops::system::Version;
 use crate::reference::get_image_name;
+use crate::tar::{FileSystem, MakeTarWriter};
 
 pub use io::stream_container_io;
 pub use pull::{get_builder_image, get_rebuild_image, get_runtime_image, pull_image};
@@ -223,6 +229,37 @@ pub trait Docker: Send + Sync {
     /// # Errors
     /// An `InspectImageError`.
     fn get_labels(&self, name: &str) -> Result<HashMap<String, String>>;
+
+    /// Copies the host path `src` (a file or a directory tree) to `dest` in the container.
+    ///
+    /// The tar is produced while it is sent: `src` renamed to `base(dest)`, extracted into
+    /// `Dir(dest)`; directories and files with an execute bit become `0777`, other files
+    /// `0666`; `.git` directories are left out (see [`tar`](crate::tar)).
+    ///
+    /// # Errors
+    /// The daemon's error (e.g. 404 when `Dir(dest)` does not exist), or the tar's.
+    fn upload_to_container(
+        &self,
+        fs: &dyn FileSystem,
+        src: &Path,
+        dest: &str,
+        container: &str,
+    ) -> Result<()>;
+
+    /// Like [`upload_to_container`](Docker::upload_to_container), with the tar written through
+    /// the writer `make_tar_writer` makes (e.g. other modes than the default's
+    /// [`ChmodAdapter`](crate::tar::ChmodAdapter)).
+    ///
+    /// # Errors
+    /// As [`upload_to_container`](Docker::upload_to_container).
+    fn upload_to_container_with_tar_writer(
+        &self,
+        fs: &dyn FileSystem,
+        src: &Path,
+        dest: &str,
+        container: &str,
+        make_tar_writer: &MakeTarWriter,
+    ) -> Result<()>;
 
     /// Copies the archive of `container_path` (a tar whose root entry is the path's base name)
     /// into `w`, as it arrives.
@@ -817,6 +854,29 @@ impl Docker for DockerClient {
             .config
             .and_then(|c| c.labels)
             .unwrap_or_default())
+    }
+
+    fn upload_to_container(
+        &self,
+        fs: &dyn FileSystem,
+        src: &Path,
+        dest: &str,
+        container: &str,
+    ) -> Result<()> {
+        io::upload_to_container(self, fs, src, dest, container, &|w| {
+            crate::tar::default_upload_tar_writer(w)
+        })
+    }
+
+    fn upload_to_container_with_tar_writer(
+        &self,
+        fs: &dyn FileSystem,
+        src: &Path,
+        dest: &str,
+        container: &str,
+        make_tar_writer: &MakeTarWriter,
+    ) -> Result<()> {
+        io::upload_to_container(self, fs, src, dest, container, make_tar_writer)
     }
 
     fn download_from_container(

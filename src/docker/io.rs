@@ -1,13 +1,16 @@
 //! Streams: builds, archives in and out of containers, and reading container output by lines.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use crate::docker::{BuildImageOptions, DockerClient};
 use crate::error::{Error, Result};
+use crate::ops::copy::CopyToContainerOptions;
 use crate::ops::image::ImageBuildOptions;
 use crate::ops::stream::JsonMessages;
+use crate::tar::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
 
 /// How much of a container's output [`stream_container_io`] keeps (the reference's
 /// `maxErrorOutput`); the chunk that crosses the limit is still kept whole.
@@ -98,6 +101,29 @@ pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64
         w.write_all(&buf[..n])?;
         total += n as u64;
     }
+}
+
+pub(crate) fn upload_to_container(
+    d: &DockerClient,
+    fs: &dyn FileSystem,
+    src: &Path,
+    dest: &str,
+    container: &str,
+    make_tar_writer: &MakeTarWriter,
+) -> Result<()> {
+    let dir = upload_dest_dir(dest);
+    let options = CopyToContainerOptions::default();
+    let uploaded = stream_upload_tar(
+        fs,
+        src,
+        dest,
+        |w| make_tar_writer(w),
+        |body| d.client.copy_to_container(container, &dir, body, &options),
+    );
+    if let Err(e) = &uploaded {
+        log::error!("Uploading to container failed: {e}");
+    }
+    uploaded
 }
 
 pub(crate) fn download_from_container(
@@ -312,6 +338,104 @@ mod tests {
         fake.state().build_image_err = Some(Error::api(500, "no space"));
         let e = d.build_image(BuildImageOptions::default()).unwrap_err();
         assert_eq!(e.status(), Some(500));
+    }
+
+    #[test]
+    fn upload_streams_a_renamed_tree() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let root = std::env::temp_dir().join(format!("s2i-upload-unit-{}", std::process::id()));
+        let src = root.join("src");
+        std::fs::create_dir_all(src.join("sub/.git")).unwrap();
+        std::fs::create_dir_all(src.join(".git")).unwrap();
+        std::fs::write(src.join(".git/config"), "x").unwrap();
+        std::fs::write(src.join("sub/.git/HEAD"), "x").unwrap();
+        std::fs::write(src.join("sub/a.txt"), "hello").unwrap();
+        std::fs::write(src.join("run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(src.join("run.sh"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        symlink("sub/a.txt", src.join("link")).unwrap();
+        let (fake, d) = setup();
+        d.upload_to_container(&crate::tar::LocalFileSystem, &src, "/opt/app/code", "c1")
+            .unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        let state = fake.state();
+        assert_eq!(state.copy_to_container_id, "c1");
+        assert_eq!(state.copy_to_container_path, "/opt/app");
+        assert!(
+            !state
+                .copy_to_container_options
+                .unwrap()
+                .allow_overwrite_dir_with_file
+        );
+        let mut listing = Vec::new();
+        let mut archive = ::tar::Archive::new(&state.copy_to_container_content[..]);
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let h = entry.header();
+            listing.push(format!(
+                "{} {:o} {}",
+                entry.path().unwrap().display(),
+                h.mode().unwrap() & 0o7777,
+                h.link_name()
+                    .unwrap()
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        assert_eq!(
+            listing,
+            [
+                "code/link 777 sub/a.txt",
+                "code/run.sh 777 ",
+                "code/sub 777 ",
+                "code/sub/a.txt 666 ",
+            ]
+        );
+    }
+
+    #[test]
+    fn upload_errors_are_returned() {
+        let (fake, d) = setup();
+        fake.state().copy_to_container_err = Some(Error::api(404, "Could not find the file /nope"));
+        let file = std::env::temp_dir().join(format!("s2i-upload-err-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        let (r, logs) =
+            logs_of(|| d.upload_to_container(&crate::tar::LocalFileSystem, &file, "/nope/x", "c1"));
+        std::fs::remove_file(&file).unwrap();
+        assert!(r.unwrap_err().is_not_found());
+        assert!(logs.iter().any(|(l, m)| *l == log::Level::Error
+            && m == "Uploading to container failed: Error response from daemon: Could not find the file /nope"));
+        // A missing source fails in the tar producer.
+        let e = d
+            .upload_to_container(
+                &crate::tar::LocalFileSystem,
+                Path::new("/no/such/dir"),
+                "/tmp/x",
+                "c1",
+            )
+            .unwrap_err();
+        assert!(e.to_string_with_causes().contains("/no/such/dir"), "{e:?}");
+        // A custom tar writer: here, one that keeps the modes as they are.
+        let custom: &MakeTarWriter = &|w| {
+            Box::new(crate::tar::ArchiveWriter::new(w)) as Box<dyn crate::tar::TarWriter + Send>
+        };
+        fake.state().copy_to_container_err = None;
+        let file = std::env::temp_dir().join(format!("s2i-upload-mode-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        d.upload_to_container_with_tar_writer(
+            &crate::tar::LocalFileSystem,
+            &file,
+            "/tmp/y",
+            "c1",
+            custom,
+        )
+        .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let content = fake.state().copy_to_container_content.clone();
+        let mut archive = ::tar::Archive::new(&content[..]);
+        let entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_str(), Some("y"));
+        assert_ne!(entry.header().mode().unwrap() & 0o777, 0o666);
     }
 
     #[test]

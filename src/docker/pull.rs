@@ -120,7 +120,18 @@ fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
 }
 
 fn log_progress(name: &str, m: &JsonMessage) {
-    log::debug!("pulling {name}: {m:?}");
+    match (m.id.is_empty(), m.progress.is_empty()) {
+        (true, _) => log::debug!("pulling image {name}: {}", m.status),
+        (false, true) => log::debug!("pulling image {name}: {}: {}", m.id, m.status),
+        (false, false) => {
+            log::debug!(
+                "pulling image {name}: {}: {} {}",
+                m.id,
+                m.status,
+                m.progress
+            )
+        }
+    }
 }
 
 /// Gets an image as `policy` says, and whether it has `ONBUILD` triggers (the reference's

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::api::Image;
@@ -12,6 +13,7 @@ use crate::fake::{clone_error, fail};
 use crate::ops::container::ContainerConfig;
 use crate::ops::image::ImageInspect;
 use crate::ops::system::Version;
+use crate::tar::{FileSystem, MakeTarWriter};
 
 /// A value a fake records while it is shared (`&self`): read it after the call.
 #[derive(Default)]
@@ -350,6 +352,27 @@ impl Docker for FakeDocker {
 
     fn get_labels(&self, _name: &str) -> Result<HashMap<String, String>> {
         answer(&self.labels, &self.labels_error)
+    }
+
+    fn upload_to_container(
+        &self,
+        _fs: &dyn FileSystem,
+        _src: &Path,
+        _dest: &str,
+        _container: &str,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    fn upload_to_container_with_tar_writer(
+        &self,
+        _fs: &dyn FileSystem,
+        _src: &Path,
+        _dest: &str,
+        _container: &str,
+        _make_tar_writer: &MakeTarWriter,
+    ) -> Result<()> {
+        Err(Error::Unsupported("not implemented".into()))
     }
 
     fn download_from_container(
