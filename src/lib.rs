@@ -34,6 +34,7 @@ pub use docker::{
 };
 
 // -- re-exports: auth.rs
+pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};
 
 /// Environment variable of an image that names its scripts URL (deprecated: use [`SCRIPTS_URL_LABEL`]).
 pub const SCRIPTS_URL_ENVIRONMENT: &str = "STI_SCRIPTS_URL";

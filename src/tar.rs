@@ -31,10 +31,10 @@
 //!
 //! # Differences from S2I
 //!
-//! - Modes (decision 14): [`ChmodAdapter::new`] gives directories and files with any execute bit
+//! - Modes: [`ChmodAdapter::new`] gives directories and files with any execute bit
 //!   `0777`, other files `0666`, and keeps setuid/setgid/sticky. The reference gave every file
 //!   `0666` (its execute test looked at the group bit, and its "executable" mode was `0666` too).
-//! - `.git` exclusion (decision 15): matched against the path relative to the upload root, not
+//! - `.git` exclusion: matched against the path relative to the upload root, not
 //!   the full host path, so sources that live under a host directory named `.git` still upload.
 //! - FIFOs and other special files are skipped instead of opened (opening a FIFO blocks); files
 //!   are opened without following symlinks. A file that vanishes during the walk is skipped.
@@ -2037,6 +2037,42 @@ mod tests {
         let mut v = Vec::new();
         s.read_to_end(&mut v).unwrap();
         assert_eq!(v, b"abc");
+    }
+
+    /// The shape of `upload_to_container_with_tar_writer`: a borrowed filesystem and a
+    /// `&MakeTarWriter`, streamed into a consumer that stands for `copy_to_container`.
+    fn upload_like_docker(
+        fs: &dyn FileSystem,
+        src: &Path,
+        dest: &str,
+        make_tar_writer: &MakeTarWriter,
+    ) -> Result<(String, Vec<u8>)> {
+        let dir = upload_dest_dir(dest);
+        stream_upload_tar(fs, src, dest, make_tar_writer, |body| {
+            let mut v = Vec::new();
+            body.read_to_end(&mut v)?;
+            Ok((dir.clone(), v))
+        })
+    }
+
+    #[test]
+    fn make_tar_writer_as_a_trait_object() {
+        let tmp = TempDir::new("dyn");
+        let file = tmp.path().join("f");
+        write(&file, "x", 0o600);
+        let (dir, tar) = upload_like_docker(
+            &LocalFileSystem,
+            &file,
+            "/etc/f2",
+            &default_upload_tar_writer,
+        )
+        .unwrap();
+        assert_eq!(dir, "/etc");
+        assert_eq!(list(&tar), [e("f2", 'f', 0o666, "", "x")]);
+        // A custom writer: the archive without any mode change.
+        let plain: &MakeTarWriter = &|w| Box::new(ArchiveWriter::new(w));
+        let (_, tar) = upload_like_docker(&LocalFileSystem, &file, "/etc/f2", plain).unwrap();
+        assert_eq!(list(&tar), [e("f2", 'f', 0o600, "", "x")]);
     }
 
     /// Records headers and data, for adapter and walk tests.
