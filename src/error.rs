@@ -485,7 +485,9 @@ impl From<Error> for io::Error {
             other => {
                 let kind = match &other {
                     Error::Timeout { .. } => io::ErrorKind::TimedOut,
-                    Error::Cancelled => io::ErrorKind::Interrupted,
+                    // Not `Interrupted`: `read_exact`, `read_to_end`, `write_all` and `io::copy`
+                    // retry on that kind, which would hide the cancellation (or spin on it).
+                    Error::Cancelled => io::ErrorKind::ConnectionAborted,
                     Error::Protocol(_) => io::ErrorKind::InvalidData,
                     _ => io::ErrorKind::Other,
                 };

@@ -1,0 +1,345 @@
+//! Sockets, connecting, and a buffered connection with cached timeouts.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cancel::{Cancel, Registration};
+use super::host::Host;
+use super::wire::MAX_HEAD_SIZE;
+use crate::error::{ConnectFailure, Error, Result};
+
+/// The read buffer of a connection; big enough for every response head seen in practice and
+/// for the small bodies (JSON replies) that follow it.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A connected socket.
+///
+/// Shared through an `Arc` between a connection, a [`Cancel`] watching it (which shuts it down)
+/// and the two halves of an upgraded stream; reads and writes go through `&Socket`.
+pub(crate) enum Socket {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Socket {
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Socket::Unix(s) => s.shutdown(how),
+            Socket::Tcp(s) => s.shutdown(how),
+        }
+    }
+
+    pub(crate) fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Socket::Unix(s) => s.set_read_timeout(d),
+            Socket::Tcp(s) => s.set_read_timeout(d),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Socket::Unix(s) => s.set_write_timeout(d),
+            Socket::Tcp(s) => s.set_write_timeout(d),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Socket::Unix(s) => s.set_nonblocking(on),
+            Socket::Tcp(s) => s.set_nonblocking(on),
+        }
+    }
+}
+
+impl Read for &Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Unix(s) => (&*s).read(buf),
+            Socket::Tcp(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Unix(s) => (&*s).write(buf),
+            Socket::Tcp(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A connection's byte stream: plain, or TLS over TCP.
+pub(crate) enum Stream {
+    Plain(Arc<Socket>),
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::TlsStream>),
+}
+
+impl Stream {
+    /// The socket underneath (for timeouts, shutdown and cancellation).
+    pub(crate) fn socket(&self) -> &Arc<Socket> {
+        match self {
+            Stream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.socket(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => (&**s).read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => (&**s).write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Turns an I/O failure into the crate's error: cancelled, timed out, a TLS alert, or plain I/O.
+pub(crate) fn io_error(
+    e: io::Error,
+    cancelled: bool,
+    after: Option<Duration>,
+    what: impl FnOnce() -> String,
+) -> Error {
+    if cancelled {
+        return Error::Cancelled;
+    }
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        if let Some(after) = after {
+            return Error::Timeout {
+                what: what(),
+                after,
+            };
+        }
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return Error::Tls(tls.to_string());
+    }
+    Error::from(e)
+}
+
+/// A socket timeout of `d`; zero (which the socket API refuses) becomes the shortest one.
+fn socket_timeout(d: Option<Duration>) -> Option<Duration> {
+    d.map(|d| d.max(Duration::from_nanos(1)))
+}
+
+/// A connection: the stream, its read buffer, a reusable head buffer and the cancel watch.
+pub(crate) struct Conn {
+    pub(crate) stream: Stream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Scratch space for request heads, kept across requests.
+    pub(crate) head: Vec<u8>,
+    read_timeout: Option<Option<Duration>>,
+    write_timeout: Option<Option<Duration>>,
+    watch: Option<Registration>,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            buf: vec![0; READ_BUFFER],
+            start: 0,
+            end: 0,
+            head: Vec::with_capacity(512),
+            read_timeout: None,
+            write_timeout: None,
+            watch: None,
+        }
+    }
+
+    /// The bytes received and not consumed yet.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// The buffer's capacity; reads at least this large bypass it.
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Reads more bytes into the buffer, growing it (up to a little over the head cap) when it
+    /// is full. Returns 0 at end of stream.
+    pub(crate) fn fill(&mut self) -> io::Result<usize> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.buf.len() <= MAX_HEAD_SIZE {
+                let grown = (self.buf.len() * 2).min(MAX_HEAD_SIZE + 1024);
+                self.buf.resize(grown, 0);
+            } else {
+                return Err(io::Error::other("read buffer full"));
+            }
+        }
+        let n = self.stream.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Moves buffered bytes out into `out`; returns how many.
+    pub(crate) fn take_buffered(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.end - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.consume(n);
+        n
+    }
+
+    /// Takes the buffered bytes and the stream apart (for an upgraded connection).
+    pub(crate) fn into_parts(mut self) -> (Stream, Vec<u8>, Option<Registration>) {
+        self.buf.truncate(self.end);
+        self.buf.drain(..self.start);
+        (self.stream, self.buf, self.watch)
+    }
+
+    pub(crate) fn set_read_timeout(&mut self, d: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout != Some(d) {
+            self.read_timeout = None;
+            self.stream.socket().set_read_timeout(socket_timeout(d))?;
+            self.read_timeout = Some(d);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_write_timeout(&mut self, d: Option<Duration>) -> io::Result<()> {
+        if self.write_timeout != Some(d) {
+            self.write_timeout = None;
+            self.stream.socket().set_write_timeout(socket_timeout(d))?;
+            self.write_timeout = Some(d);
+        }
+        Ok(())
+    }
+
+    /// Lets `cancel` abort this connection until it is parked or dropped.
+    pub(crate) fn watch(&mut self, cancel: Option<&Cancel>) -> Result<()> {
+        if let Some(cancel) = cancel {
+            cancel.check()?;
+            self.watch = Some(cancel.register(Arc::clone(self.stream.socket()))?);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.watch.as_ref().is_some_and(Registration::is_cancelled)
+    }
+
+    /// Reads whatever has already arrived into the buffer, without waiting: `Some(0)` at end
+    /// of stream, `None` when nothing is there.
+    pub(crate) fn poll_fill(&mut self) -> io::Result<Option<usize>> {
+        self.stream.socket().set_nonblocking(true)?;
+        let res = self.fill();
+        self.stream.socket().set_nonblocking(false)?;
+        match res {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether an idle connection can carry another request: nothing unread, and the peer has
+    /// neither closed it nor sent anything unasked (an idle HTTP/1.1 server sends nothing).
+    pub(crate) fn is_reusable(&mut self) -> bool {
+        self.start == self.end && matches!(self.poll_fill(), Ok(None))
+    }
+
+    /// Prepares an idle connection for the pool: no cancel watch, a normal-sized buffer.
+    pub(crate) fn park(&mut self) {
+        self.watch = None;
+        if self.buf.len() > READ_BUFFER && self.start == self.end {
+            self.buf.truncate(READ_BUFFER);
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+fn connect_error(host: &Host, source: io::Error) -> Error {
+    let failure = match source.kind() {
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            ConnectFailure::NotRunning
+        }
+        io::ErrorKind::PermissionDenied => ConnectFailure::PermissionDenied,
+        io::ErrorKind::NotFound => ConnectFailure::NoSuchSocket,
+        _ => ConnectFailure::Other,
+    };
+    Error::Connect {
+        host: host.to_string(),
+        failure,
+        source,
+    }
+}
+
+/// Opens a socket to `host`; TCP connects give up after `timeout` per address.
+pub(crate) fn connect(host: &Host, timeout: Duration) -> Result<Socket> {
+    match host {
+        Host::Unix(path) => UnixStream::connect(path)
+            .map(Socket::Unix)
+            .map_err(|e| connect_error(host, e)),
+        Host::Tcp {
+            host: name, port, ..
+        } => {
+            let addrs = (name.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(|e| connect_error(host, e))?;
+            let timeout = timeout.max(Duration::from_millis(1));
+            let mut last = io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("no address found for {name}"),
+            );
+            for addr in addrs {
+                match TcpStream::connect_timeout(&addr, timeout) {
+                    Ok(s) => {
+                        // Heads and small bodies go out in one write each; Nagle would only
+                        // delay them.
+                        let _ = s.set_nodelay(true);
+                        return Ok(Socket::Tcp(s));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(connect_error(host, last))
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Docker host strings: `unix:///path` and `tcp://host[:port][/base]`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// The port of a plain-HTTP engine (`dockerd -H tcp://0.0.0.0:2375`).
+pub const DEFAULT_HTTP_PORT: u16 = 2375;
+/// The port of a TLS engine (`dockerd --tlsverify -H tcp://0.0.0.0:2376`).
+pub const DEFAULT_TLS_PORT: u16 = 2376;
+
+/// Where the engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// A Unix socket, e.g. `/var/run/docker.sock`.
+    Unix(PathBuf),
+    /// A TCP endpoint.
+    Tcp {
+        /// A host name or an IP address (IPv6 without brackets, e.g. `::1`).
+        host: String,
+        /// The port.
+        port: u16,
+        /// A path prefix put before every request target (`""`, or e.g. `/docker`; never ends
+        /// with `/`).
+        base_path: String,
+    },
+}
+
+impl Host {
+    /// Parses a docker host string (`DOCKER_HOST`).
+    ///
+    /// - `unix:///var/run/docker.sock` (everything after `unix://` is the socket path);
+    /// - `tcp://host[:port][/base]`: the port defaults to 2375, or 2376 when `tls` is set; an IPv6
+    ///   address goes in brackets (`tcp://[::1]:2375`); an empty host means `localhost` (as the
+    ///   docker CLI does); a path becomes a prefix of every request target.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] with ``unable to parse docker host `<s>` `` when there is no `://`,
+    /// the scheme is neither `unix` nor `tcp`, the port is not a number in 1-65535, or the address
+    /// carries something a docker host cannot (user info, a query, a fragment, spaces).
+    pub fn parse(s: &str, tls: bool) -> Result<Host> {
+        let invalid = || Error::InvalidInput(format!("unable to parse docker host `{s}`"));
+        let (scheme, rest) = s.split_once("://").ok_or_else(invalid)?;
+        match scheme {
+            "unix" => {
+                if rest.is_empty() || rest.contains('\0') {
+                    return Err(invalid());
+                }
+                Ok(Host::Unix(PathBuf::from(rest)))
+            }
+            "tcp" => {
+                if rest
+                    .bytes()
+                    .any(|b| !(0x21..=0x7e).contains(&b) || matches!(b, b'?' | b'#' | b'@' | b'\\'))
+                {
+                    return Err(invalid());
+                }
+                let (authority, path) = match rest.find('/') {
+                    Some(i) => rest.split_at(i),
+                    None => (rest, ""),
+                };
+                let default_port = if tls {
+                    DEFAULT_TLS_PORT
+                } else {
+                    DEFAULT_HTTP_PORT
+                };
+                let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+                    let (ip6, after) = bracketed.split_once(']').ok_or_else(invalid)?;
+                    if ip6.is_empty() || ip6.parse::<std::net::Ipv6Addr>().is_err() {
+                        return Err(invalid());
+                    }
+                    let port = match after {
+                        "" => default_port,
+                        p => parse_port(p.strip_prefix(':').ok_or_else(invalid)?)
+                            .ok_or_else(invalid)?,
+                    };
+                    (ip6, port)
+                } else {
+                    match authority.split_once(':') {
+                        Some((h, p)) => (h, parse_port(p).ok_or_else(invalid)?),
+                        None => (authority, default_port),
+                    }
+                };
+                if host.contains(['[', ']']) {
+                    return Err(invalid());
+                }
+                let host = if host.is_empty() { "localhost" } else { host };
+                Ok(Host::Tcp {
+                    host: host.to_string(),
+                    port,
+                    base_path: path.trim_end_matches('/').to_string(),
+                })
+            }
+            _ => Err(invalid()),
+        }
+    }
+
+    /// The `Host` header sent on this connection.
+    pub(crate) fn header_value(&self) -> String {
+        match self {
+            Host::Unix(_) => super::UNIX_HOST_HEADER.to_string(),
+            Host::Tcp { host, port, .. } if host.contains(':') => format!("[{host}]:{port}"),
+            Host::Tcp { host, port, .. } => format!("{host}:{port}"),
+        }
+    }
+}
+
+// Digits only: `u16::from_str` would also take a leading `+`.
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&port| port != 0)
+}
+
+impl fmt::Display for Host {
+    /// The URL form: `unix:///var/run/docker.sock`, `tcp://[::1]:2375/base`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Unix(path) => write!(f, "unix://{}", path.display()),
+            Host::Tcp {
+                host,
+                port,
+                base_path,
+            } if host.contains(':') => write!(f, "tcp://[{host}]:{port}{base_path}"),
+            Host::Tcp {
+                host,
+                port,
+                base_path,
+            } => write!(f, "tcp://{host}:{port}{base_path}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16, base: &str) -> Host {
+        Host::Tcp {
+            host: host.into(),
+            port,
+            base_path: base.into(),
+        }
+    }
+
+    #[test]
+    fn parses_good_hosts() {
+        let cases: &[(&str, bool, Host, &str)] = &[
+            (
+                "unix:///var/run/docker.sock",
+                false,
+                Host::Unix("/var/run/docker.sock".into()),
+                "unix:///var/run/docker.sock",
+            ),
+            (
+                "unix://relative.sock",
+                false,
+                Host::Unix("relative.sock".into()),
+                "unix://relative.sock",
+            ),
+            (
+                "tcp://1.2.3.4",
+                false,
+                tcp("1.2.3.4", 2375, ""),
+                "tcp://1.2.3.4:2375",
+            ),
+            (
+                "tcp://1.2.3.4",
+                true,
+                tcp("1.2.3.4", 2376, ""),
+                "tcp://1.2.3.4:2376",
+            ),
+            (
+                "tcp://example.com:1234",
+                true,
+                tcp("example.com", 1234, ""),
+                "tcp://example.com:1234",
+            ),
+            (
+                "tcp://[::1]:2375",
+                false,
+                tcp("::1", 2375, ""),
+                "tcp://[::1]:2375",
+            ),
+            (
+                "tcp://[::1]",
+                true,
+                tcp("::1", 2376, ""),
+                "tcp://[::1]:2376",
+            ),
+            (
+                "tcp://h:80/base/",
+                false,
+                tcp("h", 80, "/base"),
+                "tcp://h:80/base",
+            ),
+            (
+                "tcp://h:80/a/b",
+                false,
+                tcp("h", 80, "/a/b"),
+                "tcp://h:80/a/b",
+            ),
+            ("tcp://h/", false, tcp("h", 2375, ""), "tcp://h:2375"),
+            (
+                "tcp://:2375",
+                false,
+                tcp("localhost", 2375, ""),
+                "tcp://localhost:2375",
+            ),
+        ];
+        for (input, tls, want, display) in cases {
+            let got = Host::parse(input, *tls).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(&got, want, "{input}");
+            assert_eq!(got.to_string(), *display, "{input}");
+            // The URL form parses back to the same host.
+            assert_eq!(Host::parse(display, *tls).ok().as_ref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_hosts_quoting_them() {
+        for input in [
+            "",
+            "/var/run/docker.sock",
+            "localhost:2375",
+            "http://localhost:2375",
+            "npipe:////./pipe/docker_engine",
+            "unix://",
+            "tcp://h:",
+            "tcp://h:0",
+            "tcp://h:65536",
+            "tcp://h:+80",
+            "tcp://h:80x",
+            "tcp://h:1:2",
+            "tcp://[::1",
+            "tcp://[::1]x",
+            "tcp://[nothex]:1",
+            "tcp://user@h:1",
+            "tcp://h:1/a?b",
+            "tcp://h:1/a b",
+            "tcp://::1:2375",
+        ] {
+            match Host::parse(input, false) {
+                Err(Error::InvalidInput(m)) => {
+                    assert_eq!(m, format!("unable to parse docker host `{input}`"))
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_handled() {
+        // Host strings arrive whole, but no prefix of one may panic or be misread as the whole.
+        let input = "tcp://[::1]:2375/base";
+        for i in 0..input.len() {
+            if let Ok(h) = Host::parse(&input[..i], false) {
+                assert_ne!(h.to_string(), input);
+            }
+        }
+        for i in 0..=input.len() {
+            let _ = Host::parse(&input[i..], true);
+        }
+    }
+
+    #[test]
+    fn host_headers() {
+        assert_eq!(Host::Unix("/x".into()).header_value(), "api.moby.localhost");
+        assert_eq!(tcp("::1", 5, "").header_value(), "[::1]:5");
+        assert_eq!(tcp("h", 5, "/b").header_value(), "h:5");
+    }
+}

@@ -1,0 +1,236 @@
+//! The raw duplex stream after `101 Switching Protocols` (`POST /containers/{id}/attach`).
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cancel::Registration;
+use super::conn::{io_error, Conn, Socket, Stream};
+use crate::error::Error;
+
+/// An upgraded connection: a raw duplex byte stream.
+///
+/// Bytes that arrived together with the `101` head are kept and read first. Split it to read on
+/// one thread while writing on another.
+pub struct Upgraded {
+    reader: UpgradedReader,
+    writer: UpgradedWriter,
+}
+
+/// The read half of an [`Upgraded`] stream (the attached container's output).
+pub struct UpgradedReader {
+    half: ReadHalf,
+    leftover: Vec<u8>,
+    pos: usize,
+    timeout: Option<Duration>,
+    common: Arc<Common>,
+}
+
+/// The write half of an [`Upgraded`] stream (the attached container's input).
+///
+/// [`close_write`](crate::client::StdinWriter::close_write) half-closes it: `shutdown(Write)`
+/// on a plain socket, a TLS `close_notify` over TLS; the read half keeps working.
+pub struct UpgradedWriter {
+    half: WriteHalf,
+    timeout: Option<Duration>,
+    common: Arc<Common>,
+}
+
+/// What both halves share: the request (for messages) and the cancel watch.
+struct Common {
+    label: String,
+    watch: Option<Registration>,
+}
+
+impl Common {
+    fn cancelled(&self) -> bool {
+        self.watch.as_ref().is_some_and(Registration::is_cancelled)
+    }
+}
+
+enum ReadHalf {
+    Plain(Arc<Socket>),
+    #[cfg(feature = "tls")]
+    Tls(super::tls::TlsReader),
+}
+
+enum WriteHalf {
+    Plain(Arc<Socket>),
+    #[cfg(feature = "tls")]
+    Tls(super::tls::TlsWriter),
+}
+
+impl Upgraded {
+    /// Takes over a connection whose `101` head has been consumed; `label` names the request.
+    pub(crate) fn new(conn: Conn, label: String) -> Upgraded {
+        let (stream, leftover, watch) = conn.into_parts();
+        // The stream lives as long as the container runs: no limits unless the caller sets them.
+        // (Failing to clear them leaves the request's limits, which is no reason to fail.)
+        let _ = stream.socket().set_read_timeout(None);
+        let _ = stream.socket().set_write_timeout(None);
+        let (read, write) = match stream {
+            Stream::Plain(socket) => (
+                ReadHalf::Plain(Arc::clone(&socket)),
+                WriteHalf::Plain(socket),
+            ),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => {
+                let (r, w) = tls.split();
+                (ReadHalf::Tls(r), WriteHalf::Tls(w))
+            }
+        };
+        let common = Arc::new(Common { label, watch });
+        Upgraded {
+            reader: UpgradedReader {
+                half: read,
+                leftover,
+                pos: 0,
+                timeout: None,
+                common: Arc::clone(&common),
+            },
+            writer: UpgradedWriter {
+                half: write,
+                timeout: None,
+                common,
+            },
+        }
+    }
+
+    /// The two halves; the connection closes when both are dropped.
+    pub fn split(self) -> (UpgradedReader, UpgradedWriter) {
+        (self.reader, self.writer)
+    }
+}
+
+impl fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upgraded")
+            .field("request", &self.reader.common.label)
+            .finish()
+    }
+}
+
+impl UpgradedReader {
+    fn socket(&self) -> &Socket {
+        match &self.half {
+            ReadHalf::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(t) => t.socket(),
+        }
+    }
+
+    /// Limits how long one read may wait (`None`, the default, waits as long as it takes).
+    ///
+    /// A read that times out fails with an [`Error::Timeout`] inside the `io::Error`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket()
+            .set_read_timeout(timeout.map(|d| d.max(Duration::from_nanos(1))))?;
+        self.timeout = timeout;
+        Ok(())
+    }
+}
+
+impl Read for UpgradedReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.leftover.len() {
+            let n = out.len().min(self.leftover.len() - self.pos);
+            out[..n].copy_from_slice(&self.leftover[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.pos == self.leftover.len() {
+                self.leftover = Vec::new();
+                self.pos = 0;
+            }
+            return Ok(n);
+        }
+        let res = match &mut self.half {
+            ReadHalf::Plain(s) => (&**s).read(out),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(t) => t.read(out),
+        };
+        let cancelled = self.common.cancelled();
+        match res {
+            Ok(0) if cancelled && !out.is_empty() => Err(Error::Cancelled.into()),
+            Ok(n) => Ok(n),
+            Err(e) => Err(io_error(e, cancelled, self.timeout, || {
+                format!("reading the upgraded stream of {}", self.common.label)
+            })
+            .into()),
+        }
+    }
+}
+
+impl fmt::Debug for UpgradedReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradedReader")
+            .field("request", &self.common.label)
+            .field("buffered", &(self.leftover.len() - self.pos))
+            .finish()
+    }
+}
+
+impl UpgradedWriter {
+    fn socket(&self) -> &Socket {
+        match &self.half {
+            WriteHalf::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(t) => t.socket(),
+        }
+    }
+
+    /// Limits how long one write may block (`None`, the default, waits as long as it takes).
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket()
+            .set_write_timeout(timeout.map(|d| d.max(Duration::from_nanos(1))))?;
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    fn map(&self, e: io::Error) -> io::Error {
+        io_error(e, self.common.cancelled(), self.timeout, || {
+            format!("writing the upgraded stream of {}", self.common.label)
+        })
+        .into()
+    }
+}
+
+impl Write for UpgradedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let res = match &mut self.half {
+            WriteHalf::Plain(s) => (&**s).write(data),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(t) => t.write(data),
+        };
+        res.map_err(|e| self.map(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let res = match &mut self.half {
+            WriteHalf::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(t) => t.flush(),
+        };
+        res.map_err(|e| self.map(e))
+    }
+}
+
+impl crate::client::StdinWriter for UpgradedWriter {
+    /// Tells the peer no more input is coming while its output keeps flowing.
+    fn close_write(&mut self) -> io::Result<()> {
+        let res = match &mut self.half {
+            WriteHalf::Plain(s) => s.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(t) => t.close_write(),
+        };
+        res.map_err(|e| self.map(e))
+    }
+}
+
+impl fmt::Debug for UpgradedWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradedWriter")
+            .field("request", &self.common.label)
+            .finish()
+    }
+}
