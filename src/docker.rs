@@ -372,6 +372,10 @@ pub struct RunContainerOptions {
     pub entrypoint: Vec<String>,
     /// Streamed into the container's standard input (a tar of the sources for `assemble`),
     /// then the input is closed.
+    ///
+    /// A container that exits with code 0 without reading all of it is a success (logged as
+    /// a warning); one that exits otherwise is a container error, whatever happened to its
+    /// input.
     pub stdin: Option<Box<dyn Read + Send>>,
     /// Receives the container's standard output as it is produced.
     pub stdout: Option<Box<dyn Write + Send>>,
@@ -803,6 +807,10 @@ impl Docker for DockerClient {
             ..Default::default()
         };
         let IdResponse { id } = self.client.container_commit(&opts.container_id, &options)?;
+        // Podman answers the bare hex digest; Docker (and every inspect) says `sha256:<hex>`.
+        if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(format!("sha256:{id}"));
+        }
         Ok(id)
     }
 
@@ -1256,6 +1264,13 @@ mod tests {
         .unwrap();
         let sent = fake.state().container_commit_options.clone().unwrap();
         assert_eq!(sent.config, None);
+        // Podman's bare IDs get the digest algorithm Docker's have.
+        let bare = "ab".repeat(32);
+        fake.state().container_commit_response.id = bare.clone();
+        let id = d
+            .commit_container(CommitContainerOptions::default())
+            .unwrap();
+        assert_eq!(id, format!("sha256:{bare}"));
         // The daemon's error comes back as it is.
         fake.state().container_commit_err = Some(Error::api(409, "conflict"));
         let e = d
