@@ -18,8 +18,7 @@
 //! # Differences from S2I
 //!
 //! The observable contract of the reference is kept: names, defaults, label and environment
-//! fallbacks, command construction, error texts and codes. These behaviours differ on purpose
-//! (the numbers are those of the project's behaviour reference):
+//! fallbacks, command construction, error texts and codes. These behaviours differ on purpose:
 //!
 //! 1. **The image's ENTRYPOINT is overridden.** When the image has a non-empty `ENTRYPOINT` and
 //!    the caller gave none, the container is created with `["/usr/bin/env"]`
@@ -36,6 +35,9 @@
 //! 4. **A failed container's state is always reported.** The inspect after a non-zero exit
 //!    gets its own deadline, so [`ContainerError::output`](crate::ContainerError::output) is
 //!    filled in for runs longer than two minutes too.
+//! 5. **Streams have an inactivity limit, not a total deadline.** Uploads, downloads and pulls
+//!    fail after two minutes without progress (the transport's idle timeout), however long the
+//!    whole transfer takes; the reference failed any upload or download longer than two minutes.
 //! 6. **Pull retries decide per attempt.** Only an attempt whose error is one of
 //!    [`RETRIABLE_ERRORS`](crate::RETRIABLE_ERRORS) is retried; after the last attempt its error is
 //!    returned as a pull error (the reference discarded it and went on as if the pull had
@@ -45,15 +47,28 @@
 //!    a pull, and a build whose output stream reports an error returns
 //!    [`Error::Stream`] after the whole output was copied to the caller's writer (the
 //!    reference reported such builds as successful).
+//! 8. **Registry credentials match registries, not strings** (normalised keys, Docker Hub
+//!    credentials only for Docker Hub, credential helpers; see [`auth`](crate::auth)).
+//! 9. `X-Registry-Auth` is sent as the reference sends it, also for empty credentials (the
+//!    daemon ignores them).
 //! 10. **The assemble user's group is ignored in user checks**: `1001:0` is checked as `1001`.
 //! 11. **`ONBUILD USER` without an argument** is the user `""` (not allowed) instead of a crash.
+//! 12. `DOCKER_TLS_VERIFY` and `DOCKER_TLS` are on when non-empty, as in the reference and the
+//!     docker CLI (kept on purpose; see [`engine`](crate::engine)).
 //! 13. **Output is streamed whenever any stream is attached**: the attach request carries
 //!     `stream=1` also when only stdin or stderr is attached.
+//! 14. **Uploads keep executables executable**: [`upload_to_container`](Docker::upload_to_container)
+//!     gives directories and files with any execute bit `0777`, other files `0666`, and keeps
+//!     setuid/setgid/sticky (the reference made every file `0666`).
+//! 15. **`.git` is excluded relative to the upload root**, not matched against the full host
+//!     path (sources below a host directory named `.git` still upload).
 //! 16. **A commit keeps every setting given**: the configuration (`Env`, `Labels`, `User`, ...)
 //!     is sent whenever any of its fields is set, not only with a command or entrypoint.
 //! 17. **`on_start` is always awaited.** [`RunContainerOptions::on_start`] is joined before
 //!     `run_container` returns, also when the container failed; the container's error is
 //!     reported first.
+//! 18. **`foo:` is `foo:latest`**, not `foo::latest` (see
+//!     [`get_image_name`]).
 //! 19. **`FakeDocker` behaves like the real thing**: it passes the destination to
 //!     [`PostExecutor::post_execute`] and returns its error.
 //! 20. **No signal handling.** A library must not take over the process's signals. A run is
@@ -61,13 +76,13 @@
 //!     removed, and the run returns [`Error::Cancelled`]); the container is removed on every
 //!     path, including a panic in a hook.
 //!
-//! 14. **Uploads keep executables executable**: [`upload_to_container`](Docker::upload_to_container)
-//!     gives directories and files with any execute bit `0777`, other files `0666`, and keeps
-//!     setuid/setgid/sticky (the reference made every file `0666`).
-//! 15. **`.git` is excluded relative to the upload root**, not matched against the full host
-//!     path (sources below a host directory named `.git` still upload).
+//! Beyond those:
 //!
-//! The credentials sent with pulls follow decision 8 (see [`auth`](crate::auth)).
+//! - A container that exits with code 0 without reading all of its `stdin` is a success (with a
+//!   warning); the reference returned the broken pipe, which Podman provokes every time.
+//! - Commit IDs are `sha256:<hex>` whatever the engine answers (Podman answers the bare hex).
+//! - [`run_container`](Docker::run_container) inspects the image once (labels, environment and
+//!   entrypoint from one reply) and does not attach when no stream is given.
 
 mod io;
 mod pull;
