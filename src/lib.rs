@@ -24,8 +24,16 @@ pub use client::{BodyReader, Client, HijackedResponse, StdinWriter};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 
 // -- re-exports: engine.rs (engine client, config from the environment)
+pub use engine::{get_default_docker_config, new_engine_api_client, EngineClient};
+pub use transport::Cancel;
 
 // -- re-exports: docker.rs (the Docker trait and the S2I operations)
+pub use docker::{
+    check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user,
+    get_builder_image, get_rebuild_image, get_runtime_image, new, pull_image, stream_container_io,
+    BuildImageOptions, CommandOverrides, CommitContainerOptions, Docker, DockerClient, OnStartHook,
+    PostExecutor, PullProgress, PullResult, RunCancel, RunContainerOptions,
+};
 
 // -- re-exports: auth.rs
 pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};

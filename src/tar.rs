@@ -469,6 +469,50 @@ impl<W: Write> ArchiveWriter<W> {
     }
 }
 
+impl<W: Write> ArchiveWriter<W> {
+    /// Writes a PAX extended header (`x`) for the entry `name`.
+    ///
+    /// The header gets a name, `<dir>/PaxHeaders.0/<base>` as Go's `archive/tar` writes it:
+    /// `::tar::Builder::append_pax_extensions` leaves it empty, and busybox tar (the `tar` of
+    /// Alpine- and busybox-based builder images) takes a header without a name for the end of
+    /// the archive, then fails on the records with `invalid tar magic`.
+    fn append_pax_header(&mut self, name: &[u8], records: &[(&str, Vec<u8>)]) -> Result<()> {
+        let mut data = Vec::new();
+        for (key, value) in records {
+            // A record is `<len> <key>=<value>\n`, where `<len>` counts its own digits too.
+            let rest = 3 + key.len() + value.len();
+            let (mut digits, mut limit) = (1, 10);
+            while rest + digits >= limit {
+                digits += 1;
+                limit *= 10;
+            }
+            data.extend_from_slice(format!("{} {key}=", rest + digits).as_bytes());
+            data.extend_from_slice(value);
+            data.push(b'\n');
+        }
+        let (dir, base) = match name.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => (&[][..], name),
+        };
+        let mut pax_name = Vec::with_capacity(dir.len() + 14 + base.len());
+        if !dir.is_empty() {
+            pax_name.extend_from_slice(dir);
+            pax_name.push(b'/');
+        }
+        pax_name.extend_from_slice(b"PaxHeaders.0/");
+        pax_name.extend_from_slice(base);
+        let mut header = ::tar::Header::new_ustar();
+        let n = pax_name.len().min(NAME_FIELD);
+        header.as_old_mut().name[..n].copy_from_slice(&pax_name[..n]);
+        header.set_entry_type(::tar::EntryType::XHeader);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        self.builder.append(&header, &data[..])?;
+        Ok(())
+    }
+}
+
 impl<W: Write> TarWriter for ArchiveWriter<W> {
     fn write_header(&mut self, h: TarHeader) -> Result<()> {
         if self.finished {
@@ -515,8 +559,7 @@ impl<W: Write> TarWriter for ArchiveWriter<W> {
         }
         header.set_cksum();
         if !pax.is_empty() {
-            self.builder
-                .append_pax_extensions(pax.iter().map(|(k, v)| (*k, v.as_slice())))?;
+            self.append_pax_header(name, &pax)?;
         }
         // With empty data, `append` writes the header block alone; the content follows
         // through `write_data` and the padding in `end_entry`.
@@ -1679,6 +1722,62 @@ mod tests {
         assert!(w.write_header(header("", 0)).is_err());
         w.finish().unwrap();
         assert!(w.write_header(header("x", 0)).is_err());
+    }
+
+    #[test]
+    fn pax_headers_have_names_that_busybox_tar_reads() {
+        let long = format!("src/{}", "n".repeat(150));
+        let mut w = ArchiveWriter::new(Vec::new());
+        for (name, kind, size) in [
+            ("src/dir", EntryKind::Dir, 0),
+            (long.as_str(), EntryKind::File, 2),
+        ] {
+            w.write_header(TarHeader {
+                name: PathBuf::from(name),
+                kind,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size,
+                mtime: UNIX_EPOCH + Duration::new(10, 5),
+                link_name: PathBuf::new(),
+            })
+            .unwrap();
+        }
+        w.write_data(b"hi").unwrap();
+        w.finish().unwrap();
+        let tar = w.into_inner().unwrap();
+        // The extended header of `src/dir` is named as Go names it.
+        assert_eq!(&tar[..20], b"src/PaxHeaders.0/dir");
+        assert_eq!(tar[156], b'x');
+        let mut names = Vec::new();
+        for e in ::tar::Archive::new(&tar[..]).entries().unwrap() {
+            names.push(e.unwrap().path().unwrap().display().to_string());
+        }
+        assert_eq!(names, ["src/dir", long.as_str()]);
+        // busybox tar took the nameless header of `::tar::Builder::append_pax_extensions` for
+        // the end of the archive and failed with `invalid tar magic`.
+        let busybox = Path::new("/bin/busybox");
+        if busybox.exists() {
+            let mut child = std::process::Command::new(busybox)
+                .args(["tar", "-tf", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&tar).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("src/dir\n{long}\n")
+            );
+        }
     }
 
     #[test]

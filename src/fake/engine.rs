@@ -409,7 +409,9 @@ pub enum Fault {
     InBand(String),
     /// Send only the first `n` bytes of the reply, then close the connection.
     HangUpAfter(usize),
-    /// Send the reply chunked and close inside a chunk (for `attach`: inside a frame).
+    /// Send the reply chunked and close inside a chunk. A reply without a body (`204`, `304`)
+    /// becomes a `200` whose chunked body is cut; `attach` is cut inside its first frame;
+    /// a `HEAD` reply, having no body, is only followed by a close.
     TruncatedChunk,
     /// Reply with a head no HTTP parser accepts, then close.
     MalformedHead,
@@ -745,6 +747,21 @@ impl RunningFake {
     /// The socket's path.
     pub fn socket_path(&self) -> &Path {
         &self.server.socket
+    }
+
+    /// A client of this fake: [`new_engine_api_client`](crate::new_engine_api_client) with
+    /// [`host`](Self::host) as the endpoint. It negotiates API 1.41 with its first request
+    /// (unless `DOCKER_API_VERSION` pins another version, which the fake may refuse as the
+    /// daemon would).
+    ///
+    /// # Errors
+    ///
+    /// As [`new_engine_api_client`](crate::new_engine_api_client).
+    pub fn client(&self) -> Result<crate::EngineClient> {
+        crate::new_engine_api_client(&crate::DockerConfig {
+            endpoint: self.host(),
+            ..Default::default()
+        })
     }
 
     /// Every request received so far, in order.

@@ -4,6 +4,13 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::HijackedResponse;
+use crate::engine::{EngineClient, Limits};
+use crate::error::{Error, Result};
+use crate::ops::{self, check_container_id};
+use crate::reference::parse_normalized_named;
+use crate::transport::{encode_path_segment, query, Body, Upgrade};
+
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
 ///
 /// `None` fields are left out of requests so the daemon applies the image's values.
@@ -140,6 +147,64 @@ pub struct ContainerCreateResponse {
     pub warnings: Vec<String>,
 }
 
+/// Normalises capability names as the Go client does before `POST /containers/create`:
+/// upper-cased, `CAP_`-prefixed unless `ALL` or already prefixed, de-duplicated and sorted.
+///
+/// ```
+/// use s2i_docker::ops::container::normalize_capabilities;
+/// let caps = ["kill", "MKNOD", "setgid", "CAP_SETUID", "cap_kill"].map(String::from);
+/// assert_eq!(normalize_capabilities(&caps), ["CAP_KILL", "CAP_MKNOD", "CAP_SETGID", "CAP_SETUID"]);
+/// ```
+pub fn normalize_capabilities(caps: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = caps
+        .iter()
+        .map(|c| {
+            let c = c.to_uppercase();
+            if c == "ALL" || c.starts_with("CAP_") {
+                c
+            } else {
+                format!("CAP_{c}")
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Creates a container (`POST /containers/create?name=..`).
+///
+/// The body is the configuration at the top level plus `HostConfig`; `CapDrop` is sent
+/// normalised ([`normalize_capabilities`]). An empty `name` lets the daemon choose one.
+///
+/// # Errors
+/// [`Error::Api`]: 404 for a missing image, 409 for a name in use, 400 for an invalid
+/// configuration; connection errors, timeouts, [`Error::Decode`].
+pub fn create(
+    docker: &EngineClient,
+    body: &ContainerCreateBody,
+    name: &str,
+) -> Result<ContainerCreateResponse> {
+    let json = match &body.host_config.cap_drop {
+        Some(caps) => {
+            let mut normalized = body.clone();
+            normalized.host_config.cap_drop =
+                Some(normalize_capabilities(caps)).filter(|c| !c.is_empty());
+            serde_json::to_vec(&normalized)?
+        }
+        None => serde_json::to_vec(body)?,
+    };
+    let params: &[(&str, &str)] = if name.is_empty() {
+        &[]
+    } else {
+        &[("name", name)]
+    };
+    let endpoint = format!("/containers/create{}", query(params));
+    let headers = vec![("Content-Type", "application/json".to_string())];
+    let response = docker.call("POST", &endpoint, headers, Body::Bytes(json), Limits::Short)?;
+    ops::read_json(docker, response, "POST /containers/create")
+}
+
 /// Which streams `POST /containers/{id}/attach` attaches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ContainerAttachOptions {
@@ -151,6 +216,80 @@ pub struct ContainerAttachOptions {
     pub stdout: bool,
     /// Attach the standard error (`stderr=1`).
     pub stderr: bool,
+}
+
+/// Attaches to a container's standard streams (`POST /containers/{id}/attach`, upgraded).
+///
+/// Sends `stream=1`, `stdin=1`, `stdout=1`, `stderr=1` as `options` say, with
+/// `Content-Type: text/plain`, `Connection: Upgrade` and `Upgrade: tcp`; the daemon must answer
+/// `101 Switching Protocols`, after which the connection carries the raw stream (stdcopy frames
+/// when the container has no TTY; see [`stream::demux`](crate::ops::stream::demux)). Attach
+/// before start so no output is lost. The upgrade must come within the client's timeout; the
+/// stream itself has no time limit.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID (nothing is sent); [`Error::Api`]
+/// `unable to upgrade to tcp, received <status>: <daemon message>` when the daemon refuses
+/// (404 for a missing container, 409 for one that cannot be attached); connection errors.
+pub fn attach(
+    docker: &EngineClient,
+    container: &str,
+    options: &ContainerAttachOptions,
+) -> Result<HijackedResponse> {
+    check_container_id(container)?;
+    let mut params = Vec::with_capacity(4);
+    for (key, on) in [
+        ("stderr", options.stderr),
+        ("stdin", options.stdin),
+        ("stdout", options.stdout),
+        ("stream", options.stream),
+    ] {
+        if on {
+            params.push((key, "1"));
+        }
+    }
+    let endpoint = format!(
+        "/containers/{}/attach{}",
+        encode_path_segment(container),
+        query(&params)
+    );
+    let headers = vec![("Content-Type", "text/plain".to_string())];
+    match docker.upgrade("POST", &endpoint, headers)? {
+        Upgrade::Switched(upgraded) => {
+            let (reader, writer) = upgraded.split();
+            Ok(HijackedResponse {
+                reader: Box::new(reader),
+                writer: Box::new(writer),
+            })
+        }
+        Upgrade::Refused(response) => {
+            let status = response.status;
+            let detail = match ops::error_from_response(response, "") {
+                Error::Api { message, .. } if !message.starts_with("request returned") => {
+                    format!(": {message}")
+                }
+                _ => String::new(),
+            };
+            Err(Error::Api {
+                status,
+                message: format!("unable to upgrade to tcp, received {status}{detail}"),
+            })
+        }
+    }
+}
+
+/// Starts a container (`POST /containers/{id}/start`).
+///
+/// A container that already runs is no error (the daemon answers 304).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container, 500 when
+/// the runtime fails to start it; connection errors, timeouts.
+pub fn start(docker: &EngineClient, container: &str) -> Result<()> {
+    check_container_id(container)?;
+    let endpoint = format!("/containers/{}/start", encode_path_segment(container));
+    let response = docker.call("POST", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::discard(response)
 }
 
 /// The reply of `POST /containers/{id}/wait`.
@@ -172,6 +311,46 @@ pub struct ContainerWaitExitError {
     /// The error's text.
     #[serde(default)]
     pub message: String,
+}
+
+/// Waits for a container (`POST /containers/{id}/wait?condition=..`) and returns its exit code.
+///
+/// `condition` is `not-running` (the S2I choice: returns at once for a stopped container),
+/// `next-exit` or `removed`; an empty one sends none (the daemon's default, `not-running`).
+/// There is no time limit: the call lasts as long as the container runs.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container;
+/// [`Error::Other`] with the reply's text (at most 2 KiB) when the reply is not JSON;
+/// connection errors.
+pub fn wait(
+    docker: &EngineClient,
+    container: &str,
+    condition: &str,
+) -> Result<ContainerWaitResponse> {
+    check_container_id(container)?;
+    let params: &[(&str, &str)] = if condition.is_empty() {
+        &[]
+    } else {
+        &[("condition", condition)]
+    };
+    let endpoint = format!(
+        "/containers/{}/wait{}",
+        encode_path_segment(container),
+        query(params)
+    );
+    let response = docker.call(
+        "POST",
+        &endpoint,
+        Vec::new(),
+        Body::Empty,
+        Limits::Unbounded,
+    )?;
+    let raw = ops::read_json_bytes(docker, response)?;
+    serde_json::from_slice(&raw).map_err(|_| {
+        let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
+        Error::Other(text.trim().to_string())
+    })
 }
 
 /// A container's state (the Engine's `ContainerState`).
@@ -249,6 +428,40 @@ pub struct ContainerInspect {
     pub network_settings: Option<NetworkSettings>,
 }
 
+/// A container's configuration and state (`GET /containers/{id}/json`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container;
+/// connection errors, timeouts, [`Error::Decode`].
+pub fn inspect(docker: &EngineClient, container: &str) -> Result<ContainerInspect> {
+    check_container_id(container)?;
+    let endpoint = format!("/containers/{}/json", encode_path_segment(container));
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::read_json(docker, response, "GET /containers/{id}/json")
+}
+
+/// Sends a signal to a container (`POST /containers/{id}/kill?signal=..`); an empty `signal`
+/// sends none (the daemon's default, `SIGKILL`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container, 409 for
+/// one that is not running; connection errors, timeouts.
+pub fn kill(docker: &EngineClient, container: &str, signal: &str) -> Result<()> {
+    check_container_id(container)?;
+    let params: &[(&str, &str)] = if signal.is_empty() {
+        &[]
+    } else {
+        &[("signal", signal)]
+    };
+    let endpoint = format!(
+        "/containers/{}/kill{}",
+        encode_path_segment(container),
+        query(params)
+    );
+    let response = docker.call("POST", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::discard(response)
+}
+
 /// Options of `DELETE /containers/{id}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ContainerRemoveOptions {
@@ -256,6 +469,33 @@ pub struct ContainerRemoveOptions {
     pub remove_volumes: bool,
     /// Kill a running container first (`force=1`).
     pub force: bool,
+}
+
+/// Removes a container (`DELETE /containers/{id}`), with `v=1` and `force=1` when asked.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container, 409 for
+/// a running one without `force`; connection errors, timeouts.
+pub fn remove(
+    docker: &EngineClient,
+    container: &str,
+    options: &ContainerRemoveOptions,
+) -> Result<()> {
+    check_container_id(container)?;
+    let mut params = Vec::new();
+    if options.force {
+        params.push(("force", "1"));
+    }
+    if options.remove_volumes {
+        params.push(("v", "1"));
+    }
+    let endpoint = format!(
+        "/containers/{}{}",
+        encode_path_segment(container),
+        query(&params)
+    );
+    let response = docker.call("DELETE", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::discard(response)
 }
 
 /// Options of `POST /commit`.
@@ -277,4 +517,364 @@ pub struct IdResponse {
     /// The ID.
     #[serde(rename = "Id", alias = "ID", default)]
     pub id: String,
+}
+
+/// Creates an image from a container (`POST /commit?container=..&repo=..&tag=..`).
+///
+/// The reference is normalised as the Go client does: `repo` is the fully qualified name
+/// (`myimg` → `docker.io/library/myimg`) and `tag` the tag or `latest`; an empty reference sends
+/// `repo=` and `tag=` empty (an untagged image). `comment` and `author` are always sent. The
+/// configuration, when given, is the JSON body. There is no time limit (committing a big
+/// container takes long).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID, an invalid reference, or a reference with a digest
+/// (`refusing to create a tag with a digest reference`), all without a request; [`Error::Api`]
+/// 404 for a missing container; connection errors.
+pub fn commit(
+    docker: &EngineClient,
+    container: &str,
+    options: &ContainerCommitOptions,
+) -> Result<IdResponse> {
+    check_container_id(container)?;
+    let (repo, tag) = if options.reference.is_empty() {
+        (String::new(), String::new())
+    } else {
+        let named = parse_normalized_named(&options.reference)?;
+        if named.digest.is_some() {
+            return Err(Error::InvalidInput(
+                "refusing to create a tag with a digest reference".into(),
+            ));
+        }
+        let tag = named
+            .tag
+            .clone()
+            .unwrap_or_else(|| crate::DEFAULT_TAG.to_string());
+        (named.name(), tag)
+    };
+    let params = [
+        ("author", options.author.as_str()),
+        ("comment", options.comment.as_str()),
+        ("container", container),
+        ("repo", repo.as_str()),
+        ("tag", tag.as_str()),
+    ];
+    let endpoint = format!("/commit{}", query(&params));
+    let (headers, body) = match &options.config {
+        Some(config) => (
+            vec![("Content-Type", "application/json".to_string())],
+            Body::Bytes(serde_json::to_vec(config)?),
+        ),
+        None => (Vec::new(), Body::Empty),
+    };
+    let response = docker.call("POST", &endpoint, headers, body, Limits::Unbounded)?;
+    ops::read_json(docker, response, "POST /commit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve};
+    use std::io::Write;
+
+    #[test]
+    fn capabilities_are_normalised() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (
+                &["KILL", "MKNOD", "SETGID", "SETUID"],
+                &["CAP_KILL", "CAP_MKNOD", "CAP_SETGID", "CAP_SETUID"],
+            ),
+            (
+                &["setuid", "cap_kill", "Cap_Kill", "kill"],
+                &["CAP_KILL", "CAP_SETUID"],
+            ),
+            (&["all", "net_raw"], &["ALL", "CAP_NET_RAW"]),
+            (&[], &[]),
+        ];
+        for (input, want) in cases {
+            let input: Vec<String> = input.iter().map(|s| s.to_string()).collect();
+            assert_eq!(normalize_capabilities(&input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn create_sends_config_host_config_and_name() {
+        let (docker, server) = serve(|_| json("201 Created", "{\"Id\":\"abc\",\"Warnings\":null}"));
+        let body = ContainerCreateBody {
+            config: ContainerConfig {
+                image: "busybox:latest".into(),
+                cmd: Some(vec!["/bin/sh".into()]),
+                open_stdin: true,
+                ..Default::default()
+            },
+            host_config: HostConfig {
+                cap_drop: Some(vec!["kill".into(), "CAP_KILL".into(), "mknod".into()]),
+                shm_size: 67_108_864,
+                ..Default::default()
+            },
+        };
+        let created = create(&docker, &body, "s2i_busybox_0000abcd").unwrap();
+        assert_eq!(created.id, "abc");
+        assert!(created.warnings.is_empty());
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/containers/create")
+        );
+        assert_eq!(r.query_pairs(), [("name", "s2i_busybox_0000abcd")]);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(sent["Image"], "busybox:latest");
+        assert_eq!(sent["OpenStdin"], true);
+        assert_eq!(sent["Cmd"], serde_json::json!(["/bin/sh"]));
+        assert_eq!(
+            sent["HostConfig"]["CapDrop"],
+            serde_json::json!(["CAP_KILL", "CAP_MKNOD"])
+        );
+        assert_eq!(sent["HostConfig"]["ShmSize"], 67_108_864);
+        assert!(sent.get("Entrypoint").is_none());
+
+        let _ = create(&docker, &ContainerCreateBody::default(), "").unwrap();
+        assert!(server.requests()[1].query.is_empty(), "no name, no query");
+    }
+
+    #[test]
+    fn attach_upgrades_and_streams() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("missing") {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"No such container: missing\"}",
+                );
+            }
+            if r.path.contains("bare") {
+                return (
+                    b"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                    false,
+                );
+            }
+            let mut reply =
+                b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".to_vec();
+            reply.extend_from_slice(b"\x01\0\0\0\0\0\0\x03out\x02\0\0\0\0\0\0\x03err");
+            (reply, true)
+        });
+        let options = ContainerAttachOptions {
+            stream: true,
+            stdin: true,
+            stdout: true,
+            stderr: true,
+        };
+        let mut hijacked = attach(&docker, "abc", &options).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        crate::ops::stream::demux(&mut hijacked.reader, &mut out, &mut err).unwrap();
+        assert_eq!((&out[..], &err[..]), (&b"out"[..], &b"err"[..]));
+        // The server closed: writing may fail, but half-closing never panics.
+        let _ = hijacked.writer.write_all(b"x");
+        let _ = hijacked.writer.close_write();
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/containers/abc/attach")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("stderr", "1"),
+                ("stdin", "1"),
+                ("stdout", "1"),
+                ("stream", "1")
+            ]
+        );
+        assert_eq!(r.header("Content-Type"), Some("text/plain"));
+        assert_eq!(r.header("Upgrade"), Some("tcp"));
+        assert!(r
+            .header("Connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("upgrade")));
+
+        let e = attach(&docker, "missing", &options).unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: unable to upgrade to tcp, received 404: No such container: missing"
+        );
+        let e = attach(&docker, "bare", &ContainerAttachOptions::default()).unwrap_err();
+        assert!(e.is_conflict());
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: unable to upgrade to tcp, received 409"
+        );
+        assert_eq!(server.requests()[2].query.len(), 0);
+    }
+
+    #[test]
+    fn start_wait_kill_remove_inspect() {
+        let (docker, server) = serve(|r| {
+            match (r.method.as_str(), r.path.rsplit('/').next()) {
+            (_, Some("start")) => (b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(), false),
+            (_, Some("wait")) if r.path.contains("weird") => {
+                (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json!".to_vec(), false)
+            }
+            (_, Some("wait")) => json("200 OK", "{\"StatusCode\":3,\"Error\":null}"),
+            (_, Some("json")) => json(
+                "200 OK",
+                "{\"Id\":\"abc\",\"State\":{\"Status\":\"exited\",\"ExitCode\":3,\"OOMKilled\":true,\"Error\":\"\"},\"NetworkSettings\":{\"Ports\":{\"8080/tcp\":null}}}",
+            ),
+            _ => (b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), false),
+        }
+        });
+        start(&docker, "abc").unwrap();
+        assert_eq!(wait(&docker, "abc", "not-running").unwrap().status_code, 3);
+        let e = wait(&docker, "weird", "").unwrap_err();
+        assert_eq!(e.to_string(), "not json!");
+        kill(&docker, "abc", "SIGKILL").unwrap();
+        kill(&docker, "abc", "").unwrap();
+        remove(
+            &docker,
+            "abc",
+            &ContainerRemoveOptions {
+                remove_volumes: true,
+                force: true,
+            },
+        )
+        .unwrap();
+        let state = inspect(&docker, "abc").unwrap().state.unwrap();
+        assert!(state.oom_killed);
+        assert_eq!(state.exit_code, 3);
+        type Seen = (String, String, Vec<(String, String)>);
+        let got: Vec<Seen> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.query))
+            .collect();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let want = vec![
+            (
+                "POST".to_string(),
+                "/v1.41/containers/abc/start".to_string(),
+                pairs(&[]),
+            ),
+            (
+                "POST".into(),
+                "/v1.41/containers/abc/wait".into(),
+                pairs(&[("condition", "not-running")]),
+            ),
+            (
+                "POST".into(),
+                "/v1.41/containers/weird/wait".into(),
+                pairs(&[]),
+            ),
+            (
+                "POST".into(),
+                "/v1.41/containers/abc/kill".into(),
+                pairs(&[("signal", "SIGKILL")]),
+            ),
+            (
+                "POST".into(),
+                "/v1.41/containers/abc/kill".into(),
+                pairs(&[]),
+            ),
+            (
+                "DELETE".into(),
+                "/v1.41/containers/abc".into(),
+                pairs(&[("force", "1"), ("v", "1")]),
+            ),
+            (
+                "GET".into(),
+                "/v1.41/containers/abc/json".into(),
+                pairs(&[]),
+            ),
+        ];
+        assert_eq!(got, want);
+        assert!(server.requests().iter().all(|r| r.body.is_empty()));
+    }
+
+    #[test]
+    fn empty_ids_send_nothing() {
+        let (docker, server) = serve(|_| json("200 OK", "{}"));
+        let errors = [
+            start(&docker, "").unwrap_err(),
+            wait(&docker, "", "not-running").unwrap_err(),
+            inspect(&docker, "").unwrap_err(),
+            kill(&docker, "", "SIGKILL").unwrap_err(),
+            remove(&docker, "", &ContainerRemoveOptions::default()).unwrap_err(),
+            attach(&docker, "", &ContainerAttachOptions::default()).unwrap_err(),
+            commit(&docker, "", &ContainerCommitOptions::default()).unwrap_err(),
+        ];
+        for e in errors {
+            assert!(
+                matches!(&e, Error::InvalidInput(m) if m == "invalid container name or ID: value is empty"),
+                "{e:?}"
+            );
+        }
+        assert!(server.requests().is_empty());
+    }
+
+    #[test]
+    fn commit_query_and_body() {
+        let (docker, server) = serve(|_| json("201 Created", "{\"Id\":\"sha256:new\"}"));
+        let options = ContainerCommitOptions {
+            reference: "myimg".into(),
+            config: Some(ContainerConfig {
+                cmd: Some(vec!["/usr/libexec/s2i/run".into()]),
+                user: "1001".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(commit(&docker, "abc", &options).unwrap().id, "sha256:new");
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/commit")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("author", ""),
+                ("comment", ""),
+                ("container", "abc"),
+                ("repo", "docker.io/library/myimg"),
+                ("tag", "latest"),
+            ]
+        );
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(sent["Cmd"], serde_json::json!(["/usr/libexec/s2i/run"]));
+        assert_eq!(sent["User"], "1001");
+
+        let plain = ContainerCommitOptions {
+            reference: "quay.io/a/b:2".into(),
+            comment: "c".into(),
+            author: "me".into(),
+            config: None,
+        };
+        commit(&docker, "abc", &plain).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(
+            r.query_pairs()[3..],
+            [("repo", "quay.io/a/b"), ("tag", "2")]
+        );
+        assert_eq!(r.query_pairs()[..2], [("author", "me"), ("comment", "c")]);
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("Content-Type"), None);
+
+        commit(&docker, "abc", &ContainerCommitOptions::default()).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(r.query_pairs()[3..], [("repo", ""), ("tag", "")]);
+
+        let digest = ContainerCommitOptions {
+            reference: format!("x@sha256:{}", "0".repeat(64)),
+            ..Default::default()
+        };
+        let e = commit(&docker, "abc", &digest).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to create a tag with a digest reference"
+        );
+        assert_eq!(server.requests().len(), 3);
+    }
 }

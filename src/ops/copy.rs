@@ -1,6 +1,14 @@
 //! Archive endpoints: copy a tar into and out of a container.
 
+use std::io::Read;
+
+use base64::Engine as _;
 use serde::Deserialize;
+
+use crate::engine::{EngineClient, Limits};
+use crate::error::{Error, Result};
+use crate::ops::{self, check_container_id};
+use crate::transport::{encode_path_segment, query, Body, Response, ResponseBody};
 
 /// Options of `PUT /containers/{id}/archive`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -9,6 +17,49 @@ pub struct CopyToContainerOptions {
     pub allow_overwrite_dir_with_file: bool,
     /// Give the copied files the container user's uid and gid (`copyUIDGID=true`).
     pub copy_uid_gid: bool,
+}
+
+/// Extracts a tar stream into a directory of a container (`PUT /containers/{id}/archive?path=..`).
+///
+/// The tar is streamed from `content` with chunked encoding, never held in memory. The query
+/// carries `noOverwriteDirNonDir=true` unless
+/// [`allow_overwrite_dir_with_file`](CopyToContainerOptions::allow_overwrite_dir_with_file) is
+/// set, and `copyUIDGID=true` when [`copy_uid_gid`](CopyToContainerOptions::copy_uid_gid) is.
+/// No total deadline: only a pause longer than the client's timeout fails the upload.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container or
+/// directory, 400 for a body that is not a tar, 403 for a read-only path; reading `content`,
+/// connection errors, timeouts.
+pub fn put_archive(
+    docker: &EngineClient,
+    container: &str,
+    path: &str,
+    content: &mut (dyn Read + Send),
+    options: &CopyToContainerOptions,
+) -> Result<()> {
+    check_container_id(container)?;
+    let mut params = Vec::with_capacity(3);
+    if options.copy_uid_gid {
+        params.push(("copyUIDGID", "true"));
+    }
+    if !options.allow_overwrite_dir_with_file {
+        params.push(("noOverwriteDirNonDir", "true"));
+    }
+    params.push(("path", path));
+    let endpoint = format!(
+        "/containers/{}/archive{}",
+        encode_path_segment(container),
+        query(&params)
+    );
+    let response = docker.call(
+        "PUT",
+        &endpoint,
+        Vec::new(),
+        Body::Reader(content),
+        Limits::Stream,
+    )?;
+    ops::discard(response)
 }
 
 /// What `X-Docker-Container-Path-Stat` says about the copied path.
@@ -29,4 +80,207 @@ pub struct ContainerPathStat {
     /// The target of a symlink.
     #[serde(rename = "linkTarget", default)]
     pub link_target: String,
+}
+
+/// The header in which the daemon describes the path of an archive reply.
+const PATH_STAT_HEADER: &str = "X-Docker-Container-Path-Stat";
+
+/// Decodes `X-Docker-Container-Path-Stat`: base64 (standard alphabet) of a JSON object.
+///
+/// # Errors
+/// [`Error::Other`] `unable to get resource stat from response: unable to decode container path
+/// stat header: <why>` when the header is missing, not base64 or not the expected JSON.
+pub fn decode_path_stat(header: Option<&str>) -> Result<ContainerPathStat> {
+    let fail = |why: String| {
+        Error::Other(format!(
+            "unable to get resource stat from response: unable to decode container path stat header: {why}"
+        ))
+    };
+    let header = header.ok_or_else(|| fail("the header is missing".into()))?;
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(header.trim())
+        .map_err(|e| fail(e.to_string()))?;
+    serde_json::from_slice(&json).map_err(|e| fail(e.to_string()))
+}
+
+fn path_stat(response: &Response) -> Result<ContainerPathStat> {
+    decode_path_stat(response.header(PATH_STAT_HEADER))
+}
+
+/// Reads a path of a container as a tar stream (`GET /containers/{id}/archive?path=..`).
+///
+/// Returns the tar (streamed, never held in memory) and what the daemon says about `path`.
+/// A directory's tar holds the directory itself as its first entry; a file's holds the file.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container or path;
+/// the errors of [`decode_path_stat`]; connection errors, timeouts.
+pub fn get_archive(
+    docker: &EngineClient,
+    container: &str,
+    path: &str,
+) -> Result<(ResponseBody, ContainerPathStat)> {
+    check_container_id(container)?;
+    let endpoint = format!(
+        "/containers/{}/archive{}",
+        encode_path_segment(container),
+        query(&[("path", path)])
+    );
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Stream)?;
+    let stat = path_stat(&response)?;
+    Ok((response.into_body(), stat))
+}
+
+/// Describes a path of a container without copying it (`HEAD /containers/{id}/archive?path=..`).
+///
+/// # Errors
+/// As [`get_archive`]; a missing path is [`Error::Api`] 404 (a `HEAD` reply has no message).
+pub fn stat(docker: &EngineClient, container: &str, path: &str) -> Result<ContainerPathStat> {
+    check_container_id(container)?;
+    let endpoint = format!(
+        "/containers/{}/archive{}",
+        encode_path_segment(container),
+        query(&[("path", path)])
+    );
+    let response = docker.call("HEAD", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    let stat = path_stat(&response)?;
+    ops::discard(response)?;
+    Ok(stat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve};
+    use base64::engine::general_purpose::STANDARD;
+
+    const STAT: &str = "{\"name\":\"up.txt\",\"size\":14,\"mode\":420,\"mtime\":\"2024-01-01T00:00:00Z\",\"linkTarget\":\"\"}";
+
+    #[test]
+    fn path_stat_headers() {
+        let good = STANDARD.encode(STAT);
+        let stat = decode_path_stat(Some(&good)).unwrap();
+        assert_eq!(
+            stat,
+            ContainerPathStat {
+                name: "up.txt".into(),
+                size: 14,
+                mode: 420,
+                mtime: "2024-01-01T00:00:00Z".into(),
+                link_target: String::new(),
+            }
+        );
+        let dir = STANDARD.encode("{\"name\":\"tmp\",\"size\":4096,\"mode\":2147484159,\"mtime\":\"x\",\"linkTarget\":\"\"}");
+        assert_eq!(decode_path_stat(Some(&dir)).unwrap().mode, 2_147_484_159);
+        let prefix = "unable to get resource stat from response: unable to decode container path stat header: ";
+        for bad in [
+            None,
+            Some("!!not base64!!"),
+            Some(&*STANDARD.encode("not json")),
+            Some(""),
+        ] {
+            let e = decode_path_stat(bad).unwrap_err().to_string();
+            assert!(e.starts_with(prefix), "{bad:?}: {e}");
+            assert!(e.len() > prefix.len(), "{e}");
+        }
+    }
+
+    #[test]
+    fn put_archive_query_and_streamed_body() {
+        let (docker, server) = serve(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                false,
+            )
+        });
+        let tar: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        put_archive(
+            &docker,
+            "abc",
+            "/tmp",
+            &mut &tar[..],
+            &CopyToContainerOptions::default(),
+        )
+        .unwrap();
+        let options = CopyToContainerOptions {
+            allow_overwrite_dir_with_file: true,
+            copy_uid_gid: true,
+        };
+        put_archive(&docker, "abc", "/opt/app root", &mut &b"x"[..], &options).unwrap();
+        let r = server.requests();
+        assert_eq!(
+            (r[0].method.as_str(), r[0].path.as_str()),
+            ("PUT", "/v1.41/containers/abc/archive")
+        );
+        assert_eq!(
+            r[0].query_pairs(),
+            [("noOverwriteDirNonDir", "true"), ("path", "/tmp")]
+        );
+        assert_eq!(r[0].body, tar);
+        assert_eq!(r[0].header("Content-Type"), None);
+        assert_eq!(
+            r[1].query_pairs(),
+            [("copyUIDGID", "true"), ("path", "/opt/app root")]
+        );
+    }
+
+    #[test]
+    fn get_archive_and_stat() {
+        let header = STANDARD.encode(STAT);
+        let (docker, server) = serve(move |r| {
+            if r.path.contains("nostat") {
+                return (
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntar".to_vec(),
+                    false,
+                );
+            }
+            if r.query.iter().any(|(_, v)| v == "/missing") {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"Could not find the file /missing in container abc\"}",
+                );
+            }
+            let body = if r.method == "HEAD" { "" } else { "tar" };
+            (
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nX-Docker-Container-Path-Stat: {header}\r\nContent-Length: 3\r\n\r\n{body}"
+                )
+                .into_bytes(),
+                false,
+            )
+        });
+        let (mut body, stat) = get_archive(&docker, "abc", "/tmp/up.txt").unwrap();
+        let mut data = Vec::new();
+        body.read_to_end(&mut data).unwrap();
+        assert_eq!(
+            (data.as_slice(), stat.name.as_str()),
+            (&b"tar"[..], "up.txt")
+        );
+        assert_eq!(stat.size, 14);
+        let head = stat_path(&docker);
+        assert_eq!(head.name, "up.txt");
+        let e = get_archive(&docker, "nostat", "/x").map(drop).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("unable to get resource stat from response"),
+            "{e}"
+        );
+        let e = get_archive(&docker, "abc", "/missing")
+            .map(drop)
+            .unwrap_err();
+        assert!(e.is_not_found());
+        let r = server.requests();
+        assert_eq!(
+            (r[0].method.as_str(), r[0].path.as_str()),
+            ("GET", "/v1.41/containers/abc/archive")
+        );
+        assert_eq!(r[0].query_pairs(), [("path", "/tmp/up.txt")]);
+        assert_eq!(r[1].method, "HEAD");
+        assert!(get_archive(&docker, "", "/").is_err());
+        assert_eq!(server.requests().len(), 4);
+    }
+
+    fn stat_path(docker: &EngineClient) -> ContainerPathStat {
+        stat(docker, "abc", "/tmp/up.txt").unwrap()
+    }
 }

@@ -2,9 +2,16 @@
 
 use std::collections::HashMap;
 
+use std::io::Read;
+
 use serde::Deserialize;
 
+use crate::engine::{EngineClient, Limits};
+use crate::error::{Error, Result};
+use crate::ops;
 use crate::ops::container::ContainerConfig;
+use crate::reference::parse_normalized_named;
+use crate::transport::{encode_path, query, Body, ResponseBody};
 
 /// The reply of `GET /images/{name}/json` (the fields this crate reads).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -33,6 +40,36 @@ pub struct ImageInspect {
     pub size: i64,
 }
 
+/// An image's metadata (`GET /images/{name}/json`).
+///
+/// `name` is a name (`busybox:latest`, `quay.io/x/y:1`), a name with a digest, or an ID; it goes
+/// into the path as it is, slashes, colons and `@` included (the daemon's route takes the rest of
+/// the path as the name).
+///
+/// # Errors
+/// [`Error::Api`] with status 404 for a missing image ([`Error::is_not_found`]); an empty `name`
+/// is such an error too, without a request. Connection errors, timeouts, and
+/// [`Error::Decode`] for an unexpected reply.
+pub fn inspect(docker: &EngineClient, name: &str) -> Result<ImageInspect> {
+    Ok(inspect_with_raw(docker, name)?.0)
+}
+
+/// As [`inspect`], also returning the raw JSON reply.
+///
+/// # Errors
+/// As [`inspect`].
+pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
+    if name.is_empty() {
+        // What the daemon says for a missing image, so callers treat both alike.
+        return Err(Error::api(404, "No such image: "));
+    }
+    let endpoint = format!("/images/{}/json", encode_path(name));
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    let raw = ops::read_json_bytes(docker, response)?;
+    let image = ops::decode_json(&raw, "GET /images/{name}/json")?;
+    Ok((image, raw))
+}
+
 /// Options of `POST /images/create` (a pull).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImagePullOptions {
@@ -40,6 +77,41 @@ pub struct ImagePullOptions {
     pub registry_auth: String,
     /// The platform, e.g. `linux/amd64`; empty for the daemon's.
     pub platform: String,
+}
+
+/// Starts pulling an image (`POST /images/create?fromImage=..&tag=..`) and returns its
+/// JSON-lines progress stream.
+///
+/// The reference is normalised first: `fromImage` is the fully qualified name
+/// (`busybox` → `docker.io/library/busybox`) and `tag` is the digest if there is one, else the tag,
+/// else `latest`. The pull goes on while the stream is read: read it to the end and check it for
+/// in-band errors, e.g. with [`stream::consume`](crate::ops::stream::consume) — the HTTP status is
+/// 200 even when the pull fails.
+///
+/// The stream has no total deadline; a pause longer than the client's timeout fails the read.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an invalid reference (nothing is sent); connection errors,
+/// timeouts, and [`Error::Api`] (e.g. 404 or 500 when the registry refuses the name).
+pub fn pull(
+    docker: &EngineClient,
+    reference: &str,
+    options: &ImagePullOptions,
+) -> Result<ResponseBody> {
+    let named = parse_normalized_named(reference)?;
+    let name = named.name();
+    let platform = options.platform.to_lowercase();
+    let mut params = vec![("fromImage", name.as_str()), ("tag", named.tag_or_digest())];
+    if !platform.is_empty() {
+        params.push(("platform", platform.as_str()));
+    }
+    let mut headers = Vec::new();
+    if !options.registry_auth.is_empty() {
+        headers.push(("X-Registry-Auth", options.registry_auth.clone()));
+    }
+    let endpoint = format!("/images/create{}", query(&params));
+    let response = docker.call("POST", &endpoint, headers, Body::Empty, Limits::Stream)?;
+    Ok(response.into_body())
 }
 
 /// Options of `DELETE /images/{name}`.
@@ -61,6 +133,33 @@ pub struct ImageDeleteResponseItem {
     /// An image ID that was deleted.
     #[serde(default)]
     pub deleted: String,
+}
+
+/// Removes an image (`DELETE /images/{name}`), with `force=1` and `noprune=1` when asked.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty name (nothing is sent); [`Error::Api`] 404 for a missing
+/// image, 409 for an image in use; connection errors and timeouts.
+pub fn remove(
+    docker: &EngineClient,
+    image: &str,
+    options: &ImageRemoveOptions,
+) -> Result<Vec<ImageDeleteResponseItem>> {
+    if image.is_empty() {
+        return Err(Error::InvalidInput(
+            "invalid image name or ID: value is empty".into(),
+        ));
+    }
+    let mut params = Vec::new();
+    if options.force {
+        params.push(("force", "1"));
+    }
+    if options.no_prune {
+        params.push(("noprune", "1"));
+    }
+    let endpoint = format!("/images/{}{}", encode_path(image), query(&params));
+    let response = docker.call("DELETE", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::read_json(docker, response, "DELETE /images/{name}")
 }
 
 /// Options of `POST /build`.
@@ -90,4 +189,281 @@ pub struct ImageBuildOptions {
     pub dockerfile: String,
     /// Build-time labels (`labels`, JSON, when non-empty).
     pub labels: HashMap<String, String>,
+    /// The network of the `RUN` steps, e.g. `none` or `host` (`networkmode`, when non-empty).
+    pub network_mode: String,
+}
+
+/// `X-Registry-Config` of a build: base64url of `null` (no registry credentials), as the Go
+/// client sends it.
+const NO_REGISTRY_CONFIG: &str = "bnVsbA==";
+
+/// Builds an image from a tar build context (`POST /build`) and returns the JSON-lines output.
+///
+/// The context is streamed from `context` with chunked encoding, never held in memory. The
+/// query carries `t` per tag, `nocache=1`, `rm=1`/`rm=0`, `forcerm=1`, the resource limits that
+/// are non-zero (`memory`, `memswap`, `cpushares`, `cpuperiod`, `cpuquota`), `cgroupparent` and
+/// `dockerfile` and `networkmode` when non-empty, and `labels` as JSON when there are any.
+///
+/// The build's failures arrive inside the 200 stream: read it with
+/// [`stream::copy_checked`](crate::ops::stream::copy_checked) or
+/// [`stream::consume`](crate::ops::stream::consume). Neither the call nor the stream has a time
+/// limit (a build step may stay silent for long).
+///
+/// # Errors
+/// Reading the context, connection errors, and [`Error::Api`] (e.g. 400 for a context that is
+/// not a tar or lacks a Dockerfile, 500 for a daemon failure).
+pub fn build(
+    docker: &EngineClient,
+    context: &mut (dyn Read + Send),
+    options: &ImageBuildOptions,
+) -> Result<ResponseBody> {
+    let numbers: Vec<(&str, String)> = [
+        ("cpuperiod", options.cpu_period),
+        ("cpuquota", options.cpu_quota),
+        ("cpushares", options.cpu_shares),
+        ("memory", options.memory),
+        ("memswap", options.memory_swap),
+    ]
+    .into_iter()
+    .filter(|(_, v)| *v != 0)
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    let labels = if options.labels.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&options.labels)?
+    };
+    let mut params: Vec<(&str, &str)> = options.tags.iter().map(|t| ("t", t.as_str())).collect();
+    if options.no_cache {
+        params.push(("nocache", "1"));
+    }
+    params.push(("rm", if options.remove { "1" } else { "0" }));
+    if options.force_remove {
+        params.push(("forcerm", "1"));
+    }
+    params.extend(numbers.iter().map(|(k, v)| (*k, v.as_str())));
+    if !options.cgroup_parent.is_empty() {
+        params.push(("cgroupparent", options.cgroup_parent.as_str()));
+    }
+    if !options.dockerfile.is_empty() {
+        params.push(("dockerfile", options.dockerfile.as_str()));
+    }
+    if !labels.is_empty() {
+        params.push(("labels", labels.as_str()));
+    }
+    if !options.network_mode.is_empty() {
+        params.push(("networkmode", options.network_mode.as_str()));
+    }
+    let headers = vec![
+        ("Content-Type", "application/x-tar".to_string()),
+        ("X-Registry-Config", NO_REGISTRY_CONFIG.to_string()),
+    ];
+    let endpoint = format!("/build{}", query(&params));
+    let response = docker.call(
+        "POST",
+        &endpoint,
+        headers,
+        Body::Reader(context),
+        Limits::Unbounded,
+    )?;
+    Ok(response.into_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::test_server::{json, serve};
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn pull_sends_the_normalised_reference() {
+        let (docker, server) = serve(|_| {
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n13\r\n{\"status\":\"done\"}\r\n\r\n0\r\n\r\n".to_vec(),
+                false,
+            )
+        });
+        let options = ImagePullOptions {
+            registry_auth: "e30K".into(),
+            platform: "Linux/AMD64".into(),
+        };
+        let body = pull(&docker, "busybox", &options).unwrap();
+        let mut seen = Vec::new();
+        crate::ops::stream::consume(body, |m| seen.push(m.status.clone())).unwrap();
+        assert_eq!(seen, ["done"]);
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/images/create")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("fromImage", "docker.io/library/busybox"),
+                ("platform", "linux/amd64"),
+                ("tag", "latest")
+            ]
+        );
+        assert_eq!(r.header("X-Registry-Auth"), Some("e30K"));
+        assert!(r.body.is_empty());
+
+        let cases = [
+            ("quay.io/x/y:1", "quay.io/x/y", "1".to_string()),
+            ("localhost:5000/a", "localhost:5000/a", "latest".to_string()),
+            (
+                &*format!("foo:2@{DIGEST}"),
+                "docker.io/library/foo",
+                DIGEST.to_string(),
+            ),
+        ];
+        for (reference, from, tag) in &cases {
+            let _ = pull(&docker, reference, &ImagePullOptions::default()).unwrap();
+            let r = server.requests().pop().unwrap();
+            assert_eq!(
+                r.query_pairs(),
+                [("fromImage", *from), ("tag", tag.as_str())]
+            );
+            assert_eq!(
+                r.header("X-Registry-Auth"),
+                None,
+                "empty auth sends no header"
+            );
+        }
+        let before = server.requests().len();
+        let e = pull(&docker, "Not:Valid:", &ImagePullOptions::default())
+            .map(drop)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "nothing sent for an invalid reference"
+        );
+    }
+
+    #[test]
+    fn inspect_puts_the_name_in_the_path_unescaped() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("missing") {
+                json(
+                    "404 Not Found",
+                    "{\"message\":\"No such image: missing:latest\"}",
+                )
+            } else {
+                json(
+                    "200 OK",
+                    "{\"Id\":\"sha256:1\",\"RepoTags\":null,\"Config\":{\"User\":\"1001\",\"Labels\":{\"a\":\"b\"},\"Env\":[\"X=1\"],\"OnBuild\":null}}",
+                )
+            }
+        });
+        let name = format!("quay.io:443/x/y:1@{DIGEST}");
+        let (image, raw) = inspect_with_raw(&docker, &name).unwrap();
+        assert_eq!(image.id, "sha256:1");
+        assert!(image.repo_tags.is_empty());
+        let config = image.config.unwrap();
+        assert_eq!(config.user, "1001");
+        assert_eq!(
+            config.labels.unwrap().get("a").map(String::as_str),
+            Some("b")
+        );
+        assert!(raw.starts_with(b"{\"Id\""));
+        let r = server.only_request();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, format!("/v1.41/images/{name}/json"));
+
+        let e = inspect(&docker, "missing:latest").unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such image: missing:latest"
+        );
+
+        let e = inspect(&docker, "").unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+        assert_eq!(server.requests().len(), 2, "nothing sent for an empty name");
+    }
+
+    #[test]
+    fn build_query_headers_and_streamed_body() {
+        let (docker, server) = serve(|_| {
+            json(
+                "200 OK",
+                "{\"stream\":\"Step 1/1 : FROM scratch\\n\"}\r\n{\"error\":\"boom\"}\r\n",
+            )
+        });
+        let context: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let options = ImageBuildOptions {
+            tags: vec!["app:1".into()],
+            no_cache: true,
+            remove: true,
+            force_remove: true,
+            memory: 1 << 30,
+            memory_swap: -1,
+            cpu_shares: 512,
+            cpu_period: 0,
+            cpu_quota: 50_000,
+            cgroup_parent: "/s2i".into(),
+            ..Default::default()
+        };
+        let out = build(&docker, &mut &context[..], &options).unwrap();
+        let mut log = Vec::new();
+        let e = crate::ops::stream::copy_checked(out, &mut log).unwrap_err();
+        assert_eq!(e.to_string(), "boom");
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/build")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("cgroupparent", "/s2i"),
+                ("cpuquota", "50000"),
+                ("cpushares", "512"),
+                ("forcerm", "1"),
+                ("memory", "1073741824"),
+                ("memswap", "-1"),
+                ("nocache", "1"),
+                ("rm", "1"),
+                ("t", "app:1"),
+            ]
+        );
+        assert_eq!(r.header("Content-Type"), Some("application/x-tar"));
+        assert_eq!(r.header("X-Registry-Config"), Some("bnVsbA=="));
+        assert_eq!(r.body, context);
+
+        let _ = build(&docker, &mut &b""[..], &ImageBuildOptions::default()).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(r.query_pairs(), [("rm", "0")]);
+    }
+
+    #[test]
+    fn remove_query() {
+        let (docker, server) = serve(|_| {
+            json(
+                "200 OK",
+                "[{\"Untagged\":\"a:1\"},{\"Deleted\":\"sha256:1\"}]",
+            )
+        });
+        let items = remove(
+            &docker,
+            "a:1",
+            &ImageRemoveOptions {
+                force: true,
+                no_prune: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].deleted, "sha256:1");
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("DELETE", "/v1.41/images/a:1")
+        );
+        assert_eq!(r.query_pairs(), [("force", "1"), ("noprune", "1")]);
+        assert!(remove(&docker, "", &ImageRemoveOptions::default()).is_err());
+        assert_eq!(server.requests().len(), 1);
+    }
 }

@@ -28,8 +28,8 @@ pub struct Cancel {
 struct Inner {
     cancelled: AtomicBool,
     next_id: AtomicU64,
-    /// Duplicates of the sockets in use, so `cancel` can shut them down.
-    sockets: Mutex<Vec<(u64, Socket)>>,
+    /// The sockets in use, so `cancel` can shut them down.
+    sockets: Mutex<Vec<(u64, Arc<Socket>)>>,
 }
 
 impl Cancel {
@@ -62,15 +62,15 @@ impl Cancel {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<(u64, Socket)>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<(u64, Arc<Socket>)>> {
         self.inner
             .sockets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Watches `socket` (a duplicate of a connection's socket) until the registration drops.
-    pub(crate) fn register(&self, socket: Socket) -> Result<Registration> {
+    /// Watches a connection's socket until the registration drops.
+    pub(crate) fn register(&self, socket: Arc<Socket>) -> Result<Registration> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut sockets = self.lock();
         if self.is_cancelled() {
@@ -93,7 +93,7 @@ impl fmt::Debug for Cancel {
     }
 }
 
-/// A connection watched by a [`Cancel`]; dropping it stops watching and closes the duplicate.
+/// A connection watched by a [`Cancel`]; dropping it stops watching.
 pub(crate) struct Registration {
     cancel: Cancel,
     id: u64,

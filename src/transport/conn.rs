@@ -3,6 +3,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::cancel::{Cancel, Registration};
@@ -15,19 +16,15 @@ use crate::error::{ConnectFailure, Error, Result};
 const READ_BUFFER: usize = 16 * 1024;
 
 /// A connected socket.
+///
+/// Shared through an `Arc` between a connection, a [`Cancel`] watching it (which shuts it down)
+/// and the two halves of an upgraded stream; reads and writes go through `&Socket`.
 pub(crate) enum Socket {
     Unix(UnixStream),
     Tcp(TcpStream),
 }
 
 impl Socket {
-    pub(crate) fn try_clone(&self) -> io::Result<Socket> {
-        Ok(match self {
-            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
-            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
-        })
-    }
-
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             Socket::Unix(s) => s.shutdown(how),
@@ -57,20 +54,20 @@ impl Socket {
     }
 }
 
-impl Read for Socket {
+impl Read for &Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Socket::Unix(s) => s.read(buf),
-            Socket::Tcp(s) => s.read(buf),
+            Socket::Unix(s) => (&*s).read(buf),
+            Socket::Tcp(s) => (&*s).read(buf),
         }
     }
 }
 
-impl Write for Socket {
+impl Write for &Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Socket::Unix(s) => s.write(buf),
-            Socket::Tcp(s) => s.write(buf),
+            Socket::Unix(s) => (&*s).write(buf),
+            Socket::Tcp(s) => (&*s).write(buf),
         }
     }
 
@@ -81,14 +78,14 @@ impl Write for Socket {
 
 /// A connection's byte stream: plain, or TLS over TCP.
 pub(crate) enum Stream {
-    Plain(Socket),
+    Plain(Arc<Socket>),
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::TlsStream>),
 }
 
 impl Stream {
     /// The socket underneath (for timeouts, shutdown and cancellation).
-    pub(crate) fn socket(&self) -> &Socket {
+    pub(crate) fn socket(&self) -> &Arc<Socket> {
         match self {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
@@ -100,7 +97,7 @@ impl Stream {
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.read(buf),
+            Stream::Plain(s) => (&**s).read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.read(buf),
         }
@@ -110,7 +107,7 @@ impl Read for Stream {
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Plain(s) => s.write(buf),
+            Stream::Plain(s) => (&**s).write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write(buf),
         }
@@ -256,12 +253,11 @@ impl Conn {
         Ok(())
     }
 
-    /// Lets `cancel` abort this connection until [`unwatch`](Conn::unwatch).
+    /// Lets `cancel` abort this connection until it is parked or dropped.
     pub(crate) fn watch(&mut self, cancel: Option<&Cancel>) -> Result<()> {
         if let Some(cancel) = cancel {
             cancel.check()?;
-            let dup = self.stream.socket().try_clone().map_err(Error::Io)?;
-            self.watch = Some(cancel.register(dup)?);
+            self.watch = Some(cancel.register(Arc::clone(self.stream.socket()))?);
         }
         Ok(())
     }

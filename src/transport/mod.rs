@@ -450,7 +450,7 @@ impl Shared {
             let stream = tls.handshake(socket, timeout, &self.host)?;
             return Ok(Conn::new(Stream::Tls(Box::new(stream))));
         }
-        Ok(Conn::new(Stream::Plain(socket)))
+        Ok(Conn::new(Stream::Plain(Arc::new(socket))))
     }
 
     /// Writes the request and reads up to the final response head (kept in `conn`'s buffer).
@@ -544,9 +544,7 @@ impl Shared {
         conn.consume(head.wire_len());
         if upgrade && head.status == 101 {
             let label = req.label();
-            return Upgraded::new(conn, label)
-                .map(Outcome::Upgraded)
-                .map_err(Error::Io);
+            return Ok(Outcome::Upgraded(Upgraded::new(conn, label)));
         }
         let kind = BodyKind::for_response(req.method, &head)?;
         let keep_alive = head.minor_version == 1

@@ -84,7 +84,7 @@ impl Connector {
     /// Runs the handshake on a connected socket, giving up after `timeout`.
     pub(crate) fn handshake(
         &self,
-        mut socket: Socket,
+        socket: Socket,
         timeout: Duration,
         host: &Host,
     ) -> Result<TlsStream> {
@@ -95,12 +95,13 @@ impl Connector {
             .set_read_timeout(limit)
             .and_then(|()| socket.set_write_timeout(limit))
             .map_err(Error::Io)?;
+        let mut io = &socket;
         let mut done = || -> io::Result<()> {
             while conn.is_handshaking() {
-                conn.complete_io(&mut socket)?;
+                conn.complete_io(&mut io)?;
             }
             while conn.wants_write() {
-                conn.write_tls(&mut socket)?;
+                conn.write_tls(&mut io)?;
             }
             Ok(())
         };
@@ -120,7 +121,7 @@ impl Connector {
             conn: Arc::new(Mutex::new(conn)),
             reader: ReadSide::new(),
             scratch: Vec::new(),
-            socket,
+            socket: Arc::new(socket),
         })
     }
 }
@@ -264,7 +265,7 @@ fn tls_io_error(e: rustls::Error) -> io::Error {
 /// Reads plaintext; blocks on the socket without holding the lock.
 fn read_plain(
     conn: &Mutex<ClientConnection>,
-    socket: &mut Socket,
+    mut socket: &Socket,
     side: &mut ReadSide,
     out: &mut [u8],
 ) -> io::Result<usize> {
@@ -319,7 +320,7 @@ fn read_plain(
 /// Encrypts `data` under the lock, then writes the records without it.
 fn write_plain(
     conn: &Mutex<ClientConnection>,
-    socket: &mut Socket,
+    mut socket: &Socket,
     scratch: &mut Vec<u8>,
     data: &[u8],
 ) -> io::Result<usize> {
@@ -344,47 +345,46 @@ pub(crate) struct TlsStream {
     conn: Shared,
     reader: ReadSide,
     scratch: Vec<u8>,
-    socket: Socket,
+    socket: Arc<Socket>,
 }
 
 impl TlsStream {
-    pub(crate) fn socket(&self) -> &Socket {
+    pub(crate) fn socket(&self) -> &Arc<Socket> {
         &self.socket
     }
 
-    /// The two halves of an upgraded stream; the socket is duplicated for the writer.
-    pub(crate) fn split(self) -> io::Result<(TlsReader, TlsWriter)> {
+    /// The two halves of an upgraded stream, sharing the connection and the socket.
+    pub(crate) fn split(self) -> (TlsReader, TlsWriter) {
         let TlsStream {
             conn,
             reader,
             scratch,
             socket,
         } = self;
-        let write_socket = socket.try_clone()?;
-        Ok((
+        (
             TlsReader {
                 conn: Arc::clone(&conn),
                 side: reader,
-                socket,
+                socket: Arc::clone(&socket),
             },
             TlsWriter {
                 conn,
                 scratch,
-                socket: write_socket,
+                socket,
             },
-        ))
+        )
     }
 }
 
 impl Read for TlsStream {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        read_plain(&self.conn, &mut self.socket, &mut self.reader, out)
+        read_plain(&self.conn, &self.socket, &mut self.reader, out)
     }
 }
 
 impl Write for TlsStream {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        write_plain(&self.conn, &mut self.socket, &mut self.scratch, data)
+        write_plain(&self.conn, &self.socket, &mut self.scratch, data)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -396,7 +396,7 @@ impl Write for TlsStream {
 pub(crate) struct TlsReader {
     conn: Shared,
     side: ReadSide,
-    socket: Socket,
+    socket: Arc<Socket>,
 }
 
 impl TlsReader {
@@ -407,7 +407,7 @@ impl TlsReader {
 
 impl Read for TlsReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        read_plain(&self.conn, &mut self.socket, &mut self.side, out)
+        read_plain(&self.conn, &self.socket, &mut self.side, out)
     }
 }
 
@@ -415,7 +415,7 @@ impl Read for TlsReader {
 pub(crate) struct TlsWriter {
     conn: Shared,
     scratch: Vec<u8>,
-    socket: Socket,
+    socket: Arc<Socket>,
 }
 
 impl TlsWriter {
@@ -432,7 +432,7 @@ impl TlsWriter {
                 c.write_tls(&mut self.scratch)?;
             }
         }
-        let res = self.socket.write_all(&self.scratch);
+        let res = (&*self.socket).write_all(&self.scratch);
         self.scratch.clear();
         res
     }
@@ -440,7 +440,7 @@ impl TlsWriter {
 
 impl Write for TlsWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        write_plain(&self.conn, &mut self.socket, &mut self.scratch, data)
+        write_plain(&self.conn, &self.socket, &mut self.scratch, data)
     }
 
     fn flush(&mut self) -> io::Result<()> {

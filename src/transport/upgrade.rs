@@ -51,37 +51,38 @@ impl Common {
 }
 
 enum ReadHalf {
-    Plain(Socket),
+    Plain(Arc<Socket>),
     #[cfg(feature = "tls")]
     Tls(super::tls::TlsReader),
 }
 
 enum WriteHalf {
-    Plain(Socket),
+    Plain(Arc<Socket>),
     #[cfg(feature = "tls")]
     Tls(super::tls::TlsWriter),
 }
 
 impl Upgraded {
     /// Takes over a connection whose `101` head has been consumed; `label` names the request.
-    pub(crate) fn new(conn: Conn, label: String) -> io::Result<Upgraded> {
+    pub(crate) fn new(conn: Conn, label: String) -> Upgraded {
         let (stream, leftover, watch) = conn.into_parts();
         // The stream lives as long as the container runs: no limits unless the caller sets them.
-        stream.socket().set_read_timeout(None)?;
-        stream.socket().set_write_timeout(None)?;
+        // (Failing to clear them leaves the request's limits, which is no reason to fail.)
+        let _ = stream.socket().set_read_timeout(None);
+        let _ = stream.socket().set_write_timeout(None);
         let (read, write) = match stream {
-            Stream::Plain(socket) => {
-                let w = socket.try_clone()?;
-                (ReadHalf::Plain(socket), WriteHalf::Plain(w))
-            }
+            Stream::Plain(socket) => (
+                ReadHalf::Plain(Arc::clone(&socket)),
+                WriteHalf::Plain(socket),
+            ),
             #[cfg(feature = "tls")]
             Stream::Tls(tls) => {
-                let (r, w) = tls.split()?;
+                let (r, w) = tls.split();
                 (ReadHalf::Tls(r), WriteHalf::Tls(w))
             }
         };
         let common = Arc::new(Common { label, watch });
-        Ok(Upgraded {
+        Upgraded {
             reader: UpgradedReader {
                 half: read,
                 leftover,
@@ -94,7 +95,7 @@ impl Upgraded {
                 timeout: None,
                 common,
             },
-        })
+        }
     }
 
     /// The two halves; the connection closes when both are dropped.
@@ -144,7 +145,7 @@ impl Read for UpgradedReader {
             return Ok(n);
         }
         let res = match &mut self.half {
-            ReadHalf::Plain(s) => s.read(out),
+            ReadHalf::Plain(s) => (&**s).read(out),
             #[cfg(feature = "tls")]
             ReadHalf::Tls(t) => t.read(out),
         };
@@ -197,7 +198,7 @@ impl UpgradedWriter {
 impl Write for UpgradedWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let res = match &mut self.half {
-            WriteHalf::Plain(s) => s.write(data),
+            WriteHalf::Plain(s) => (&**s).write(data),
             #[cfg(feature = "tls")]
             WriteHalf::Tls(t) => t.write(data),
         };

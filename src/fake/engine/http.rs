@@ -405,9 +405,22 @@ pub(crate) fn write_reply(
             Body::Bytes(b) => b.len() > GO_BUFFER,
             Body::Stream(_) => true,
         };
+    if truncate && reply.body == Body::None && !head_only {
+        // Nothing to cut in a 204: send a 200 with a body, and cut that.
+        let mut r = Reply::error(200, "fake engine: truncated");
+        r.daemon_headers = reply.daemon_headers;
+        return write_reply(wire, &r, head_only, close, damage);
+    }
     let mut out = head_bytes(reply, close, chunked);
     if head_only {
         wire.write_all(&out)?;
+        if truncate {
+            wire.flush()?;
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "fault: truncated",
+            ));
+        }
         return finish(wire, damage);
     }
     let pieces: Vec<&[u8]> = match &reply.body {

@@ -10,8 +10,8 @@ use super::build::{self, error_line, not_found_message};
 use super::clock;
 use super::http::{percent_decode, Body, Damage, Reply, Request, MALFORMED_HEAD};
 use super::state::{
-    decode_registry_auth, merge_env, parse_reference, Image, Shared, State, Status, API_VERSION,
-    DOCKER_VERSION, MIN_API_VERSION,
+    decode_registry_auth, merge_commit_config, parse_reference, Image, Shared, State, Status,
+    API_VERSION, DOCKER_VERSION, MIN_API_VERSION,
 };
 use super::{Fault, RecordedRequest, Route, MAX_RECORDED_BODY};
 
@@ -875,28 +875,14 @@ fn commit(shared: &Shared, req: &Request, q: &Query) -> Reply {
     let Some(cid) = st.find_container_id(key) else {
         return no_such_container(key);
     };
-    let (mut config, files, parent) = {
+    let (config, files, parent) = {
         let c = &st.containers[&cid];
-        (c.config.clone(), c.fs.clone(), c.image_id.clone())
+        (
+            merge_commit_config(&c.config, body.as_ref()),
+            c.fs.clone(),
+            c.image_id.clone(),
+        )
     };
-    if let Some(Value::Object(over)) = &body {
-        for (k, v) in over {
-            if v.is_null() {
-                continue;
-            }
-            match k.as_str() {
-                "Env" => config["Env"] = merge_env(&config["Env"], v),
-                "Labels" | "ExposedPorts" | "Volumes" => {
-                    let mut m = config[k].as_object().cloned().unwrap_or_default();
-                    if let Value::Object(add) = v {
-                        m.extend(add.iter().map(|(a, b)| (a.clone(), b.clone())));
-                    }
-                    config[k] = Value::Object(m);
-                }
-                _ => config[k] = v.clone(),
-            }
-        }
-    }
     let (secs, nanos) = clock::now();
     let image = Image {
         id: format!("sha256:{}", st.new_id()),

@@ -233,16 +233,34 @@ fn serve_attach(
     } else {
         b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n"
     };
+    // The attachment is in place before the client hears of it: a `start` sent right after
+    // the head must find the run waiting for this standard input.
+    let (exits_before, reads_stdin) = {
+        let mut st = shared.lock();
+        let Some(c) = st.containers.get_mut(&plan.id) else {
+            return;
+        };
+        let reads = plan.stream && plan.stdin && c.config["OpenStdin"].as_bool().unwrap_or(false);
+        if reads {
+            c.stdin_pending = true;
+            c.stdin.clear();
+        }
+        (c.exits, reads)
+    };
+    let release_stdin = || {
+        let mut st = shared.lock();
+        if let Some(c) = st.containers.get_mut(&plan.id) {
+            c.stdin_closed(Instant::now());
+        }
+        drop(st);
+        shared.notify();
+    };
     if wire.write_all(head).and_then(|()| wire.flush()).is_err() {
+        if reads_stdin {
+            release_stdin();
+        }
         return;
     }
-    let exits_before = {
-        let st = shared.lock();
-        match st.containers.get(&plan.id) {
-            Some(c) => c.exits,
-            None => return,
-        }
-    };
     if !plan.stream {
         // Without `stream` the daemon only replays logs (when asked) and ends the stream.
         if plan.logs {
@@ -250,25 +268,9 @@ fn serve_attach(
         }
         return;
     }
-    let reads_stdin = plan.stdin && {
-        let mut st = shared.lock();
-        match st.containers.get_mut(&plan.id) {
-            Some(c) if c.config["OpenStdin"].as_bool().unwrap_or(false) => {
-                c.stdin_pending = true;
-                c.stdin.clear();
-                true
-            }
-            _ => false,
-        }
-    };
     if reads_stdin {
         read_stdin(shared, wire.stream, &plan.id, pending, exits_before);
-        let mut st = shared.lock();
-        if let Some(c) = st.containers.get_mut(&plan.id) {
-            c.stdin_closed(Instant::now());
-        }
-        drop(st);
-        shared.notify();
+        release_stdin();
     }
     let exited = shared.wait_for(None, |st| match st.containers.get(&plan.id) {
         None => Some(false),

@@ -942,30 +942,58 @@ fn merge_create_config(image: &Value, body: &Value) -> Value {
         if matches!(
             k.as_str(),
             "HostConfig" | "NetworkingConfig" | "Env" | "Labels" | "ExposedPorts"
-        ) || v.is_null()
+        ) || is_unset(v)
         {
-            continue;
-        }
-        if v.as_str() == Some("") && matches!(k.as_str(), "User" | "WorkingDir") {
             continue;
         }
         c[k] = v.clone();
     }
-    let entry_given = req.get("Entrypoint").is_some_and(|v| !v.is_null());
-    let cmd_given = req.get("Cmd").is_some_and(|v| !v.is_null());
+    let entry_given = req.get("Entrypoint").is_some_and(|v| !is_unset(v));
+    let cmd_given = req.get("Cmd").is_some_and(|v| !is_unset(v));
     if entry_given && !cmd_given {
         c["Cmd"] = Value::Null;
     }
     c["Env"] = merge_env(&c["Env"], req.get("Env").unwrap_or(&Value::Null));
-    for key in ["Labels", "ExposedPorts"] {
-        if let Some(Value::Object(add)) = req.get(key) {
-            let mut m = c[key].as_object().cloned().unwrap_or_default();
-            for (k, v) in add {
-                m.insert(k.clone(), v.clone());
-            }
-            c[key] = Value::Object(m);
+    merge_maps(&mut c, req, &["Labels", "ExposedPorts"]);
+    c
+}
+
+/// The daemon fills a request's empty fields (`""`, `[]`, `null`) from the image.
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// The request's keys are added to (or replace those of) the maps `keys` of `config`.
+fn merge_maps(config: &mut Value, req: &Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(Value::Object(add)) = req.get(*key) {
+            let mut m = config[*key].as_object().cloned().unwrap_or_default();
+            m.extend(add.iter().map(|(k, v)| (k.clone(), v.clone())));
+            config[*key] = Value::Object(m);
         }
     }
+}
+
+/// The image `Config` of a commit: the container's, with the request's set fields over it
+/// (`Env` and the maps merged by key).
+pub(crate) fn merge_commit_config(container: &Value, body: Option<&Value>) -> Value {
+    let mut c = container.clone();
+    let Some(req) = body.and_then(Value::as_object) else {
+        return c;
+    };
+    for (k, v) in req {
+        if matches!(k.as_str(), "Env" | "Labels" | "ExposedPorts" | "Volumes") || is_unset(v) {
+            continue;
+        }
+        c[k] = v.clone();
+    }
+    c["Env"] = merge_env(&c["Env"], req.get("Env").unwrap_or(&Value::Null));
+    merge_maps(&mut c, req, &["Labels", "ExposedPorts", "Volumes"]);
     c
 }
 

@@ -1,0 +1,646 @@
+//! A whole source-to-image build with s2i-docker, step by step.
+//!
+//! ```text
+//! cargo run --example s2i_build                                   # the bundled sample
+//! cargo run --example s2i_build -- <source-dir> <builder-image> <output-tag> [options]
+//! ```
+//!
+//! With no arguments it needs no registry: it builds a tiny builder image from the host's static
+//! busybox (`/bin/busybox`, Debian's `busybox-static`), builds `examples/sample-app` with it, runs
+//! the result once, and removes both images (unless `--keep`).
+//!
+//! The steps are those of S2I: check (and pull) the builder image, check its user, run its
+//! `assemble` script with the sources streamed in as a tar on stdin and its output streamed out
+//! live, commit the container with the `run` script as the command, then run the new image.
+//!
+//! The engine is `DOCKER_HOST` (default `unix:///var/run/docker.sock`); Podman's
+//! Docker-compatible service works too.
+
+use std::error::Error as StdError;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use s2i_docker::ops::image::ImageRemoveOptions;
+use s2i_docker::ops::stream::JsonMessage;
+use s2i_docker::tar::{default_upload_tar_writer, tar_reader, LocalFileSystem};
+use s2i_docker::user::parse_range_list;
+use s2i_docker::{
+    check_allowed_user_with_assemble_user, get_assemble_user, get_default_docker_config,
+    new_engine_api_client, pull_image, stream_container_io, BuildImageOptions, Client,
+    CommitContainerOptions, Config, Docker, DockerClient, Error, PullPolicy, RunCancel,
+    RunContainerOptions,
+};
+
+const USAGE: &str = "\
+usage: cargo run --example s2i_build [-- <source-dir> <builder-image> <output-tag>] [options]
+
+With no arguments, builds the bundled sample application with a builder image made from the
+host's /bin/busybox, runs it, and removes the images it made.
+
+options:
+  --keep               keep the images this example created (the sample's builder and output)
+  --allowed-uids LIST  user IDs the builder may run as, e.g. 1- (default: any; the sample uses 1-)
+  --run-timeout SECS   stop the built image's first run after SECS seconds (default 10)
+  -h, --help           this text";
+
+/// The sample builder's Dockerfile: busybox alone, with S2I scripts and labels.
+const SAMPLE_DOCKERFILE: &str = r#"FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox","--install","-s","/bin"]
+RUN mkdir -p /tmp /usr/libexec/s2i /usr/bin /opt/app-root && chmod 1777 /tmp && ln -s /bin/busybox /usr/bin/env && chown 1001:0 /opt/app-root
+COPY assemble run usage /usr/libexec/s2i/
+ENV PATH=/bin HOME=/opt/app-root
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i io.openshift.s2i.destination=/tmp io.k8s.description="A tiny S2I builder made of busybox"
+USER 1001
+WORKDIR /opt/app-root
+CMD ["/usr/libexec/s2i/usage"]
+"#;
+
+const SAMPLE_ASSEMBLE: &str = r#"#!/bin/sh
+set -e
+echo "---> Installing the application sources into /opt/app-root"
+cp -Rf /tmp/src/. /opt/app-root/
+echo "---> (assemble writes its notes to stderr: $(find /opt/app-root -type f | wc -l) files installed)" >&2
+ls -l /opt/app-root/bin
+echo "---> Build finished"
+"#;
+
+const SAMPLE_RUN: &str = r#"#!/bin/sh
+exec /opt/app-root/bin/hello
+"#;
+
+const SAMPLE_USAGE: &str = r#"#!/bin/sh
+echo "This is a sample S2I builder: give it sources with a bin/hello script."
+"#;
+
+struct Args {
+    source: PathBuf,
+    builder: String,
+    tag: String,
+    sample: bool,
+    keep: bool,
+    allowed_uids: String,
+    run_timeout: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(why) => {
+            eprintln!("error: {why}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    log::set_logger(&StderrLogger).ok();
+    log::set_max_level(log::LevelFilter::Info);
+    match build(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nerror: {}", describe(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut positional = Vec::new();
+    let mut keep = false;
+    let mut allowed_uids = None;
+    let mut run_timeout = Duration::from_secs(10);
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--keep" => keep = true,
+            "--allowed-uids" => {
+                allowed_uids = Some(it.next().ok_or("--allowed-uids needs a value")?)
+            }
+            "--run-timeout" => {
+                let secs = it.next().ok_or("--run-timeout needs a value")?;
+                let secs: u64 = secs
+                    .parse()
+                    .map_err(|_| format!("not a number of seconds: {secs}"))?;
+                run_timeout = Duration::from_secs(secs);
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
+            _ => positional.push(arg),
+        }
+    }
+    let pid = std::process::id();
+    match positional.len() {
+        0 => Ok(Some(Args {
+            source: Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-app"),
+            builder: format!("s2i-example-builder:{pid}"),
+            tag: format!("s2i-example-app:{pid}"),
+            sample: true,
+            keep,
+            allowed_uids: allowed_uids.unwrap_or_else(|| "1-".into()),
+            run_timeout,
+        })),
+        3 => Ok(Some(Args {
+            source: PathBuf::from(&positional[0]),
+            builder: positional[1].clone(),
+            tag: positional[2].clone(),
+            sample: false,
+            keep,
+            allowed_uids: allowed_uids.unwrap_or_default(),
+            run_timeout,
+        })),
+        n => Err(format!("expected 0 or 3 arguments, got {n}")),
+    }
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n==> [{n}/7] {text}");
+}
+
+fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
+    let started = Instant::now();
+    if !args.source.is_dir() {
+        return Err(format!("{} is not a directory", args.source.display()).into());
+    }
+
+    step(1, "Connecting to the engine");
+    let config = get_default_docker_config();
+    let client: Arc<dyn Client> = Arc::new(new_engine_api_client(&config)?);
+    let docker = DockerClient::new(client.clone(), Default::default())
+        .with_pull_progress(show_pull_progress);
+    let version = docker.version().map_err(|e| {
+        format!(
+            "{}\n       (is an engine running there? set DOCKER_HOST to point elsewhere)",
+            describe(&e)
+        )
+    })?;
+    println!(
+        "    {} — engine {} (API {})",
+        config.endpoint, version.version, version.api_version
+    );
+    let mut cleanup = Cleanup {
+        docker: docker.clone(),
+        images: Vec::new(),
+        keep: args.keep,
+    };
+
+    if args.sample {
+        step(
+            2,
+            &format!(
+                "Building the sample builder image {} from /bin/busybox",
+                args.builder
+            ),
+        );
+        build_sample_builder(&docker, &args.builder)?;
+        cleanup.images.push(args.builder.clone());
+    } else {
+        step(2, &format!("Builder image {}", args.builder));
+        println!("    (given on the command line)");
+    }
+
+    step(
+        3,
+        &format!(
+            "Checking the builder image {} (pulled if not present)",
+            args.builder
+        ),
+    );
+    let pulled = pull_image(&args.builder, &docker, PullPolicy::IfNotPresent)?;
+    let image_id = pulled.image.map(|i| i.id).unwrap_or_default();
+    println!(
+        "    image {image_id}{}",
+        if pulled.on_build {
+            " (has ONBUILD triggers)"
+        } else {
+            ""
+        }
+    );
+    let scripts_url = docker.get_scripts_url(&args.builder)?;
+    let Some(scripts_dir) = scripts_url
+        .strip_prefix("image://")
+        .filter(|d| !d.is_empty())
+    else {
+        return Err(format!(
+            "the builder image has no io.openshift.s2i.scripts-url label with an image:// URL (found {scripts_url:?})"
+        )
+        .into());
+    };
+    println!("    S2I scripts in {scripts_dir}");
+
+    step(4, "Checking the user the build runs as");
+    let s2i_config = Config {
+        builder_image: args.builder.clone(),
+        allowed_uids: parse_range_list(&args.allowed_uids)?,
+        ..Default::default()
+    };
+    let assemble_user = get_assemble_user(&docker, &s2i_config)?;
+    check_allowed_user_with_assemble_user(
+        &docker,
+        &args.builder,
+        &s2i_config.allowed_uids,
+        pulled.on_build,
+        &s2i_config.assemble_user,
+    )?;
+    let allowed = if args.allowed_uids.is_empty() {
+        "any".to_string()
+    } else {
+        args.allowed_uids.clone()
+    };
+    let shown = if assemble_user.is_empty() {
+        "(image default)"
+    } else {
+        assemble_user.as_str()
+    };
+    println!("    assemble runs as {shown}; allowed user IDs: {allowed} — ok");
+
+    step(
+        5,
+        &format!(
+            "Running assemble with the sources of {}",
+            args.source.display()
+        ),
+    );
+    // The sources go in as a tar produced while it is sent: `src/...`, extracted under the
+    // builder's destination (`tar -C /tmp -xf -` before the script runs).
+    let sources = tar_reader(
+        Arc::new(LocalFileSystem),
+        args.source.clone(),
+        "src".into(),
+        default_upload_tar_writer,
+    );
+    let committed = Arc::new(Mutex::new(None));
+    let commit = {
+        let docker = docker.clone();
+        let committed = committed.clone();
+        let opts = CommitContainerOptions {
+            repository: args.tag.clone(),
+            user: assemble_user.clone(),
+            command: vec![format!("{}/run", scripts_dir.trim_end_matches('/'))],
+            env: vec![format!("BUILT_FROM={}", args.builder)],
+            labels: [
+                ("io.openshift.s2i.build.image", args.builder.as_str()),
+                (
+                    "io.openshift.s2i.build.source-location",
+                    &args.source.display().to_string(),
+                ),
+                ("io.openshift.s2i.scripts-url", &scripts_url),
+                ("io.k8s.display-name", &args.tag),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..Default::default()
+        };
+        // S2I commits the container right after assemble succeeded, before it is removed.
+        move |container: &str, _destination: &str| -> s2i_docker::Result<()> {
+            println!(
+                "\n==> [6/7] Committing container {} as {}",
+                short(container),
+                opts.repository
+            );
+            let id = docker.commit_container(CommitContainerOptions {
+                container_id: container.to_string(),
+                ..opts.clone()
+            })?;
+            println!("    image {id}");
+            *committed.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+            Ok(())
+        }
+    };
+    let (stdout, out_done) = stream_to_terminal("    | ");
+    let (stderr, err_done) = stream_to_terminal("    ! ");
+    let assembled = Instant::now();
+    let result = docker.run_container(RunContainerOptions {
+        image: args.builder.clone(),
+        command: "assemble".into(),
+        user: assemble_user.clone(),
+        stdin: Some(Box::new(sources)),
+        stdout: Some(Box::new(stdout)),
+        stderr: Some(Box::new(stderr)),
+        on_start: Some(Box::new(|id: &str| {
+            println!("    container {} started; its output follows", short(id));
+            Ok(())
+        })),
+        post_exec: Some(Box::new(commit)),
+        ..Default::default()
+    });
+    // The output streams end with the container; wait for their last lines.
+    let _ = (out_done.join(), err_done.join());
+    result?;
+    println!(
+        "    assemble finished in {:.1}s",
+        assembled.elapsed().as_secs_f64()
+    );
+    if committed.lock().map(|c| c.is_none()).unwrap_or(true) {
+        return Err("the container was not committed".into());
+    }
+    if args.sample {
+        cleanup.images.push(args.tag.clone());
+    }
+
+    step(7, &format!("Running {} once", args.tag));
+    for (k, v) in sorted(docker.get_labels(&args.tag)?) {
+        if k.starts_with("io.openshift.s2i") || k.starts_with("io.k8s") {
+            println!("    label {k}={v}");
+        }
+    }
+    let run_script = format!("{}/run", scripts_dir.trim_end_matches('/'));
+    let cmd = docker
+        .inspect_image(&args.tag)?
+        .config
+        .and_then(|c| c.cmd)
+        .unwrap_or_default();
+    let explicit = if cmd == [run_script.clone()] {
+        None
+    } else {
+        // Podman 4 ignores the configuration sent with a commit (S2I issue #1082).
+        println!("    note: the engine did not apply the commit's configuration (the image's command is {cmd:?});");
+        println!("          starting the run script explicitly");
+        Some((
+            vec![run_script],
+            vec![format!("BUILT_FROM={}", args.builder)],
+        ))
+    };
+    run_once(&docker, &args.tag, args.run_timeout, explicit)?;
+
+    println!("\n==> Done in {:.1}s", started.elapsed().as_secs_f64());
+    if args.sample && !args.keep {
+        println!("    (the sample's images are removed now; pass --keep to keep them)");
+    } else {
+        println!("    run it again: docker run --rm {}", args.tag);
+    }
+    drop(cleanup);
+    Ok(())
+}
+
+/// Runs the built image as it is (its `run` script), showing its output; a run that is still
+/// going after `timeout` (a server, say) is cancelled.
+fn run_once(
+    docker: &DockerClient,
+    image: &str,
+    timeout: Duration,
+    explicit: Option<(Vec<String>, Vec<String>)>,
+) -> Result<(), Box<dyn StdError>> {
+    let cancel = RunCancel::new();
+    let (finished_tx, finished_rx) = mpsc::channel::<()>();
+    let timer = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            if finished_rx.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+                cancel.cancel();
+            }
+        })
+    };
+    let (stdout, out_done) = stream_to_terminal("    | ");
+    let (stderr, err_done) = stream_to_terminal("    ! ");
+    let (command_explicit, env) = explicit.unwrap_or_default();
+    let result = docker.run_container(RunContainerOptions {
+        image: image.to_string(),
+        target_image: command_explicit.is_empty(),
+        command_explicit,
+        env,
+        stdout: Some(Box::new(stdout)),
+        stderr: Some(Box::new(stderr)),
+        cancel: Some(cancel),
+        ..Default::default()
+    });
+    drop(finished_tx);
+    let _ = (timer.join(), out_done.join(), err_done.join());
+    match result {
+        Err(e) if e.is_cancelled() => {
+            println!(
+                "    still running after {}s: stopped and removed (a server?)",
+                timeout.as_secs()
+            );
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Builds the sample builder image from the host's static busybox.
+fn build_sample_builder(docker: &DockerClient, tag: &str) -> Result<(), Box<dyn StdError>> {
+    let busybox = match std::fs::read("/bin/busybox") {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(format!(
+                "/bin/busybox: {e}\n       the sample builder is made from a static busybox: \
+                 install it with `apt-get install busybox-static` (Debian/Ubuntu)"
+            )
+            .into())
+        }
+    };
+    let mut context = ::tar::Builder::new(Vec::new());
+    for (name, data, mode) in [
+        ("Dockerfile", SAMPLE_DOCKERFILE.as_bytes(), 0o644),
+        ("busybox", &busybox[..], 0o755),
+        ("assemble", SAMPLE_ASSEMBLE.as_bytes(), 0o755),
+        ("run", SAMPLE_RUN.as_bytes(), 0o755),
+        ("usage", SAMPLE_USAGE.as_bytes(), 0o755),
+    ] {
+        let mut header = ::tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_entry_type(::tar::EntryType::Regular);
+        context.append_data(&mut header, name, data)?;
+    }
+    let context = context.into_inner()?;
+    let (output, done) = stream_to_terminal("    | ");
+    let built = docker.build_image(BuildImageOptions {
+        name: tag.to_string(),
+        stdin: Some(Box::new(io::Cursor::new(context))),
+        stdout: Some(Box::new(BuildOutput::new(output))),
+        cgroup_limits: None,
+    });
+    let _ = done.join();
+    Ok(built?)
+}
+
+/// Shows a build's JSON-lines output as the text it carries.
+struct BuildOutput<W: Write> {
+    out: W,
+    partial: Vec<u8>,
+}
+
+impl<W: Write> BuildOutput<W> {
+    fn new(out: W) -> Self {
+        BuildOutput {
+            out,
+            partial: Vec::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for BuildOutput<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            match serde_json::from_slice::<JsonMessage>(&line) {
+                Ok(m) if !m.stream.is_empty() => self.out.write_all(m.stream.as_bytes())?,
+                Ok(m) if !m.error.is_empty() => writeln!(self.out, "{}", m.error)?,
+                Ok(m) if !m.status.is_empty() => writeln!(self.out, "{}", m.status)?,
+                Ok(_) => {}
+                Err(_) => self.out.write_all(&line)?,
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn show_pull_progress(m: &JsonMessage) {
+    // Progress bars would flood the terminal; the status changes are enough.
+    if m.progress.is_empty() && !m.status.is_empty() {
+        match m.id.is_empty() {
+            true => println!("    pull: {}", m.status),
+            false => println!("    pull: {}: {}", m.id, m.status),
+        }
+    }
+}
+
+/// A writer whose lines are printed with `prefix` as they arrive (through
+/// `stream_container_io`, as S2I shows a container's output); join the handle after the
+/// writer was dropped to see the last line.
+fn stream_to_terminal(prefix: &'static str) -> (PipeWriter, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let reader = PipeReader {
+        rx,
+        chunk: Vec::new(),
+        pos: 0,
+    };
+    let done = stream_container_io(reader, None, move |line| {
+        let end = if line.ends_with('\n') { "" } else { "\n" };
+        print!("{prefix}{line}{end}");
+        let _ = io::stdout().flush();
+    });
+    (PipeWriter(tx), done)
+}
+
+/// The writing end of an in-memory pipe; dropping it ends the reader's stream.
+struct PipeWriter(Sender<Vec<u8>>);
+
+impl Write for PipeWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .send(buf.to_vec())
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the reader is gone"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct PipeReader {
+    rx: Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Removes the images this example created, also when a step failed.
+struct Cleanup {
+    docker: DockerClient,
+    images: Vec<String>,
+    keep: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.images.is_empty() {
+            return;
+        }
+        if self.keep {
+            println!("    kept: {}", self.images.join(", "));
+            return;
+        }
+        // Not `Docker::remove_image`: it keeps the untagged parents (`noprune=1`, as S2I does),
+        // and the sample builder's build steps are such parents.
+        let prune = ImageRemoveOptions {
+            force: false,
+            no_prune: false,
+        };
+        for image in self.images.iter().rev() {
+            match self.docker.client().image_remove(image, &prune).map(|_| ()) {
+                Ok(()) => println!("    removed image {image}"),
+                Err(e) => eprintln!("    could not remove image {image}: {}", describe(&e)),
+            }
+        }
+    }
+}
+
+/// An error with its causes (S2I errors print their message alone).
+fn describe(e: &(dyn StdError + 'static)) -> String {
+    if let Some(e) = e.downcast_ref::<Error>() {
+        let mut text = e.to_string_with_causes();
+        if let Error::Container(c) = e {
+            text.push_str(&format!(" ({})", c.output));
+        }
+        if let Some(s) = e.suggestion() {
+            text.push_str(&format!("\n       suggestion: {s}"));
+        }
+        return text;
+    }
+    e.to_string()
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+fn sorted(labels: std::collections::HashMap<String, String>) -> Vec<(String, String)> {
+    let mut v: Vec<_> = labels.into_iter().collect();
+    v.sort();
+    v
+}
+
+/// Shows the library's messages (pulls, deprecation warnings) on stderr.
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Info && m.target().starts_with("s2i_docker")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let level = match record.level() {
+                log::Level::Error => "error: ",
+                log::Level::Warn => "warning: ",
+                _ => "",
+            };
+            eprintln!("    [s2i] {level}{}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}

@@ -1,0 +1,451 @@
+//! Streams: builds, archives in and out of containers, and reading container output by lines.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+use crate::docker::{BuildImageOptions, DockerClient};
+use crate::error::{Error, Result};
+use crate::ops::copy::CopyToContainerOptions;
+use crate::ops::image::ImageBuildOptions;
+use crate::ops::stream::JsonMessages;
+use crate::tar::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
+
+/// How much of a container's output [`stream_container_io`] keeps (the reference's
+/// `maxErrorOutput`); the chunk that crosses the limit is still kept whole.
+const MAX_ERROR_OUTPUT: usize = 1024;
+
+/// Copy buffer for archives and streams: large enough that a copy costs few system calls.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// Reads `r` line by line on a new thread, calling `log` with every line (newline included)
+/// and collecting the first ~1 KiB into `err_output` (the reference's `StreamContainerIO`).
+///
+/// The returned handle finishes when `r` reaches its end or fails; join it to wait for the
+/// last line. Lines go to `err_output` the way the reference stores them: each read chunk
+/// followed by `"\n"` (so a full line ends in `"\n\n"`, and an input ending in a newline gets
+/// one more `"\n"` for the final empty read); collection stops once 1024 bytes are reached.
+/// Bytes that are not UTF-8 are replaced with `U+FFFD`.
+///
+/// `log` is a closure so that the caller's logger reports the caller's location (S2I issue
+/// #558).
+///
+/// # Example
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use s2i_docker::stream_container_io;
+///
+/// let lines = Arc::new(Mutex::new(Vec::new()));
+/// let seen = lines.clone();
+/// let err_output = Arc::new(Mutex::new(String::new()));
+/// let done = stream_container_io(
+///     &b"line1\nline2\npartial"[..],
+///     Some(err_output.clone()),
+///     move |line| seen.lock().unwrap().push(line.to_string()),
+/// );
+/// done.join().unwrap();
+/// assert_eq!(*lines.lock().unwrap(), ["line1\n", "line2\n", "partial"]);
+/// assert_eq!(*err_output.lock().unwrap(), "line1\n\nline2\n\npartial\n");
+/// ```
+pub fn stream_container_io<R>(
+    r: R,
+    err_output: Option<Arc<Mutex<String>>>,
+    log: impl Fn(&str) + Send + 'static,
+) -> JoinHandle<()>
+where
+    R: Read + Send + 'static,
+{
+    thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            let read = reader.read_until(b'\n', &mut chunk);
+            let end = match &read {
+                Ok(_) => !chunk.ends_with(b"\n"),
+                Err(_) => true,
+            };
+            let text = String::from_utf8_lossy(&chunk);
+            if !text.is_empty() {
+                log(&text);
+            }
+            if let Some(out) = &err_output {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                if out.len() < MAX_ERROR_OUTPUT {
+                    out.push_str(&text);
+                    out.push('\n');
+                }
+            }
+            if let Err(e) = read {
+                log::debug!("Error reading docker stdout/stderr: {e}");
+            }
+            if end {
+                break;
+            }
+        }
+    })
+}
+
+/// Copies `r` into `w` with a large buffer; returns the bytes copied.
+pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
+pub(crate) fn upload_to_container(
+    d: &DockerClient,
+    fs: &dyn FileSystem,
+    src: &Path,
+    dest: &str,
+    container: &str,
+    make_tar_writer: &MakeTarWriter,
+) -> Result<()> {
+    let dir = upload_dest_dir(dest);
+    let options = CopyToContainerOptions::default();
+    let uploaded = stream_upload_tar(
+        fs,
+        src,
+        dest,
+        |w| make_tar_writer(w),
+        |body| d.client.copy_to_container(container, &dir, body, &options),
+    );
+    if let Err(e) = &uploaded {
+        log::error!("Uploading to container failed: {e}");
+    }
+    uploaded
+}
+
+pub(crate) fn download_from_container(
+    d: &DockerClient,
+    container_path: &str,
+    w: &mut dyn Write,
+    container: &str,
+) -> Result<()> {
+    let (mut body, _stat) = d.client.copy_from_container(container, container_path)?;
+    copy_stream(&mut body, w)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Hands every byte read from the build's output to the caller's writer as it is read, so the
+/// caller sees the output as it arrives and whole, whatever the JSON reader makes of it.
+struct Tee<R> {
+    inner: R,
+    out: Option<Box<dyn Write + Send>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(out) = &mut self.out {
+            out.write_all(&buf[..n])?;
+            out.flush()?;
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
+    let limits = opts.cgroup_limits.take().unwrap_or_default();
+    let options = ImageBuildOptions {
+        tags: vec![opts.name.clone()],
+        no_cache: true,
+        remove: true,
+        force_remove: true,
+        memory: limits.memory_limit_bytes,
+        memory_swap: limits.memory_swap,
+        cpu_shares: limits.cpu_shares,
+        cpu_period: limits.cpu_period,
+        cpu_quota: limits.cpu_quota,
+        cgroup_parent: limits.parent,
+        ..Default::default()
+    };
+    let mut empty = io::empty();
+    let context: &mut (dyn Read + Send) = match opts.stdin.as_mut() {
+        Some(r) => r.as_mut(),
+        None => &mut empty,
+    };
+    let body = d.client.image_build(context, &options)?;
+    let mut tee = Tee {
+        inner: body,
+        out: opts.stdout.take(),
+    };
+    let mut failed = None;
+    for message in JsonMessages::new(&mut tee) {
+        match message {
+            Ok(_) => {}
+            // The build failed; the rest of the output (and the error itself) still goes to
+            // the caller before the error is returned.
+            Err(e @ Error::Stream { .. }) => {
+                failed.get_or_insert(e);
+            }
+            // Output that is not JSON was copied as it is; only the daemon's errors matter.
+            Err(Error::Decode { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Whatever the JSON reader left unread (it may stop at the first error).
+    copy_stream(&mut tee, &mut io::sink())?;
+    if let Some(mut out) = tee.out.take() {
+        out.flush()?;
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::docker::test_support::*;
+    use crate::docker::Docker;
+    use crate::CGroupLimits;
+
+    fn stream(input: &[u8]) -> (Vec<String>, String) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let out = Arc::new(Mutex::new(String::new()));
+        stream_container_io(Cursor::new(input.to_vec()), Some(out.clone()), move |l| {
+            seen.lock().unwrap().push(l.to_string())
+        })
+        .join()
+        .unwrap();
+        let lines = lines.lock().unwrap().clone();
+        let out = out.lock().unwrap().clone();
+        (lines, out)
+    }
+
+    #[test]
+    fn stream_container_io_matches_the_reference() {
+        assert_eq!(
+            stream(b"line1\nline2\npartial"),
+            (
+                vec!["line1\n".into(), "line2\n".into(), "partial".into()],
+                "line1\n\nline2\n\npartial\n".into()
+            )
+        );
+        assert_eq!(stream(b"a\n"), (vec!["a\n".into()], "a\n\n\n".into()));
+        assert_eq!(stream(b""), (vec![], "\n".into()));
+        // Kept until 1024 bytes are reached; the chunk crossing the limit is kept whole.
+        let many = "0123456789abcdef\n".repeat(100);
+        let (lines, out) = stream(many.as_bytes());
+        assert_eq!(lines.len(), 100);
+        assert_eq!(out.len(), 18 * 57);
+        // Not UTF-8: replaced, not lost.
+        assert_eq!(stream(b"\xff\n").0, ["\u{fffd}\n"]);
+        // Without err_output, only the callback.
+        let n = Arc::new(Mutex::new(0));
+        let c = n.clone();
+        stream_container_io(&b"x\ny\n"[..], None, move |_| *c.lock().unwrap() += 1)
+            .join()
+            .unwrap();
+        assert_eq!(*n.lock().unwrap(), 2);
+    }
+
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"))
+        }
+    }
+
+    #[test]
+    fn stream_container_io_stops_on_errors() {
+        let out = Arc::new(Mutex::new(String::new()));
+        stream_container_io((&b"ok\n"[..]).chain(Broken), Some(out.clone()), |_| {})
+            .join()
+            .unwrap();
+        assert_eq!(*out.lock().unwrap(), "ok\n\n\n");
+    }
+
+    #[test]
+    fn build_sends_the_options_and_copies_the_output() {
+        let (fake, d) = setup();
+        let output = b"{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\n{\"stream\":\"Successfully built 1\\n\"}\n";
+        fake.state().build_image_output = output.to_vec();
+        let out = Probe::default();
+        d.build_image(BuildImageOptions {
+            name: "img:1".into(),
+            stdin: Some(Box::new(Cursor::new(b"context tar".to_vec()))),
+            stdout: Some(out.writer()),
+            cgroup_limits: Some(CGroupLimits {
+                memory_limit_bytes: 100,
+                memory_swap: 200,
+                cpu_shares: 3,
+                cpu_period: 4,
+                cpu_quota: 5,
+                parent: "p".into(),
+            }),
+        })
+        .unwrap();
+        assert_eq!(out.text().as_bytes(), output);
+        assert!(out.is_dropped());
+        let state = fake.state();
+        assert_eq!(state.build_image_context, b"context tar");
+        let o = state.build_image_opts.clone().unwrap();
+        assert_eq!(o.tags, ["img:1"]);
+        assert!(o.no_cache && o.remove && o.force_remove);
+        assert_eq!(
+            (o.memory, o.memory_swap, o.cgroup_parent.as_str()),
+            (100, 200, "p")
+        );
+        assert_eq!((o.cpu_shares, o.cpu_period, o.cpu_quota), (3, 4, 5));
+    }
+
+    #[test]
+    fn a_failed_build_is_an_error_after_its_output_decision_7() {
+        let (fake, d) = setup();
+        let output = b"{\"stream\":\"Step 1/2\\n\"}\n{\"errorDetail\":{\"code\":1,\"message\":\"COPY failed\"},\"error\":\"COPY failed\"}\n{\"stream\":\"after\"}\n";
+        fake.state().build_image_output = output.to_vec();
+        let out = Probe::default();
+        let e = d
+            .build_image(BuildImageOptions {
+                name: "img".into(),
+                stdout: Some(out.writer()),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Stream { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "COPY failed");
+        assert_eq!(
+            out.text().as_bytes(),
+            output,
+            "the whole output reaches the caller"
+        );
+        // Without a writer the output is discarded, the error still reported.
+        let e = d
+            .build_image(BuildImageOptions {
+                name: "img".into(),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "COPY failed");
+        // A request error comes back as it is.
+        fake.state().build_image_err = Some(Error::api(500, "no space"));
+        let e = d.build_image(BuildImageOptions::default()).unwrap_err();
+        assert_eq!(e.status(), Some(500));
+    }
+
+    #[test]
+    fn upload_streams_a_renamed_tree() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let root = std::env::temp_dir().join(format!("s2i-upload-unit-{}", std::process::id()));
+        let src = root.join("src");
+        std::fs::create_dir_all(src.join("sub/.git")).unwrap();
+        std::fs::create_dir_all(src.join(".git")).unwrap();
+        std::fs::write(src.join(".git/config"), "x").unwrap();
+        std::fs::write(src.join("sub/.git/HEAD"), "x").unwrap();
+        std::fs::write(src.join("sub/a.txt"), "hello").unwrap();
+        std::fs::write(src.join("run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(src.join("run.sh"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        symlink("sub/a.txt", src.join("link")).unwrap();
+        let (fake, d) = setup();
+        d.upload_to_container(&crate::tar::LocalFileSystem, &src, "/opt/app/code", "c1")
+            .unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        let state = fake.state();
+        assert_eq!(state.copy_to_container_id, "c1");
+        assert_eq!(state.copy_to_container_path, "/opt/app");
+        assert!(
+            !state
+                .copy_to_container_options
+                .unwrap()
+                .allow_overwrite_dir_with_file
+        );
+        let mut listing = Vec::new();
+        let mut archive = ::tar::Archive::new(&state.copy_to_container_content[..]);
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let h = entry.header();
+            listing.push(format!(
+                "{} {:o} {}",
+                entry.path().unwrap().display(),
+                h.mode().unwrap() & 0o7777,
+                h.link_name()
+                    .unwrap()
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        assert_eq!(
+            listing,
+            [
+                "code/link 777 sub/a.txt",
+                "code/run.sh 777 ",
+                "code/sub 777 ",
+                "code/sub/a.txt 666 ",
+            ]
+        );
+    }
+
+    #[test]
+    fn upload_errors_are_returned() {
+        let (fake, d) = setup();
+        fake.state().copy_to_container_err = Some(Error::api(404, "Could not find the file /nope"));
+        let file = std::env::temp_dir().join(format!("s2i-upload-err-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        let (r, logs) =
+            logs_of(|| d.upload_to_container(&crate::tar::LocalFileSystem, &file, "/nope/x", "c1"));
+        std::fs::remove_file(&file).unwrap();
+        assert!(r.unwrap_err().is_not_found());
+        assert!(logs.iter().any(|(l, m)| *l == log::Level::Error
+            && m == "Uploading to container failed: Error response from daemon: Could not find the file /nope"));
+        // A missing source fails in the tar producer.
+        let e = d
+            .upload_to_container(
+                &crate::tar::LocalFileSystem,
+                Path::new("/no/such/dir"),
+                "/tmp/x",
+                "c1",
+            )
+            .unwrap_err();
+        assert!(e.to_string_with_causes().contains("/no/such/dir"), "{e:?}");
+        // A custom tar writer: here, one that keeps the modes as they are.
+        let custom: &MakeTarWriter = &|w| {
+            Box::new(crate::tar::ArchiveWriter::new(w)) as Box<dyn crate::tar::TarWriter + Send>
+        };
+        fake.state().copy_to_container_err = None;
+        let file = std::env::temp_dir().join(format!("s2i-upload-mode-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        d.upload_to_container_with_tar_writer(
+            &crate::tar::LocalFileSystem,
+            &file,
+            "/tmp/y",
+            "c1",
+            custom,
+        )
+        .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        let content = fake.state().copy_to_container_content.clone();
+        let mut archive = ::tar::Archive::new(&content[..]);
+        let entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_str(), Some("y"));
+        assert_ne!(entry.header().mode().unwrap() & 0o777, 0o666);
+    }
+
+    #[test]
+    fn copy_stream_copies_everything() {
+        let data = vec![9u8; 300_000];
+        let mut out = Vec::new();
+        assert_eq!(
+            copy_stream(&mut Cursor::new(data.clone()), &mut out).unwrap(),
+            300_000
+        );
+        assert_eq!(out, data);
+    }
+}

@@ -1,0 +1,501 @@
+//! Pulls: retries, pull policies, and the builder/runtime image helpers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::{Config, Image, PullPolicy};
+use crate::auth::encode_auth;
+use crate::client::Client;
+use crate::docker::users::check_allowed_user_with_assemble_user;
+use crate::docker::{image_from_inspect, Docker, DockerClient, PullResult};
+use crate::error::{go_duration, Error, Result};
+use crate::ops::image::{ImageInspect, ImagePullOptions};
+use crate::ops::stream::{JsonMessage, JsonMessages};
+use crate::reference::get_image_name;
+
+/// Whether an inspect error says the image is absent.
+///
+/// A 404 is enough for the Docker engine; the texts cover daemons (and fakes) that say so in
+/// words only: Docker's `No such image: <name>`, and Podman's own `image not known` (its
+/// Docker-compatible API rewrites it into Docker's text, its native API does not).
+pub(crate) fn is_no_such_image(e: &Error) -> bool {
+    if e.is_not_found() {
+        return true;
+    }
+    let text = e.to_string_with_causes();
+    text.contains("No such image") || text.contains("image not known")
+}
+
+/// The display form of an image name in logs: a long digest is shortened.
+fn display_name(name: &str) -> String {
+    if log::log_enabled!(log::Level::Trace) {
+        return name.to_string();
+    }
+    match name.split_once('@') {
+        Some((repo, digest)) if digest.len() > 18 => {
+            let cut = digest
+                .char_indices()
+                .nth(18)
+                .map_or(digest.len(), |(i, _)| i);
+            format!("{repo}@{}...", &digest[..cut])
+        }
+        _ => name.to_string(),
+    }
+}
+
+/// The reference's `CheckAndPullImage`, keeping the raw inspect for callers that need more
+/// than labels and env (`run_container` reads the entrypoint from it).
+pub(crate) fn inspect_or_pull(d: &DockerClient, name: &str) -> Result<ImageInspect> {
+    let name = get_image_name(name);
+    let display = display_name(&name);
+    match d.client.image_inspect_with_raw(&name) {
+        Ok((inspect, _)) => {
+            log::debug!("Using locally available image \"{display}\"");
+            Ok(inspect)
+        }
+        Err(e) if is_no_such_image(&e) => {
+            log::info!("Image \"{display}\" not available locally, pulling ...");
+            pull_and_inspect(d, &name)
+        }
+        Err(e) => Err(Error::inspect_image(&name, e)),
+    }
+}
+
+/// The reference's `PullImage` (with decision 6): attempts until success, a non-retriable
+/// error, or the retry count is spent; then the image's metadata.
+pub(crate) fn pull_with_retries(d: &DockerClient, name: &str) -> Result<Image> {
+    let name = get_image_name(name);
+    pull_and_inspect(d, &name).map(|i| image_from_inspect(&i))
+}
+
+fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
+    let auth = encode_auth(&d.auth).map_err(|e| Error::pull_image(name, e))?;
+    let attempts = d.pull_retry_count.saturating_add(1);
+    for attempt in 1..=attempts {
+        let err = match pull_once(d, name, &auth) {
+            Ok(()) => break,
+            Err(e) => e,
+        };
+        log::info!("pulling image error : {err}");
+        let text = err.to_string_with_causes();
+        let retriable = crate::RETRIABLE_ERRORS.iter().any(|r| text.contains(r));
+        if !retriable || attempt == attempts {
+            return Err(Error::pull_image(name, err));
+        }
+        log::info!("retrying in {} ...", go_duration(d.pull_retry_delay));
+        std::thread::sleep(d.pull_retry_delay);
+    }
+    d.client
+        .image_inspect_with_raw(name)
+        .map(|(i, _)| i)
+        .map_err(|e| Error::pull_image(name, e))
+}
+
+/// One attempt: the request, then the progress stream to its end.
+fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
+    let timed_out = || Error::Timeout {
+        what: format!("pulling image \"{name}\""),
+        after: d.pull_inactivity_timeout,
+    };
+    let options = ImagePullOptions {
+        registry_auth: auth.to_string(),
+        ..Default::default()
+    };
+    let body = d.client.image_pull(name, &options)?;
+    let mut last = Instant::now();
+    // The body (and its connection) is dropped on every return, also on a timeout.
+    for message in JsonMessages::new(body) {
+        let now = Instant::now();
+        if now.duration_since(last) > d.pull_inactivity_timeout {
+            return Err(timed_out());
+        }
+        last = now;
+        let message = message.map_err(|e| if e.is_timeout() { timed_out() } else { e })?;
+        log_progress(name, &message);
+        if let Some(progress) = &d.pull_progress {
+            progress(&message);
+        }
+    }
+    Ok(())
+}
+
+fn log_progress(name: &str, m: &JsonMessage) {
+    match (m.id.is_empty(), m.progress.is_empty()) {
+        (true, _) => log::debug!("pulling image {name}: {}", m.status),
+        (false, true) => log::debug!("pulling image {name}: {}: {}", m.id, m.status),
+        (false, false) => {
+            log::debug!(
+                "pulling image {name}: {}: {} {}",
+                m.id,
+                m.status,
+                m.progress
+            )
+        }
+    }
+}
+
+/// Gets an image as `policy` says, and whether it has `ONBUILD` triggers (the reference's
+/// package-level `PullImage`).
+///
+/// | policy | what happens |
+/// |---|---|
+/// | [`IfNotPresent`](PullPolicy::IfNotPresent) | [`check_and_pull_image`](Docker::check_and_pull_image) |
+/// | [`Always`](PullPolicy::Always) | [`pull_image`](Docker::pull_image), even if present |
+/// | [`Never`](PullPolicy::Never) | [`check_image`](Docker::check_image): a missing image is an error |
+///
+/// # Errors
+/// The error of the method the policy chose.
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use s2i_docker::fake::FakeDocker;
+/// use s2i_docker::{pull_image, PullPolicy};
+///
+/// let fake = FakeDocker { pull_result: true, is_on_build_result: true, ..Default::default() };
+/// let result = pull_image("builder", &fake, PullPolicy::Always)?;
+/// assert!(result.on_build && result.image.is_some());
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+pub fn pull_image(name: &str, d: &dyn Docker, policy: PullPolicy) -> Result<PullResult> {
+    let image = match policy {
+        PullPolicy::IfNotPresent => d.check_and_pull_image(name)?,
+        PullPolicy::Always => {
+            log::info!("Pulling image \"{name}\" ...");
+            d.pull_image(name)?
+        }
+        PullPolicy::Never => {
+            log::info!("Checking if image \"{name}\" is available locally ...");
+            d.check_image(name)?
+        }
+    };
+    Ok(PullResult {
+        on_build: d.is_image_on_build(name),
+        image,
+    })
+}
+
+fn pull_and_check(
+    image: &str,
+    d: &dyn Docker,
+    policy: PullPolicy,
+    config: &Config,
+) -> Result<PullResult> {
+    let result = pull_image(image, d, policy)?;
+    check_allowed_user_with_assemble_user(
+        d,
+        image,
+        &config.allowed_uids,
+        result.on_build,
+        &config.assemble_user,
+    )?;
+    Ok(result)
+}
+
+/// Gets the builder image (`config.builder_image`) as `config.builder_pull_policy` says, with
+/// `config.pull_authentication`, and checks its users against `config.allowed_uids`.
+///
+/// # Errors
+/// Those of [`pull_image`] and
+/// [`check_allowed_user_with_assemble_user`](crate::check_allowed_user_with_assemble_user).
+pub fn get_builder_image(client: Arc<dyn Client>, config: &Config) -> Result<PullResult> {
+    let d = DockerClient::new(client, config.pull_authentication.clone());
+    pull_and_check(
+        &config.builder_image,
+        &d,
+        config.builder_pull_policy,
+        config,
+    )
+}
+
+/// Gets the previous build's image (`config.tag`) for an incremental build, as
+/// `config.builder_pull_policy` says, and checks its users.
+///
+/// # Errors
+/// As [`get_builder_image`].
+pub fn get_rebuild_image(client: Arc<dyn Client>, config: &Config) -> Result<PullResult> {
+    let d = DockerClient::new(client, config.pull_authentication.clone());
+    pull_and_check(&config.tag, &d, config.builder_pull_policy, config)
+}
+
+/// Gets the runtime image of an extended build (`config.runtime_image`) as
+/// `config.runtime_image_pull_policy` says, and checks its users (the assemble user too).
+///
+/// # Errors
+/// As [`get_builder_image`].
+pub fn get_runtime_image(config: &Config, docker: &dyn Docker) -> Result<()> {
+    pull_and_check(
+        &config.runtime_image,
+        docker,
+        config.runtime_image_pull_policy,
+        config,
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::docker::test_support::*;
+    use crate::fake::{FakeClient, FakeDocker};
+    use crate::user::parse_range_list;
+    use crate::ErrorCode;
+
+    fn refused() -> Error {
+        Error::other("dial tcp 127.0.0.1:5000: connect: connection refused")
+    }
+
+    #[test]
+    fn retries_retriable_errors_then_succeeds() {
+        let (fake, d) = setup();
+        {
+            let mut s = fake.state();
+            s.pull_failures
+                .extend([refused(), Error::other("x is already in progress")]);
+            s.registry
+                .insert("remote:latest".into(), image("sha256:r", &[], &[]));
+        }
+        let img = d.pull_image("remote").unwrap().unwrap();
+        assert_eq!(img.id, "sha256:r");
+        assert_eq!(fake.calls(), ["pull", "pull", "pull", "inspect_image"]);
+    }
+
+    #[test]
+    fn a_non_retriable_error_returns_at_once() {
+        let (fake, d) = setup();
+        fake.state().pull_fail = Some(Error::api(404, "manifest unknown"));
+        let e = d.pull_image("remote").unwrap_err();
+        assert_eq!(e.to_string(), "unable to get remote:latest");
+        assert_eq!(e.code(), Some(ErrorCode::PullImage));
+        assert!(e.to_string_with_causes().contains("manifest unknown"));
+        assert_eq!(fake.calls(), ["pull"]);
+    }
+
+    #[test]
+    fn the_retry_decision_is_per_attempt_decision_6() {
+        // The reference kept retrying once any attempt had been retriable.
+        let (fake, d) = setup();
+        fake.state()
+            .pull_failures
+            .extend([refused(), Error::api(401, "unauthorized")]);
+        let e = d.pull_image("remote").unwrap_err();
+        assert!(e.to_string_with_causes().contains("unauthorized"));
+        assert_eq!(fake.calls(), ["pull", "pull"]);
+    }
+
+    #[test]
+    fn exhausted_retries_return_the_last_error_without_a_last_sleep() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().pull_failures.extend([
+            Error::other("connection reset by peer (1)"),
+            Error::other("connection reset by peer (2)"),
+        ]);
+        let d = DockerClient::new(fake.clone(), auth())
+            .with_pull_retry_count(1)
+            .with_pull_retry_delay(Duration::from_millis(300));
+        let started = Instant::now();
+        let (e, logs) = logs_of(|| d.pull_image("remote").unwrap_err());
+        let took = started.elapsed();
+        assert_eq!(e.code(), Some(ErrorCode::PullImage));
+        assert!(
+            e.to_string_with_causes()
+                .ends_with("connection reset by peer (2)"),
+            "{e:?}"
+        );
+        assert_eq!(fake.calls(), ["pull", "pull"]);
+        // One pause between the two attempts, none after the last.
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_millis(580), "{took:?}");
+        assert!(
+            logs.contains(&(log::Level::Info, "retrying in 300ms ...".into())),
+            "{logs:?}"
+        );
+        assert!(logs.contains(&(
+            log::Level::Info,
+            "pulling image error : connection reset by peer (1)".into()
+        )));
+    }
+
+    #[test]
+    fn in_band_errors_fail_the_pull_decision_7() {
+        for stream in [
+            "{\"status\":\"Pulling\"}\n{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}\n",
+            "{\"status\":\"Pulling\"}\n{\"error\":\"manifest unknown\"}\n",
+        ] {
+            let (fake, d) = setup();
+            fake.state().pull_output = stream.as_bytes().to_vec();
+            fake.state().registry.insert("remote:latest".into(), builder());
+            let e = d.pull_image("remote").unwrap_err();
+            assert_eq!(e.code(), Some(ErrorCode::PullImage));
+            assert!(e.to_string_with_causes().contains("manifest unknown"), "{e:?}");
+            assert_eq!(fake.calls(), ["pull"]);
+        }
+    }
+
+    #[test]
+    fn progress_goes_to_the_callback() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().pull_output =
+            b"{\"status\":\"Pulling fs layer\",\"id\":\"abc\"}\n{\"status\":\"Done\"}\n".to_vec();
+        fake.state().registry.insert("r:1".into(), builder());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let d = DockerClient::new(fake.clone(), auth())
+            .with_pull_progress(move |m| s.lock().unwrap().push(m.status.clone()));
+        d.pull_image("r:1").unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["Pulling fs layer", "Done"]);
+    }
+
+    #[test]
+    fn a_silent_progress_stream_times_out() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().pull_output = b"{\"status\":\"a\"}\n{\"status\":\"b\"}\n".to_vec();
+        fake.state().pull_line_delay = Duration::from_millis(60);
+        let d = DockerClient::new(fake.clone(), auth())
+            .with_pull_inactivity_timeout(Duration::from_millis(20));
+        let e = d.pull_image("slow").unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::PullImage));
+        assert!(e.is_timeout());
+        assert!(e
+            .to_string_with_causes()
+            .ends_with("pulling image \"slow:latest\" timed out after 20ms"));
+        // Not retriable.
+        assert_eq!(fake.calls(), ["pull"]);
+    }
+
+    #[test]
+    fn credentials_are_sent_with_every_pull() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().registry.insert("r:1".into(), builder());
+        let d = DockerClient::new(
+            fake.clone(),
+            crate::AuthConfig {
+                username: "u".into(),
+                password: "p".into(),
+                ..Default::default()
+            },
+        );
+        d.pull_image("r:1").unwrap();
+        let expected = crate::auth::encode_auth(&crate::AuthConfig {
+            username: "u".into(),
+            password: "p".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(fake.state().pulls[0].1.registry_auth, expected);
+    }
+
+    #[test]
+    fn check_and_pull() {
+        let (fake, d) = setup();
+        assert!(d.check_and_pull_image("builder").unwrap().is_some());
+        assert_eq!(fake.calls(), ["inspect_image"]);
+        // Another inspect error is not "missing": no pull.
+        fake.state().inspect_image_err = Some(Error::api(500, "daemon on fire"));
+        let e = d.check_and_pull_image("builder").unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InspectImage));
+        assert_eq!(fake.calls(), ["inspect_image", "inspect_image"]);
+        // Missing and not pullable: a pull error.
+        let (fake, d) = setup();
+        let e = d.check_and_pull_image("missing").unwrap_err();
+        assert_eq!(e.to_string(), "unable to get missing:latest");
+        assert_eq!(fake.calls(), ["inspect_image", "pull", "inspect_image"]);
+    }
+
+    #[test]
+    fn absence_is_recognised_in_docker_and_podman_words() {
+        assert!(is_no_such_image(&Error::api(404, "whatever")));
+        assert!(is_no_such_image(&Error::inspect_image(
+            "x",
+            Error::api(404, "No such image: x")
+        )));
+        assert!(is_no_such_image(&Error::other("No such image: \"x\"")));
+        assert!(is_no_such_image(&Error::api(500, "x: image not known")));
+        assert!(!is_no_such_image(&Error::api(500, "boom")));
+    }
+
+    #[test]
+    fn display_names_shorten_long_digests() {
+        let long = format!("repo@sha256:{}", "a".repeat(64));
+        // The capture logger enables trace; the shortening applies below it.
+        let short = if log::log_enabled!(log::Level::Trace) {
+            long.clone()
+        } else {
+            "repo@sha256:aaaaaaaaaaa...".to_string()
+        };
+        assert_eq!(display_name(&long), short);
+        assert_eq!(display_name("repo:tag"), "repo:tag");
+    }
+
+    #[test]
+    fn package_pull_image_policies() {
+        let fake = FakeDocker {
+            pull_result: true,
+            is_on_build_result: true,
+            ..Default::default()
+        };
+        let r = pull_image("b", &fake, PullPolicy::IfNotPresent).unwrap();
+        assert!(r.on_build && r.image.is_some());
+        assert_eq!(fake.is_on_build_image.get(), "b");
+        let r = pull_image("b", &fake, PullPolicy::Always).unwrap();
+        assert!(r.image.is_some());
+        // Never only checks; the fake's check answers no image.
+        let r = pull_image("b", &fake, PullPolicy::Never).unwrap();
+        assert_eq!(r.image, None);
+        let failing = FakeDocker {
+            pull_error: Some(Error::pull_image("b:latest", refused())),
+            ..Default::default()
+        };
+        let e = pull_image("b", &failing, PullPolicy::Always).unwrap_err();
+        assert_eq!(e.to_string(), "unable to get b:latest");
+        // With the real Docker: never on a missing image.
+        let (_fake, d) = setup();
+        let e = pull_image("missing", &d, PullPolicy::Never).unwrap_err();
+        assert_eq!(e.to_string(), "unable to get metadata for missing:latest");
+    }
+
+    #[test]
+    fn builder_rebuild_and_runtime_images() {
+        let fake = Arc::new(FakeClient::new());
+        let mut img = builder();
+        if let Some(c) = img.config.as_mut() {
+            c.user = "1001".into();
+        }
+        fake.add_image("builder:latest", img);
+        let mut root = builder();
+        if let Some(c) = root.config.as_mut() {
+            c.user = "root".into();
+        }
+        fake.add_image("app:latest", root);
+        let mut config = Config {
+            builder_image: "builder".into(),
+            tag: "app".into(),
+            allowed_uids: parse_range_list("1000-2000").unwrap(),
+            ..Default::default()
+        };
+        let r = get_builder_image(fake.clone(), &config).unwrap();
+        assert!(!r.on_build);
+        assert_eq!(r.image.unwrap().id, "sha256:builder");
+        let e = get_rebuild_image(fake.clone(), &config).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image \"app\" must specify a user that is numeric and within the range of allowed users"
+        );
+        // The assemble user replaces the image's user in the check.
+        config.assemble_user = "1500".into();
+        get_rebuild_image(fake.clone(), &config).unwrap();
+        let docker = DockerClient::new(fake.clone(), auth());
+        config.runtime_image = "app".into();
+        get_runtime_image(&config, &docker).unwrap();
+        config.assemble_user = "0".into();
+        let e = get_runtime_image(&config, &docker).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "assemble user must be numeric and within the range of allowed users"
+        );
+    }
+}

@@ -1,0 +1,1646 @@
+//! `run_container`: create, attach, start, stream, wait, and remove on every path.
+
+use std::any::Any;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use crate::api::Image;
+use crate::client::{Client, StdinWriter};
+use crate::docker::{destination_of, image_from_inspect, pull, scripts_url_of};
+use crate::docker::{DockerClient, RunContainerOptions};
+use crate::error::{Error, Result};
+use crate::ops::container::{
+    ContainerAttachOptions, ContainerConfig, ContainerCreateBody, ContainerRemoveOptions,
+    HostConfig,
+};
+use crate::ops::stream::demux;
+use crate::reference::{container_name, get_image_name};
+
+/// Cancels runs of [`Docker::run_container`](crate::Docker::run_container) from another thread.
+///
+/// Put a clone in [`RunContainerOptions::cancel`] and call [`cancel`](RunCancel::cancel) from
+/// anywhere: the running container is killed from the cancelling thread, which ends its output
+/// stream and its wait, and `run_container` returns [`Error::Cancelled`] after removing the
+/// container. A run that has not created its container yet returns [`Error::Cancelled`] before
+/// creating it. Once cancelled, a handle stays cancelled; one handle can serve several runs (a
+/// whole build).
+///
+/// The handle does not interrupt the caller's own code: a `stdin` reader that blocks forever or
+/// an `on_start` hook that never returns keeps the run waiting (the hooks are always awaited).
+///
+/// Embedders that want Ctrl-C to cancel a build call `cancel()` from their own signal handling;
+/// the library installs none.
+///
+/// # Example
+/// ```
+/// use s2i_docker::RunCancel;
+///
+/// let cancel = RunCancel::new();
+/// let for_the_handler = cancel.clone();
+/// std::thread::spawn(move || for_the_handler.cancel()).join().unwrap();
+/// assert!(cancel.is_cancelled());
+/// ```
+#[derive(Clone, Default)]
+pub struct RunCancel {
+    inner: Arc<CancelInner>,
+}
+
+type CancelAction = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    next: AtomicU64,
+    actions: Mutex<Vec<(u64, CancelAction)>>,
+}
+
+impl CancelInner {
+    fn actions(&self) -> MutexGuard<'_, Vec<(u64, CancelAction)>> {
+        // An action that panicked leaves nothing half-done in the list; carry on with it.
+        self.actions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl fmt::Debug for RunCancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunCancel")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+impl RunCancel {
+    /// A handle that has not been cancelled.
+    pub fn new() -> RunCancel {
+        RunCancel::default()
+    }
+
+    /// Cancels every run using this handle: their containers are killed now, from this thread.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let actions = std::mem::take(&mut *self.inner.actions());
+        for (_, action) in actions {
+            action();
+        }
+    }
+
+    /// Whether [`cancel`](RunCancel::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers what cancelling does to a run until the returned guard is dropped; `None`
+    /// when the handle is already cancelled (then nothing is registered).
+    fn arm(&self, action: CancelAction) -> Option<Armed> {
+        let mut actions = self.inner.actions();
+        // Checked under the lock: `cancel` sets the flag before taking the list, so an action
+        // registered here is either taken by it or refused.
+        if self.is_cancelled() {
+            return None;
+        }
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        actions.push((id, action));
+        Some(Armed {
+            inner: self.inner.clone(),
+            id,
+        })
+    }
+}
+
+struct Armed {
+    inner: Arc<CancelInner>,
+    id: u64,
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.inner.actions().retain(|(id, _)| *id != self.id);
+    }
+}
+
+/// Kills (unless it is known to have exited) and removes the container when dropped.
+struct ContainerGuard<'a> {
+    client: &'a dyn Client,
+    id: &'a str,
+    exited: AtomicBool,
+    killed: AtomicBool,
+}
+
+impl<'a> ContainerGuard<'a> {
+    fn new(client: &'a dyn Client, id: &'a str) -> ContainerGuard<'a> {
+        ContainerGuard {
+            client,
+            id,
+            exited: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+        }
+    }
+
+    /// Kills the container now, so that its streams end and waits return; errors are ignored
+    /// (the container may have exited already).
+    fn kill(&self) {
+        if !self.exited.load(Ordering::SeqCst) && !self.killed.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.client.container_kill(self.id, "SIGKILL") {
+                log::debug!("Failed to kill container \"{}\": {e}", self.id);
+            }
+        }
+    }
+}
+
+impl Drop for ContainerGuard<'_> {
+    fn drop(&mut self) {
+        let kill_error = if self.exited.load(Ordering::SeqCst) || self.killed.load(Ordering::SeqCst)
+        {
+            None
+        } else {
+            self.client.container_kill(self.id, "SIGKILL").err()
+        };
+        let mut opts = ContainerRemoveOptions {
+            remove_volumes: true,
+            force: false,
+        };
+        let mut removed = self.client.container_remove(self.id, &opts);
+        if removed.as_ref().is_err_and(Error::is_conflict) {
+            // Still running although it was killed (a kill that failed, a daemon that is slow
+            // to reap it): make the daemon do both.
+            opts.force = true;
+            removed = self.client.container_remove(self.id, &opts);
+        }
+        if let Err(e) = removed {
+            if let Some(k) = kill_error {
+                log::warn!("Failed to kill container \"{}\": {k}", self.id);
+            }
+            log::warn!("Failed to remove container \"{}\": {e}", self.id);
+        }
+    }
+}
+
+/// Kills the container if the run unwinds from a panic inside the streaming scope, so the
+/// scope's threads (blocked on the container's output) can end and the panic can propagate.
+struct KillOnUnwind<'g, 'a>(&'g ContainerGuard<'a>);
+
+impl Drop for KillOnUnwind<'_, '_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.kill();
+        }
+    }
+}
+
+/// Runs a caller's hook; a panic in it becomes an error instead of unwinding through the run.
+pub(crate) fn catch_hook<T>(hook: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(Error::other(format!(
+            "{hook} panicked: {}",
+            panic_message(payload.as_ref())
+        ))),
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "unknown panic"
+    }
+}
+
+/// The reference's `holdHijackedConnection` + wait + hooks; see [`run_container`].
+pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> Result<()> {
+    let cancel = opts.cancel.clone();
+    let cancelled = || cancel.as_ref().is_some_and(RunCancel::is_cancelled);
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let image = get_image_name(&opts.image);
+
+    // One inspect gives labels, env and entrypoint (the reference made three calls for these).
+    let inspected = if opts.pull_image {
+        pull::inspect_or_pull(d, &image)
+    } else {
+        d.client.image_inspect_with_raw(&image).map(|(i, _)| i)
+    };
+    let inspect = match inspected {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("Unable to get image metadata for {image}: {e}");
+            return Err(e);
+        }
+    };
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let metadata = image_from_inspect(&inspect);
+    let image_entrypoint = inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.entrypoint.as_deref())
+        .unwrap_or_default();
+
+    let (cmd, tar_destination) = if opts.target_image {
+        (None, String::new())
+    } else {
+        let (cmd, dest) = command_for(&opts, Some(&metadata))?;
+        (Some(cmd), dest)
+    };
+    let entrypoint = if !opts.entrypoint.is_empty() {
+        Some(opts.entrypoint.clone())
+    } else if !image_entrypoint.is_empty() && !opts.target_image {
+        Some(
+            crate::DEFAULT_ENTRYPOINT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let body = create_body(&opts, image.clone(), entrypoint, cmd);
+    let name = container_name(&opts.image);
+    log::debug!(
+        "Creating container with options {{Name:{name} Config:{}}}",
+        redacted_for_log(&body)
+    );
+    let created = d.client.container_create(&body, &name)?;
+    for warning in &created.warnings {
+        log::warn!("{warning}");
+    }
+    let id = created.id;
+    let guard = ContainerGuard::new(d.client.as_ref(), &id);
+    let _armed = match &cancel {
+        Some(c) => {
+            let client = d.client.clone();
+            let victim = id.clone();
+            let action = Box::new(move || {
+                if let Err(e) = client.container_kill(&victim, "SIGKILL") {
+                    log::debug!("Failed to kill container \"{victim}\": {e}");
+                }
+            });
+            match c.arm(action) {
+                Some(armed) => Some(armed),
+                None => return Err(Error::Cancelled),
+            }
+        }
+        None => None,
+    };
+    let result = attach_start_wait(d, &guard, &image, &mut opts, &cancelled);
+    let result = match result {
+        Ok(()) if cancelled() => Err(Error::Cancelled),
+        Ok(()) => match opts.post_exec.take() {
+            Some(post) => {
+                log::info!("Invoking PostExecute function");
+                catch_hook("post_exec", || post.post_execute(&id, &tar_destination))
+            }
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
+    // The guard (declared before the armed cancel action, so dropped after it) removes the
+    // container; the remaining option streams go with `opts`.
+    drop(_armed);
+    drop(guard);
+    result
+}
+
+/// Attach, start, stream stdin in and output out, wait, join `on_start`.
+fn attach_start_wait(
+    d: &DockerClient,
+    guard: &ContainerGuard<'_>,
+    image: &str,
+    opts: &mut RunContainerOptions,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
+    let client = d.client.as_ref();
+    let id = guard.id;
+    let stdin = opts.stdin.take();
+    let stdout = opts.stdout.take();
+    let stderr = opts.stderr.take();
+    let hijacked = if stdin.is_some() || stdout.is_some() || stderr.is_some() {
+        // Attached before the start so that no output is lost; `stream=1` whichever stream is
+        // attached, or the daemon answers at once without streaming.
+        let attach = ContainerAttachOptions {
+            stream: true,
+            stdin: stdin.is_some(),
+            stdout: stdout.is_some(),
+            stderr: stderr.is_some(),
+        };
+        match client.container_attach(id, &attach) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                log::error!("Unable to attach to container \"{id}\": {e}");
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
+    client.container_start(id)?;
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let on_start = opts.on_start.take();
+    let (reader, writer) = match hijacked {
+        Some(h) => (Some(h.reader), Some(h.writer)),
+        None => (None, None),
+    };
+
+    thread::scope(|s| {
+        let _unwind = KillOnUnwind(guard);
+        // Only stdin is attached: the read half stays open (unread) until the run ends.
+        let mut _idle_reader = None;
+        let output = match (reader, stdout.is_some() || stderr.is_some()) {
+            (Some(mut reader), true) => Some(s.spawn(move || {
+                let mut out = Flushing(stdout);
+                let mut err = Flushing(stderr);
+                let copied = catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
+                if copied.is_err() {
+                    // Nobody drains the container's output any more: stop it rather than let
+                    // it block (and the run with it).
+                    guard.kill();
+                }
+                // `out` and `err` are dropped here, at the end of the stream, so that readers
+                // of pipes behind them see EOF.
+                copied
+            })),
+            (reader, _) => {
+                drop((stdout, stderr));
+                _idle_reader = reader;
+                None
+            }
+        };
+        let hook = on_start.map(|f| s.spawn(move || catch_hook("on_start", || f(id))));
+        if opts.target_image {
+            dump_container_info(client, image, id);
+        }
+
+        // Errors of the run itself (ours or the caller's), as opposed to the container's.
+        let mut failure: Option<Error> = None;
+        // Writing stdin fails when the container exits before reading it all (Podman resets
+        // the connection at once). The exit code says whether that mattered: `tar -xf -` on a
+        // cut stream fails, a script that ignores its input succeeds.
+        let mut write_failure: Option<Error> = None;
+        if let Some(mut w) = writer {
+            if let Some(mut input) = stdin {
+                match pump_stdin(&mut input, w.as_mut()) {
+                    Ok(()) => {}
+                    Err(Pumped::Read(e)) => {
+                        failure = Some(e);
+                        guard.kill();
+                    }
+                    Err(Pumped::Write(e)) => write_failure = Some(e.into()),
+                }
+            }
+            if failure.is_none() && write_failure.is_none() {
+                // With `StdinOnce`, this closes the container's stdin: `tar -xf -` sees EOF.
+                if let Err(e) = w.close_write() {
+                    write_failure = Some(e.into());
+                }
+            }
+            // The write half stays open until here so the daemon does not see an early EOF.
+            drop(w);
+        }
+        if let Some(t) = output {
+            let copied = t
+                .join()
+                .unwrap_or_else(|_| Err(Error::other("output reader panicked")));
+            if let Err(e) = copied {
+                failure.get_or_insert(e);
+            }
+        }
+
+        let mut result = match failure {
+            Some(e) => Err(e),
+            None => wait(client, guard, write_failure),
+        };
+        if result.is_err() || cancelled() {
+            // Whatever `on_start` is doing with the container ends sooner without it.
+            guard.kill();
+        }
+        if let Some(h) = hook {
+            let hooked = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::other("on_start panicked")));
+            match (&result, hooked) {
+                (_, Ok(())) => {}
+                (Ok(()), Err(e)) => result = Err(e),
+                (Err(_), Err(e)) => log::warn!("on_start hook of container \"{id}\" failed: {e}"),
+            }
+        }
+        if cancelled() {
+            return Err(Error::Cancelled);
+        }
+        result
+    })
+}
+
+/// Waits for the container and turns a non-zero exit into a `ContainerError`.
+fn wait(
+    client: &dyn Client,
+    guard: &ContainerGuard<'_>,
+    write_failure: Option<Error>,
+) -> Result<()> {
+    let id = guard.id;
+    let waited = client
+        .container_wait(id, "not-running")
+        .map_err(|e| Error::other(format!("waiting for container \"{id}\" to stop: {e}")))?;
+    guard.exited.store(true, Ordering::SeqCst);
+    let code = waited.status_code;
+    if code != 0 {
+        // A fresh call: the reference reused an expired deadline here and lost the state.
+        let output = match client.container_inspect(id) {
+            Ok(inspect) => inspect
+                .state
+                .map(|st| {
+                    format!(
+                        "Status: {}, Error: {}, OOMKilled: {}, Dead: {}",
+                        st.status, st.error, st.oom_killed, st.dead
+                    )
+                })
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        return Err(Error::container(id, code, output));
+    }
+    if let Some(e) = write_failure {
+        log::warn!("Container \"{id}\" exited without reading all of its input: {e}");
+    }
+    Ok(())
+}
+
+enum Pumped {
+    Read(Error),
+    Write(io::Error),
+}
+
+/// Copies the caller's stdin into the container, telling the two sides' errors apart.
+fn pump_stdin(input: &mut Box<dyn Read + Send>, w: &mut dyn StdinWriter) -> Result<(), Pumped> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match catch_hook("stdin reader", || Ok(input.read(&mut buf))) {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => return Err(Pumped::Read(e.into())),
+            Err(panicked) => return Err(Pumped::Read(panicked)),
+        };
+        w.write_all(&buf[..n]).map_err(Pumped::Write)?;
+    }
+}
+
+/// A writer that flushes after every write, so the caller sees the output as it arrives.
+struct Flushing(Option<Box<dyn Write + Send>>);
+
+impl Write for Flushing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Some(w) => {
+                w.write_all(buf)?;
+                w.flush()?;
+                Ok(buf.len())
+            }
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.0 {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Logs where a `target_image` container's ports are published (the reference's
+/// `dumpContainerInfo`); errors are ignored, this is information only.
+fn dump_container_info(client: &dyn Client, image: &str, id: &str) {
+    let Ok(inspect) = client.container_inspect(id) else {
+        return;
+    };
+    let mut text = format!(
+        "The image {image} has been started in container {id} as a result of the --run=true option. \
+         Port Bindings:"
+    );
+    let mut ports: Vec<_> = inspect
+        .network_settings
+        .map(|n| n.ports.into_iter().collect())
+        .unwrap_or_default();
+    ports.sort_by(|a, b| a.0.cmp(&b.0));
+    if ports.is_empty() {
+        text.push_str(" none");
+    }
+    for (port, bindings) in ports {
+        text.push_str(&format!(
+            "\n  Container Port:  {port}\n  Public Host / Port Mappings:"
+        ));
+        for b in bindings.unwrap_or_default() {
+            text.push_str(&format!("\n    IP: {} Port: {}", b.host_ip, b.host_port));
+        }
+    }
+    log::info!("{text}");
+}
+
+/// Command construction (the reference's §3.4): the container's `Cmd` and the tar destination.
+pub(crate) fn command_for(
+    opts: &RunContainerOptions,
+    image: Option<&Image>,
+) -> Result<(Vec<String>, String)> {
+    if !opts.command_explicit.is_empty() {
+        return Ok((opts.command_explicit.clone(), String::new()));
+    }
+    let tar_destination = if opts.destination.is_empty() {
+        destination_of(image)
+    } else {
+        opts.destination.clone()
+    };
+    let base_dir = if opts.external_scripts {
+        path_join(&[&tar_destination, "scripts"])
+    } else {
+        let url = if opts.scripts_url.is_empty() {
+            scripts_url_of(image)
+        } else {
+            opts.scripts_url.clone()
+        };
+        match url.strip_prefix("image://") {
+            Some(path) => path.to_string(),
+            None => url,
+        }
+    };
+    let binary = path_join(&[&base_dir, &opts.command]);
+    let with_tar = opts.stdin.is_some() && (opts.command == "assemble" || opts.command == "usage");
+    if !with_tar {
+        return Ok((vec![binary], tar_destination));
+    }
+    let mut line = format!("tar -C {tar_destination} -xf - && {binary}");
+    if let Some(rewrite) = &opts.command_overrides {
+        line = catch_hook("command_overrides", || Ok(rewrite(&line)))?;
+    }
+    Ok((
+        vec!["/bin/sh".to_string(), "-c".to_string(), line],
+        tar_destination,
+    ))
+}
+
+/// Go's `path.Join`: joins the non-empty elements with `/` and cleans the result lexically.
+pub(crate) fn path_join(parts: &[&str]) -> String {
+    let joined = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    if joined.is_empty() {
+        return String::new();
+    }
+    path_clean(&joined)
+}
+
+/// Go's `path.Clean`.
+fn path_clean(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let body = out.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_string(),
+        (false, false) => body,
+    }
+}
+
+/// The create request (the reference's §3.2).
+fn create_body(
+    opts: &RunContainerOptions,
+    image: String,
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+) -> ContainerCreateBody {
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let limits = opts.cgroup_limits.clone().unwrap_or_default();
+    ContainerCreateBody {
+        config: ContainerConfig {
+            image,
+            user: opts.user.clone(),
+            env: some(&opts.env),
+            entrypoint,
+            cmd,
+            open_stdin: opts.stdin.is_some(),
+            stdin_once: opts.stdin.is_some(),
+            attach_stdout: opts.stdout.is_some(),
+            ..Default::default()
+        },
+        host_config: HostConfig {
+            cap_drop: some(&opts.cap_drop),
+            publish_all_ports: opts.target_image,
+            network_mode: opts.network_mode.clone(),
+            binds: some(&opts.binds),
+            extra_hosts: some(&opts.add_host),
+            security_opt: some(&opts.security_opt),
+            memory: limits.memory_limit_bytes,
+            memory_swap: limits.memory_swap,
+            cgroup_parent: limits.parent,
+            cpu_shares: limits.cpu_shares,
+            cpu_quota: limits.cpu_quota,
+            cpu_period: limits.cpu_period,
+            shm_size: crate::DEFAULT_SHM_SIZE,
+            ..Default::default()
+        },
+    }
+}
+
+/// The create request as JSON for the log, with proxy credentials in the env redacted.
+fn redacted_for_log(body: &ContainerCreateBody) -> String {
+    let mut body = body.clone();
+    if let Some(env) = &mut body.config.env {
+        for e in env.iter_mut() {
+            *e = redact_proxy_env(e);
+        }
+    }
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// `HTTP_PROXY=http://user:secret@host` → `HTTP_PROXY=http://redacted@host` for any variable
+/// whose name contains `proxy` (any case) and whose URL carries a password.
+pub(crate) fn redact_proxy_env(entry: &str) -> String {
+    let Some((name, value)) = entry.split_once('=') else {
+        return entry.to_string();
+    };
+    if !name.to_ascii_lowercase().contains("proxy") {
+        return entry.to_string();
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return entry.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return entry.to_string();
+    };
+    if !rest[..at].contains(':') {
+        return entry.to_string();
+    }
+    format!("{name}={scheme}://redacted@{}", &rest[at + 1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::docker::test_support::*;
+    use crate::docker::Docker;
+    use crate::fake::{stdcopy_frame, FakeClient};
+    use crate::ops::container::ContainerState;
+    use crate::CGroupLimits;
+
+    fn stdin(data: &[u8]) -> Option<Box<dyn Read + Send>> {
+        Some(Box::new(Cursor::new(data.to_vec())))
+    }
+
+    fn opts(command: &str) -> RunContainerOptions {
+        RunContainerOptions {
+            image: "builder".into(),
+            command: command.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Runs `o` against a fake holding `img` as `builder:latest`; returns the create body.
+    fn created_with(
+        img: crate::ops::image::ImageInspect,
+        o: RunContainerOptions,
+    ) -> ContainerCreateBody {
+        let fake = Arc::new(FakeClient::new());
+        fake.add_image("builder:latest", img);
+        let d = DockerClient::new(fake.clone(), auth());
+        d.run_container(o).unwrap();
+        let created = fake.state().created.clone();
+        assert_eq!(created.len(), 1);
+        created[0].1.clone()
+    }
+
+    fn cmd_of(img: crate::ops::image::ImageInspect, o: RunContainerOptions) -> Vec<String> {
+        created_with(img, o).config.cmd.unwrap_or_default()
+    }
+
+    fn sh(line: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), line.into()]
+    }
+
+    #[test]
+    fn call_sequence_with_and_without_streams() {
+        let (fake, d) = setup();
+        d.run_container(RunContainerOptions {
+            stdin: stdin(b"tar"),
+            ..opts("assemble")
+        })
+        .unwrap();
+        assert_eq!(
+            fake.calls(),
+            [
+                "inspect_image",
+                "create",
+                "attach",
+                "start",
+                "wait",
+                "remove"
+            ]
+        );
+        let (fake, d) = setup();
+        d.run_container(opts("run")).unwrap();
+        // Nothing to stream: no attach at all.
+        assert_eq!(
+            fake.calls(),
+            ["inspect_image", "create", "start", "wait", "remove"]
+        );
+        assert!(fake.state().containers.is_empty());
+        let (name, _) = fake.state().created[0].clone();
+        assert!(name.starts_with("s2i_builder_"), "{name}");
+        assert!(fake.state().removed[0].1.remove_volumes);
+    }
+
+    // Every case of the command construction (§3.4).
+
+    #[test]
+    fn command_from_the_scripts_label() {
+        assert_eq!(cmd_of(builder(), opts("run")), ["/usr/libexec/s2i/run"]);
+        assert_eq!(
+            cmd_of(
+                builder(),
+                RunContainerOptions {
+                    stdin: stdin(b""),
+                    ..opts("assemble")
+                }
+            ),
+            sh("tar -C /tmp -xf - && /usr/libexec/s2i/assemble")
+        );
+        assert_eq!(
+            cmd_of(
+                builder(),
+                RunContainerOptions {
+                    stdin: stdin(b""),
+                    ..opts("usage")
+                }
+            ),
+            sh("tar -C /tmp -xf - && /usr/libexec/s2i/usage")
+        );
+        // Only assemble and usage get the tar; without stdin no tar either.
+        assert_eq!(
+            cmd_of(
+                builder(),
+                RunContainerOptions {
+                    stdin: stdin(b""),
+                    ..opts("save-artifacts")
+                }
+            ),
+            ["/usr/libexec/s2i/save-artifacts"]
+        );
+        assert_eq!(
+            cmd_of(builder(), opts("assemble")),
+            ["/usr/libexec/s2i/assemble"]
+        );
+    }
+
+    #[test]
+    fn command_explicit_is_verbatim() {
+        let post = Arc::new(Mutex::new(None));
+        let seen = post.clone();
+        let o = RunContainerOptions {
+            command_explicit: vec!["/bin/true".into(), "a b".into()],
+            stdin: stdin(b""),
+            command_overrides: Some(Box::new(|s| format!("never {s}"))),
+            post_exec: Some(Box::new(move |_: &str, dest: &str| {
+                *seen.lock().unwrap() = Some(dest.to_string());
+                Ok(())
+            })),
+            ..opts("assemble")
+        };
+        assert_eq!(cmd_of(builder(), o), ["/bin/true", "a b"]);
+        // The tar destination stays empty with an explicit command.
+        assert_eq!(post.lock().unwrap().as_deref(), Some(""));
+    }
+
+    #[test]
+    fn command_with_external_scripts() {
+        let o = RunContainerOptions {
+            external_scripts: true,
+            destination: "/opt/app-root/".into(),
+            stdin: stdin(b""),
+            ..opts("assemble")
+        };
+        // The destination is not cleaned in the tar command; the script path is.
+        assert_eq!(
+            cmd_of(builder(), o),
+            sh("tar -C /opt/app-root/ -xf - && /opt/app-root/scripts/assemble")
+        );
+        let o = RunContainerOptions {
+            external_scripts: true,
+            ..opts("run")
+        };
+        assert_eq!(cmd_of(builder(), o), ["/tmp/scripts/run"]);
+    }
+
+    #[test]
+    fn command_with_explicit_and_odd_scripts_urls() {
+        let with_url = |url: &str| RunContainerOptions {
+            scripts_url: url.into(),
+            ..opts("assemble")
+        };
+        assert_eq!(
+            cmd_of(builder(), with_url("image:///s2i/bin/")),
+            ["/s2i/bin/assemble"]
+        );
+        assert_eq!(
+            cmd_of(builder(), with_url("image:///a//b")),
+            ["/a/b/assemble"]
+        );
+        // Any other URL is used as a path, literally (the reference's behaviour).
+        assert_eq!(
+            cmd_of(builder(), with_url("http://x/y")),
+            ["http:/x/y/assemble"]
+        );
+        assert_eq!(
+            cmd_of(builder(), with_url("file:///opt/s")),
+            ["file:/opt/s/assemble"]
+        );
+        // Only the exact `image://` prefix is stripped.
+        assert_eq!(
+            cmd_of(builder(), with_url("IMAGE:///x")),
+            ["IMAGE:/x/assemble"]
+        );
+        // No URL anywhere: a relative command.
+        assert_eq!(
+            cmd_of(image("id", &[], &[]), opts("assemble")),
+            ["assemble"]
+        );
+    }
+
+    #[test]
+    fn command_from_deprecated_scripts_sources() {
+        let old = image("id", &[("io.s2i.scripts-url", "image:///old")], &[]);
+        assert_eq!(cmd_of(old, opts("run")), ["/old/run"]);
+        let env = image("id", &[], &["STI_SCRIPTS_URL=image:///env/ "]);
+        assert_eq!(cmd_of(env, opts("run")), ["/env/run"]);
+        // The new label wins over both.
+        let all = image(
+            "id",
+            &[
+                (crate::SCRIPTS_URL_LABEL, "image:///new"),
+                ("io.s2i.scripts-url", "image:///old"),
+            ],
+            &["STI_SCRIPTS_URL=image:///env"],
+        );
+        assert_eq!(cmd_of(all, opts("run")), ["/new/run"]);
+    }
+
+    #[test]
+    fn destination_sources() {
+        let url = (crate::SCRIPTS_URL_LABEL, "image:///s");
+        let with_stdin = |o: RunContainerOptions| RunContainerOptions {
+            stdin: stdin(b""),
+            ..o
+        };
+        let label = image("id", &[url, (crate::DESTINATION_LABEL, "/opt/app")], &[]);
+        assert_eq!(
+            cmd_of(label.clone(), with_stdin(opts("assemble"))),
+            sh("tar -C /opt/app -xf - && /s/assemble")
+        );
+        let old = image("id", &[url, ("io.s2i.destination", "/old")], &[]);
+        let (cmd, logs) = logs_of(|| cmd_of(old, with_stdin(opts("assemble"))));
+        assert_eq!(cmd, sh("tar -C /old -xf - && /s/assemble"));
+        assert!(logs.contains(&(
+            log::Level::Warn,
+            "Image id uses deprecated label 'io.s2i.destination', please migrate it to io.openshift.s2i.destination instead!".into()
+        )), "{logs:?}");
+        let env = image("id", &[url], &["STI_LOCATION=/env"]);
+        let (cmd, logs) = logs_of(|| cmd_of(env, with_stdin(opts("assemble"))));
+        assert_eq!(cmd, sh("tar -C /env -xf - && /s/assemble"));
+        assert!(logs.contains(&(
+            log::Level::Warn,
+            "Image id uses deprecated environment variable STI_LOCATION, please migrate it to io.openshift.s2i.destination label instead!".into()
+        )), "{logs:?}");
+        // The option beats the label.
+        let o = RunContainerOptions {
+            destination: "/given".into(),
+            ..with_stdin(opts("assemble"))
+        };
+        assert_eq!(cmd_of(label, o), sh("tar -C /given -xf - && /s/assemble"));
+    }
+
+    #[test]
+    fn command_overrides_only_rewrite_the_tar_command() {
+        let o = |cmd: &str, with_stdin: bool| RunContainerOptions {
+            stdin: if with_stdin { stdin(b"") } else { None },
+            command_overrides: Some(Box::new(|s: &str| format!("while true; do :; done; {s}"))),
+            ..opts(cmd)
+        };
+        assert_eq!(
+            cmd_of(builder(), o("assemble", true)),
+            sh("while true; do :; done; tar -C /tmp -xf - && /usr/libexec/s2i/assemble")
+        );
+        assert_eq!(
+            cmd_of(builder(), o("assemble", false)),
+            ["/usr/libexec/s2i/assemble"]
+        );
+        assert_eq!(cmd_of(builder(), o("run", true)), ["/usr/libexec/s2i/run"]);
+    }
+
+    #[test]
+    fn target_image_runs_the_image_as_it_is() {
+        let mut img = builder();
+        if let Some(c) = img.config.as_mut() {
+            c.entrypoint = Some(vec!["/entry".into()]);
+        }
+        let fake = Arc::new(FakeClient::new());
+        fake.add_image("builder:latest", img);
+        let dest = Arc::new(Mutex::new(None));
+        let seen = dest.clone();
+        fake.state()
+            .wait_container_err_inspect_json
+            .network_settings = Some(crate::ops::container::NetworkSettings {
+            ports: [(
+                "8080/tcp".to_string(),
+                Some(vec![crate::ops::container::PortBinding {
+                    host_ip: "0.0.0.0".into(),
+                    host_port: "32768".into(),
+                }]),
+            )]
+            .into(),
+        });
+        let d = DockerClient::new(fake.clone(), auth());
+        let (r, logs) = logs_of(|| {
+            d.run_container(RunContainerOptions {
+                target_image: true,
+                post_exec: Some(Box::new(move |_: &str, d: &str| {
+                    *seen.lock().unwrap() = Some(d.to_string());
+                    Ok(())
+                })),
+                ..opts("run")
+            })
+        });
+        r.unwrap();
+        assert!(logs.contains(&(
+            log::Level::Info,
+            "The image builder:latest has been started in container fake-container-1 as a result of the --run=true option. Port Bindings:\n  Container Port:  8080/tcp\n  Public Host / Port Mappings:\n    IP: 0.0.0.0 Port: 32768".into()
+        )), "{logs:?}");
+        let body = fake.state().created[0].1.clone();
+        assert_eq!(body.config.cmd, None);
+        assert_eq!(body.config.entrypoint, None);
+        assert!(body.host_config.publish_all_ports);
+        assert_eq!(dest.lock().unwrap().as_deref(), Some(""));
+        // The port dump inspects the container.
+        assert!(fake.calls().contains(&"inspect_container".to_string()));
+    }
+
+    #[test]
+    fn entrypoint_override_decision_1() {
+        let mut with_entry = builder();
+        if let Some(c) = with_entry.config.as_mut() {
+            c.entrypoint = Some(vec!["/docker-entrypoint.sh".into()]);
+        }
+        let body = created_with(with_entry.clone(), opts("assemble"));
+        assert_eq!(
+            body.config.entrypoint,
+            Some(vec!["/usr/bin/env".to_string()])
+        );
+        let body = created_with(
+            with_entry,
+            RunContainerOptions {
+                entrypoint: vec!["/mine".into()],
+                ..opts("assemble")
+            },
+        );
+        assert_eq!(body.config.entrypoint, Some(vec!["/mine".to_string()]));
+        let body = created_with(builder(), opts("assemble"));
+        assert_eq!(body.config.entrypoint, None);
+    }
+
+    #[test]
+    fn create_request_fields() {
+        let o = RunContainerOptions {
+            user: "1001".into(),
+            env: vec!["A=1".into()],
+            add_host: vec!["db:10.0.0.2".into()],
+            security_opt: vec!["no-new-privileges".into()],
+            network_mode: "host".into(),
+            cap_drop: vec!["KILL".into(), "MKNOD".into()],
+            binds: vec!["/h:/c:ro".into()],
+            cgroup_limits: Some(CGroupLimits {
+                memory_limit_bytes: 1 << 30,
+                cpu_shares: 512,
+                cpu_period: 100_000,
+                cpu_quota: 50_000,
+                memory_swap: -1,
+                parent: "/s2i".into(),
+            }),
+            stdin: stdin(b""),
+            stdout: Some(Box::new(std::io::sink())),
+            ..opts("assemble")
+        };
+        let body = created_with(builder(), o);
+        let c = &body.config;
+        assert_eq!(c.image, "builder:latest");
+        assert_eq!(c.user, "1001");
+        assert_eq!(c.env, Some(vec!["A=1".to_string()]));
+        assert!(c.open_stdin && c.stdin_once && c.attach_stdout);
+        assert!(!c.attach_stdin && !c.attach_stderr && !c.tty);
+        let h = &body.host_config;
+        assert_eq!(h.shm_size, crate::DEFAULT_SHM_SIZE);
+        assert_eq!(h.memory, 1 << 30);
+        assert_eq!(h.memory_swap, -1);
+        assert_eq!(h.cgroup_parent, "/s2i");
+        assert_eq!(
+            (h.cpu_shares, h.cpu_period, h.cpu_quota),
+            (512, 100_000, 50_000)
+        );
+        assert_eq!(h.extra_hosts, Some(vec!["db:10.0.0.2".to_string()]));
+        assert_eq!(h.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!(h.network_mode, "host");
+        assert_eq!(
+            h.cap_drop,
+            Some(vec!["KILL".to_string(), "MKNOD".to_string()])
+        );
+        assert_eq!(h.binds, Some(vec!["/h:/c:ro".to_string()]));
+        assert!(!h.publish_all_ports);
+        // Nothing given: nothing sent.
+        let body = created_with(builder(), opts("run"));
+        assert_eq!(body.config.env, None);
+        assert_eq!(body.host_config.cap_drop, None);
+        assert_eq!(body.host_config.memory, 0);
+        assert!(!body.config.open_stdin);
+    }
+
+    #[test]
+    fn pull_image_pulls_a_missing_image_decision_2() {
+        let (fake, d) = setup();
+        fake.state()
+            .registry
+            .insert("remote:latest".into(), builder());
+        d.run_container(RunContainerOptions {
+            image: "remote".into(),
+            pull_image: true,
+            ..opts("run")
+        })
+        .unwrap();
+        assert_eq!(
+            fake.calls(),
+            [
+                "inspect_image",
+                "pull",
+                "inspect_image",
+                "create",
+                "start",
+                "wait",
+                "remove"
+            ]
+        );
+        // Present: checked once, not pulled.
+        let (fake, d) = setup();
+        d.run_container(RunContainerOptions {
+            pull_image: true,
+            ..opts("run")
+        })
+        .unwrap();
+        assert_eq!(fake.calls()[..2], ["inspect_image", "create"]);
+        // Without pull_image a missing image fails before anything is created.
+        let (fake, d) = setup();
+        let (e, logs) = logs_of(|| {
+            d.run_container(RunContainerOptions {
+                image: "remote".into(),
+                ..opts("run")
+            })
+            .unwrap_err()
+        });
+        assert!(e.is_not_found());
+        assert_eq!(fake.calls(), ["inspect_image"]);
+        assert!(logs.iter().any(|(l, m)| *l == log::Level::Error
+            && m.starts_with("Unable to get image metadata for remote:latest: ")));
+    }
+
+    #[test]
+    fn attach_streams_whenever_a_stream_is_attached_decision_13() {
+        for (i, o, e) in [
+            (true, false, false),
+            (false, true, false),
+            (false, false, true),
+            (true, true, true),
+        ] {
+            let (fake, d) = setup();
+            d.run_container(RunContainerOptions {
+                stdin: if i { stdin(b"x") } else { None },
+                stdout: if o {
+                    Some(Box::new(std::io::sink()))
+                } else {
+                    None
+                },
+                stderr: if e {
+                    Some(Box::new(std::io::sink()))
+                } else {
+                    None
+                },
+                ..opts("assemble")
+            })
+            .unwrap();
+            let a = fake.state().attach_options.unwrap();
+            assert!(a.stream);
+            assert_eq!((a.stdin, a.stdout, a.stderr), (i, o, e));
+        }
+    }
+
+    #[test]
+    fn streams_in_and_out_and_closed() {
+        let (fake, d) = setup();
+        fake.state().attach_output = [
+            stdcopy_frame(1, b"out 1\n"),
+            stdcopy_frame(2, b"err 1\n"),
+            stdcopy_frame(1, b"out 2\n"),
+        ]
+        .concat();
+        let (out, err) = (Probe::default(), Probe::default());
+        let stdin_dropped = Arc::new(AtomicBool::new(false));
+        d.run_container(RunContainerOptions {
+            stdin: Some(Box::new(ProbeReader(
+                Cursor::new(vec![7u8; 200_000]),
+                stdin_dropped.clone(),
+            ))),
+            stdout: Some(out.writer()),
+            stderr: Some(err.writer()),
+            ..opts("assemble")
+        })
+        .unwrap();
+        assert_eq!(out.text(), "out 1\nout 2\n");
+        assert_eq!(err.text(), "err 1\n");
+        assert!(out.is_dropped() && err.is_dropped());
+        assert!(stdin_dropped.load(Ordering::SeqCst));
+        let state = fake.state();
+        assert_eq!(state.attach_stdin.len(), 200_000);
+        assert!(
+            state.stdin_closed,
+            "stdin must be half-closed so tar sees EOF"
+        );
+    }
+
+    #[test]
+    fn streams_are_dropped_on_early_errors() {
+        for fail in ["inspect", "create", "attach", "start"] {
+            let (fake, d) = setup();
+            {
+                let mut s = fake.state();
+                match fail {
+                    "inspect" => s.inspect_image_err = Some(Error::api(500, "x")),
+                    "create" => s.create_err = Some(Error::api(500, "x")),
+                    "attach" => s.attach_err = Some(Error::api(409, "x")),
+                    _ => s.start_err = Some(Error::api(500, "x")),
+                }
+            }
+            let out = Probe::default();
+            let in_dropped = Arc::new(AtomicBool::new(false));
+            let e = d
+                .run_container(RunContainerOptions {
+                    stdin: Some(Box::new(ProbeReader(
+                        Cursor::new(vec![]),
+                        in_dropped.clone(),
+                    ))),
+                    stdout: Some(out.writer()),
+                    ..opts("assemble")
+                })
+                .unwrap_err();
+            assert_eq!(e.to_string(), "Error response from daemon: x", "{fail}");
+            assert!(
+                out.is_dropped() && in_dropped.load(Ordering::SeqCst),
+                "{fail}"
+            );
+            // A created container is always removed.
+            assert!(fake.state().containers.is_empty(), "{fail}");
+        }
+    }
+
+    #[test]
+    fn non_zero_exit_reports_the_state_decision_4() {
+        let (fake, d) = setup();
+        {
+            let mut s = fake.state();
+            s.wait_container_result = 3;
+            s.wait_container_err_inspect_json.state = Some(ContainerState {
+                status: "exited".into(),
+                error: "".into(),
+                oom_killed: true,
+                dead: false,
+                exit_code: 3,
+                ..Default::default()
+            });
+        }
+        let post_called = Arc::new(AtomicBool::new(false));
+        let p = post_called.clone();
+        let e = d
+            .run_container(RunContainerOptions {
+                post_exec: Some(Box::new(move |_: &str, _: &str| {
+                    p.store(true, Ordering::SeqCst);
+                    Ok(())
+                })),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.exit_code(), Some(3));
+        assert_eq!(
+            e.to_string(),
+            "non-zero (3) exit code from fake-container-1"
+        );
+        let Error::Container(c) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            c.output,
+            "Status: exited, Error: , OOMKilled: true, Dead: false"
+        );
+        assert!(!post_called.load(Ordering::SeqCst));
+        assert_eq!(
+            fake.calls(),
+            [
+                "inspect_image",
+                "create",
+                "start",
+                "wait",
+                "inspect_container",
+                "remove"
+            ]
+        );
+        // An inspect that fails leaves the output empty.
+        fake.state().inspect_container_err = Some(Error::api(500, "gone"));
+        let e = d.run_container(opts("assemble")).unwrap_err();
+        let Error::Container(c) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(c.output, "");
+    }
+
+    #[test]
+    fn post_exec_gets_the_destination() {
+        let (fake, d) = setup();
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        d.run_container(RunContainerOptions {
+            destination: "/opt/src".into(),
+            post_exec: Some(Box::new(move |id: &str, dest: &str| {
+                *g.lock().unwrap() = Some((id.to_string(), dest.to_string()));
+                Ok(())
+            })),
+            ..opts("save-artifacts")
+        })
+        .unwrap();
+        assert_eq!(
+            got.lock().unwrap().clone(),
+            Some(("fake-container-1".to_string(), "/opt/src".to_string()))
+        );
+        // Its error is the run's; the container is removed anyway.
+        let e = d
+            .run_container(RunContainerOptions {
+                post_exec: Some(Box::new(|_: &str, _: &str| {
+                    Err(Error::other("extract failed"))
+                })),
+                ..opts("save-artifacts")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "extract failed");
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn on_start_is_always_joined_decision_17() {
+        // Success: on_start runs with the ID; its error is returned.
+        let (fake, d) = setup();
+        let e = d
+            .run_container(RunContainerOptions {
+                on_start: Some(Box::new(|id: &str| {
+                    Err(Error::other(format!("upload to {id} failed")))
+                })),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "upload to fake-container-1 failed");
+        // Failure of the container: its error first, but on_start was awaited.
+        fake.state().wait_container_result = 2;
+        let finished = Arc::new(AtomicBool::new(false));
+        let f = finished.clone();
+        let e = d
+            .run_container(RunContainerOptions {
+                on_start: Some(Box::new(move |_: &str| {
+                    std::thread::sleep(Duration::from_millis(50));
+                    f.store(true, Ordering::SeqCst);
+                    Err(Error::other("late"))
+                })),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.exit_code(), Some(2));
+        assert!(finished.load(Ordering::SeqCst), "on_start must be joined");
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn panicking_hooks_become_errors() {
+        let (fake, d) = setup();
+        let e = d
+            .run_container(RunContainerOptions {
+                on_start: Some(Box::new(|_: &str| panic!("boom"))),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "on_start panicked: boom");
+        let e = d
+            .run_container(RunContainerOptions {
+                post_exec: Some(Box::new(|_: &str, _: &str| -> Result<()> {
+                    panic!("post {}", 1)
+                })),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "post_exec panicked: post 1");
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: stdin(b""),
+                command_overrides: Some(Box::new(|_: &str| panic!("rewrite"))),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "command_overrides panicked: rewrite");
+        assert!(fake.state().containers.is_empty());
+        assert_eq!(
+            fake.state().created.len(),
+            2,
+            "no container for a failed override"
+        );
+    }
+
+    struct PanickyWriter;
+    impl Write for PanickyWriter {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            panic!("writer")
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct PanickyReader;
+    impl Read for PanickyReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("reader")
+        }
+    }
+
+    #[test]
+    fn panicking_streams_kill_and_remove() {
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        fake.state().attach_output = stdcopy_frame(1, b"x");
+        let e = d
+            .run_container(RunContainerOptions {
+                stdout: Some(Box::new(PanickyWriter)),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "output writer panicked: writer");
+        assert_eq!(fake.state().killed, ["fake-container-1"]);
+        assert!(fake.state().containers.is_empty());
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: Some(Box::new(PanickyReader)),
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "stdin reader panicked: reader");
+        assert!(fake.state().containers.is_empty());
+    }
+
+    struct FailingReader;
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("source vanished"))
+        }
+    }
+
+    #[test]
+    fn stdin_errors() {
+        // The caller's reader fails: that error, and the (running) container is killed.
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: Some(Box::new(FailingReader)),
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("source vanished"), "{e}");
+        assert!(fake.state().containers.is_empty());
+        // The container stops reading: its exit code is the error, not the broken pipe.
+        let (fake, d) = setup();
+        fake.state().attach_stdin_limit = Some(10);
+        fake.state().wait_container_result = 2;
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: stdin(&[0; 100]),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert_eq!(e.exit_code(), Some(2));
+        // It exited 0 without reading all its input: a success, with a warning.
+        fake.state().wait_container_result = 0;
+        let (r, logs) = logs_of(|| {
+            d.run_container(RunContainerOptions {
+                stdin: stdin(&[0; 100]),
+                ..opts("assemble")
+            })
+        });
+        r.unwrap();
+        assert!(logs.iter().any(|(l, m)| *l == log::Level::Warn
+            && m.starts_with(
+                "Container \"fake-container-2\" exited without reading all of its input: "
+            )));
+    }
+
+    #[test]
+    fn daemon_stream_errors_and_wait_errors() {
+        let (fake, d) = setup();
+        fake.state().attach_output = [stdcopy_frame(1, b"a"), stdcopy_frame(3, b"oops")].concat();
+        let e = d
+            .run_container(RunContainerOptions {
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("oops"), "{e}");
+        assert!(fake.state().containers.is_empty());
+        let (fake, d) = setup();
+        fake.state().wait_container_err = Some(Error::api(500, "wait broke"));
+        let e = d.run_container(opts("assemble")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "waiting for container \"fake-container-1\" to stop: Error response from daemon: wait broke"
+        );
+        assert!(fake
+            .state()
+            .killed
+            .contains(&"fake-container-1".to_string()));
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn cleanup_failures_are_logged_not_returned() {
+        let (fake, d) = setup();
+        fake.state().remove_err = Some(Error::api(500, "device busy"));
+        let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
+        r.unwrap();
+        assert!(logs.contains(&(
+            log::Level::Warn,
+            "Failed to remove container \"fake-container-1\": Error response from daemon: device busy".into()
+        )), "{logs:?}");
+    }
+
+    #[test]
+    fn a_conflicting_remove_is_forced() {
+        let (fake, d) = setup();
+        fake.state()
+            .remove_failures
+            .push_back(Error::api(409, "container is running"));
+        d.run_container(opts("run")).unwrap();
+        let removed = fake.state().removed.clone();
+        assert_eq!(removed.len(), 1);
+        assert!(removed[0].1.force && removed[0].1.remove_volumes);
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn cancel_kills_removes_and_returns_promptly() {
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        let cancel = RunCancel::new();
+        let (started_tx, started_rx) = mpsc::channel();
+        let out = Probe::default();
+        let canceller = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                let id: String = started_rx.recv().unwrap();
+                cancel.cancel();
+                (id, Instant::now())
+            })
+        };
+        let e = d
+            .run_container(RunContainerOptions {
+                // Endless input: the container never reads it all; the kill ends the copy.
+                stdin: Some(Box::new(io::repeat(b'x'))),
+                stdout: Some(out.writer()),
+                on_start: Some(Box::new(move |id: &str| {
+                    started_tx.send(id.to_string()).unwrap();
+                    Ok(())
+                })),
+                cancel: Some(cancel.clone()),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        let returned = Instant::now();
+        let (id, cancelled_at) = canceller.join().unwrap();
+        assert!(e.is_cancelled(), "{e:?}");
+        assert!(returned.duration_since(cancelled_at) < Duration::from_secs(2));
+        assert_eq!(id, "fake-container-1");
+        assert!(fake.state().killed.contains(&id));
+        assert!(
+            fake.state().containers.is_empty(),
+            "no container may remain"
+        );
+        assert!(out.is_dropped());
+        // A cancelled handle stops the next run before it creates anything.
+        let calls = fake.calls().len();
+        assert!(d
+            .run_container(RunContainerOptions {
+                cancel: Some(cancel),
+                ..opts("run")
+            })
+            .unwrap_err()
+            .is_cancelled());
+        assert_eq!(fake.calls().len(), calls);
+    }
+
+    #[test]
+    fn cancel_handle_bookkeeping() {
+        let c = RunCancel::new();
+        let hits = Arc::new(AtomicU64::new(0));
+        let h = hits.clone();
+        let armed = c.arm(Box::new(move || {
+            h.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert!(armed.is_some());
+        drop(armed);
+        c.cancel();
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "a disarmed action does not run"
+        );
+        assert!(c.arm(Box::new(|| {})).is_none());
+        assert!(format!("{c:?}").contains("true"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_redacted_in_logs() {
+        assert_eq!(
+            redact_proxy_env("HTTPS_PROXY=http://user:secret@proxy:3128/x"),
+            "HTTPS_PROXY=http://redacted@proxy:3128/x"
+        );
+        assert_eq!(
+            redact_proxy_env("http_proxy=http://user@proxy:3128"),
+            "http_proxy=http://user@proxy:3128"
+        );
+        assert_eq!(
+            redact_proxy_env("PASSWORD=http://u:p@h"),
+            "PASSWORD=http://u:p@h"
+        );
+        assert_eq!(redact_proxy_env("NO_PROXY=localhost"), "NO_PROXY=localhost");
+        let (fake, d) = setup();
+        let (_, logs) = logs_of(|| {
+            d.run_container(RunContainerOptions {
+                env: vec!["HTTP_PROXY=http://me:hunter2@p:1".into()],
+                ..opts("run")
+            })
+        });
+        assert!(logs.iter().any(|(_, m)| m.contains("redacted@p:1")));
+        assert!(logs.iter().all(|(_, m)| !m.contains("hunter2")));
+        assert_eq!(
+            fake.state().created[0].1.config.env,
+            Some(vec!["HTTP_PROXY=http://me:hunter2@p:1".to_string()])
+        );
+    }
+
+    #[test]
+    fn go_path_join() {
+        assert_eq!(path_join(&["/a/", "b"]), "/a/b");
+        assert_eq!(path_join(&["", "assemble"]), "assemble");
+        assert_eq!(path_join(&["http://x/y", "c"]), "http:/x/y/c");
+        assert_eq!(path_join(&["/a/../..", "b"]), "/b");
+        assert_eq!(path_join(&["a/..", ""]), ".");
+        assert_eq!(path_join(&["../a", "./b/"]), "../a/b");
+        assert_eq!(path_join(&["", ""]), "");
+    }
+}

@@ -1,0 +1,627 @@
+//! [`FakeClient`]: a recording, in-memory [`Client`].
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Cursor, Read, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::client::{BodyReader, Client, HijackedResponse, StdinWriter};
+use crate::error::{Error, Result};
+use crate::fake::{clone_error, fail};
+use crate::ops::container::{
+    ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
+    ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
+};
+use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
+use crate::ops::image::{
+    ImageBuildOptions, ImageDeleteResponseItem, ImageInspect, ImagePullOptions, ImageRemoveOptions,
+};
+use crate::ops::system::{Ping, Version};
+
+/// The exit code [`FakeClient`] reports for a container it killed (128 + SIGKILL).
+pub const KILLED_EXIT_CODE: i64 = 137;
+
+/// One frame of Docker's multiplexed attach stream: `[stream, 0, 0, 0, size (u32 BE)]` + data.
+///
+/// `stream` is 1 for stdout and 2 for stderr. Use it to fill
+/// [`FakeClientState::attach_output`].
+pub fn stdcopy_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(8 + payload.len());
+    frame.extend_from_slice(&[stream, 0, 0, 0]);
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&payload[..len as usize]);
+    frame
+}
+
+/// Everything [`FakeClient`] answers with and everything it recorded.
+///
+/// Fields named like the reference's test client (`wait_container_result`,
+/// `container_commit_options`, ...) behave like there; the others are this fake's own. An
+/// `Option<Error>` field makes every call of its endpoint fail with (a copy of) that error.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct FakeClientState {
+    /// The name of every call, in order: `ping`, `version`, `inspect_image`, `pull`,
+    /// `remove_image`, `build`, `create`, `attach`, `start`, `wait`, `inspect_container`,
+    /// `kill`, `remove`, `copy_to_container`, `copy_from_container`, `commit`.
+    pub calls: Vec<String>,
+
+    /// Local images by exact name (the real client asks for `name:tag`). A missing one is a
+    /// 404 `No such image: <name>`.
+    pub images: HashMap<String, ImageInspect>,
+    /// Fails every image inspect.
+    pub inspect_image_err: Option<Error>,
+    /// What a pull can fetch, by the exact reference pulled; a successful pull of one of these
+    /// adds it to `images`.
+    pub registry: HashMap<String, ImageInspect>,
+    /// Every pull: the reference and its options.
+    pub pulls: Vec<(String, ImagePullOptions)>,
+    /// Errors for the next pulls, one per pull, before `pull_fail` applies.
+    pub pull_failures: VecDeque<Error>,
+    /// Fails every pull (after `pull_failures` are used up).
+    pub pull_fail: Option<Error>,
+    /// The progress stream of a successful pull (JSON lines).
+    pub pull_output: Vec<u8>,
+    /// A pause before each line of `pull_output` (for inactivity tests).
+    pub pull_line_delay: Duration,
+    /// Every removed image.
+    pub removed_images: Vec<String>,
+    /// Fails every image removal.
+    pub remove_image_err: Option<Error>,
+
+    /// The options of the last build.
+    pub build_image_opts: Option<ImageBuildOptions>,
+    /// The build context of the last build (read whole).
+    pub build_image_context: Vec<u8>,
+    /// The output stream of a build (JSON lines).
+    pub build_image_output: Vec<u8>,
+    /// Fails every build request.
+    pub build_image_err: Option<Error>,
+
+    /// Every create request: the container name and the body.
+    pub created: Vec<(String, ContainerCreateBody)>,
+    /// The containers that exist, by ID (removal deletes them).
+    pub containers: HashMap<String, ContainerCreateBody>,
+    /// The ID of the next container; empty for `fake-container-<n>`.
+    pub container_id: String,
+    /// Fails every create.
+    pub create_err: Option<Error>,
+    /// The options of the last attach.
+    pub attach_options: Option<ContainerAttachOptions>,
+    /// Fails every attach.
+    pub attach_err: Option<Error>,
+    /// What an attached container "prints": stdcopy frames (see [`stdcopy_frame`]).
+    pub attach_output: Vec<u8>,
+    /// Everything written to an attached container's stdin.
+    pub attach_stdin: Vec<u8>,
+    /// Writes to stdin fail with a broken pipe once this many bytes arrived (a container that
+    /// exited without reading all its input).
+    pub attach_stdin_limit: Option<usize>,
+    /// The stdin of the attached container was half-closed.
+    pub stdin_closed: bool,
+    /// Every started container.
+    pub started: Vec<String>,
+    /// Fails every start.
+    pub start_err: Option<Error>,
+    /// Containers run until killed: the attach stream stays open after `attach_output` and
+    /// `wait` blocks, until `kill`; the exit code is then [`KILLED_EXIT_CODE`].
+    pub run_until_killed: bool,
+    /// Every killed container.
+    pub killed: Vec<String>,
+    /// Fails every kill.
+    pub kill_err: Option<Error>,
+    /// Every removed container, with the options of the removal.
+    pub removed: Vec<(String, ContainerRemoveOptions)>,
+    /// Errors for the next container removals, one per removal, before `remove_err` applies.
+    pub remove_failures: VecDeque<Error>,
+    /// Fails every container removal.
+    pub remove_err: Option<Error>,
+    /// The container of the last wait.
+    pub wait_container_id: String,
+    /// The exit code every wait reports.
+    pub wait_container_result: i64,
+    /// Fails every wait.
+    pub wait_container_err: Option<Error>,
+    /// What a container inspect answers.
+    pub wait_container_err_inspect_json: ContainerInspect,
+    /// Fails every container inspect.
+    pub inspect_container_err: Option<Error>,
+
+    /// The container of the last commit.
+    pub container_commit_id: String,
+    /// The options of the last commit.
+    pub container_commit_options: Option<ContainerCommitOptions>,
+    /// What a commit answers.
+    pub container_commit_response: IdResponse,
+    /// Fails every commit.
+    pub container_commit_err: Option<Error>,
+
+    /// The container of the last upload.
+    pub copy_to_container_id: String,
+    /// The destination directory of the last upload.
+    pub copy_to_container_path: String,
+    /// The tar of the last upload (read whole).
+    pub copy_to_container_content: Vec<u8>,
+    /// The options of the last upload.
+    pub copy_to_container_options: Option<CopyToContainerOptions>,
+    /// Fails every upload (after reading its content).
+    pub copy_to_container_err: Option<Error>,
+    /// The container of the last download.
+    pub copy_from_container_id: String,
+    /// The path of the last download.
+    pub copy_from_container_path: String,
+    /// The tar a download returns.
+    pub copy_from_container_content: Vec<u8>,
+    /// The stat a download returns.
+    pub copy_from_container_stat: ContainerPathStat,
+    /// Fails every download.
+    pub copy_from_container_err: Option<Error>,
+
+    /// What `version` answers.
+    pub version: Version,
+    /// Fails `version` and `ping`.
+    pub version_err: Option<Error>,
+}
+
+struct Shared {
+    state: Mutex<FakeClientState>,
+    // Signalled on every kill, so blocked attach readers and waits can look again.
+    killed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, FakeClientState> {
+        // A test that panicked while holding the lock leaves plain data behind; keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Blocks until `id` was killed.
+    fn wait_killed(&self, id: &str) {
+        let mut state = self.lock();
+        while !state.killed.iter().any(|k| k == id) {
+            state = self.killed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A recording, in-memory [`Client`] (the reference's `FakeDockerClient`), for offline tests of
+/// [`DockerClient`](crate::DockerClient).
+///
+/// Configure it through [`state`](FakeClient::state), hand an `Arc` of it to the code under
+/// test, then assert on [`calls`](FakeClient::calls) and the recorded fields.
+///
+/// Unlike the reference's, its attach is a working stream: the reader yields
+/// [`attach_output`](FakeClientState::attach_output) (stdcopy frames) and the writer records
+/// stdin into [`attach_stdin`](FakeClientState::attach_stdin).
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use s2i_docker::fake::{stdcopy_frame, FakeClient};
+/// use s2i_docker::ops::image::ImageInspect;
+/// use s2i_docker::{AuthConfig, Docker, DockerClient, RunContainerOptions};
+///
+/// let client = Arc::new(FakeClient::new());
+/// client.add_image("builder:latest", ImageInspect { id: "sha256:b".into(), ..Default::default() });
+/// client.state().attach_output = stdcopy_frame(1, b"built\n");
+///
+/// let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+/// # struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Shared {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+/// docker.run_container(RunContainerOptions {
+///     image: "builder".into(),
+///     command: "run".into(),
+///     stdout: Some(Box::new(Shared(out.clone()))),
+///     ..Default::default()
+/// })?;
+/// assert_eq!(*out.lock().unwrap(), b"built\n");
+/// assert_eq!(client.calls(), ["inspect_image", "create", "attach", "start", "wait", "remove"]);
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+pub struct FakeClient {
+    shared: Arc<Shared>,
+}
+
+impl Default for FakeClient {
+    fn default() -> FakeClient {
+        FakeClient::new()
+    }
+}
+
+impl std::fmt::Debug for FakeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FakeClient").field(&*self.state()).finish()
+    }
+}
+
+impl FakeClient {
+    /// A fake with no images, no containers and no recorded calls.
+    pub fn new() -> FakeClient {
+        FakeClient {
+            shared: Arc::new(Shared {
+                state: Mutex::new(FakeClientState::default()),
+                killed: Condvar::new(),
+            }),
+        }
+    }
+
+    /// The state: configure answers, read what was recorded.
+    ///
+    /// Do not hold the guard across a call into the fake (it would deadlock).
+    pub fn state(&self) -> MutexGuard<'_, FakeClientState> {
+        self.shared.lock()
+    }
+
+    /// The names of the calls made so far, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.state().calls.clone()
+    }
+
+    /// Adds a local image under its exact name (use `name:tag`).
+    pub fn add_image(&self, name: &str, image: ImageInspect) -> &FakeClient {
+        self.state().images.insert(name.to_string(), image);
+        self
+    }
+
+    fn record(&self, call: &str) -> MutexGuard<'_, FakeClientState> {
+        let mut state = self.state();
+        state.calls.push(call.to_string());
+        state
+    }
+}
+
+/// A pull's progress stream, optionally slowed down line by line.
+struct SlowLines {
+    data: Cursor<Vec<u8>>,
+    delay: Duration,
+    at_line_start: bool,
+}
+
+impl Read for SlowLines {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.delay.is_zero() {
+            return self.data.read(buf);
+        }
+        if self.at_line_start && (self.data.position() as usize) < self.data.get_ref().len() {
+            std::thread::sleep(self.delay);
+        }
+        // One line at a time, so every line gets its pause.
+        let rest = &self.data.get_ref()[self.data.position() as usize..];
+        let line_len = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let n = line_len.min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        let ends_line = n == 0 || rest[n - 1] == b'\n';
+        self.data.set_position(self.data.position() + n as u64);
+        self.at_line_start = ends_line;
+        Ok(n)
+    }
+}
+
+/// The output half of a fake attach.
+struct AttachReader {
+    shared: Arc<Shared>,
+    id: String,
+    data: Cursor<Vec<u8>>,
+    hold: bool,
+}
+
+impl Read for AttachReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.data.read(buf)?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        if self.hold {
+            // The container "runs" until it is killed; then its stream ends.
+            self.shared.wait_killed(&self.id);
+            self.hold = false;
+        }
+        Ok(0)
+    }
+}
+
+/// The stdin half of a fake attach.
+struct AttachWriter {
+    shared: Arc<Shared>,
+    id: String,
+}
+
+impl Write for AttachWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut state = self.shared.lock();
+        let gone = state.killed.contains(&self.id);
+        let full = state
+            .attach_stdin_limit
+            .is_some_and(|limit| state.attach_stdin.len() + buf.len() > limit);
+        if gone || full {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"));
+        }
+        state.attach_stdin.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl StdinWriter for AttachWriter {
+    fn close_write(&mut self) -> io::Result<()> {
+        self.shared.lock().stdin_closed = true;
+        Ok(())
+    }
+}
+
+impl Client for FakeClient {
+    fn ping(&self) -> Result<Ping> {
+        let state = self.record("ping");
+        fail(&state.version_err)?;
+        Ok(Ping {
+            api_version: state.version.api_version.clone(),
+            ..Default::default()
+        })
+    }
+
+    fn server_version(&self) -> Result<Version> {
+        let state = self.record("version");
+        fail(&state.version_err)?;
+        Ok(state.version.clone())
+    }
+
+    fn image_inspect_with_raw(&self, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
+        let state = self.record("inspect_image");
+        fail(&state.inspect_image_err)?;
+        match state.images.get(name) {
+            Some(image) => Ok((image.clone(), Vec::new())),
+            None => Err(Error::api(404, format!("No such image: {name}"))),
+        }
+    }
+
+    fn image_pull(&self, reference: &str, options: &ImagePullOptions) -> Result<BodyReader> {
+        let mut state = self.record("pull");
+        state.pulls.push((reference.to_string(), options.clone()));
+        if let Some(e) = state.pull_failures.pop_front() {
+            return Err(e);
+        }
+        fail(&state.pull_fail)?;
+        if let Some(image) = state.registry.get(reference).cloned() {
+            state.images.insert(reference.to_string(), image);
+        }
+        Ok(Box::new(SlowLines {
+            data: Cursor::new(state.pull_output.clone()),
+            delay: state.pull_line_delay,
+            at_line_start: true,
+        }))
+    }
+
+    fn image_remove(
+        &self,
+        image: &str,
+        _options: &ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
+        let mut state = self.record("remove_image");
+        fail(&state.remove_image_err)?;
+        match state.images.remove(image) {
+            Some(removed) => {
+                state.removed_images.push(image.to_string());
+                Ok(vec![ImageDeleteResponseItem {
+                    untagged: image.to_string(),
+                    deleted: removed.id,
+                }])
+            }
+            None => Err(Error::api(404, format!("No such image: {image}"))),
+        }
+    }
+
+    fn image_build(
+        &self,
+        context: &mut (dyn Read + Send),
+        options: &ImageBuildOptions,
+    ) -> Result<BodyReader> {
+        drop(self.record("build"));
+        // Read outside the lock: the context may be produced by a thread that reports to us.
+        let mut read = Vec::new();
+        context.read_to_end(&mut read)?;
+        let mut state = self.state();
+        state.build_image_opts = Some(options.clone());
+        state.build_image_context = read;
+        fail(&state.build_image_err)?;
+        Ok(Box::new(Cursor::new(state.build_image_output.clone())))
+    }
+
+    fn container_create(
+        &self,
+        body: &ContainerCreateBody,
+        name: &str,
+    ) -> Result<ContainerCreateResponse> {
+        let mut state = self.record("create");
+        state.created.push((name.to_string(), body.clone()));
+        fail(&state.create_err)?;
+        let id = if state.container_id.is_empty() {
+            format!("fake-container-{}", state.created.len())
+        } else {
+            state.container_id.clone()
+        };
+        state.containers.insert(id.clone(), body.clone());
+        Ok(ContainerCreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn container_attach(
+        &self,
+        container: &str,
+        options: &ContainerAttachOptions,
+    ) -> Result<HijackedResponse> {
+        let mut state = self.record("attach");
+        state.attach_options = Some(*options);
+        fail(&state.attach_err)?;
+        Ok(HijackedResponse {
+            reader: Box::new(AttachReader {
+                shared: self.shared.clone(),
+                id: container.to_string(),
+                data: Cursor::new(state.attach_output.clone()),
+                hold: state.run_until_killed,
+            }),
+            writer: Box::new(AttachWriter {
+                shared: self.shared.clone(),
+                id: container.to_string(),
+            }),
+        })
+    }
+
+    fn container_start(&self, container: &str) -> Result<()> {
+        let mut state = self.record("start");
+        fail(&state.start_err)?;
+        state.started.push(container.to_string());
+        Ok(())
+    }
+
+    fn container_wait(&self, container: &str, _condition: &str) -> Result<ContainerWaitResponse> {
+        let (run_until_killed, result) = {
+            let mut state = self.record("wait");
+            state.wait_container_id = container.to_string();
+            fail(&state.wait_container_err)?;
+            (state.run_until_killed, state.wait_container_result)
+        };
+        let status_code = if run_until_killed {
+            self.shared.wait_killed(container);
+            KILLED_EXIT_CODE
+        } else {
+            result
+        };
+        Ok(ContainerWaitResponse {
+            status_code,
+            error: None,
+        })
+    }
+
+    fn container_inspect(&self, _container: &str) -> Result<ContainerInspect> {
+        let state = self.record("inspect_container");
+        fail(&state.inspect_container_err)?;
+        Ok(state.wait_container_err_inspect_json.clone())
+    }
+
+    fn container_kill(&self, container: &str, _signal: &str) -> Result<()> {
+        let mut state = self.record("kill");
+        fail(&state.kill_err)?;
+        state.killed.push(container.to_string());
+        self.shared.killed.notify_all();
+        Ok(())
+    }
+
+    fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()> {
+        let mut state = self.record("remove");
+        if let Some(e) = state.remove_failures.pop_front() {
+            return Err(e);
+        }
+        fail(&state.remove_err)?;
+        match state.containers.remove(container) {
+            Some(_) => {
+                state.removed.push((container.to_string(), *options));
+                Ok(())
+            }
+            None => Err(Error::api(404, format!("No such container: {container}"))),
+        }
+    }
+
+    fn copy_to_container(
+        &self,
+        container: &str,
+        path: &str,
+        content: &mut (dyn Read + Send),
+        options: &CopyToContainerOptions,
+    ) -> Result<()> {
+        drop(self.record("copy_to_container"));
+        // Read outside the lock, like a daemon consuming the upload while it is produced.
+        let mut read = Vec::new();
+        let copied = content.read_to_end(&mut read);
+        let mut state = self.state();
+        state.copy_to_container_id = container.to_string();
+        state.copy_to_container_path = path.to_string();
+        state.copy_to_container_content = read;
+        state.copy_to_container_options = Some(*options);
+        copied?;
+        fail(&state.copy_to_container_err)
+    }
+
+    fn copy_from_container(
+        &self,
+        container: &str,
+        path: &str,
+    ) -> Result<(BodyReader, ContainerPathStat)> {
+        let mut state = self.record("copy_from_container");
+        state.copy_from_container_id = container.to_string();
+        state.copy_from_container_path = path.to_string();
+        fail(&state.copy_from_container_err)?;
+        Ok((
+            Box::new(Cursor::new(state.copy_from_container_content.clone())),
+            state.copy_from_container_stat.clone(),
+        ))
+    }
+
+    fn container_commit(
+        &self,
+        container: &str,
+        options: &ContainerCommitOptions,
+    ) -> Result<IdResponse> {
+        let mut state = self.record("commit");
+        state.container_commit_id = container.to_string();
+        state.container_commit_options = Some(options.clone());
+        if let Some(e) = &state.container_commit_err {
+            return Err(clone_error(e));
+        }
+        Ok(state.container_commit_response.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_and_slow_lines() {
+        assert_eq!(
+            stdcopy_frame(2, b"hi"),
+            [2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']
+        );
+        let mut r = SlowLines {
+            data: Cursor::new(b"a\nbc\nd".to_vec()),
+            delay: Duration::from_millis(1),
+            at_line_start: true,
+        };
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "a\nbc\nd");
+    }
+
+    #[test]
+    fn attach_holds_until_killed() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().run_until_killed = true;
+        fake.state().attach_output = stdcopy_frame(1, b"x");
+        let mut h = fake
+            .container_attach("c1", &ContainerAttachOptions::default())
+            .unwrap();
+        let f = fake.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            f.container_kill("c1", "SIGKILL").unwrap();
+        });
+        let mut all = Vec::new();
+        h.reader.read_to_end(&mut all).unwrap();
+        t.join().unwrap();
+        assert_eq!(all, stdcopy_frame(1, b"x"));
+        assert!(h.writer.write_all(b"late").is_err());
+        assert_eq!(fake.calls(), ["attach", "kill"]);
+    }
+}
