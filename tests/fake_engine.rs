@@ -537,6 +537,39 @@ fn failing_runs_and_kills() {
 }
 
 #[test]
+fn wait_conditions() {
+    let _fds = shared_fds();
+    let fake = seed().serve_unix().unwrap();
+    let docker = client(&fake);
+    let id = container::create(&docker, &create_body("builder:1", &["fail-me"], false), "")
+        .unwrap()
+        .id;
+    // A created container is not running: `not-running` answers at once.
+    assert_eq!(
+        container::wait(&docker, &id, "not-running")
+            .unwrap()
+            .status_code,
+        0
+    );
+    let wait_in_thread = |condition: &'static str| {
+        let (docker, id) = (docker.clone(), id.clone());
+        std::thread::spawn(move || container::wait(&docker, &id, condition))
+    };
+    let next_exit = wait_in_thread("next-exit");
+    let removed = wait_in_thread("removed");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!next_exit.is_finished() && !removed.is_finished());
+    container::start(&docker, &id).unwrap();
+    assert_eq!(next_exit.join().unwrap().unwrap().status_code, 3);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!removed.is_finished());
+    container::remove(&docker, &id, &ContainerRemoveOptions::default()).unwrap();
+    assert_eq!(removed.join().unwrap().unwrap().status_code, 3);
+    let err = container::wait(&docker, &id, "sometime").unwrap_err();
+    assert!(err.is_not_found() || err.status() == Some(400), "{err}");
+}
+
+#[test]
 fn upload_then_download_round_trips() {
     let _fds = shared_fds();
     let fake = seed().serve_unix().unwrap();

@@ -91,24 +91,55 @@
 //! # Example
 //!
 //! ```
-//! use std::io::{Read, Write};
-//! use std::os::unix::net::UnixStream;
-//! use s2i_docker::fake::engine::{assert_request, FakeEngine, FakeImage};
+//! use s2i_docker::fake::engine::{assert_request, FakeEngine, FakeImage, FakeRun, Fault, Route};
+//! use s2i_docker::ops::container::{self, ContainerConfig, ContainerCreateBody};
+//! use s2i_docker::ops::image;
 //!
 //! let fake = FakeEngine::new()
-//!     .image("alpine:3.20", FakeImage::default().label("io.openshift.s2i.scripts-url", "image:///s2i"))
+//!     .image("builder:1", FakeImage::default().user("1001").cmd(&["/usr/libexec/s2i/usage"]))
+//!     .on_command("usage", FakeRun::new().stdout(b"usage: ...\n").exit_code(2))
 //!     .serve_unix()?;
-//! assert!(fake.host().starts_with("unix:///"));
+//! let docker = fake.client()?;
 //!
-//! let mut socket = UnixStream::connect(fake.socket_path())?;
-//! socket.write_all(b"GET /v1.41/images/alpine:3.20/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
-//! let mut reply = String::new();
-//! socket.read_to_string(&mut reply)?;
-//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n"));
-//! assert!(reply.contains(r#""io.openshift.s2i.scripts-url":"image:///s2i""#));
+//! let builder = image::inspect(&docker, "builder:1")?;
+//! assert_eq!(builder.config.unwrap().user, "1001");
+//!
+//! let body = ContainerCreateBody {
+//!     config: ContainerConfig { image: "builder:1".into(), ..Default::default() },
+//!     ..Default::default()
+//! };
+//! let id = container::create(&docker, &body, "s2i-usage")?.id;
+//!
+//! // The first start fails as a daemon short of disk would; the next one runs.
+//! fake.fail(Route::ContainerStart, Fault::Status(500, "no space left on device".into())).times(1);
+//! let err = container::start(&docker, &id).unwrap_err();
+//! assert_eq!(err.status(), Some(500));
+//! container::start(&docker, &id)?;
+//! assert_eq!(container::wait(&docker, &id, "not-running")?.status_code, 2);
 //!
 //! let requests = fake.requests();
-//! assert_request(&requests[0], "GET", "/images/alpine:3.20/json");
+//! assert_request(&requests[0], "GET", "/_ping"); // the client negotiating the API version
+//! assert_request(&requests[2], "POST", "/containers/create");
+//! assert_eq!(requests[2].query("name"), Some("s2i-usage"));
+//! assert_eq!(requests.last().unwrap().query("condition"), Some("not-running"));
+//! assert_eq!(fake.container("s2i-usage").unwrap().exit_code, 2);
+//! # Ok::<(), s2i_docker::Error>(())
+//! ```
+//!
+//! The fake is plain HTTP on a socket, so anything can talk to it:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::os::unix::net::UnixStream;
+//! use s2i_docker::fake::engine::FakeEngine;
+//!
+//! let fake = FakeEngine::new().serve_unix()?;
+//! let mut socket = UnixStream::connect(fake.socket_path())?;
+//! socket.write_all(b"GET /v1.41/images/nope/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut reply = String::new();
+//! socket.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\nApi-Version: 1.41\r\n"));
+//! assert!(reply.ends_with("\r\n\r\n{\"message\":\"no such image: nope: No such image: nope:latest\"}\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
