@@ -37,12 +37,18 @@ pub(crate) struct Outcome {
     pub(crate) damage: Damage,
 }
 
-impl Outcome {
-    fn reply(reply: Reply) -> Outcome {
+impl From<Action> for Outcome {
+    fn from(action: Action) -> Outcome {
         Outcome {
-            action: Action::Reply(reply),
+            action,
             damage: Damage::None,
         }
+    }
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Outcome {
+        Action::Reply(reply).into()
     }
 }
 
@@ -151,7 +157,7 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Outcome {
     if let Some(v) = &version {
         let n = version_number(v);
         if n > version_number(API_VERSION) {
-            return Outcome::reply(Reply::error(
+            return Outcome::from(Reply::error(
                 400,
                 &format!(
                     "client version {v} is too new. Maximum supported API version is {API_VERSION}"
@@ -159,7 +165,7 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Outcome {
             ));
         }
         if n < version_number(MIN_API_VERSION) {
-            return Outcome::reply(Reply::error(
+            return Outcome::from(Reply::error(
                 400,
                 &format!(
                     "client version {v} is too old. Minimum supported API version is \
@@ -170,52 +176,51 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Outcome {
     }
 
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let on = |route: Route, handler: &dyn Fn() -> Outcome| serve(shared, seq, route, &q, handler);
-    let reply = |r: Reply| Outcome::reply(r);
+    let cx = Cx { shared, seq, q: &q };
+    let head = req.method == "HEAD";
     match (req.method.as_str(), s.as_slice()) {
-        ("GET" | "HEAD", ["_ping"]) => on(Route::Ping, &|| reply(ping(req.method == "HEAD"))),
-        ("GET", ["version"]) => on(Route::Version, &|| reply(server_version())),
-        ("GET", ["images", name @ .., "json"]) if !name.is_empty() => {
-            on(Route::ImageInspect, &|| {
-                reply(image_inspect(shared, &name.join("/")))
-            })
-        }
-        ("POST", ["images", "create"]) => on(Route::ImagesCreate, &|| reply(pull(shared, req, &q))),
-        ("DELETE", ["images", name @ ..]) if !name.is_empty() => on(Route::ImageRemove, &|| {
-            reply(image_remove(shared, &name.join("/"), &q))
+        ("GET" | "HEAD", ["_ping"]) => cx.on(Route::Ping, || ping(head)),
+        ("GET", ["version"]) => cx.on(Route::Version, server_version),
+        ("GET", ["images", name @ .., "json"]) if !name.is_empty() => cx
+            .on(Route::ImageInspect, || {
+                image_inspect(shared, &name.join("/"))
+            }),
+        ("POST", ["images", "create"]) => cx.on(Route::ImagesCreate, || pull(shared, req, &q)),
+        ("DELETE", ["images", name @ ..]) if !name.is_empty() => cx.on(Route::ImageRemove, || {
+            image_remove(shared, &name.join("/"), &q)
         }),
-        ("POST", ["build"]) => on(Route::Build, &|| reply(image_build(shared, req, &q))),
-        ("POST", ["containers", "create"]) => on(Route::ContainersCreate, &|| {
-            reply(container_create(shared, req, &q))
+        ("POST", ["build"]) => cx.on(Route::Build, || image_build(shared, req, &q)),
+        ("POST", ["containers", "create"]) => cx.on(Route::ContainersCreate, || {
+            container_create(shared, req, &q)
         }),
-        ("POST", ["containers", id, "attach"]) => on(Route::ContainerAttach, &|| {
+        ("POST", ["containers", id, "attach"]) => cx.on(Route::ContainerAttach, || {
             container_attach(shared, req, id, &q)
         }),
-        ("POST", ["containers", id, "start"]) => on(Route::ContainerStart, &|| {
-            reply(container_start(shared, id))
-        }),
-        ("POST", ["containers", id, "wait"]) => {
-            on(Route::ContainerWait, &|| container_wait(shared, id, &q))
+        ("POST", ["containers", id, "start"]) => {
+            cx.on(Route::ContainerStart, || container_start(shared, id))
         }
-        ("GET", ["containers", id, "json"]) => on(Route::ContainerInspect, &|| {
-            reply(container_inspect(shared, id))
-        }),
-        ("POST", ["containers", id, "kill"]) => on(Route::ContainerKill, &|| {
-            reply(container_kill(shared, id, &q))
-        }),
-        ("DELETE", ["containers", id]) => on(Route::ContainerRemove, &|| {
-            reply(container_remove(shared, id, &q))
-        }),
-        ("PUT", ["containers", id, "archive"]) => on(Route::ArchivePut, &|| {
-            reply(archive_put(shared, id, &q, &req.body))
-        }),
-        ("GET", ["containers", id, "archive"]) => on(Route::ArchiveGet, &|| {
-            reply(archive_get(shared, id, &q, false))
-        }),
-        ("HEAD", ["containers", id, "archive"]) => on(Route::ArchiveHead, &|| {
-            reply(archive_get(shared, id, &q, true))
-        }),
-        ("POST", ["commit"]) => on(Route::Commit, &|| reply(commit(shared, req, &q))),
+        ("POST", ["containers", id, "wait"]) => {
+            cx.on(Route::ContainerWait, || container_wait(shared, id, &q))
+        }
+        ("GET", ["containers", id, "json"]) => {
+            cx.on(Route::ContainerInspect, || container_inspect(shared, id))
+        }
+        ("POST", ["containers", id, "kill"]) => {
+            cx.on(Route::ContainerKill, || container_kill(shared, id, &q))
+        }
+        ("DELETE", ["containers", id]) => {
+            cx.on(Route::ContainerRemove, || container_remove(shared, id, &q))
+        }
+        ("PUT", ["containers", id, "archive"]) => {
+            cx.on(Route::ArchivePut, || archive_put(shared, id, &q, &req.body))
+        }
+        ("GET", ["containers", id, "archive"]) => {
+            cx.on(Route::ArchiveGet, || archive_get(shared, id, &q, false))
+        }
+        ("HEAD", ["containers", id, "archive"]) => {
+            cx.on(Route::ArchiveHead, || archive_get(shared, id, &q, true))
+        }
+        ("POST", ["commit"]) => cx.on(Route::Commit, || commit(shared, req, &q)),
         _ => unknown(shared, seq),
     }
 }
@@ -256,65 +261,61 @@ fn take_fault(st: &mut State, route: Route) -> Option<Fault> {
     Some(fault)
 }
 
-fn serve(
-    shared: &Shared,
+/// What a matched route needs to run: the state, the request's record, its query.
+struct Cx<'a> {
+    shared: &'a Shared,
     seq: u64,
-    route: Route,
-    q: &Query,
-    handler: &dyn Fn() -> Outcome,
-) -> Outcome {
-    let fault = {
-        let mut st = shared.lock();
-        if let Some(r) = st.records.iter_mut().rev().find(|r| r.seq == seq) {
-            r.route = Some(route);
-        }
-        take_fault(&mut st, route)
-    };
-    let damaged = |damage: Damage| {
-        let mut o = handler();
-        o.damage = damage;
-        o
-    };
-    match fault {
-        None => handler(),
-        Some(Fault::Delay(d)) => {
-            if shared.sleep(d) {
-                handler()
-            } else {
-                Outcome {
-                    action: Action::Close,
-                    damage: Damage::None,
-                }
+    q: &'a Query,
+}
+
+impl Cx<'_> {
+    /// Runs `handler` for `route`, unless a fault registered for the route says otherwise.
+    fn on<O: Into<Outcome>>(&self, route: Route, handler: impl FnOnce() -> O) -> Outcome {
+        let fault = {
+            let mut st = self.shared.lock();
+            if let Some(r) = st.records.iter_mut().rev().find(|r| r.seq == self.seq) {
+                r.route = Some(route);
             }
+            take_fault(&mut st, route)
+        };
+        let damage = match fault {
+            None => Damage::None,
+            Some(Fault::Delay(d)) if self.shared.sleep(d) => Damage::None,
+            Some(Fault::Delay(_)) => return Action::Close.into(),
+            Some(Fault::Status(code, message)) => return Reply::error(code, &message).into(),
+            Some(Fault::InBand(message)) => return self.in_band(route, &message).into(),
+            Some(Fault::HangUpAfter(n)) => Damage::HangUpAfter(n),
+            Some(Fault::TruncatedChunk) => Damage::TruncatedChunk,
+            Some(Fault::MalformedHead) => return Action::Raw(MALFORMED_HEAD.to_vec()).into(),
+        };
+        Outcome {
+            damage,
+            ..handler().into()
         }
-        Some(Fault::Status(code, message)) => Outcome::reply(Reply::error(code, &message)),
-        Some(Fault::InBand(message)) => {
-            let mut lines = Vec::new();
-            match route {
-                Route::ImagesCreate => {
-                    let from = q.get("fromImage");
-                    let name = parse_reference(from).map_or(from.to_string(), |r| r.path);
-                    let tag = match q.get("tag") {
-                        "" => "latest",
-                        t => t,
-                    };
-                    lines.push(json!({"status": format!("Pulling from {name}"), "id": tag}));
-                }
-                Route::Build => {
-                    lines.push(json!({"stream": "Step 1/1 : FROM scratch"}));
-                    lines.push(json!({"stream": "\n"}));
-                }
-                _ => {}
+    }
+
+    /// A `200` progress stream that fails: a first line as the route's stream would start,
+    /// then the error.
+    fn in_band(&self, route: Route, message: &str) -> Reply {
+        let mut lines = Vec::new();
+        match route {
+            Route::ImagesCreate => {
+                let from = self.q.get("fromImage");
+                let name = parse_reference(from).map_or(from.to_string(), |r| r.path);
+                let tag = match self.q.get("tag") {
+                    "" => "latest",
+                    t => t,
+                };
+                lines.push(json!({"status": format!("Pulling from {name}"), "id": tag}));
             }
-            lines.push(error_line(&message));
-            Outcome::reply(Reply::stream(lines))
+            Route::Build => {
+                lines.push(json!({"stream": "Step 1/1 : FROM scratch"}));
+                lines.push(json!({"stream": "\n"}));
+            }
+            _ => {}
         }
-        Some(Fault::HangUpAfter(n)) => damaged(Damage::HangUpAfter(n)),
-        Some(Fault::TruncatedChunk) => damaged(Damage::TruncatedChunk),
-        Some(Fault::MalformedHead) => Outcome {
-            action: Action::Raw(MALFORMED_HEAD.to_vec()),
-            damage: Damage::None,
-        },
+        lines.push(error_line(message));
+        Reply::stream(lines)
     }
 }
 
@@ -324,7 +325,7 @@ fn unknown(shared: &Shared, seq: u64) -> Outcome {
     st.unhandled.push(seq);
     let mut reply = Reply::error(404, "page not found");
     reply.daemon_headers = false;
-    Outcome::reply(reply)
+    Outcome::from(reply)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,25 +629,20 @@ fn container_attach(shared: &Shared, req: &Request, key: &str, q: &Query) -> Out
             "HTTP/1.1 404 Not Found\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n\
              No such container: {key}\r\n"
         );
-        return Outcome {
-            action: Action::Raw(raw.into_bytes()),
-            damage: Damage::None,
-        };
+        return Action::Raw(raw.into_bytes()).into();
     };
     let tty = st.containers[&id].config["Tty"].as_bool().unwrap_or(false);
-    Outcome {
-        action: Action::Attach(AttachPlan {
-            id,
-            stdin: q.flag("stdin"),
-            stdout: q.flag("stdout"),
-            stderr: q.flag("stderr"),
-            stream: q.flag("stream"),
-            logs: q.flag("logs"),
-            tty,
-            upgrade: req.header("Upgrade").is_some(),
-        }),
-        damage: Damage::None,
-    }
+    Action::Attach(AttachPlan {
+        id,
+        stdin: q.flag("stdin"),
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        stream: q.flag("stream"),
+        logs: q.flag("logs"),
+        tty,
+        upgrade: req.header("Upgrade").is_some(),
+    })
+    .into()
 }
 
 fn container_start(shared: &Shared, key: &str) -> Reply {
@@ -669,7 +665,7 @@ fn container_wait(shared: &Shared, key: &str, q: &Query) -> Outcome {
         "next-exit" => WaitCondition::NextExit,
         "removed" => WaitCondition::Removed,
         other => {
-            return Outcome::reply(Reply::error(
+            return Outcome::from(Reply::error(
                 400,
                 &format!("invalid condition: \"{other}\""),
             ))
@@ -677,16 +673,14 @@ fn container_wait(shared: &Shared, key: &str, q: &Query) -> Outcome {
     };
     let st = shared.lock();
     let Some(id) = st.find_container_id(key) else {
-        return Outcome::reply(no_such_container(key));
+        return Outcome::from(no_such_container(key));
     };
-    Outcome {
-        action: Action::Wait(WaitPlan {
-            exits_before: st.containers[&id].exits,
-            id,
-            condition,
-        }),
-        damage: Damage::None,
-    }
+    Action::Wait(WaitPlan {
+        exits_before: st.containers[&id].exits,
+        id,
+        condition,
+    })
+    .into()
 }
 
 /// Blocks until `plan`'s condition holds; the exit code, or `None` if the engine stops.
