@@ -1561,6 +1561,16 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_registry_passwords() {
+        let seed = FakeEngine::new().registry_login("registry.test", "user", "hunter2");
+        let text = format!("{seed:?}");
+        assert!(
+            text.contains("registry.test") && !text.contains("hunter2"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn bad_seeds_are_reported_not_panicked() {
         let err = FakeEngine::new()
             .image("Not Valid", FakeImage::default())

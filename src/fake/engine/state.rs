@@ -603,7 +603,7 @@ pub(crate) struct FaultEntry {
 }
 
 /// The daemon's state.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct State {
     pub(crate) images: BTreeMap<String, Image>,
     /// Canonical reference → image ID.
@@ -624,6 +624,20 @@ pub(crate) struct State {
     pub(crate) strict: bool,
     next_id: u64,
     next_port: u16,
+}
+
+impl std::fmt::Debug for State {
+    /// Counts only: the registry's passwords must not reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("images", &self.tags.keys().collect::<Vec<_>>())
+            .field("containers", &self.containers.len())
+            .field("registry", &self.registry.keys().collect::<Vec<_>>())
+            .field("logins", &self.logins.keys().collect::<Vec<_>>())
+            .field("faults", &self.faults.len())
+            .field("requests", &self.records.len())
+            .finish()
+    }
 }
 
 impl State {
