@@ -934,3 +934,89 @@ fn no_descriptors_threads_or_files_are_left_behind() {
     assert!(!dir.exists(), "the temporary directory is removed");
     assert_eq!(open_fds(), before, "descriptors leaked");
 }
+
+/// A sink the test can read after handing it to the library.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_s2i_operations_run_against_the_fake() {
+    use s2i_docker::{Docker, DockerClient, RunContainerOptions};
+    let _fds = shared_fds();
+    let fake = seed().serve_unix().unwrap();
+    let docker = DockerClient::new(std::sync::Arc::new(client(&fake)), AuthConfig::default());
+
+    let out = Shared::default();
+    let sources = tar_of(&[("src/index.js", b"1\n", 0o644)]);
+    docker
+        .run_container(RunContainerOptions {
+            image: "builder:1".into(),
+            command: "assemble".into(),
+            stdin: Some(Box::new(std::io::Cursor::new(sources))),
+            stdout: Some(Box::new(out.clone())),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        *out.0.lock().unwrap(),
+        b"---> Installing application source\n"
+    );
+    assert!(
+        fake.containers().is_empty(),
+        "the run's container is removed"
+    );
+    let create = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.route == Some(Route::ContainersCreate))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        create["Cmd"],
+        serde_json::json!([
+            "/bin/sh",
+            "-c",
+            "tar -C /tmp -xf - && /usr/libexec/s2i/assemble"
+        ])
+    );
+    let routes: Vec<Route> = fake.requests().iter().filter_map(|r| r.route).collect();
+    for route in [
+        Route::ContainersCreate,
+        Route::ContainerAttach,
+        Route::ContainerStart,
+        Route::ContainerWait,
+        Route::ContainerRemove,
+    ] {
+        assert!(routes.contains(&route), "{route:?} in {routes:?}");
+    }
+
+    // A failing run is a container error carrying the daemon's view of the state.
+    let err = docker
+        .run_container(RunContainerOptions {
+            image: "builder:1".into(),
+            command_explicit: vec!["fail-me".into()],
+            stdout: Some(Box::new(std::io::sink())),
+            ..Default::default()
+        })
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("OOMKilled: true"), "{text}");
+    assert!(fake.containers().is_empty());
+
+    assert_eq!(
+        docker.get_scripts_url("builder:1").unwrap(),
+        "image:///usr/libexec/s2i"
+    );
+    fake.assert_no_unhandled();
+}
