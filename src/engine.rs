@@ -565,13 +565,13 @@ impl Client for EngineClient {
 // image for a registry and pushing it there.
 impl EngineClient {
     /// Pushes an image to its registry (`POST /images/{name}/push?tag=..`); see
-    /// [`ops::image::push`](crate::ops::image::push).
+    /// [`ops::image::push`].
     ///
     /// Read the returned JSON-lines stream to its end and check it for in-band errors (with
-    /// [`ops::stream::consume`](crate::ops::stream::consume)): a refused push answers 200.
+    /// [`ops::stream::consume`]): a refused push answers 200.
     ///
     /// # Errors
-    /// As [`ops::image::push`](crate::ops::image::push).
+    /// As [`ops::image::push`].
     pub fn image_push(
         &self,
         reference: &str,
@@ -581,10 +581,10 @@ impl EngineClient {
     }
 
     /// Gives the image `source` the name `target` (`POST /images/{source}/tag?repo=..&tag=..`);
-    /// see [`ops::image::tag`](crate::ops::image::tag).
+    /// see [`ops::image::tag`].
     ///
     /// # Errors
-    /// As [`ops::image::tag`](crate::ops::image::tag).
+    /// As [`ops::image::tag`].
     pub fn image_tag(&self, source: &str, target: &str) -> Result<()> {
         image::tag(self, source, target)
     }
