@@ -561,6 +561,35 @@ impl Client for EngineClient {
     }
 }
 
+// Registry operations the S2I flows do not use (so not part of the `Client` trait): tagging an
+// image for a registry and pushing it there.
+impl EngineClient {
+    /// Pushes an image to its registry (`POST /images/{name}/push?tag=..`); see
+    /// [`ops::image::push`].
+    ///
+    /// Read the returned JSON-lines stream to its end and check it for in-band errors (with
+    /// [`ops::stream::consume`]): a refused push answers 200.
+    ///
+    /// # Errors
+    /// As [`ops::image::push`].
+    pub fn image_push(
+        &self,
+        reference: &str,
+        options: &crate::ops::image::ImagePushOptions,
+    ) -> Result<crate::transport::ResponseBody> {
+        image::push(self, reference, options)
+    }
+
+    /// Gives the image `source` the name `target` (`POST /images/{source}/tag?repo=..&tag=..`);
+    /// see [`ops::image::tag`].
+    ///
+    /// # Errors
+    /// As [`ops::image::tag`].
+    pub fn image_tag(&self, source: &str, target: &str) -> Result<()> {
+        image::tag(self, source, target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

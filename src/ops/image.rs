@@ -1,4 +1,4 @@
-//! Image endpoints: inspect, pull, remove, build.
+//! Image endpoints: inspect, pull, remove, build, tag, push.
 
 use std::collections::HashMap;
 
@@ -269,6 +269,111 @@ pub fn build(
     Ok(response.into_body())
 }
 
+/// Options of `POST /images/{name}/push`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImagePushOptions {
+    /// The `X-Registry-Auth` header value (base64url JSON, see
+    /// [`encode_auth`](crate::auth::encode_auth)); empty sends `e30K` (no credentials).
+    pub registry_auth: String,
+    /// Podman's `tlsVerify` (`Some(false)` pushes to a plain-HTTP or self-signed registry that its
+    /// `registries.conf` does not mark insecure); `None` sends nothing. The Docker engine ignores
+    /// it: it decides by its own `insecure-registries` (and treats `127.0.0.0/8` as insecure).
+    pub tls_verify: Option<bool>,
+}
+
+/// The Docker engine reads a push's credentials from the body when the header is missing, and
+/// fails with `Bad parameters and missing X-Registry-Auth: EOF`; `{}` and a newline, base64url,
+/// means "no credentials" to it.
+const NO_CREDENTIALS: &str = "e30K";
+
+/// Starts pushing an image to its registry (`POST /images/{name}/push?tag=..`) and returns its
+/// JSON-lines progress stream.
+///
+/// `reference` names the image as tagged locally, registry included
+/// (`registry.example.com:5000/team/app:1`); without a tag, `latest` is pushed. The name goes
+/// into the path in its familiar form (`busybox`, `quay.io/x/y`), as the docker CLI sends it.
+///
+/// The push goes on while the stream is read, and a failed push (refused credentials, a
+/// registry that is down) still answers 200 with the error inside the stream: read it to the end
+/// with [`stream::consume`](crate::ops::stream::consume) or
+/// [`stream::copy_checked`](crate::ops::stream::copy_checked), which return that error.
+///
+/// The stream has no total deadline; a pause longer than the client's timeout fails the read.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an invalid reference or one with a digest (nothing is sent);
+/// connection errors, timeouts, and [`Error::Api`] (404 for an image that is not tagged so
+/// locally).
+pub fn push(
+    docker: &EngineClient,
+    reference: &str,
+    options: &ImagePushOptions,
+) -> Result<ResponseBody> {
+    let named = parse_normalized_named(reference)?;
+    if named.digest.is_some() {
+        return Err(Error::InvalidInput(format!(
+            "cannot push a digest reference: {reference}"
+        )));
+    }
+    let tag = named.tag.as_deref().unwrap_or(crate::DEFAULT_TAG);
+    let tls_verify = options.tls_verify.map(|v| if v { "true" } else { "false" });
+    let mut params = vec![("tag", tag)];
+    if let Some(v) = tls_verify {
+        params.push(("tlsVerify", v));
+    }
+    let auth = if options.registry_auth.is_empty() {
+        NO_CREDENTIALS.to_string()
+    } else {
+        options.registry_auth.clone()
+    };
+    let endpoint = format!(
+        "/images/{}/push{}",
+        encode_path(&named.familiar_name()),
+        query(&params)
+    );
+    let response = docker.call(
+        "POST",
+        &endpoint,
+        vec![("X-Registry-Auth", auth)],
+        Body::Empty,
+        Limits::Stream,
+    )?;
+    Ok(response.into_body())
+}
+
+/// Gives the image `source` (a name, `name:tag` or ID) the name `target`
+/// (`POST /images/{source}/tag?repo=..&tag=..`).
+///
+/// `target` is normalised as the docker CLI does: `repo` is its familiar name
+/// (`registry.example.com:5000/team/app`, `busybox`) and `tag` its tag, or `latest`. An existing
+/// `target` is moved to the image.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty `source`, or a `target` that is invalid or has a digest
+/// (nothing is sent); [`Error::Api`] 404 for a missing `source`; connection errors and timeouts.
+pub fn tag(docker: &EngineClient, source: &str, target: &str) -> Result<()> {
+    if source.trim().is_empty() {
+        return Err(Error::InvalidInput(
+            "invalid image name or ID: value is empty".into(),
+        ));
+    }
+    let named = parse_normalized_named(target)?;
+    if named.digest.is_some() {
+        return Err(Error::InvalidInput(format!(
+            "refusing to create a tag with a digest reference: {target}"
+        )));
+    }
+    let repo = named.familiar_name();
+    let tag = named.tag.as_deref().unwrap_or(crate::DEFAULT_TAG);
+    let endpoint = format!(
+        "/images/{}/tag{}",
+        encode_path(source),
+        query(&[("repo", repo.as_str()), ("tag", tag)])
+    );
+    let response = docker.call("POST", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::discard(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +570,150 @@ mod tests {
         assert_eq!(r.query_pairs(), [("force", "1"), ("noprune", "1")]);
         assert!(remove(&docker, "", &ImageRemoveOptions::default()).is_err());
         assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn push_sends_the_tag_and_credentials_and_its_stream_carries_errors() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("refused") {
+                json(
+                    "200 OK",
+                    "{\"status\":\"The push refers to repository [127.0.0.1:5000/refused]\"}\r\n{\"errorDetail\":{\"message\":\"unauthorized: authentication required\"},\"error\":\"unauthorized: authentication required\"}\r\n",
+                )
+            } else if r.path.contains("missing") {
+                json(
+                    "404 Not Found",
+                    "{\"message\":\"An image does not exist locally with the tag: missing\"}",
+                )
+            } else {
+                json(
+                    "200 OK",
+                    "{\"status\":\"Pushed\",\"id\":\"b81b\"}\r\n{\"status\":\"1: digest: sha256:0d00 size: 527\"}\r\n",
+                )
+            }
+        });
+        let options = ImagePushOptions {
+            registry_auth: "eyJ1c2VybmFtZSI6InUifQo=".into(),
+            tls_verify: None,
+        };
+        let body = push(&docker, "127.0.0.1:5000/team/app:1", &options).unwrap();
+        let mut seen = Vec::new();
+        crate::ops::stream::consume(body, |m| seen.push(m.status.clone())).unwrap();
+        assert_eq!(seen, ["Pushed", "1: digest: sha256:0d00 size: 527"]);
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/images/127.0.0.1:5000/team/app/push")
+        );
+        assert_eq!(r.query_pairs(), [("tag", "1")]);
+        assert_eq!(
+            r.header("X-Registry-Auth"),
+            Some("eyJ1c2VybmFtZSI6InUifQo=")
+        );
+        assert!(r.body.is_empty());
+
+        // Familiar name, default tag, and a header even without credentials (the Docker engine
+        // refuses a push without one); Podman's tlsVerify only when asked.
+        let options = ImagePushOptions {
+            registry_auth: String::new(),
+            tls_verify: Some(false),
+        };
+        let _ = push(&docker, "docker.io/library/busybox", &options).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(r.path, "/v1.41/images/busybox/push");
+        assert_eq!(r.query_pairs(), [("tag", "latest"), ("tlsVerify", "false")]);
+        assert_eq!(r.header("X-Registry-Auth"), Some("e30K"));
+
+        // A refused push is a 200 whose stream says why.
+        let body = push(
+            &docker,
+            "127.0.0.1:5000/refused:1",
+            &ImagePushOptions::default(),
+        )
+        .unwrap();
+        let e = crate::ops::stream::consume(body, |_| {}).unwrap_err();
+        assert!(matches!(e, Error::Stream { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "unauthorized: authentication required");
+        assert!(e.is_unauthorized());
+
+        let e = push(&docker, "missing", &ImagePushOptions::default())
+            .map(drop)
+            .unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+
+        let before = server.requests().len();
+        for bad in [
+            format!("app@{DIGEST}"),
+            "Not:Valid:".to_string(),
+            String::new(),
+        ] {
+            let e = push(&docker, &bad, &ImagePushOptions::default())
+                .map(drop)
+                .unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{bad}: {e:?}");
+        }
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "nothing sent for a bad reference"
+        );
+    }
+
+    #[test]
+    fn tag_normalises_the_target() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("missing") {
+                json(
+                    "404 Not Found",
+                    "{\"message\":\"No such image: missing:latest\"}",
+                )
+            } else {
+                (
+                    b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                    false,
+                )
+            }
+        });
+        tag(&docker, "sha256:abc", "127.0.0.1:5000/team/app:1").unwrap();
+        let r = server.only_request();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/v1.41/images/sha256:abc/tag")
+        );
+        assert_eq!(
+            r.query_pairs(),
+            [("repo", "127.0.0.1:5000/team/app"), ("tag", "1")]
+        );
+
+        tag(&docker, "app:1", "docker.io/library/busybox").unwrap();
+        let r = server.requests().pop().unwrap();
+        assert_eq!(r.path, "/v1.41/images/app:1/tag");
+        assert_eq!(r.query_pairs(), [("repo", "busybox"), ("tag", "latest")]);
+
+        let e = tag(&docker, "missing", "x:1").unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such image: missing:latest"
+        );
+
+        let before = server.requests().len();
+        let digest = format!("app@{DIGEST}");
+        for (source, target) in [
+            ("app", digest.as_str()),
+            ("app", "Not:Valid:"),
+            (" ", "x:1"),
+        ] {
+            let e = tag(&docker, source, target).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidInput(_)),
+                "{source} {target}: {e:?}"
+            );
+        }
+        assert_eq!(
+            server.requests().len(),
+            before,
+            "nothing sent for bad names"
+        );
     }
 }
