@@ -590,6 +590,29 @@ impl EngineClient {
     }
 }
 
+// A client over a transport made elsewhere, e.g. one whose connections come from a
+// `transport::unstable::Connector` (an in-process engine such as the `fake` feature's
+// `FakeEngine` served in memory).
+impl EngineClient {
+    /// A client that sends its requests through `transport`, with the defaults of
+    /// [`new_engine_api_client`]: the API version negotiated on the first call (the
+    /// environment's `DOCKER_API_VERSION` is not read), the default timeout and JSON limit.
+    ///
+    /// With [`Transport::with_connector`] this reaches an engine that is not behind a socket.
+    pub fn with_transport(transport: Transport) -> EngineClient {
+        EngineClient {
+            shared: Arc::new(Shared {
+                transport,
+                negotiated: OnceLock::new(),
+            }),
+            pinned: None,
+            timeout: crate::DEFAULT_DOCKER_TIMEOUT,
+            json_limit: DEFAULT_JSON_LIMIT,
+            cancel: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

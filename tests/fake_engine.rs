@@ -71,6 +71,14 @@ fn seed() -> FakeEngine {
         .on_command("sleep", FakeRun::new().delay(Duration::from_secs(30)))
 }
 
+/// The two ways of serving a fake; the tests run against both.
+fn serve_both(seed: impl Fn() -> FakeEngine) -> [RunningFake; 2] {
+    [
+        seed().serve_unix().unwrap(),
+        seed().serve_in_memory().unwrap(),
+    ]
+}
+
 fn client(fake: &RunningFake) -> EngineClient {
     fake.client().unwrap().with_timeout(TIMEOUT)
 }
@@ -122,7 +130,12 @@ fn create_body(image: &str, cmd: &[&str], stdin: bool) -> ContainerCreateBody {
 #[test]
 fn ping_and_version() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        ping_and_version_on(fake);
+    }
+}
+
+fn ping_and_version_on(fake: RunningFake) {
     let docker = client(&fake);
     let ping = system::ping(&docker).unwrap();
     assert_eq!(ping.api_version, "1.41");
@@ -142,7 +155,12 @@ fn ping_and_version() {
 #[test]
 fn image_inspect_pull_and_remove() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        image_inspect_pull_and_remove_on(fake);
+    }
+}
+
+fn image_inspect_pull_and_remove_on(fake: RunningFake) {
     let docker = client(&fake);
 
     let builder = image::inspect(&docker, "builder:1").unwrap();
@@ -254,7 +272,12 @@ fn image_inspect_pull_and_remove() {
 #[test]
 fn build_from_a_tar_context() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        build_from_a_tar_context_on(fake);
+    }
+}
+
+fn build_from_a_tar_context_on(fake: RunningFake) {
     let docker = client(&fake);
     let dockerfile = b"FROM builder:1\nLABEL io.openshift.s2i.destination=/opt/src\nUSER root\nCOPY scripts/ /usr/libexec/s2i/\nCMD [\"/usr/libexec/s2i/run\"]\n";
     let context = tar_of(&[
@@ -308,7 +331,12 @@ fn build_from_a_tar_context() {
 #[test]
 fn an_s2i_assemble_run() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        an_s2i_assemble_run_on(fake);
+    }
+}
+
+fn an_s2i_assemble_run_on(fake: RunningFake) {
     let docker = client(&fake);
     let script = "tar -C /tmp -xf - && /usr/libexec/s2i/assemble";
     let created = container::create(
@@ -445,7 +473,12 @@ fn an_s2i_assemble_run() {
 #[test]
 fn failing_runs_and_kills() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        failing_runs_and_kills_on(fake);
+    }
+}
+
+fn failing_runs_and_kills_on(fake: RunningFake) {
     let docker = client(&fake);
 
     let id = container::create(&docker, &create_body("builder:1", &["fail-me"], false), "")
@@ -539,7 +572,12 @@ fn failing_runs_and_kills() {
 #[test]
 fn wait_conditions() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        wait_conditions_on(fake);
+    }
+}
+
+fn wait_conditions_on(fake: RunningFake) {
     let docker = client(&fake);
     let id = container::create(&docker, &create_body("builder:1", &["fail-me"], false), "")
         .unwrap()
@@ -572,7 +610,12 @@ fn wait_conditions() {
 #[test]
 fn upload_then_download_round_trips() {
     let _fds = shared_fds();
-    let fake = seed().serve_unix().unwrap();
+    for fake in serve_both(seed) {
+        upload_then_download_round_trips_on(fake);
+    }
+}
+
+fn upload_then_download_round_trips_on(fake: RunningFake) {
     let docker = client(&fake);
     let id = container::create(&docker, &create_body("builder:1", &["true"], false), "")
         .unwrap()
@@ -718,11 +761,14 @@ const ROUTES: &[Route] = &[
 
 /// A fresh fake where every route's call succeeds: a `victim` container that runs (its kill
 /// and removal work) and an image to remove.
-fn victim_fake(route: Route) -> (RunningFake, EngineClient) {
-    let fake = seed()
-        .image("doomed:1", FakeImage::default())
-        .serve_unix()
-        .unwrap();
+fn victim_fake(route: Route, in_memory: bool) -> (RunningFake, EngineClient) {
+    let seed = seed().image("doomed:1", FakeImage::default());
+    let fake = if in_memory {
+        seed.serve_in_memory()
+    } else {
+        seed.serve_unix()
+    }
+    .unwrap();
     let docker = client(&fake);
     // Kill needs a container that keeps running; the others one that ends at once.
     let cmd = if route == Route::ContainerKill {
@@ -747,8 +793,14 @@ fn prepare(docker: &EngineClient, fake: &RunningFake, route: Route) {
 #[test]
 fn every_route_succeeds_without_faults() {
     let _fds = shared_fds();
+    for in_memory in [false, true] {
+        every_route_succeeds_without_faults_in(in_memory);
+    }
+}
+
+fn every_route_succeeds_without_faults_in(in_memory: bool) {
     for &route in ROUTES {
-        let (fake, docker) = victim_fake(route);
+        let (fake, docker) = victim_fake(route, in_memory);
         prepare(&docker, &fake, route);
         call_route(&docker, &fake, route).unwrap_or_else(|e| panic!("{route:?}: {e:?}"));
         assert!(
@@ -762,6 +814,12 @@ fn every_route_succeeds_without_faults() {
 #[test]
 fn every_fault_is_an_error_not_a_panic_or_a_hang() {
     let _fds = shared_fds();
+    for in_memory in [false, true] {
+        every_fault_is_an_error_not_a_panic_or_a_hang_in(in_memory);
+    }
+}
+
+fn every_fault_is_an_error_not_a_panic_or_a_hang_in(in_memory: bool) {
     let faults = [
         Fault::Status(500, "injected failure".into()),
         Fault::HangUpAfter(10),
@@ -773,7 +831,7 @@ fn every_fault_is_an_error_not_a_panic_or_a_hang() {
             if fault == Fault::TruncatedChunk && route == Route::ArchiveHead {
                 continue; // a HEAD reply has no body to cut
             }
-            let (fake, docker) = victim_fake(route);
+            let (fake, docker) = victim_fake(route, in_memory);
             prepare(&docker, &fake, route);
             fake.fail(route, fault.clone()).times(1);
             let started = Instant::now();
@@ -803,8 +861,14 @@ fn every_fault_is_an_error_not_a_panic_or_a_hang() {
 #[test]
 fn in_band_errors_fail_pulls_and_builds() {
     let _fds = shared_fds();
+    for in_memory in [false, true] {
+        in_band_errors_fail_pulls_and_builds_in(in_memory);
+    }
+}
+
+fn in_band_errors_fail_pulls_and_builds_in(in_memory: bool) {
     for route in [Route::ImagesCreate, Route::Build] {
-        let (fake, docker) = victim_fake(route);
+        let (fake, docker) = victim_fake(route, in_memory);
         fake.fail(route, Fault::InBand("manifest unknown".into()))
             .times(1);
         let err = call_route(&docker, &fake, route).unwrap_err();
@@ -820,13 +884,19 @@ fn in_band_errors_fail_pulls_and_builds() {
 #[test]
 fn a_delay_past_the_timeout_is_a_timeout() {
     let _fds = shared_fds();
+    for in_memory in [false, true] {
+        a_delay_past_the_timeout_is_a_timeout_in(in_memory);
+    }
+}
+
+fn a_delay_past_the_timeout_is_a_timeout_in(in_memory: bool) {
     for route in [
         Route::Ping,
         Route::ImageInspect,
         Route::ContainerInspect,
         Route::ArchiveHead,
     ] {
-        let (fake, docker) = victim_fake(route);
+        let (fake, docker) = victim_fake(route, in_memory);
         if route == Route::Ping {
             // Negotiate first, so the delayed ping is the call itself.
             docker.api_version().unwrap();
@@ -838,7 +908,7 @@ fn a_delay_past_the_timeout_is_a_timeout() {
         assert!(started.elapsed() < TIMEOUT * 3, "{route:?}");
     }
     // Calls without a time limit just take longer.
-    let (fake, docker) = victim_fake(Route::ContainerWait);
+    let (fake, docker) = victim_fake(Route::ContainerWait, in_memory);
     prepare(&docker, &fake, Route::ContainerWait);
     fake.fail(Route::ContainerWait, Fault::Delay(TIMEOUT * 2))
         .times(1);
@@ -849,7 +919,7 @@ fn a_delay_past_the_timeout_is_a_timeout() {
 fn unknown_routes_are_recorded_and_strict_mode_reports_them() {
     let _fds = shared_fds();
     let fake = FakeEngine::new().strict().serve_unix().unwrap();
-    let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+    let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
     s.write_all(b"GET /v1.41/containers/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut reply = String::new();
@@ -880,7 +950,7 @@ fn no_descriptors_threads_or_files_are_left_behind() {
     let dir;
     {
         let fake = seed().serve_unix().unwrap();
-        dir = fake.socket_path().parent().unwrap().to_path_buf();
+        dir = fake.socket_path().unwrap().parent().unwrap().to_path_buf();
         let docker = client(&fake);
         let id = container::create(
             &docker,
@@ -1019,4 +1089,61 @@ fn the_s2i_operations_run_against_the_fake() {
         "image:///usr/libexec/s2i"
     );
     fake.assert_no_unhandled();
+}
+
+#[test]
+fn in_memory_uses_no_descriptor_and_its_clients_outlive_it() {
+    let _fds = exclusive_fds();
+    let before = open_fds();
+    let fake = seed().serve_in_memory().unwrap();
+    assert!(fake.is_in_memory() && fake.socket_path().is_none());
+    assert!(
+        fake.host().starts_with("unix:///in-memory/"),
+        "{}",
+        fake.host()
+    );
+    let docker = client(&fake);
+    system::ping(&docker).unwrap();
+    let id = container::create(&docker, &create_body("builder:1", &["sleep"], false), "")
+        .unwrap()
+        .id;
+    container::start(&docker, &id).unwrap();
+    assert_eq!(open_fds(), before, "no descriptor while serving");
+
+    // Cancelling a wait that would last 30 s.
+    let cancel = s2i_docker::transport::Cancel::new();
+    let waiting = {
+        let docker = docker.with_cancel(cancel.clone());
+        let id = id.clone();
+        std::thread::spawn(move || container::wait(&docker, &id, "not-running"))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    cancel.cancel();
+    let err = waiting.join().unwrap().unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A pending wait ends with the fake; later calls cannot connect.
+    let pending = {
+        let docker = docker.clone();
+        std::thread::spawn(move || container::wait(&docker, &id, ""))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    drop(fake);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(pending.join().unwrap().is_err());
+    let err = system::ping(&docker).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Connect {
+                failure: s2i_docker::error::ConnectFailure::NotRunning,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(open_fds(), before);
 }

@@ -1,4 +1,5 @@
-//! `FakeEngine`: an in-process Docker daemon that speaks real HTTP/1.1 on a Unix socket.
+//! `FakeEngine`: an in-process Docker daemon that speaks real HTTP/1.1 on a Unix socket, or
+//! in memory through this crate's transport.
 //!
 //! Point any Engine API client at it (this crate's own, or `curl --unix-socket`) and it
 //! answers the way Docker 20.10 (API 1.41) does: the same status codes, headers, framing,
@@ -88,6 +89,14 @@
 //! it from its own threads: one accepting, one per connection (at most 64 at once). Dropping
 //! the [`RunningFake`] stops them all, joins them, and removes the socket and the directory.
 //!
+//! [`FakeEngine::serve_in_memory`] needs no socket and no descriptor: the clients it hands out
+//! ([`RunningFake::client`], [`RunningFake::transport`]) open in-memory pipes through the
+//! transport's connector hook ([`transport::unstable`](crate::transport::unstable)), and each
+//! pipe is served on a thread of its own by the same code that serves a socket's connections,
+//! so the bytes on the wire, the faults, the time limits and cancelling are the same in both
+//! modes. Dropping the fake stops and joins those threads too; its clients then fail to
+//! connect, as they would with a stopped daemon.
+//!
 //! # Example
 //!
 //! ```
@@ -134,7 +143,7 @@
 //! use s2i_docker::fake::engine::FakeEngine;
 //!
 //! let fake = FakeEngine::new().serve_unix()?;
-//! let mut socket = UnixStream::connect(fake.socket_path())?;
+//! let mut socket = UnixStream::connect(fake.socket_path().expect("served on a socket"))?;
 //! socket.write_all(b"GET /v1.41/images/nope/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
 //! let mut reply = String::new();
 //! socket.read_to_string(&mut reply)?;
@@ -152,6 +161,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::transport::{Host, Transport};
 
 mod build;
 mod clock;
@@ -714,16 +724,49 @@ impl FakeEngine {
         self.serve_at(path.as_ref())
     }
 
-    fn serve_at(self, socket: &Path) -> Result<RunningFake> {
+    /// Serves in memory, without a socket: [`RunningFake::client`] connects through the
+    /// transport's connector hook ([`Transport::with_connector`]) to in-memory pipes, each
+    /// served on a thread of its own by the same code that serves a socket's connections.
+    ///
+    /// Everything works as with [`serve_unix`](Self::serve_unix) (faults, time limits,
+    /// cancelling, `attach`), only no descriptor is used and nothing can connect from outside
+    /// the process; [`RunningFake::socket_path`] is `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an invalid image reference in the seed.
+    pub fn serve_in_memory(self) -> Result<RunningFake> {
+        let shared = self.into_shared()?;
+        let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
+        let name = PathBuf::from(format!(
+            "/in-memory/s2i-fake-engine-{}-{n}.sock",
+            std::process::id()
+        ));
+        Ok(RunningFake {
+            server: Server::in_memory(shared),
+            dir: None,
+            name,
+        })
+    }
+
+    fn into_shared(self) -> Result<Arc<Shared>> {
         if !self.errors.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "fake engine seed: {}",
                 self.errors.join("; ")
             )));
         }
-        let shared = Arc::new(Shared::new(self.state));
+        Ok(Arc::new(Shared::new(self.state)))
+    }
+
+    fn serve_at(self, socket: &Path) -> Result<RunningFake> {
+        let shared = self.into_shared()?;
         let server = Server::start(shared, socket)?;
-        Ok(RunningFake { server, dir: None })
+        Ok(RunningFake {
+            server,
+            dir: None,
+            name: socket.to_path_buf(),
+        })
     }
 }
 
@@ -755,12 +798,15 @@ fn temp_dir() -> Result<PathBuf> {
 pub struct RunningFake {
     server: Server,
     dir: Option<PathBuf>,
+    /// The socket's path, or the name of the in-memory fake (a path where nothing listens).
+    name: PathBuf,
 }
 
 impl fmt::Debug for RunningFake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunningFake")
-            .field("socket", &self.server.socket)
+            .field("host", &self.host())
+            .field("in_memory", &self.is_in_memory())
             .finish()
     }
 }
@@ -771,28 +817,61 @@ impl RunningFake {
     }
 
     /// `unix:///path/to/docker.sock`: the value for `DOCKER_HOST`.
+    ///
+    /// An in-memory fake has a name of the same shape (`unix:///in-memory/...`), which its
+    /// clients show in error messages; nothing listens there.
     pub fn host(&self) -> String {
-        format!("unix://{}", self.server.socket.display())
+        format!("unix://{}", self.name.display())
     }
 
-    /// The socket's path.
-    pub fn socket_path(&self) -> &Path {
-        &self.server.socket
+    /// The socket's path; `None` for a fake served in memory.
+    pub fn socket_path(&self) -> Option<&Path> {
+        self.server.socket.as_deref()
+    }
+
+    /// Whether the fake was started with [`FakeEngine::serve_in_memory`].
+    pub fn is_in_memory(&self) -> bool {
+        self.server.socket.is_none()
     }
 
     /// A client of this fake: [`new_engine_api_client`](crate::new_engine_api_client) with
-    /// [`host`](Self::host) as the endpoint. It negotiates API 1.41 with its first request
-    /// (unless `DOCKER_API_VERSION` pins another version, which the fake may refuse as the
-    /// daemon would).
+    /// [`host`](Self::host) as the endpoint, or, in memory, a client over
+    /// [`transport`](Self::transport). It negotiates API 1.41 with its first request (unless
+    /// `DOCKER_API_VERSION` pins another version, which the fake may refuse as the daemon
+    /// would).
+    ///
+    /// A client of an in-memory fake that outlives it gets [`Error::Connect`] (the engine is
+    /// not running) for every new connection.
     ///
     /// # Errors
     ///
     /// As [`new_engine_api_client`](crate::new_engine_api_client).
     pub fn client(&self) -> Result<crate::EngineClient> {
-        crate::new_engine_api_client(&crate::DockerConfig {
-            endpoint: self.host(),
-            ..Default::default()
-        })
+        if !self.is_in_memory() {
+            return crate::new_engine_api_client(&crate::DockerConfig {
+                endpoint: self.host(),
+                ..Default::default()
+            });
+        }
+        let client = crate::EngineClient::with_transport(self.transport()?);
+        match std::env::var("DOCKER_API_VERSION") {
+            Ok(v) if !v.is_empty() => client.with_api_version(&v),
+            _ => Ok(client),
+        }
+    }
+
+    /// A bare HTTP transport to this fake (the socket, or the in-memory connector), for tests
+    /// below the Engine client.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: a plain Unix-socket transport needs no setup that can fail.
+    pub fn transport(&self) -> Result<Transport> {
+        let host = Host::Unix(self.name.clone());
+        match self.server.connector() {
+            Some(connector) => Ok(Transport::with_connector(host, connector)),
+            None => Transport::new(host, None),
+        }
     }
 
     /// Every request received so far, in order.
@@ -951,7 +1030,9 @@ fn unhandled_list(st: &State) -> String {
 impl Drop for RunningFake {
     fn drop(&mut self) {
         self.server.stop();
-        let _ = std::fs::remove_file(&self.server.socket);
+        if let Some(socket) = &self.server.socket {
+            let _ = std::fs::remove_file(socket);
+        }
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -1059,7 +1140,7 @@ mod tests {
     }
 
     fn call(fake: &RunningFake, method: &str, target: &str, body: &[u8]) -> Got {
-        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         s.write_all(&request(method, target, "", body)).unwrap();
         read_reply(&mut s, &mut Vec::new(), method == "HEAD")
     }
@@ -1088,7 +1169,7 @@ mod tests {
     #[test]
     fn keep_alive_ping_and_daemon_headers() {
         let fake = builder().serve_unix().unwrap();
-        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         let mut rest = Vec::new();
         s.write_all(&request("GET", "/_ping", "", b"")).unwrap();
         let r = read_reply(&mut s, &mut rest, false);
@@ -1196,7 +1277,7 @@ mod tests {
         assert_eq!(again.status, 409);
 
         // Attach before start, as the reference does.
-        let mut a = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut a = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         a.write_all(&request(
             "POST",
             &format!("/v1.41/containers/{id}/attach?stderr=1&stdin=1&stdout=1&stream=1"),
@@ -1320,21 +1401,21 @@ mod tests {
         assert_eq!(call(&fake, "GET", "/images/busybox/json", b"").status, 200);
 
         fake.fail(Route::Ping, Fault::MalformedHead).times(1);
-        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         s.write_all(&request("GET", "/_ping", "", b"")).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         assert!(parse_response_head(&raw).is_err());
 
         fake.fail(Route::Version, Fault::HangUpAfter(12)).times(1);
-        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         s.write_all(&request("GET", "/version", "", b"")).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         assert_eq!(raw, b"HTTP/1.1 200");
 
         fake.fail(Route::Version, Fault::TruncatedChunk).times(1);
-        let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         s.write_all(&request("GET", "/version", "", b"")).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
@@ -1370,7 +1451,7 @@ mod tests {
             .serve_unix()
             .unwrap();
         let pull = |auth: Option<&str>| {
-            let mut s = UnixStream::connect(fake.socket_path()).unwrap();
+            let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
             let header = auth.map_or(String::new(), |a| {
                 let v = base64::engine::general_purpose::URL_SAFE.encode(a);
                 format!("X-Registry-Auth: {v}\r\n")
@@ -1493,7 +1574,7 @@ mod tests {
             .unwrap()
             .starts_with("You cannot remove a running container"));
         let waiter = {
-            let path = fake.socket_path().to_path_buf();
+            let path = fake.socket_path().unwrap().to_path_buf();
             let id = id.clone();
             std::thread::spawn(move || {
                 let mut s = UnixStream::connect(path).unwrap();
@@ -1536,7 +1617,7 @@ mod tests {
             .on_command("sleep", FakeRun::new().delay(Duration::from_secs(60)))
             .serve_unix()
             .unwrap();
-        let dir = fake.socket_path().parent().unwrap().to_path_buf();
+        let dir = fake.socket_path().unwrap().parent().unwrap().to_path_buf();
         let body = br#"{"Image":"busybox","Cmd":["sleep","60"]}"#;
         let id = call(&fake, "POST", "/containers/create", body).json()["Id"]
             .as_str()
@@ -1544,11 +1625,11 @@ mod tests {
             .to_string();
         call(&fake, "POST", &format!("/containers/{id}/start"), b"");
         // A wait that would block for a minute, an idle keep-alive connection, a half-read one.
-        let mut w = UnixStream::connect(fake.socket_path()).unwrap();
+        let mut w = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         w.write_all(&request("POST", &format!("/containers/{id}/wait"), "", b""))
             .unwrap();
-        let _idle = UnixStream::connect(fake.socket_path()).unwrap();
-        let mut half = UnixStream::connect(fake.socket_path()).unwrap();
+        let _idle = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
+        let mut half = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
         half.write_all(b"POST /build HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc")
             .unwrap();
         std::thread::sleep(Duration::from_millis(50));

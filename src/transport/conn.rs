@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::cancel::{Cancel, Registration};
 use super::host::Host;
+use super::unstable::{Connection, Connector};
 use super::wire::MAX_HEAD_SIZE;
 use crate::error::{ConnectFailure, Error, Result};
 
@@ -22,6 +23,8 @@ const READ_BUFFER: usize = 16 * 1024;
 pub(crate) enum Socket {
     Unix(UnixStream),
     Tcp(TcpStream),
+    /// A connection from a [`Connector`] (e.g. an in-memory pipe to an in-process server).
+    Custom(Box<dyn Connection>),
 }
 
 impl Socket {
@@ -29,6 +32,7 @@ impl Socket {
         match self {
             Socket::Unix(s) => s.shutdown(how),
             Socket::Tcp(s) => s.shutdown(how),
+            Socket::Custom(c) => c.shutdown(how),
         }
     }
 
@@ -36,6 +40,7 @@ impl Socket {
         match self {
             Socket::Unix(s) => s.set_read_timeout(d),
             Socket::Tcp(s) => s.set_read_timeout(d),
+            Socket::Custom(c) => c.set_read_timeout(d),
         }
     }
 
@@ -43,6 +48,7 @@ impl Socket {
         match self {
             Socket::Unix(s) => s.set_write_timeout(d),
             Socket::Tcp(s) => s.set_write_timeout(d),
+            Socket::Custom(c) => c.set_write_timeout(d),
         }
     }
 
@@ -50,6 +56,7 @@ impl Socket {
         match self {
             Socket::Unix(s) => s.set_nonblocking(on),
             Socket::Tcp(s) => s.set_nonblocking(on),
+            Socket::Custom(c) => c.set_nonblocking(on),
         }
     }
 }
@@ -59,6 +66,7 @@ impl Read for &Socket {
         match self {
             Socket::Unix(s) => (&*s).read(buf),
             Socket::Tcp(s) => (&*s).read(buf),
+            Socket::Custom(c) => c.read(buf),
         }
     }
 }
@@ -68,6 +76,7 @@ impl Write for &Socket {
         match self {
             Socket::Unix(s) => (&*s).write(buf),
             Socket::Tcp(s) => (&*s).write(buf),
+            Socket::Custom(c) => c.write(buf),
         }
     }
 
@@ -309,6 +318,14 @@ fn connect_error(host: &Host, source: io::Error) -> Error {
         failure,
         source,
     }
+}
+
+/// Opens a connection through `connector`; `host` names it in errors.
+pub(crate) fn connect_with(host: &Host, connector: &dyn Connector) -> Result<Socket> {
+    connector
+        .connect()
+        .map(Socket::Custom)
+        .map_err(|e| connect_error(host, e))
 }
 
 /// Opens a socket to `host`; TCP connects give up after `timeout` per address.

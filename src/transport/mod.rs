@@ -31,6 +31,7 @@ mod host;
 mod testing;
 #[cfg(feature = "tls")]
 mod tls;
+pub mod unstable;
 mod upgrade;
 pub mod wire;
 
@@ -170,6 +171,8 @@ struct Shared {
     base_path: String,
     #[cfg(feature = "tls")]
     tls: Option<tls::Connector>,
+    /// Opens the connections instead of a socket ([`Transport::with_connector`]).
+    connector: Option<Arc<dyn unstable::Connector>>,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -302,6 +305,7 @@ impl Transport {
                 base_path,
                 #[cfg(feature = "tls")]
                 tls,
+                connector: None,
                 idle: Mutex::new(Vec::with_capacity(POOL_SIZE)),
             }),
         })
@@ -444,6 +448,10 @@ impl Shared {
     }
 
     fn connect(&self, timeout: Duration) -> Result<Conn> {
+        if let Some(connector) = &self.connector {
+            let socket = conn::connect_with(&self.host, connector.as_ref())?;
+            return Ok(Conn::new(Stream::Plain(Arc::new(socket))));
+        }
         let socket = conn::connect(&self.host, timeout)?;
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {

@@ -7,7 +7,12 @@
 //! `wait`), goes out chunked. The fake does the same, so clients meet both framings.
 
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::transport::unstable::{Connection, PipeEnd};
 
 use crate::transport::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::transport::wire::{self, Framing};
@@ -109,14 +114,62 @@ pub(crate) enum ReadError {
     Bad(String),
 }
 
-/// One side of a connection: the socket and the bytes read past the last request.
+/// A connection's byte stream as the server uses it: a Unix socket, or the server's end of an
+/// in-memory pipe.
+pub(crate) trait ServerStream: Read + Write + Send {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl ServerStream for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        UnixStream::shutdown(self, how)
+    }
+}
+
+/// The server's end of an in-memory connection; clones share it (the accept side keeps one to
+/// shut the connection down when the engine stops).
+#[derive(Clone)]
+pub(crate) struct MemoryStream(pub(crate) Arc<PipeEnd>);
+
+impl Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Connection::read(&*self.0, buf)
+    }
+}
+
+impl Write for MemoryStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Connection::write(&*self.0, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ServerStream for MemoryStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Connection::set_read_timeout(&*self.0, timeout)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        Connection::shutdown(&*self.0, how)
+    }
+}
+
+/// One side of a connection: the stream and the bytes read past the last request.
 pub(crate) struct Conn {
-    pub(crate) stream: UnixStream,
+    pub(crate) stream: Box<dyn ServerStream>,
     pub(crate) pending: Vec<u8>,
 }
 
 impl Conn {
-    pub(crate) fn new(stream: UnixStream) -> Conn {
+    pub(crate) fn new(stream: Box<dyn ServerStream>) -> Conn {
         Conn {
             stream,
             pending: Vec::new(),
@@ -326,7 +379,7 @@ pub(crate) enum Damage {
 /// A writer that stops after a byte budget: the bytes up to it go out, then it fails (and the
 /// connection is closed), which is what a daemon crashing mid-reply looks like.
 pub(crate) struct Wire<'a> {
-    pub(crate) stream: &'a mut UnixStream,
+    pub(crate) stream: &'a mut dyn ServerStream,
     pub(crate) budget: Option<usize>,
 }
 
@@ -568,7 +621,7 @@ mod tests {
         )
         .unwrap();
         drop(a);
-        let mut conn = Conn::new(b);
+        let mut conn = Conn::new(Box::new(b));
         let r = conn.read_request().unwrap();
         assert_eq!(r.body, b"abcde");
         assert_eq!(r.raw_path(), "/v1.41/containers/x/archive");
@@ -586,7 +639,7 @@ mod tests {
     fn garbage_is_a_bad_request() {
         let (mut a, b) = UnixStream::pair().unwrap();
         a.write_all(b"\x16\x03\x01 hello\r\n\r\n").unwrap();
-        let mut conn = Conn::new(b);
+        let mut conn = Conn::new(Box::new(b));
         assert!(matches!(conn.read_request(), Err(ReadError::Bad(_))));
     }
 

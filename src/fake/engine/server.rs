@@ -1,36 +1,46 @@
-//! Sockets and threads: the accept loop, one thread per connection (keep-alive, several
-//! requests each), the hijacked stream of `attach`, and an orderly stop.
+//! Connections and threads: the accept loop of the Unix socket, the connector of the in-memory
+//! mode, one thread per connection (keep-alive, several requests each), the hijacked stream of
+//! `attach`, and an orderly stop.
+//!
+//! Both modes serve a connection with the same code ([`serve_connection`]) over a
+//! [`ServerStream`]: a `UnixStream`, or the server's end of an in-memory pipe.
 //!
 //! Stopping sets a flag, wakes every waiting request, unblocks `accept` by connecting to the
-//! socket, shuts every connection down so blocked reads and writes return, and joins every
-//! thread: a dropped fake leaves no thread, descriptor or file behind.
+//! socket (the in-memory connector refuses new connections once the flag is set), shuts every
+//! connection down so blocked reads and writes return, and joins every thread: a dropped fake
+//! leaves no thread, descriptor or file behind.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::http::{self, Body, Conn, Damage, ReadError, Reply, Wire, BAD_REQUEST};
+use super::http::{
+    self, Body, Conn, Damage, MemoryStream, ReadError, Reply, ServerStream, Wire, BAD_REQUEST,
+};
 use super::router::{self, Action, AttachPlan, WaitPlan};
 use super::state::Shared;
+use crate::transport::unstable::{pipe, Connection, Connector};
 
 /// Connections served at once; more are answered `503` and closed.
 pub(crate) const MAX_CONNECTIONS: usize = 64;
 
-/// How often a thread blocked on a socket looks at the state (stop, a killed container).
+/// How often a thread blocked on a connection looks at the state (stop, a killed container).
 const POLL: Duration = Duration::from_millis(25);
 
 /// Most standard input kept per attach; the rest is read and dropped.
 const MAX_STDIN: usize = 512 << 20;
 
-/// The accept thread and what is needed to stop it.
+/// A running server: a Unix socket with its accept thread, or an in-memory connector.
 pub(crate) struct Server {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) socket: PathBuf,
+    /// The socket's path (`None` in memory).
+    pub(crate) socket: Option<PathBuf>,
     accept: Option<JoinHandle<()>>,
+    memory: Option<Arc<MemoryConnector>>,
 }
 
 impl Server {
@@ -43,19 +53,49 @@ impl Server {
             .spawn(move || accept_loop(&for_thread, &listener))?;
         Ok(Server {
             shared,
-            socket: socket.to_path_buf(),
+            socket: Some(socket.to_path_buf()),
             accept: Some(accept),
+            memory: None,
         })
+    }
+
+    /// Serves in memory: every connection the connector opens gets a thread of its own.
+    pub(crate) fn in_memory(shared: Arc<Shared>) -> Server {
+        let memory = Arc::new(MemoryConnector {
+            shared: Arc::clone(&shared),
+            clients: Mutex::new(Vec::new()),
+        });
+        Server {
+            shared,
+            socket: None,
+            accept: None,
+            memory: Some(memory),
+        }
+    }
+
+    /// The connector of the in-memory mode.
+    pub(crate) fn connector(&self) -> Option<Arc<MemoryConnector>> {
+        self.memory.clone()
     }
 
     /// Stops accepting, ends every connection and joins every thread.
     pub(crate) fn stop(&mut self) {
+        if let Some(memory) = self.memory.take() {
+            self.shared.stop();
+            // Connections opened from now on are refused: `connect` checks the flag under
+            // this lock.
+            let clients = std::mem::take(&mut *memory.lock());
+            end_all(clients);
+        }
         let Some(accept) = self.accept.take() else {
             return;
         };
         self.shared.stop();
         // `accept` blocks; a connection of our own wakes it to see the flag.
-        let woke = UnixStream::connect(&self.socket).is_ok();
+        let woke = self
+            .socket
+            .as_ref()
+            .is_some_and(|s| UnixStream::connect(s).is_ok());
         if woke || accept.is_finished() {
             let _ = accept.join();
         }
@@ -68,9 +108,56 @@ impl Drop for Server {
     }
 }
 
+/// A connection being served: a handle to shut it down, and its thread.
 struct Client {
-    stream: UnixStream,
+    stream: Box<dyn ServerStream>,
     thread: JoinHandle<()>,
+}
+
+/// Shuts every connection down (their blocked reads and writes return) and joins the threads.
+fn end_all(clients: Vec<Client>) {
+    for c in &clients {
+        let _ = c.stream.shutdown(Shutdown::Both);
+    }
+    for c in clients {
+        let _ = c.thread.join();
+    }
+}
+
+/// Serves `stream` on a new thread, or answers `503` when too many connections are open.
+/// `handle` is a second reference to the same connection, to shut it down on stop.
+fn spawn_connection(
+    shared: &Arc<Shared>,
+    clients: &mut Vec<Client>,
+    mut stream: Box<dyn ServerStream>,
+    handle: Box<dyn ServerStream>,
+) {
+    clients.retain(|c| !c.thread.is_finished());
+    if clients.len() >= MAX_CONNECTIONS {
+        let reply = Reply::error(503, "fake engine: too many connections");
+        let _ = http::write_reply(
+            &mut Wire {
+                stream: &mut *stream,
+                budget: None,
+            },
+            &reply,
+            false,
+            true,
+            Damage::None,
+        );
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
+    }
+    let for_thread = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("fake-engine-conn".into())
+        .spawn(move || serve_connection(&for_thread, stream));
+    if let Ok(thread) = spawned {
+        clients.push(Client {
+            stream: handle,
+            thread,
+        });
+    }
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &UnixListener) {
@@ -84,45 +171,49 @@ fn accept_loop(shared: &Arc<Shared>, listener: &UnixListener) {
             thread::sleep(POLL);
             continue;
         };
-        clients.retain(|c| !c.thread.is_finished());
-        if clients.len() >= MAX_CONNECTIONS {
-            let reply = Reply::error(503, "fake engine: too many connections");
-            let mut s = stream;
-            let _ = http::write_reply(
-                &mut Wire {
-                    stream: &mut s,
-                    budget: None,
-                },
-                &reply,
-                false,
-                true,
-                Damage::None,
-            );
-            continue;
-        }
         let Ok(handle) = stream.try_clone() else {
             continue;
         };
-        let for_thread = Arc::clone(shared);
-        let spawned = thread::Builder::new()
-            .name("fake-engine-conn".into())
-            .spawn(move || serve_connection(&for_thread, stream));
-        if let Ok(thread) = spawned {
-            clients.push(Client {
-                stream: handle,
-                thread,
-            });
-        }
+        spawn_connection(shared, &mut clients, Box::new(stream), Box::new(handle));
     }
-    for c in &clients {
-        let _ = c.stream.shutdown(Shutdown::Both);
-    }
-    for c in clients {
-        let _ = c.thread.join();
+    end_all(clients);
+}
+
+/// The in-memory mode's connector: each connection is a pipe whose server end is served on a
+/// thread of its own, exactly as an accepted socket is.
+pub(crate) struct MemoryConnector {
+    shared: Arc<Shared>,
+    clients: Mutex<Vec<Client>>,
+}
+
+impl MemoryConnector {
+    fn lock(&self) -> MutexGuard<'_, Vec<Client>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn serve_connection(shared: &Shared, stream: UnixStream) {
+impl Connector for MemoryConnector {
+    fn connect(&self) -> io::Result<Box<dyn Connection>> {
+        let mut clients = self.lock();
+        if self.shared.is_stopping() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "the fake engine has stopped",
+            ));
+        }
+        let (client, server) = pipe();
+        let server = MemoryStream(Arc::new(server));
+        spawn_connection(
+            &self.shared,
+            &mut clients,
+            Box::new(server.clone()),
+            Box::new(server),
+        );
+        Ok(Box::new(client))
+    }
+}
+
+fn serve_connection(shared: &Shared, stream: Box<dyn ServerStream>) {
     let mut conn = Conn::new(stream);
     loop {
         if shared.is_stopping() {
@@ -148,7 +239,7 @@ fn serve_connection(shared: &Shared, stream: UnixStream) {
                 Damage::HangUpAfter(n) => Some(n),
                 _ => None,
             },
-            stream: &mut conn.stream,
+            stream: &mut *conn.stream,
         };
         let result = match outcome.action {
             Action::Reply(reply) => {
@@ -269,7 +360,7 @@ fn serve_attach(
         return;
     }
     if reads_stdin {
-        read_stdin(shared, wire.stream, &plan.id, pending, exits_before);
+        read_stdin(shared, &mut *wire.stream, &plan.id, pending, exits_before);
         release_stdin();
     }
     let exited = shared.wait_for(None, |st| match st.containers.get(&plan.id) {
@@ -285,7 +376,7 @@ fn serve_attach(
 /// engine stops.
 fn read_stdin(
     shared: &Shared,
-    stream: &mut UnixStream,
+    stream: &mut dyn ServerStream,
     id: &str,
     pending: Vec<u8>,
     exits_before: u64,
