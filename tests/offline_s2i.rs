@@ -553,6 +553,9 @@ fn allowed_users() {
 // ---------------------------------------------------------------------------------------------
 // Containers: run, upload, download, commit
 
+/// What the post-exec hook found: the destination, the sources' and the artifact's archives.
+type Seen = (String, Vec<u8>, Vec<u8>);
+
 #[test]
 fn an_assemble_run_streams_sources_in_and_output_out() {
     let _fds = shared_fds();
@@ -566,7 +569,7 @@ fn an_assemble_run_streams_sources_in_and_output_out() {
         ]);
         // After the run and before the removal, the container holds the extracted sources and
         // what the run wrote.
-        let seen: Arc<Mutex<Option<(String, Vec<u8>, Vec<u8>)>>> = Arc::default();
+        let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
         let post = {
             let (d, seen) = (d.clone(), Arc::clone(&seen));
             move |id: &str, destination: &str| -> s2i_docker::Result<()> {
@@ -948,4 +951,418 @@ fn commit_build_remove_image_and_version() {
     drop(fake);
     let err = d.check_reachable().unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults on every route of `run_container`
+
+/// A standard input that fails after a first piece, as a source archive that cannot be read.
+struct FailingInput(usize);
+
+impl Read for FailingInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("source archive unreadable"));
+        }
+        let n = buf.len().min(self.0);
+        buf[..n].fill(0);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+/// Which run exercises a route: the route is only used on some paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// `assemble` with sources on stdin and output captured: inspect image, create, attach,
+    /// start, wait, remove.
+    Assemble,
+    /// A command that exits 3: the container is inspected for its state.
+    Failing,
+    /// Sources that cannot be read: the run kills its (still running) container.
+    UnreadableInput,
+}
+
+fn run_for(route: Route) -> Run {
+    match route {
+        Route::ContainerInspect => Run::Failing,
+        Route::ContainerKill => Run::UnreadableInput,
+        _ => Run::Assemble,
+    }
+}
+
+fn start_run(d: &DockerClient, run: Run) -> s2i_docker::Result<()> {
+    let sources = tar_of(&[("src/index.js", b"1\n", 0o644)]);
+    let opts = match run {
+        Run::Assemble => RunContainerOptions {
+            image: "builder:1".into(),
+            command: "assemble".into(),
+            stdin: Some(Box::new(Cursor::new(sources))),
+            stdout: Some(Box::new(std::io::sink())),
+            stderr: Some(Box::new(std::io::sink())),
+            ..Default::default()
+        },
+        Run::Failing => RunContainerOptions {
+            image: "builder:1".into(),
+            command_explicit: vec!["fail-me".into()],
+            stdout: Some(Box::new(std::io::sink())),
+            ..Default::default()
+        },
+        Run::UnreadableInput => RunContainerOptions {
+            image: "builder:1".into(),
+            command_explicit: vec!["slow".into()],
+            stdin: Some(Box::new(FailingInput(1000))),
+            stdout: Some(Box::new(std::io::sink())),
+            ..Default::default()
+        },
+    };
+    d.run_container(opts)
+}
+
+fn faults() -> [Fault; 4] {
+    [
+        Fault::Status(500, "injected failure".into()),
+        // Inside the status line: the request took effect, its reply is cut.
+        Fault::HangUpAfter(12),
+        Fault::MalformedHead,
+        Fault::Delay(DELAY),
+    ]
+}
+
+const RUN_ROUTES: [Route; 8] = [
+    Route::ImageInspect,
+    Route::ContainersCreate,
+    Route::ContainerAttach,
+    Route::ContainerStart,
+    Route::ContainerWait,
+    Route::ContainerInspect,
+    Route::ContainerKill,
+    Route::ContainerRemove,
+];
+
+/// What one faulty run did.
+struct Outcome {
+    /// `None` when the run had not returned after [`WATCHDOG`] (it was then ended by
+    /// stopping the fake).
+    result: Option<s2i_docker::Result<()>>,
+    elapsed: Duration,
+    /// Warnings and errors the calling thread logged.
+    logged: Vec<String>,
+    /// Containers the fake still has once every delayed request has been handled.
+    left: usize,
+    /// The ID of the run's container, if one was created.
+    id: Option<String>,
+    /// Whether the faulty route was called at all.
+    hit: bool,
+}
+
+/// How long a faulty run may take before it counts as hung.
+const WATCHDOG: Duration = Duration::from_secs(5);
+
+/// Runs `run` against a fresh fake whose `route` fails once with `fault`.
+fn faulty_run(in_memory: bool, run: Run, route: Route, fault: &Fault) -> Outcome {
+    let fake = if in_memory {
+        seed().serve_in_memory()
+    } else {
+        seed().serve_unix()
+    }
+    .unwrap();
+    let d = docker(&fake);
+    fake.fail(route, fault.clone()).times(1);
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        logs::take(log::Level::Trace);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| start_run(&d, run)));
+        let _ = tx.send((result, started.elapsed(), logs::take(log::Level::Warn)));
+    });
+    let (result, elapsed, logged) = match rx.recv_timeout(WATCHDOG) {
+        Ok((result, elapsed, logged)) => {
+            let result =
+                result.unwrap_or_else(|_| panic!("{route:?} {fault:?}: run_container panicked"));
+            (Some(result), elapsed, logged)
+        }
+        Err(_) => (None, started.elapsed(), Vec::new()),
+    };
+    if let Fault::Delay(delay) = fault {
+        // The fake handles a delayed request after the client gave up on it.
+        std::thread::sleep(delay.saturating_sub(started.elapsed()) + Duration::from_millis(300));
+    }
+    let requests = fake.requests();
+    let id = requests
+        .iter()
+        .filter(|r| r.route != Some(Route::ContainersCreate))
+        .find_map(|r| {
+            let id = r.path.strip_prefix("/containers/")?.split('/').next()?;
+            (id.len() == 64).then(|| id.to_string())
+        });
+    let hit = requests.iter().any(|r| r.route == Some(route));
+    let left = fake.containers().len();
+    // Stopping the fake ends a run that hung.
+    drop(fake);
+    runner.join().unwrap();
+    Outcome {
+        result,
+        elapsed,
+        logged,
+        left,
+        id,
+        hit,
+    }
+}
+
+/// Checks the error of a run whose `route` failed with `fault`, as documented for
+/// `run_container`; `Err` says what differs.
+fn check_error(route: Route, fault: &Fault, o: &Outcome) -> Result<(), String> {
+    let Some(result) = &o.result else {
+        return Err(format!("no result after {WATCHDOG:?}"));
+    };
+    let text = match result {
+        Ok(()) => String::new(),
+        Err(e) => e.to_string_with_causes(),
+    };
+    let transport_error = |e: &Error| matches!(e, Error::Io(_) | Error::Protocol(_));
+    let ok = match (route, fault, result) {
+        // `wait` has no time limit: a slow reply only takes longer.
+        (Route::ContainerWait, Fault::Delay(_), r) => r.is_ok(),
+        // A failed wait is wrapped with the container's ID.
+        (Route::ContainerWait, _, Err(Error::Other(m))) => {
+            m.starts_with("waiting for container \"")
+                && match fault {
+                    Fault::Status(..) => m.contains("injected failure"),
+                    Fault::MalformedHead => m.contains("malformed HTTP response"),
+                    _ => true,
+                }
+        }
+        // A non-zero exit is reported whatever happened to the inspect of its state, which
+        // is then empty.
+        (Route::ContainerInspect, _, Err(Error::Container(c))) => {
+            c.exit_code == 3 && c.output.is_empty()
+        }
+        // The kill is a cleanup step: its failure is no error of the run, whose own error
+        // (the unreadable input) is returned.
+        (Route::ContainerKill, _, Err(Error::Io(_))) => text.contains("source archive unreadable"),
+        // The removal is a cleanup step: the run's result is unchanged, a warning says
+        // the container could not be removed.
+        (Route::ContainerRemove, _, Ok(())) => o.logged.iter().any(|w| {
+            o.id.as_ref()
+                .is_some_and(|id| w.starts_with(&format!("Failed to remove container \"{id}\"")))
+        }),
+        // Elsewhere the failed call's error is returned unchanged: the daemon's reply, the
+        // transport's view of a cut or garbled reply, or the time limit.
+        (_, Fault::Status(500, _), Err(e)) => {
+            e.status() == Some(500) && text.contains("injected failure")
+        }
+        (_, Fault::HangUpAfter(_), Err(e)) => transport_error(e),
+        (_, Fault::MalformedHead, Err(Error::Protocol(m))) => m.contains("malformed HTTP response"),
+        (_, Fault::Delay(_), Err(e)) => e.is_timeout(),
+        _ => false,
+    };
+    // The steps whose failure the reference logs before returning it.
+    let id = o.id.as_deref().unwrap_or("?");
+    let logged = |prefix: &str| o.logged.iter().any(|l| l.starts_with(prefix));
+    let ok = ok
+        && match route {
+            Route::ImageInspect => logged("Unable to get image metadata for builder:1: "),
+            Route::ContainerAttach => logged(&format!("Unable to attach to container \"{id}\": ")),
+            _ => true,
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected result {result:?} ({text}), logged {:?}",
+            o.logged
+        ))
+    }
+}
+
+/// Where the library cannot remove the container, and says so.
+fn container_may_stay(route: Route, fault: &Fault) -> bool {
+    // A removal refused by the daemon (or answered with garbage, which it did not act on)
+    // leaves the container; the run logs `Failed to remove container "<id>"`.
+    route == Route::ContainerRemove && matches!(fault, Fault::Status(..) | Fault::MalformedHead)
+}
+
+/// Where the container stays today although the library could do better; see
+/// `a_create_whose_reply_is_lost_leaves_no_container` (ignored until then).
+fn known_leak(route: Route, fault: &Fault) -> bool {
+    route == Route::ContainersCreate && matches!(fault, Fault::HangUpAfter(_) | Fault::Delay(_))
+}
+
+/// Where the run does not end today; see
+/// `a_failed_kill_after_unreadable_input_does_not_hang_the_run` (ignored until fixed).
+fn known_hang(route: Route, fault: &Fault) -> bool {
+    route == Route::ContainerKill && matches!(fault, Fault::Status(..) | Fault::MalformedHead)
+}
+
+fn faults_on_every_route(in_memory: bool) {
+    let mode = if in_memory {
+        "in memory"
+    } else {
+        "unix socket"
+    };
+    let mut failures = Vec::new();
+    for route in RUN_ROUTES {
+        for fault in faults() {
+            if known_hang(route, &fault) {
+                continue;
+            }
+            let before = open_fds();
+            let o = faulty_run(in_memory, run_for(route), route, &fault);
+            let case = format!("{mode}, {route:?}, {fault:?}");
+            if !o.hit {
+                failures.push(format!("{case}: the route was not called"));
+            }
+            if let Err(why) = check_error(route, &fault, &o) {
+                failures.push(format!("{case}: {why}"));
+            }
+            // No hang: the run ends within the time limit of the call that failed (plus the
+            // fake's slow run, which a failed kill cannot shorten).
+            let bound = TIMEOUT + Duration::from_millis(1500);
+            if o.elapsed > bound {
+                failures.push(format!("{case}: took {:?}", o.elapsed));
+            }
+            let after = open_fds();
+            if after != before {
+                failures.push(format!(
+                    "{case}: {before} descriptors before, {after} after"
+                ));
+            }
+            let allowed = if container_may_stay(route, &fault) || known_leak(route, &fault) {
+                1
+            } else {
+                0
+            };
+            if o.left != allowed {
+                failures.push(format!(
+                    "{case}: {} container(s) left, expected {allowed}",
+                    o.left
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn run_container_survives_every_fault_on_a_unix_socket() {
+    let _fds = exclusive_fds();
+    logs::init();
+    faults_on_every_route(false);
+}
+
+#[test]
+fn run_container_survives_every_fault_in_memory() {
+    let _fds = exclusive_fds();
+    logs::init();
+    faults_on_every_route(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults the library does not handle yet: kept as ignored tests until it does.
+
+/// A reply to `POST /containers/create` that is lost (the connection cut after the daemon
+/// created the container, or a reply slower than the timeout) leaves a container behind: the
+/// run never learns its ID. It does know its name (`s2i_<image>_<random>`), which it could
+/// remove by (force, after the create's own time limit for a slow reply).
+#[test]
+#[ignore = "library bug: run_container leaves the container when the create reply is lost (see the comment)"]
+fn a_create_whose_reply_is_lost_leaves_no_container() {
+    let _fds = exclusive_fds();
+    logs::init();
+    for in_memory in [true, false] {
+        for fault in [Fault::HangUpAfter(12), Fault::Delay(DELAY)] {
+            let o = faulty_run(in_memory, Run::Assemble, Route::ContainersCreate, &fault);
+            assert!(
+                matches!(o.result, Some(Err(_))),
+                "{fault:?}: {:?}",
+                o.result
+            );
+            assert_eq!(
+                o.left, 0,
+                "in memory: {in_memory}, {fault:?}: container left"
+            );
+        }
+    }
+}
+
+/// When the caller's `stdin` fails, the run kills the container and drops the write half of
+/// the attach stream. Dropping it does not close the connection (the read half, in the output
+/// thread, holds the same socket), so if the kill fails too the container never sees the end
+/// of its input, keeps running, its output never ends, and `run_container` waits for ever.
+#[test]
+#[ignore = "library bug: run_container hangs when stdin fails and the kill fails (see the comment)"]
+fn a_failed_kill_after_unreadable_input_does_not_hang_the_run() {
+    let _fds = exclusive_fds();
+    logs::init();
+    for in_memory in [true, false] {
+        for fault in [
+            Fault::Status(500, "injected failure".into()),
+            Fault::MalformedHead,
+        ] {
+            let o = faulty_run(
+                in_memory,
+                Run::UnreadableInput,
+                Route::ContainerKill,
+                &fault,
+            );
+            let text = match &o.result {
+                Some(Err(e)) => e.to_string_with_causes(),
+                other => panic!(
+                    "in memory: {in_memory}, {fault:?}: {other:?} after {:?}",
+                    o.elapsed
+                ),
+            };
+            assert!(text.contains("source archive unreadable"), "{text}");
+            assert_eq!(
+                o.left, 0,
+                "in memory: {in_memory}, {fault:?}: container left"
+            );
+        }
+    }
+}
+
+/// A cancelled run whose kill fails waits for the container to end by itself: cancelling only
+/// kills, and the run then waits for the output stream and the container's exit as usual.
+/// Returning `Cancelled` at once (closing the attach stream) and force-removing the container
+/// would honour the cancel.
+#[test]
+#[ignore = "library bug: a cancelled run waits for its container when the kill fails (see the comment)"]
+fn a_cancelled_run_ends_even_when_the_kill_fails() {
+    let _fds = shared_fds();
+    let fake = seed()
+        .on_command("long", FakeRun::new().delay(Duration::from_secs(30)))
+        .serve_in_memory()
+        .unwrap();
+    fake.fail(
+        Route::ContainerKill,
+        Fault::Status(500, "injected failure".into()),
+    );
+    let d = docker(&fake);
+    let cancel = RunCancel::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let runner = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(d.run_container(RunContainerOptions {
+                image: "builder:1".into(),
+                command_explicit: vec!["long".into()],
+                stdout: Some(Box::new(std::io::sink())),
+                cancel: Some(cancel),
+                ..Default::default()
+            }));
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    cancel.cancel();
+    let result = rx.recv_timeout(WATCHDOG);
+    let left = fake.containers().len();
+    drop(fake);
+    runner.join().unwrap();
+    match result {
+        Ok(Err(Error::Cancelled)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(left, 0, "container left");
 }
