@@ -374,8 +374,13 @@ fn server_url(registry: &str) -> String {
 pub(crate) fn normalize_registry(key: &str) -> String {
     let mut k = key.trim();
     for scheme in ["https://", "http://"] {
-        if k.len() >= scheme.len() && k[..scheme.len()].eq_ignore_ascii_case(scheme) {
-            k = &k[scheme.len()..];
+        // `get`, not indexing: the key is read from a file and may hold any character.
+        if let Some(rest) = k
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .and_then(|_| k.get(scheme.len()..))
+        {
+            k = rest;
             break;
         }
     }
@@ -913,6 +918,12 @@ mod tests {
         for &(key, want) in cases {
             assert_eq!(normalize_registry(key), want, "{key:?}");
         }
+        // Keys come from a file: a multi-byte character where a scheme would end is no scheme.
+        assert_eq!(normalize_registry("https:/\u{e9}x"), "https:/\u{e9}x");
+        assert_eq!(normalize_registry("http:/\u{e9}"), "http:/\u{e9}");
+        let doc = "{\"auths\":{\"https:/\u{e9}x\":{\"auth\":\"dTpw\"}}}";
+        let auths = load(doc).unwrap();
+        assert_eq!(auths.get_registry_auth("quay.io").unwrap(), None);
     }
 
     #[test]
