@@ -331,6 +331,13 @@ fn parse_helper_output(
         if message == HELPER_NOT_FOUND {
             return Ok(None);
         }
+        // The message goes into errors and logs: a helper that printed credentials and then
+        // failed must not leak them there.
+        let message = if message.contains("\"Secret\"") {
+            "(its output is not shown: it holds a secret)".to_string()
+        } else {
+            message
+        };
         return Err(Error::other(format!(
             "error getting credentials from {program}: {message}"
         )));
@@ -561,12 +568,13 @@ fn base64_error(e: &base64::DecodeError) -> String {
 /// Reads a docker config, or logs why it could not and returns `None` (the reference's
 /// `LoadImageRegistryAuth`).
 ///
-/// The log line is `error: Unable to load docker config: <err>` (at error level).
+/// The log line is the reference's `Unable to load docker config: <err>`, at error level (the
+/// reference's `error: ` prefix is the level here).
 pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations> {
     match AuthConfigurations::new(reader) {
         Ok(a) => Some(a),
         Err(e) => {
-            log::error!("error: Unable to load docker config: {e}");
+            log::error!("Unable to load docker config: {e}");
             None
         }
     }
@@ -575,7 +583,7 @@ pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations>
 /// The credentials to pull `image_name` with (the reference's `GetImageRegistryAuth`).
 ///
 /// Anonymous (empty) when `auths` is `None`, when the name does not parse (logged as
-/// `error: Failed to parse docker reference <name>`), or when nothing matches the image's
+/// `Failed to parse docker reference <name>` at error level), or when nothing matches the image's
 /// registry; see the [module docs](self) for the matching. A credential helper that fails is
 /// logged as a warning and costs only this registry's helper credentials.
 pub fn get_image_registry_auth(auths: Option<&AuthConfigurations>, image_name: &str) -> AuthConfig {
@@ -586,7 +594,7 @@ pub fn get_image_registry_auth(auths: Option<&AuthConfigurations>, image_name: &
         Ok(Some(r)) => r,
         Ok(None) => return AuthConfig::default(),
         Err(_) => {
-            log::error!("error: Failed to parse docker reference {image_name}");
+            log::error!("Failed to parse docker reference {image_name}");
             return AuthConfig::default();
         }
     };
@@ -1232,13 +1240,18 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
             "garbage",
             "cat > /dev/null\necho '{\"Username\": \"u\", \"Secret\": \"s3cr3t\"'",
         );
+        dir.helper(
+            "leaky",
+            "cat > /dev/null\necho '{\"Username\": \"u\", \"Secret\": \"s3cr3t\"}'\nexit 1",
+        );
         dir.helper("empty", "cat > /dev/null\necho '{}'");
         dir.helper("slow", "exec sleep 30");
         dir.helper("good", &answering("good", "gu", "gs"));
         let doc = r#"{
             "auths": {"nf.io": {"auth": "ZmlsZTpmcA=="}},
             "credHelpers": {"nf.io": "notfound", "nf2.io": "notfound", "broken.io": "broken",
-                            "garbage.io": "garbage", "empty.io": "empty", "slow.io": "slow",
+                            "garbage.io": "garbage", "leaky.io": "leaky", "empty.io": "empty",
+                            "slow.io": "slow",
                             "nope.io": "nope", "good.io": "good", "evil.io": "../good"}
         }"#;
         let mut a = with_helpers(doc, &dir);
@@ -1259,6 +1272,9 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
         let e = a.get_registry_auth("garbage.io").unwrap_err();
         assert!(e.to_string().contains("malformed JSON"), "{e}");
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        let e = a.get_registry_auth("leaky.io").unwrap_err();
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert!(e.to_string().contains("docker-credential-leaky"), "{e}");
         assert!(a.get_registry_auth("empty.io").unwrap().is_none());
         let e = a.get_registry_auth("nope.io").unwrap_err();
         assert!(e.to_string().contains("executable file not found"), "{e}");
