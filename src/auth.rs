@@ -269,18 +269,26 @@ impl AuthConfigurations {
         // this thread waits for it to exit.
         let (tx, rx) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
-            thread::spawn(move || {
-                let mut out = Vec::new();
-                let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
-                let _ = tx.send(out);
-            });
+            let reader = thread::Builder::new()
+                .name("credential-helper".into())
+                .spawn(move || {
+                    let mut out = Vec::new();
+                    let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
+                    let _ = tx.send(out);
+                });
+            if let Err(e) = reader {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::other(format!("credential helper {program}: {e}")));
+            }
         }
         let timeout = self.helper_timeout;
         let timed_out = || Error::Timeout {
             what: format!("credential helper {program}"),
             after: timeout,
         };
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to be a point in time, i.e. none.
+        let deadline = Instant::now().checked_add(timeout);
         let mut pause = Duration::from_millis(1);
         let status = loop {
             match child.try_wait() {
@@ -292,21 +300,26 @@ impl AuthConfigurations {
                     return Err(Error::other(format!("credential helper {program}: {e}")));
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(timed_out());
             }
-            thread::sleep(pause.min(deadline - now));
+            thread::sleep(left.map_or(pause, |l| pause.min(l)));
             pause = (pause * 2).min(Duration::from_millis(20));
         };
         // The pipe closes when the helper exits, unless a process it started keeps it open:
         // wait only as long as the deadline allows.
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(100));
-        let out = rx.recv_timeout(wait).map_err(|_| timed_out())?;
+        let out = match deadline {
+            Some(d) => {
+                let wait = d
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(100));
+                rx.recv_timeout(wait).map_err(|_| timed_out())?
+            }
+            None => rx.recv().map_err(|_| timed_out())?,
+        };
         parse_helper_output(&program, server, status.success(), &out)
     }
 }
@@ -1312,6 +1325,12 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
             "gu"
         );
         assert_eq!(dir.calls(), ["good:good.io"]);
+        // A timeout too long to add to the clock is no limit, not an overflow.
+        a.set_helper_timeout(Duration::MAX);
+        assert_eq!(
+            a.get_registry_auth("good.io").unwrap().unwrap().username,
+            "gu"
+        );
     }
 
     #[test]
