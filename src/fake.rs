@@ -13,7 +13,7 @@
 pub mod client;
 pub mod docker;
 
-pub use client::{stdcopy_frame, FakeClient, FakeClientState};
+pub use client::{stdcopy_frame, FakeClient, FakeClientState, OnCall};
 pub use docker::{FakeDocker, Recorded};
 
 use std::io;
