@@ -341,6 +341,11 @@ fn attach_start_wait(
     } else {
         None
     };
+    // Checked on both sides of the start: a cancel that came during the attach finds the
+    // container not started yet, and its kill was a no-op, so it must not be started at all.
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
     client.container_start(id)?;
     if cancelled() {
         return Err(Error::Cancelled);
@@ -1581,6 +1586,40 @@ mod tests {
             .unwrap_err()
             .is_cancelled());
         assert_eq!(fake.calls().len(), calls);
+    }
+
+    #[test]
+    fn a_cancel_at_any_step_removes_what_was_created() {
+        // The cancel arrives while the fake answers `step`: before the create, during it,
+        // during the attach (the container must then never start), the start and the wait.
+        for step in ["inspect_image", "create", "attach", "start", "wait"] {
+            let (fake, d) = setup();
+            let cancel = RunCancel::new();
+            let c = cancel.clone();
+            let at = step.to_string();
+            fake.state().on_call = Some(Arc::new(move |call: &str| {
+                if call == at {
+                    c.cancel();
+                }
+            }));
+            let e = d
+                .run_container(RunContainerOptions {
+                    stdin: stdin(b"tar"),
+                    stdout: Some(Box::new(io::sink())),
+                    cancel: Some(cancel),
+                    ..opts("assemble")
+                })
+                .unwrap_err();
+            assert!(e.is_cancelled(), "{step}: {e:?}");
+            let state = fake.state();
+            assert!(state.containers.is_empty(), "{step}: {:?}", state.calls);
+            if step == "inspect_image" {
+                assert!(state.created.is_empty(), "{step}");
+            }
+            if step == "create" || step == "attach" {
+                assert!(state.started.is_empty(), "{step}: {:?}", state.calls);
+            }
+        }
     }
 
     #[test]
