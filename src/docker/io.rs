@@ -87,6 +87,17 @@ where
     })
 }
 
+/// The part of `buf` that a read of `n` bytes filled; an error, not a panic, when a reader
+/// claims more than the buffer holds (readers are the caller's code).
+pub(crate) fn filled(buf: &[u8], n: usize) -> io::Result<&[u8]> {
+    buf.get(..n).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a reader returned {n} bytes for a buffer of {}", buf.len()),
+        )
+    })
+}
+
 /// Copies `r` into `w` with a large buffer; returns the bytes copied.
 pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
     let mut buf = vec![0u8; COPY_BUFFER];
@@ -98,8 +109,8 @@ pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
+        w.write_all(filled(&buf, n)?)?;
+        total = total.saturating_add(n as u64);
     }
 }
 
@@ -149,7 +160,7 @@ impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(out) = &mut self.out {
-            out.write_all(&buf[..n])?;
+            out.write_all(filled(buf, n)?)?;
             out.flush()?;
         }
         Ok(n)
@@ -447,5 +458,14 @@ mod tests {
             300_000
         );
         assert_eq!(out, data);
+        // A reader (a custom `Client`'s body) that claims more than the buffer: an error.
+        struct Lying;
+        impl Read for Lying {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                Ok(buf.len() * 2)
+            }
+        }
+        let e = copy_stream(&mut Lying, &mut io::sink()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

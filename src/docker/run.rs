@@ -10,6 +10,7 @@ use std::thread;
 
 use crate::api::Image;
 use crate::client::{Client, StdinWriter};
+use crate::docker::io::filled;
 use crate::docker::{destination_of, image_from_inspect, pull, scripts_url_of};
 use crate::docker::{DockerClient, RunContainerOptions};
 use crate::error::{Error, Result};
@@ -495,7 +496,8 @@ fn pump_stdin(input: &mut Box<dyn Read + Send>, w: &mut dyn StdinWriter) -> Resu
             Ok(Err(e)) => return Err(Pumped::Read(e.into())),
             Err(panicked) => return Err(Pumped::Read(panicked)),
         };
-        w.write_all(&buf[..n]).map_err(Pumped::Write)?;
+        let chunk = filled(&buf, n).map_err(|e| Pumped::Read(e.into()))?;
+        w.write_all(chunk).map_err(Pumped::Write)?;
     }
 }
 
@@ -1620,6 +1622,31 @@ mod tests {
                 assert!(state.started.is_empty(), "{step}: {:?}", state.calls);
             }
         }
+    }
+
+    /// A reader that says it read more than the buffer holds.
+    struct LyingReader;
+    impl Read for LyingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn a_lying_stdin_reader_is_an_error_not_a_panic() {
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: Some(Box::new(LyingReader)),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("a reader returned 65537 bytes"),
+            "{e}"
+        );
+        assert!(fake.state().containers.is_empty());
     }
 
     #[test]
