@@ -362,26 +362,46 @@ fn attach_start_wait(
         // Only stdin is attached: the read half stays open (unread) until the run ends.
         let mut _idle_reader = None;
         let output = match (reader, stdout.is_some() || stderr.is_some()) {
-            (Some(mut reader), true) => Some(s.spawn(move || {
-                let mut out = Flushing(stdout);
-                let mut err = Flushing(stderr);
-                let copied = catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
-                if copied.is_err() {
-                    // Nobody drains the container's output any more: stop it rather than let
-                    // it block (and the run with it).
-                    guard.kill();
+            (Some(mut reader), true) => {
+                let spawned = spawn(s, "s2i-output", move || {
+                    let mut out = Flushing(stdout);
+                    let mut err = Flushing(stderr);
+                    let copied =
+                        catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
+                    if copied.is_err() {
+                        // Nobody drains the container's output any more: stop it rather than
+                        // let it block (and the run with it).
+                        guard.kill();
+                    }
+                    // `out` and `err` are dropped here, at the end of the stream, so that
+                    // readers of pipes behind them see EOF.
+                    copied
+                });
+                match spawned {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        guard.kill();
+                        return Err(e);
+                    }
                 }
-                // `out` and `err` are dropped here, at the end of the stream, so that readers
-                // of pipes behind them see EOF.
-                copied
-            })),
+            }
             (reader, _) => {
                 drop((stdout, stderr));
                 _idle_reader = reader;
                 None
             }
         };
-        let hook = on_start.map(|f| s.spawn(move || catch_hook("on_start", || f(id))));
+        let hook = match on_start {
+            Some(f) => match spawn(s, "s2i-on-start", move || catch_hook("on_start", || f(id))) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    // The scope joins the output thread before returning: end its stream.
+                    guard.kill();
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         if opts.target_image {
             dump_container_info(client, image, id);
         }
@@ -444,6 +464,18 @@ fn attach_start_wait(
         }
         result
     })
+}
+
+/// Starts a scoped thread; the OS refusing one is an error of the run, not a panic.
+fn spawn<'scope, T: Send + 'scope>(
+    s: &'scope thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<thread::ScopedJoinHandle<'scope, T>> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(s, f)
+        .map_err(|e| Error::other(format!("cannot start the {name} thread: {e}")))
 }
 
 /// Waits for the container and turns a non-zero exit into a `ContainerError`.
