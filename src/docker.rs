@@ -657,8 +657,29 @@ fn variable(image: Option<&Image>, name: &str) -> Option<String> {
     Some(value.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn image_id(image: Option<&Image>) -> &str {
-    image.map_or("", |i| i.id.as_str())
+/// The reference's lookup of an S2I setting: the label, else the deprecated label, else the
+/// deprecated environment variable, each with the reference's warning when it is used.
+fn label_or_deprecated(
+    image: Option<&Image>,
+    label_key: &str,
+    deprecated_label: &str,
+    deprecated_env: &str,
+) -> Option<String> {
+    if let Some(v) = label(image, label_key) {
+        return Some(v.to_string());
+    }
+    let id = image.map_or("", |i| i.id.as_str());
+    if let Some(v) = label(image, deprecated_label) {
+        log::warn!(
+            "Image {id} uses deprecated label '{deprecated_label}', please migrate it to {label_key} instead!"
+        );
+        return Some(v.to_string());
+    }
+    let v = variable(image, deprecated_env)?;
+    log::warn!(
+        "Image {id} uses deprecated environment variable {deprecated_env}, please migrate it to {label_key} label instead!"
+    );
+    Some(v)
 }
 
 /// The reference's `getScriptsURL`: label, deprecated label, deprecated env, or `""`.
@@ -666,59 +687,31 @@ pub(crate) fn scripts_url_of(image: Option<&Image>) -> String {
     let Some(img) = image else {
         return String::new();
     };
-    if let Some(url) = label(image, crate::SCRIPTS_URL_LABEL) {
-        return url.to_string();
-    }
-    if let Some(url) = label(image, crate::DEPRECATED_SCRIPTS_URL_LABEL) {
+    label_or_deprecated(
+        image,
+        crate::SCRIPTS_URL_LABEL,
+        crate::DEPRECATED_SCRIPTS_URL_LABEL,
+        crate::SCRIPTS_URL_ENVIRONMENT,
+    )
+    .unwrap_or_else(|| {
         log::warn!(
-            "Image {} uses deprecated label '{}', please migrate it to {} instead!",
+            "Image {} does not contain a value for the {} label",
             img.id,
-            crate::DEPRECATED_SCRIPTS_URL_LABEL,
             crate::SCRIPTS_URL_LABEL
         );
-        return url.to_string();
-    }
-    if let Some(url) = variable(image, crate::SCRIPTS_URL_ENVIRONMENT) {
-        log::warn!(
-            "Image {} uses deprecated environment variable {}, please migrate it to {} label instead!",
-            img.id,
-            crate::SCRIPTS_URL_ENVIRONMENT,
-            crate::SCRIPTS_URL_LABEL
-        );
-        return url;
-    }
-    log::warn!(
-        "Image {} does not contain a value for the {} label",
-        img.id,
-        crate::SCRIPTS_URL_LABEL
-    );
-    String::new()
+        String::new()
+    })
 }
 
 /// The reference's `getDestination`: label, deprecated label, deprecated env, or `/tmp`.
 pub(crate) fn destination_of(image: Option<&Image>) -> String {
-    if let Some(d) = label(image, crate::DESTINATION_LABEL) {
-        return d.to_string();
-    }
-    if let Some(d) = label(image, crate::DEPRECATED_DESTINATION_LABEL) {
-        log::warn!(
-            "Image {} uses deprecated label '{}', please migrate it to {} instead!",
-            image_id(image),
-            crate::DEPRECATED_DESTINATION_LABEL,
-            crate::DESTINATION_LABEL
-        );
-        return d.to_string();
-    }
-    if let Some(d) = variable(image, crate::LOCATION_ENVIRONMENT) {
-        log::warn!(
-            "Image {} uses deprecated environment variable {}, please migrate it to {} label instead!",
-            image_id(image),
-            crate::LOCATION_ENVIRONMENT,
-            crate::DESTINATION_LABEL
-        );
-        return d;
-    }
-    crate::DEFAULT_DESTINATION.to_string()
+    label_or_deprecated(
+        image,
+        crate::DESTINATION_LABEL,
+        crate::DEPRECATED_DESTINATION_LABEL,
+        crate::LOCATION_ENVIRONMENT,
+    )
+    .unwrap_or_else(|| crate::DEFAULT_DESTINATION.to_string())
 }
 
 impl Docker for DockerClient {
