@@ -963,6 +963,15 @@ pub(crate) mod test_support {
         (out, CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut())))
     }
 
+    /// Asserts that `logs` holds the line `text` at `level`.
+    #[track_caller]
+    pub(crate) fn assert_logged(logs: &[(log::Level, String)], level: log::Level, text: &str) {
+        assert!(
+            logs.iter().any(|(l, m)| *l == level && m == text),
+            "no {level} line {text:?} in {logs:?}"
+        );
+    }
+
     /// An image with the given labels and env.
     pub(crate) fn image(id: &str, labels: &[(&str, &str)], env: &[&str]) -> ImageInspect {
         let labels: HashMap<String, String> = labels
@@ -1155,25 +1164,16 @@ mod tests {
         assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
         let (url, logs) = logs_of(|| d.get_scripts_url("old").unwrap());
         assert_eq!(url, "image:///old");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id-old uses deprecated label 'io.s2i.scripts-url', please migrate it to io.openshift.s2i.scripts-url instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id-old uses deprecated label 'io.s2i.scripts-url', please migrate it to io.openshift.s2i.scripts-url instead!");
         let (url, logs) = logs_of(|| d.get_scripts_url("env").unwrap());
         assert_eq!(url, "image:///env");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id-env uses deprecated environment variable STI_SCRIPTS_URL, please migrate it to io.openshift.s2i.scripts-url label instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id-env uses deprecated environment variable STI_SCRIPTS_URL, please migrate it to io.openshift.s2i.scripts-url label instead!");
         let (url, logs) = logs_of(|| d.get_scripts_url("none").unwrap());
         assert_eq!(url, "");
-        assert!(
-            logs.contains(&(
-                log::Level::Warn,
-                "Image id-none does not contain a value for the io.openshift.s2i.scripts-url label"
-                    .into()
-            )),
-            "{logs:?}"
+        assert_logged(
+            &logs,
+            log::Level::Warn,
+            "Image id-none does not contain a value for the io.openshift.s2i.scripts-url label",
         );
     }
 
@@ -1212,10 +1212,7 @@ mod tests {
         assert_eq!(d.get_assemble_runtime_user("a").unwrap(), "1002");
         let (files, logs) = logs_of(|| d.get_assemble_input_files("builder").unwrap());
         assert_eq!(files, "");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image \"builder\" does not contain a value for the io.openshift.s2i.assemble-input-files label".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image \"builder\" does not contain a value for the io.openshift.s2i.assemble-input-files label");
         assert_eq!(d.get_assemble_runtime_user("builder").unwrap(), "");
         assert!(d.get_assemble_runtime_user("gone").is_err());
     }

@@ -414,8 +414,11 @@ mod tests {
             logs_of(|| d.upload_to_container(&crate::tar::LocalFileSystem, &file, "/nope/x", "c1"));
         std::fs::remove_file(&file).unwrap();
         assert!(r.unwrap_err().is_not_found());
-        assert!(logs.iter().any(|(l, m)| *l == log::Level::Error
-            && m == "Uploading to container failed: Error response from daemon: Could not find the file /nope"));
+        assert_logged(
+            &logs,
+            log::Level::Error,
+            "Uploading to container failed: Error response from daemon: Could not find the file /nope",
+        );
         // A missing source fails in the tar producer.
         let e = d
             .upload_to_container(

@@ -310,14 +310,12 @@ mod tests {
         // One pause between the two attempts, none after the last.
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_millis(580), "{took:?}");
-        assert!(
-            logs.contains(&(log::Level::Info, "retrying in 300ms ...".into())),
-            "{logs:?}"
-        );
-        assert!(logs.contains(&(
+        assert_logged(&logs, log::Level::Info, "retrying in 300ms ...");
+        assert_logged(
+            &logs,
             log::Level::Info,
-            "pulling image error : connection reset by peer (1)".into()
-        )));
+            "pulling image error : connection reset by peer (1)",
+        );
     }
 
     #[test]

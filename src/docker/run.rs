@@ -967,17 +967,11 @@ mod tests {
         let old = image("id", &[url, ("io.s2i.destination", "/old")], &[]);
         let (cmd, logs) = logs_of(|| cmd_of(old, with_stdin(opts("assemble"))));
         assert_eq!(cmd, sh("tar -C /old -xf - && /s/assemble"));
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id uses deprecated label 'io.s2i.destination', please migrate it to io.openshift.s2i.destination instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id uses deprecated label 'io.s2i.destination', please migrate it to io.openshift.s2i.destination instead!");
         let env = image("id", &[url], &["STI_LOCATION=/env"]);
         let (cmd, logs) = logs_of(|| cmd_of(env, with_stdin(opts("assemble"))));
         assert_eq!(cmd, sh("tar -C /env -xf - && /s/assemble"));
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id uses deprecated environment variable STI_LOCATION, please migrate it to io.openshift.s2i.destination label instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id uses deprecated environment variable STI_LOCATION, please migrate it to io.openshift.s2i.destination label instead!");
         // The option beats the label.
         let o = RunContainerOptions {
             destination: "/given".into(),
@@ -1038,10 +1032,7 @@ mod tests {
             })
         });
         r.unwrap();
-        assert!(logs.contains(&(
-            log::Level::Info,
-            "The image builder:latest has been started in container fake-container-1 as a result of the --run=true option. Port Bindings:\n  Container Port:  8080/tcp\n  Public Host / Port Mappings:\n    IP: 0.0.0.0 Port: 32768".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Info, "The image builder:latest has been started in container fake-container-1 as a result of the --run=true option. Port Bindings:\n  Container Port:  8080/tcp\n  Public Host / Port Mappings:\n    IP: 0.0.0.0 Port: 32768");
         let body = fake.state().created[0].1.clone();
         assert_eq!(body.config.cmd, None);
         assert_eq!(body.config.entrypoint, None);
@@ -1552,10 +1543,7 @@ mod tests {
         fake.state().remove_err = Some(Error::api(500, "device busy"));
         let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
         r.unwrap();
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Failed to remove container \"fake-container-1\": Error response from daemon: device busy".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Failed to remove container \"fake-container-1\": Error response from daemon: device busy");
     }
 
     #[test]
