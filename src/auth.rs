@@ -185,7 +185,7 @@ impl AuthConfigurations {
     }
 
     /// Looks helpers up in `dir` instead of `$PATH`.
-    #[allow(dead_code)] // used by the tests, which must not change the process's PATH
+    #[cfg(test)] // the tests must not change the process's PATH
     pub(crate) fn set_helper_dir(&mut self, dir: PathBuf) -> &mut Self {
         self.helper_dir = Some(dir);
         self

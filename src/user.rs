@@ -250,7 +250,6 @@ pub fn is_user_allowed(user: &str, allowed: &RangeList) -> bool {
 }
 
 /// The user part of a `user[:group]` spec, trimmed (the reference's `extractUser`).
-#[allow(dead_code)] // for the user checks of the Docker operations
 pub(crate) fn extract_user(spec: &str) -> String {
     let user = match spec.split_once(':') {
         Some((user, _)) => user,
@@ -264,7 +263,6 @@ pub(crate) fn extract_user(spec: &str) -> String {
 /// A trigger counts when its first word (split on the first run of tab, vertical tab, form feed,
 /// carriage return or space) is `USER` in any case; a bare `USER` yields the user `""`, which no
 /// non-empty range list allows.
-#[allow(dead_code)] // for the user checks of the Docker operations
 pub(crate) fn extract_on_build_users<S: AsRef<str>>(triggers: &[S]) -> Vec<String> {
     fn is_sep(c: char) -> bool {
         matches!(c, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
