@@ -132,6 +132,19 @@ impl AuthConfigurations {
     /// The document is not a JSON object, or an entry is malformed: the error names the registry
     /// and what is wrong (never the secret; for an `auth` without a colon, the reference's
     /// `cannot parse username/password from [<decoded>]`, which holds no password).
+    ///
+    /// # Example
+    /// ```
+    /// use s2i_docker::AuthConfigurations;
+    ///
+    /// // base64("user:pass")
+    /// let config = r#"{"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNz"}}}"#;
+    /// let auths = AuthConfigurations::new(config.as_bytes())?;
+    /// let hub = &auths.configs["https://index.docker.io/v1/"];
+    /// assert_eq!((hub.username.as_str(), hub.password.as_str()), ("user", "pass"));
+    /// assert!(AuthConfigurations::new(&b"not json"[..]).is_err());
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     pub fn new(reader: impl Read) -> Result<AuthConfigurations> {
         let mut doc = Vec::new();
         reader.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut doc)?;
@@ -583,6 +596,14 @@ fn base64_error(e: &base64::DecodeError) -> String {
 ///
 /// The log line is the reference's `Unable to load docker config: <err>`, at error level (the
 /// reference's `error: ` prefix is the level here).
+///
+/// # Example
+/// ```
+/// use s2i_docker::load_image_registry_auth;
+///
+/// assert!(load_image_registry_auth(&br#"{"auths": {}}"#[..]).is_some());
+/// assert!(load_image_registry_auth(&b"not json"[..]).is_none());
+/// ```
 pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations> {
     match AuthConfigurations::new(reader) {
         Ok(a) => Some(a),
@@ -599,6 +620,22 @@ pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations>
 /// `Failed to parse docker reference <name>` at error level), or when nothing matches the image's
 /// registry; see the [module docs](self) for the matching. A credential helper that fails is
 /// logged as a warning and costs only this registry's helper credentials.
+///
+/// # Example
+/// ```
+/// use s2i_docker::{get_image_registry_auth, AuthConfigurations};
+///
+/// // base64("user:pass") for Docker Hub, base64("q:p") for quay.io.
+/// let config = r#"{"auths": {"docker.io": {"auth": "dXNlcjpwYXNz"},
+///                            "https://quay.io": {"auth": "cTpw"}}}"#;
+/// let auths = AuthConfigurations::new(config.as_bytes())?;
+/// assert_eq!(get_image_registry_auth(Some(&auths), "busybox").username, "user");
+/// assert_eq!(get_image_registry_auth(Some(&auths), "quay.io/org/app:1").username, "q");
+/// // No entry for this registry, and Docker Hub's credentials stay with Docker Hub.
+/// assert!(get_image_registry_auth(Some(&auths), "registry.example.com/app").is_empty());
+/// assert!(get_image_registry_auth(None, "busybox").is_empty());
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn get_image_registry_auth(auths: Option<&AuthConfigurations>, image_name: &str) -> AuthConfig {
     let Some(auths) = auths else {
         return AuthConfig::default();

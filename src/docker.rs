@@ -172,6 +172,40 @@ pub trait Docker: Send + Sync {
     /// # Errors
     /// A non-zero exit is [`Error::Container`] with the exit code and the container's state; a
     /// cancelled run is [`Error::Cancelled`]; other errors are the daemon's or the hooks'.
+    ///
+    /// # Example
+    /// `assemble` with the sources on its standard input, against the recording fake client
+    /// (a container that exits with code 2):
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::ops::image::ImageInspect;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient, RunContainerOptions};
+    ///
+    /// let client = Arc::new(FakeClient::new());
+    /// client.add_image("builder:latest", ImageInspect::default());
+    /// client.state().wait_container_result = 2;
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let e = docker
+    ///     .run_container(RunContainerOptions {
+    ///         image: "builder".into(),
+    ///         command: "assemble".into(),
+    ///         scripts_url: "image:///usr/libexec/s2i".into(),
+    ///         stdin: Some(Box::new(&b"a tar of the sources"[..])),
+    ///         ..Default::default()
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(e.exit_code(), Some(2));
+    ///
+    /// // The sources were extracted before the script ran; the container is gone.
+    /// let state = client.state();
+    /// let cmd = state.created[0].1.config.cmd.clone().unwrap_or_default();
+    /// assert_eq!(cmd[2], "tar -C /tmp -xf - && /usr/libexec/s2i/assemble");
+    /// assert_eq!(state.attach_stdin, b"a tar of the sources");
+    /// assert!(state.containers.is_empty());
+    /// # }
+    /// ```
     fn run_container(&self, opts: RunContainerOptions) -> Result<()>;
 
     /// The image's ID, `sha256:...`.
@@ -253,6 +287,34 @@ pub trait Docker: Send + Sync {
     ///
     /// # Errors
     /// The daemon's error (e.g. 404 when `Dir(dest)` does not exist), or the tar's.
+    ///
+    /// # Example
+    /// A script uploaded as `/opt/app/hello.sh`, against the recording fake client:
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::tar::LocalFileSystem;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let src = std::env::temp_dir().join(format!("s2i-doc-upload-{}", std::process::id()));
+    /// std::fs::write(&src, "echo hi\n")?;
+    /// let client = Arc::new(FakeClient::new());
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let uploaded = docker.upload_to_container(&LocalFileSystem, &src, "/opt/app/hello.sh", "c1");
+    /// std::fs::remove_file(&src)?;
+    /// uploaded?;
+    ///
+    /// // One entry, renamed to `hello.sh`, extracted into `/opt/app` of `c1`.
+    /// let state = client.state();
+    /// assert_eq!(state.copy_to_container_path, "/opt/app");
+    /// let mut archive = tar::Archive::new(&state.copy_to_container_content[..]);
+    /// let entry = archive.entries()?.next().unwrap()?;
+    /// assert_eq!(entry.path()?.to_str(), Some("hello.sh"));
+    /// assert_eq!(entry.header().mode()? & 0o777, 0o666);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn upload_to_container(
         &self,
         fs: &dyn FileSystem,
@@ -281,6 +343,24 @@ pub trait Docker: Send + Sync {
     ///
     /// # Errors
     /// The daemon's error, unchanged, or the error of writing to `w`.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let client = Arc::new(FakeClient::new());
+    /// client.state().copy_from_container_content = b"the archive".to_vec();
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let mut tar = Vec::new();
+    /// docker.download_from_container("/tmp/artifacts", &mut tar, "c1")?;
+    /// assert_eq!(tar, b"the archive");
+    /// assert_eq!(client.state().copy_from_container_path, "/tmp/artifacts");
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     fn download_from_container(
         &self,
         container_path: &str,
@@ -558,13 +638,53 @@ impl fmt::Debug for DockerClient {
 
 /// Creates the real [`Docker`] over `client`; `auth` is used for every pull it makes.
 ///
-/// The same as [`DockerClient::new`].
+/// The same as [`DockerClient::new`] (the reference's `New`).
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use std::sync::Arc;
+/// use s2i_docker::fake::FakeClient;
+/// use s2i_docker::{AuthConfig, Docker};
+///
+/// let docker = s2i_docker::new(Arc::new(FakeClient::new()), AuthConfig::default());
+/// docker.check_reachable()?;
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
     DockerClient::new(client, auth)
 }
 
 impl DockerClient {
     /// The S2I operations over `client`; `auth` is sent with every pull this instance makes.
+    ///
+    /// Over a real engine, `client` comes from
+    /// [`new_engine_api_client`](crate::new_engine_api_client); in tests, from the `fake`
+    /// module.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let auth = AuthConfig { username: "builder".into(), password: "s3cret".into(), ..Default::default() };
+    /// let client = Arc::new(FakeClient::new());
+    /// let docker = DockerClient::new(client.clone(), auth)
+    ///     .with_pull_retry_delay(Duration::from_millis(10));
+    /// // Nothing to pull in the fake: the pull fails with S2I's text.
+    /// let e = docker.check_and_pull_image("quay.io/org/builder").unwrap_err();
+    /// assert_eq!(e.to_string(), "unable to get quay.io/org/builder:latest");
+    /// assert_eq!(client.calls(), ["inspect_image", "pull", "inspect_image"]);
+    /// // The credentials went with the pull, but never show in `Debug`.
+    /// assert!(!client.state().pulls[0].1.registry_auth.is_empty());
+    /// assert!(!format!("{docker:?}").contains("s3cret"));
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
         DockerClient {
             client,

@@ -31,6 +31,10 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// `log` is a closure so that the caller's logger reports the caller's location (S2I issue
 /// #558).
 ///
+/// # Panics
+/// When the OS cannot start a thread, as [`std::thread::spawn`] does (the signature has no
+/// room for an error). A panic in `log` ends the thread, and joining the handle reports it.
+///
 /// # Example
 /// ```
 /// use std::sync::{Arc, Mutex};

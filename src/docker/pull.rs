@@ -199,6 +199,35 @@ fn pull_and_check(
 /// # Errors
 /// Those of [`pull_image`] and
 /// [`check_allowed_user_with_assemble_user`](crate::check_allowed_user_with_assemble_user).
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use std::sync::Arc;
+/// use s2i_docker::fake::FakeClient;
+/// use s2i_docker::ops::container::ContainerConfig;
+/// use s2i_docker::ops::image::ImageInspect;
+/// use s2i_docker::user::parse_range_list;
+/// use s2i_docker::{get_builder_image, Config, ErrorCode, PullPolicy};
+///
+/// let client = Arc::new(FakeClient::new());
+/// let config = ContainerConfig { user: "root".into(), ..Default::default() };
+/// let image = ImageInspect { id: "sha256:b".into(), config: Some(config), ..Default::default() };
+/// client.add_image("builder:latest", image);
+/// let mut config = Config {
+///     builder_image: "builder".into(),
+///     builder_pull_policy: PullPolicy::Never,
+///     ..Default::default()
+/// };
+/// let pulled = get_builder_image(client.clone(), &config)?;
+/// assert_eq!(pulled.image.unwrap().id, "sha256:b");
+/// // With allowed UIDs, the builder's `root` user is refused.
+/// config.allowed_uids = parse_range_list("1-")?;
+/// let e = get_builder_image(client, &config).unwrap_err();
+/// assert_eq!(e.code(), Some(ErrorCode::UserNotAllowed));
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn get_builder_image(client: Arc<dyn Client>, config: &Config) -> Result<PullResult> {
     let d = DockerClient::new(client, config.pull_authentication.clone());
     pull_and_check(
