@@ -143,6 +143,10 @@ fn log_progress(name: &str, m: &JsonMessage) {
 /// | [`Always`](PullPolicy::Always) | [`pull_image`](Docker::pull_image), even if present |
 /// | [`Never`](PullPolicy::Never) | [`check_image`](Docker::check_image): a missing image is an error |
 ///
+/// Whether the image has `ONBUILD` triggers is asked after a successful pull only: the
+/// reference returned a result beside its error (with one more inspect for it), which a Rust
+/// `Result` has no room for.
+///
 /// # Errors
 /// The error of the method the policy chose.
 ///

@@ -32,6 +32,8 @@ use crate::reference::{container_name, get_image_name};
 ///
 /// The handle does not interrupt the caller's own code: a `stdin` reader that blocks forever or
 /// an `on_start` hook that never returns keeps the run waiting (the hooks are always awaited).
+/// A cancel that comes after the container exited skips `post_exec` if it has not begun; one
+/// that comes while `post_exec` runs lets it finish, and the run returns its result.
 ///
 /// Embedders that want Ctrl-C to cancel a build call `cancel()` from their own signal handling;
 /// the library installs none.
@@ -1642,6 +1644,24 @@ mod tests {
                 assert!(state.started.is_empty(), "{step}: {:?}", state.calls);
             }
         }
+    }
+
+    #[test]
+    fn a_cancel_during_post_exec_lets_it_finish() {
+        let (fake, d) = setup();
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        d.run_container(RunContainerOptions {
+            post_exec: Some(Box::new(move |_: &str, _: &str| {
+                c.cancel();
+                Ok(())
+            })),
+            cancel: Some(cancel.clone()),
+            ..opts("save-artifacts")
+        })
+        .unwrap();
+        assert!(cancel.is_cancelled());
+        assert!(fake.state().containers.is_empty());
     }
 
     /// A reader that says it read more than the buffer holds.
