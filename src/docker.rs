@@ -713,8 +713,8 @@ impl DockerClient {
     /// The longest pause between two progress messages of a pull before the attempt fails
     /// with `pulling image "<name>" timed out after <limit>` (default 2 minutes).
     ///
-    /// A read that blocks is ended by the transport's own idle timeout (which
-    /// [`EngineClient`](crate::engine) sets to the same 2 minutes); this limit also catches a
+    /// The limit holds while a read blocks too (the stream is read on a thread of its own, which
+    /// drops the stream once the transport's idle timeout ends the read), and it catches a
     /// stream that trickles bytes without completing messages.
     pub fn with_pull_inactivity_timeout(mut self, limit: Duration) -> DockerClient {
         self.pull_inactivity_timeout = limit;

@@ -1,7 +1,7 @@
 //! Pulls: retries, pull policies, and the builder/runtime image helpers.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::thread;
 
 use crate::api::{Config, Image, PullPolicy};
 use crate::auth::encode_auth;
@@ -92,6 +92,10 @@ fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
 }
 
 /// One attempt: the request, then the progress stream to its end.
+///
+/// The stream is read on a thread of its own so that the inactivity limit holds even while a
+/// read blocks: on a timeout the attempt ends at once, and the thread drops the stream (and
+/// its connection) as soon as its read returns (the transport's own idle timeout ends it).
 fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
     let timed_out = || Error::Timeout {
         what: format!("pulling image \"{name}\""),
@@ -102,21 +106,32 @@ fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
         ..Default::default()
     };
     let body = d.client.image_pull(name, &options)?;
-    let mut last = Instant::now();
-    // The body (and its connection) is dropped on every return, also on a timeout.
-    for message in JsonMessages::new(body) {
-        let now = Instant::now();
-        if now.duration_since(last) > d.pull_inactivity_timeout {
-            return Err(timed_out());
-        }
-        last = now;
-        let message = message.map_err(|e| if e.is_timeout() { timed_out() } else { e })?;
+    let (tx, rx) = mpsc::sync_channel(16);
+    thread::Builder::new()
+        .name("s2i-pull".into())
+        .spawn(move || {
+            for message in JsonMessages::new(body) {
+                let last = message.is_err();
+                if tx.send(message).is_err() || last {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| Error::other(format!("cannot start the pull's reader thread: {e}")))?;
+    loop {
+        let message = match rx.recv_timeout(d.pull_inactivity_timeout) {
+            Ok(Ok(message)) => message,
+            Ok(Err(e)) if e.is_timeout() => return Err(timed_out()),
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out()),
+            // The stream ended.
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         log_progress(name, &message);
         if let Some(progress) = &d.pull_progress {
             progress(&message);
         }
     }
-    Ok(())
 }
 
 fn log_progress(name: &str, m: &JsonMessage) {
@@ -270,7 +285,7 @@ pub fn get_runtime_image(config: &Config, docker: &dyn Docker) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::docker::test_support::*;
@@ -396,6 +411,24 @@ mod tests {
             .ends_with("pulling image \"slow:latest\" timed out after 20ms"));
         // Not retriable.
         assert_eq!(fake.calls(), ["pull"]);
+    }
+
+    #[test]
+    fn a_blocked_read_of_the_progress_stream_times_out_too() {
+        // The first line comes only after 10 s: the attempt must not wait for it.
+        let fake = Arc::new(FakeClient::new());
+        fake.state().pull_output = b"{\"status\":\"a\"}\n".to_vec();
+        fake.state().pull_line_delay = Duration::from_secs(10);
+        let d = DockerClient::new(fake.clone(), auth())
+            .with_pull_inactivity_timeout(Duration::from_millis(50));
+        let started = Instant::now();
+        let e = d.pull_image("stuck").unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
