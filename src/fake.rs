@@ -6,15 +6,20 @@
 //!   every call by name (`inspect_image`, `create`, `attach`, `start`, `wait`, `remove`, ...):
 //!   for tests of [`DockerClient`](crate::DockerClient) itself, offline. Its attach returns a
 //!   stream of real stdcopy frames and records what is written to the container's stdin.
+//! - [`FakeEngine`] is an in-process Docker daemon speaking real HTTP/1.1 on a Unix socket:
+//!   for tests of anything that talks to an engine, [`EngineClient`](crate::EngineClient)
+//!   included, through the real transport (see [`engine`]).
 //!
 //! Both hold their state behind a mutex because the traits take `&self`; configure them before
 //! handing them out and read what they recorded afterwards.
 
 pub mod client;
 pub mod docker;
+pub mod engine;
 
 pub use client::{stdcopy_frame, FakeClient, FakeClientState, OnCall};
 pub use docker::{FakeDocker, Recorded};
+pub use engine::{FakeEngine, RunningFake};
 
 use std::io;
 
