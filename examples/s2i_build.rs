@@ -17,10 +17,11 @@
 //! Docker-compatible service works too.
 
 use std::error::Error as StdError;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -314,8 +315,8 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
             Ok(())
         }
     };
-    let (stdout, out_done) = stream_to_terminal("    | ");
-    let (stderr, err_done) = stream_to_terminal("    ! ");
+    let (stdout, out_done) = stream_to_terminal("    | ")?;
+    let (stderr, err_done) = stream_to_terminal("    ! ")?;
     let assembled = Instant::now();
     let result = docker.run_container(RunContainerOptions {
         image: args.builder.clone(),
@@ -398,8 +399,8 @@ fn run_once(
             }
         })
     };
-    let (stdout, out_done) = stream_to_terminal("    | ");
-    let (stderr, err_done) = stream_to_terminal("    ! ");
+    let (stdout, out_done) = stream_to_terminal("    | ")?;
+    let (stderr, err_done) = stream_to_terminal("    ! ")?;
     let (command_explicit, env) = explicit.unwrap_or_default();
     let result = docker.run_container(RunContainerOptions {
         image: image.to_string(),
@@ -452,7 +453,7 @@ fn build_sample_builder(docker: &DockerClient, tag: &str) -> Result<(), Box<dyn 
         context.append_data(&mut header, name, data)?;
     }
     let context = context.into_inner()?;
-    let (output, done) = stream_to_terminal("    | ");
+    let (output, done) = stream_to_terminal("    | ")?;
     let built = docker.build_image(BuildImageOptions {
         name: tag.to_string(),
         stdin: Some(Box::new(io::Cursor::new(context))),
@@ -512,59 +513,17 @@ fn show_pull_progress(m: &JsonMessage) {
 /// A writer whose lines are printed with `prefix` as they arrive (through
 /// `stream_container_io`, as S2I shows a container's output); join the handle after the
 /// writer was dropped to see the last line.
-fn stream_to_terminal(prefix: &'static str) -> (PipeWriter, JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel();
-    let reader = PipeReader {
-        rx,
-        chunk: Vec::new(),
-        pos: 0,
-    };
+///
+/// The writer and the reader are a socket pair, which works as a pipe: the reader's stream
+/// ends when the run drops the writer.
+fn stream_to_terminal(prefix: &'static str) -> io::Result<(UnixStream, JoinHandle<()>)> {
+    let (writer, reader) = UnixStream::pair()?;
     let done = stream_container_io(reader, None, move |line| {
         let end = if line.ends_with('\n') { "" } else { "\n" };
         print!("{prefix}{line}{end}");
         let _ = io::stdout().flush();
     });
-    (PipeWriter(tx), done)
-}
-
-/// The writing end of an in-memory pipe; dropping it ends the reader's stream.
-struct PipeWriter(Sender<Vec<u8>>);
-
-impl Write for PipeWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .send(buf.to_vec())
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the reader is gone"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-struct PipeReader {
-    rx: Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(chunk) => {
-                    self.chunk = chunk;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+    Ok((writer, done))
 }
 
 /// Removes the images this example created, also when a step failed.
@@ -614,7 +573,7 @@ fn describe(e: &(dyn StdError + 'static)) -> String {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    id.get(..12).unwrap_or(id)
 }
 
 fn sorted(labels: std::collections::HashMap<String, String>) -> Vec<(String, String)> {

@@ -132,6 +132,19 @@ impl AuthConfigurations {
     /// The document is not a JSON object, or an entry is malformed: the error names the registry
     /// and what is wrong (never the secret; for an `auth` without a colon, the reference's
     /// `cannot parse username/password from [<decoded>]`, which holds no password).
+    ///
+    /// # Example
+    /// ```
+    /// use s2i_docker::AuthConfigurations;
+    ///
+    /// // base64("user:pass")
+    /// let config = r#"{"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNz"}}}"#;
+    /// let auths = AuthConfigurations::new(config.as_bytes())?;
+    /// let hub = &auths.configs["https://index.docker.io/v1/"];
+    /// assert_eq!((hub.username.as_str(), hub.password.as_str()), ("user", "pass"));
+    /// assert!(AuthConfigurations::new(&b"not json"[..]).is_err());
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     pub fn new(reader: impl Read) -> Result<AuthConfigurations> {
         let mut doc = Vec::new();
         reader.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut doc)?;
@@ -185,7 +198,7 @@ impl AuthConfigurations {
     }
 
     /// Looks helpers up in `dir` instead of `$PATH`.
-    #[allow(dead_code)] // used by the tests, which must not change the process's PATH
+    #[cfg(test)] // the tests must not change the process's PATH
     pub(crate) fn set_helper_dir(&mut self, dir: PathBuf) -> &mut Self {
         self.helper_dir = Some(dir);
         self
@@ -269,18 +282,26 @@ impl AuthConfigurations {
         // this thread waits for it to exit.
         let (tx, rx) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
-            thread::spawn(move || {
-                let mut out = Vec::new();
-                let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
-                let _ = tx.send(out);
-            });
+            let reader = thread::Builder::new()
+                .name("credential-helper".into())
+                .spawn(move || {
+                    let mut out = Vec::new();
+                    let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
+                    let _ = tx.send(out);
+                });
+            if let Err(e) = reader {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::other(format!("credential helper {program}: {e}")));
+            }
         }
         let timeout = self.helper_timeout;
         let timed_out = || Error::Timeout {
             what: format!("credential helper {program}"),
             after: timeout,
         };
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to be a point in time, i.e. none.
+        let deadline = Instant::now().checked_add(timeout);
         let mut pause = Duration::from_millis(1);
         let status = loop {
             match child.try_wait() {
@@ -292,21 +313,26 @@ impl AuthConfigurations {
                     return Err(Error::other(format!("credential helper {program}: {e}")));
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(timed_out());
             }
-            thread::sleep(pause.min(deadline - now));
+            thread::sleep(left.map_or(pause, |l| pause.min(l)));
             pause = (pause * 2).min(Duration::from_millis(20));
         };
         // The pipe closes when the helper exits, unless a process it started keeps it open:
         // wait only as long as the deadline allows.
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(100));
-        let out = rx.recv_timeout(wait).map_err(|_| timed_out())?;
+        let out = match deadline {
+            Some(d) => {
+                let wait = d
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(100));
+                rx.recv_timeout(wait).map_err(|_| timed_out())?
+            }
+            None => rx.recv().map_err(|_| timed_out())?,
+        };
         parse_helper_output(&program, server, status.success(), &out)
     }
 }
@@ -331,6 +357,13 @@ fn parse_helper_output(
         if message == HELPER_NOT_FOUND {
             return Ok(None);
         }
+        // The message goes into errors and logs: a helper that printed credentials and then
+        // failed must not leak them there.
+        let message = if message.contains("\"Secret\"") {
+            "(its output is not shown: it holds a secret)".to_string()
+        } else {
+            message
+        };
         return Err(Error::other(format!(
             "error getting credentials from {program}: {message}"
         )));
@@ -374,8 +407,13 @@ fn server_url(registry: &str) -> String {
 pub(crate) fn normalize_registry(key: &str) -> String {
     let mut k = key.trim();
     for scheme in ["https://", "http://"] {
-        if k.len() >= scheme.len() && k[..scheme.len()].eq_ignore_ascii_case(scheme) {
-            k = &k[scheme.len()..];
+        // `get`, not indexing: the key is read from a file and may hold any character.
+        if let Some(rest) = k
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .and_then(|_| k.get(scheme.len()..))
+        {
+            k = rest;
             break;
         }
     }
@@ -556,12 +594,21 @@ fn base64_error(e: &base64::DecodeError) -> String {
 /// Reads a docker config, or logs why it could not and returns `None` (the reference's
 /// `LoadImageRegistryAuth`).
 ///
-/// The log line is `error: Unable to load docker config: <err>` (at error level).
+/// The log line is the reference's `Unable to load docker config: <err>`, at error level (the
+/// reference's `error: ` prefix is the level here).
+///
+/// # Example
+/// ```
+/// use s2i_docker::load_image_registry_auth;
+///
+/// assert!(load_image_registry_auth(&br#"{"auths": {}}"#[..]).is_some());
+/// assert!(load_image_registry_auth(&b"not json"[..]).is_none());
+/// ```
 pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations> {
     match AuthConfigurations::new(reader) {
         Ok(a) => Some(a),
         Err(e) => {
-            log::error!("error: Unable to load docker config: {e}");
+            log::error!("Unable to load docker config: {e}");
             None
         }
     }
@@ -570,9 +617,25 @@ pub fn load_image_registry_auth(reader: impl Read) -> Option<AuthConfigurations>
 /// The credentials to pull `image_name` with (the reference's `GetImageRegistryAuth`).
 ///
 /// Anonymous (empty) when `auths` is `None`, when the name does not parse (logged as
-/// `error: Failed to parse docker reference <name>`), or when nothing matches the image's
+/// `Failed to parse docker reference <name>` at error level), or when nothing matches the image's
 /// registry; see the [module docs](self) for the matching. A credential helper that fails is
 /// logged as a warning and costs only this registry's helper credentials.
+///
+/// # Example
+/// ```
+/// use s2i_docker::{get_image_registry_auth, AuthConfigurations};
+///
+/// // base64("user:pass") for Docker Hub, base64("q:p") for quay.io.
+/// let config = r#"{"auths": {"docker.io": {"auth": "dXNlcjpwYXNz"},
+///                            "https://quay.io": {"auth": "cTpw"}}}"#;
+/// let auths = AuthConfigurations::new(config.as_bytes())?;
+/// assert_eq!(get_image_registry_auth(Some(&auths), "busybox").username, "user");
+/// assert_eq!(get_image_registry_auth(Some(&auths), "quay.io/org/app:1").username, "q");
+/// // No entry for this registry, and Docker Hub's credentials stay with Docker Hub.
+/// assert!(get_image_registry_auth(Some(&auths), "registry.example.com/app").is_empty());
+/// assert!(get_image_registry_auth(None, "busybox").is_empty());
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn get_image_registry_auth(auths: Option<&AuthConfigurations>, image_name: &str) -> AuthConfig {
     let Some(auths) = auths else {
         return AuthConfig::default();
@@ -581,7 +644,7 @@ pub fn get_image_registry_auth(auths: Option<&AuthConfigurations>, image_name: &
         Ok(Some(r)) => r,
         Ok(None) => return AuthConfig::default(),
         Err(_) => {
-            log::error!("error: Failed to parse docker reference {image_name}");
+            log::error!("Failed to parse docker reference {image_name}");
             return AuthConfig::default();
         }
     };
@@ -913,6 +976,12 @@ mod tests {
         for &(key, want) in cases {
             assert_eq!(normalize_registry(key), want, "{key:?}");
         }
+        // Keys come from a file: a multi-byte character where a scheme would end is no scheme.
+        assert_eq!(normalize_registry("https:/\u{e9}x"), "https:/\u{e9}x");
+        assert_eq!(normalize_registry("http:/\u{e9}"), "http:/\u{e9}");
+        let doc = "{\"auths\":{\"https:/\u{e9}x\":{\"auth\":\"dTpw\"}}}";
+        let auths = load(doc).unwrap();
+        assert_eq!(auths.get_registry_auth("quay.io").unwrap(), None);
     }
 
     #[test]
@@ -1221,13 +1290,18 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
             "garbage",
             "cat > /dev/null\necho '{\"Username\": \"u\", \"Secret\": \"s3cr3t\"'",
         );
+        dir.helper(
+            "leaky",
+            "cat > /dev/null\necho '{\"Username\": \"u\", \"Secret\": \"s3cr3t\"}'\nexit 1",
+        );
         dir.helper("empty", "cat > /dev/null\necho '{}'");
         dir.helper("slow", "exec sleep 30");
         dir.helper("good", &answering("good", "gu", "gs"));
         let doc = r#"{
             "auths": {"nf.io": {"auth": "ZmlsZTpmcA=="}},
             "credHelpers": {"nf.io": "notfound", "nf2.io": "notfound", "broken.io": "broken",
-                            "garbage.io": "garbage", "empty.io": "empty", "slow.io": "slow",
+                            "garbage.io": "garbage", "leaky.io": "leaky", "empty.io": "empty",
+                            "slow.io": "slow",
                             "nope.io": "nope", "good.io": "good", "evil.io": "../good"}
         }"#;
         let mut a = with_helpers(doc, &dir);
@@ -1248,6 +1322,9 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
         let e = a.get_registry_auth("garbage.io").unwrap_err();
         assert!(e.to_string().contains("malformed JSON"), "{e}");
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        let e = a.get_registry_auth("leaky.io").unwrap_err();
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
+        assert!(e.to_string().contains("docker-credential-leaky"), "{e}");
         assert!(a.get_registry_auth("empty.io").unwrap().is_none());
         let e = a.get_registry_auth("nope.io").unwrap_err();
         assert!(e.to_string().contains("executable file not found"), "{e}");
@@ -1285,6 +1362,12 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
             "gu"
         );
         assert_eq!(dir.calls(), ["good:good.io"]);
+        // A timeout too long to add to the clock is no limit, not an overflow.
+        a.set_helper_timeout(Duration::MAX);
+        assert_eq!(
+            a.get_registry_auth("good.io").unwrap().unwrap().username,
+            "gu"
+        );
     }
 
     #[test]

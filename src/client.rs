@@ -49,53 +49,107 @@ impl std::fmt::Debug for HijackedResponse {
 /// Names follow the moby client (`container_create`, `image_pull`, ...). Every method sends exactly
 /// one request (`container_attach` upgrades its connection); none retries on its own except where
 /// the transport may resend an idempotent request whose reply had not begun.
+///
+/// # Errors
+/// Every method fails with the connection's errors ([`Error::Connect`](crate::Error::Connect),
+/// [`Error::Io`](crate::Error::Io), [`Error::Timeout`](crate::Error::Timeout), ...) and with
+/// the daemon's answer to a failed request, [`Error::Api`](crate::Error::Api) (use
+/// [`is_not_found`](crate::Error::is_not_found) and friends); [`EngineClient`](crate::EngineClient)
+/// refuses an empty container ID or image name without sending anything. Each method's own
+/// section says what else it reports.
 pub trait Client: Send + Sync {
     /// `GET /_ping`.
+    ///
+    /// # Errors
+    /// The engine does not answer (see the trait's errors).
     fn ping(&self) -> Result<Ping>;
     /// `GET /version`.
+    ///
+    /// # Errors
+    /// The engine does not answer (see the trait's errors).
     fn server_version(&self) -> Result<Version>;
     /// `GET /images/{name}/json`: the decoded image and the raw JSON.
+    ///
+    /// # Errors
+    /// A 404 when the image does not exist; a reply that is not an image inspect.
     fn image_inspect_with_raw(&self, name: &str) -> Result<(ImageInspect, Vec<u8>)>;
     /// `POST /images/create?fromImage=..&tag=..`: the JSON-lines progress stream.
     ///
     /// The caller reads the stream to the end (the pull goes on while it is read) and checks it
     /// for in-band errors, e.g. with [`ops::stream::JsonMessages`](crate::ops::stream).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a reference that does not parse
+    /// (nothing is sent); the daemon's refusal to start the pull. A pull that fails once it
+    /// started shows in the stream, not here.
     fn image_pull(&self, reference: &str, options: &ImagePullOptions) -> Result<BodyReader>;
     /// `DELETE /images/{name}`.
+    ///
+    /// # Errors
+    /// A 404 for a missing image, a 409 for an image in use.
     fn image_remove(
         &self,
         image: &str,
         options: &ImageRemoveOptions,
     ) -> Result<Vec<ImageDeleteResponseItem>>;
     /// `POST /build` with a tar build context streamed from `context`: the JSON-lines output.
+    ///
+    /// # Errors
+    /// Reading `context` fails, or the daemon refuses the build. A build step that fails shows
+    /// in the output stream, not here.
     fn image_build(
         &self,
         context: &mut (dyn Read + Send),
         options: &ImageBuildOptions,
     ) -> Result<BodyReader>;
     /// `POST /containers/create?name=..`.
+    ///
+    /// # Errors
+    /// A 404 for a missing image, a 409 for a name in use.
     fn container_create(
         &self,
         body: &ContainerCreateBody,
         name: &str,
     ) -> Result<ContainerCreateResponse>;
     /// `POST /containers/{id}/attach`, upgraded to a raw stream.
+    ///
+    /// # Errors
+    /// A 404 for a missing container; any answer other than `101 Switching Protocols`.
     fn container_attach(
         &self,
         container: &str,
         options: &ContainerAttachOptions,
     ) -> Result<HijackedResponse>;
     /// `POST /containers/{id}/start`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container; the daemon's error when the container cannot run (e.g.
+    /// its command does not exist).
     fn container_start(&self, container: &str) -> Result<()>;
     /// `POST /containers/{id}/wait?condition=..`; blocks until the condition holds, without a time limit.
+    ///
+    /// # Errors
+    /// A 404 for a missing container; the connection breaking while waiting.
     fn container_wait(&self, container: &str, condition: &str) -> Result<ContainerWaitResponse>;
     /// `GET /containers/{id}/json`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container.
     fn container_inspect(&self, container: &str) -> Result<ContainerInspect>;
     /// `POST /containers/{id}/kill?signal=..`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container, a 409 for one that is not running.
     fn container_kill(&self, container: &str, signal: &str) -> Result<()>;
     /// `DELETE /containers/{id}`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container, a 409 for a running one without `force`.
     fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()>;
     /// `PUT /containers/{id}/archive?path=..`: extracts the tar read from `content` into `path`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container or `path`; reading `content` fails.
     fn copy_to_container(
         &self,
         container: &str,
@@ -104,12 +158,19 @@ pub trait Client: Send + Sync {
         options: &CopyToContainerOptions,
     ) -> Result<()>;
     /// `GET /containers/{id}/archive?path=..`: a tar of `path` and its decoded stat header.
+    ///
+    /// # Errors
+    /// A 404 for a missing container or `path`; a stat header that does not decode.
     fn copy_from_container(
         &self,
         container: &str,
         path: &str,
     ) -> Result<(BodyReader, ContainerPathStat)>;
     /// `POST /commit?container=..&repo=..&tag=..`.
+    ///
+    /// # Errors
+    /// A 404 for a missing container; [`Error::InvalidInput`](crate::Error::InvalidInput) for a
+    /// reference with a digest or one that does not parse (nothing is sent).
     fn container_commit(
         &self,
         container: &str,

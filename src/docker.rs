@@ -172,6 +172,40 @@ pub trait Docker: Send + Sync {
     /// # Errors
     /// A non-zero exit is [`Error::Container`] with the exit code and the container's state; a
     /// cancelled run is [`Error::Cancelled`]; other errors are the daemon's or the hooks'.
+    ///
+    /// # Example
+    /// `assemble` with the sources on its standard input, against the recording fake client
+    /// (a container that exits with code 2):
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::ops::image::ImageInspect;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient, RunContainerOptions};
+    ///
+    /// let client = Arc::new(FakeClient::new());
+    /// client.add_image("builder:latest", ImageInspect::default());
+    /// client.state().wait_container_result = 2;
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let e = docker
+    ///     .run_container(RunContainerOptions {
+    ///         image: "builder".into(),
+    ///         command: "assemble".into(),
+    ///         scripts_url: "image:///usr/libexec/s2i".into(),
+    ///         stdin: Some(Box::new(&b"a tar of the sources"[..])),
+    ///         ..Default::default()
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(e.exit_code(), Some(2));
+    ///
+    /// // The sources were extracted before the script ran; the container is gone.
+    /// let state = client.state();
+    /// let cmd = state.created[0].1.config.cmd.clone().unwrap_or_default();
+    /// assert_eq!(cmd[2], "tar -C /tmp -xf - && /usr/libexec/s2i/assemble");
+    /// assert_eq!(state.attach_stdin, b"a tar of the sources");
+    /// assert!(state.containers.is_empty());
+    /// # }
+    /// ```
     fn run_container(&self, opts: RunContainerOptions) -> Result<()>;
 
     /// The image's ID, `sha256:...`.
@@ -253,6 +287,34 @@ pub trait Docker: Send + Sync {
     ///
     /// # Errors
     /// The daemon's error (e.g. 404 when `Dir(dest)` does not exist), or the tar's.
+    ///
+    /// # Example
+    /// A script uploaded as `/opt/app/hello.sh`, against the recording fake client:
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::tar::LocalFileSystem;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let src = std::env::temp_dir().join(format!("s2i-doc-upload-{}", std::process::id()));
+    /// std::fs::write(&src, "echo hi\n")?;
+    /// let client = Arc::new(FakeClient::new());
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let uploaded = docker.upload_to_container(&LocalFileSystem, &src, "/opt/app/hello.sh", "c1");
+    /// std::fs::remove_file(&src)?;
+    /// uploaded?;
+    ///
+    /// // One entry, renamed to `hello.sh`, extracted into `/opt/app` of `c1`.
+    /// let state = client.state();
+    /// assert_eq!(state.copy_to_container_path, "/opt/app");
+    /// let mut archive = tar::Archive::new(&state.copy_to_container_content[..]);
+    /// let entry = archive.entries()?.next().unwrap()?;
+    /// assert_eq!(entry.path()?.to_str(), Some("hello.sh"));
+    /// assert_eq!(entry.header().mode()? & 0o777, 0o666);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn upload_to_container(
         &self,
         fs: &dyn FileSystem,
@@ -281,6 +343,24 @@ pub trait Docker: Send + Sync {
     ///
     /// # Errors
     /// The daemon's error, unchanged, or the error of writing to `w`.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let client = Arc::new(FakeClient::new());
+    /// client.state().copy_from_container_content = b"the archive".to_vec();
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default());
+    /// let mut tar = Vec::new();
+    /// docker.download_from_container("/tmp/artifacts", &mut tar, "c1")?;
+    /// assert_eq!(tar, b"the archive");
+    /// assert_eq!(client.state().copy_from_container_path, "/tmp/artifacts");
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     fn download_from_container(
         &self,
         container_path: &str,
@@ -558,13 +638,53 @@ impl fmt::Debug for DockerClient {
 
 /// Creates the real [`Docker`] over `client`; `auth` is used for every pull it makes.
 ///
-/// The same as [`DockerClient::new`].
+/// The same as [`DockerClient::new`] (the reference's `New`).
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use std::sync::Arc;
+/// use s2i_docker::fake::FakeClient;
+/// use s2i_docker::{AuthConfig, Docker};
+///
+/// let docker = s2i_docker::new(Arc::new(FakeClient::new()), AuthConfig::default());
+/// docker.check_reachable()?;
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
     DockerClient::new(client, auth)
 }
 
 impl DockerClient {
     /// The S2I operations over `client`; `auth` is sent with every pull this instance makes.
+    ///
+    /// Over a real engine, `client` comes from
+    /// [`new_engine_api_client`](crate::new_engine_api_client); in tests, from the `fake`
+    /// module.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let auth = AuthConfig { username: "builder".into(), password: "s3cret".into(), ..Default::default() };
+    /// let client = Arc::new(FakeClient::new());
+    /// let docker = DockerClient::new(client.clone(), auth)
+    ///     .with_pull_retry_delay(Duration::from_millis(10));
+    /// // Nothing to pull in the fake: the pull fails with S2I's text.
+    /// let e = docker.check_and_pull_image("quay.io/org/builder").unwrap_err();
+    /// assert_eq!(e.to_string(), "unable to get quay.io/org/builder:latest");
+    /// assert_eq!(client.calls(), ["inspect_image", "pull", "inspect_image"]);
+    /// // The credentials went with the pull, but never show in `Debug`.
+    /// assert!(!client.state().pulls[0].1.registry_auth.is_empty());
+    /// assert!(!format!("{docker:?}").contains("s3cret"));
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
         DockerClient {
             client,
@@ -593,8 +713,8 @@ impl DockerClient {
     /// The longest pause between two progress messages of a pull before the attempt fails
     /// with `pulling image "<name>" timed out after <limit>` (default 2 minutes).
     ///
-    /// A read that blocks is ended by the transport's own idle timeout (which
-    /// [`EngineClient`](crate::engine) sets to the same 2 minutes); this limit also catches a
+    /// The limit holds while a read blocks too (the stream is read on a thread of its own, which
+    /// drops the stream once the transport's idle timeout ends the read), and it catches a
     /// stream that trickles bytes without completing messages.
     pub fn with_pull_inactivity_timeout(mut self, limit: Duration) -> DockerClient {
         self.pull_inactivity_timeout = limit;
@@ -657,8 +777,29 @@ fn variable(image: Option<&Image>, name: &str) -> Option<String> {
     Some(value.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn image_id(image: Option<&Image>) -> &str {
-    image.map_or("", |i| i.id.as_str())
+/// The reference's lookup of an S2I setting: the label, else the deprecated label, else the
+/// deprecated environment variable, each with the reference's warning when it is used.
+fn label_or_deprecated(
+    image: Option<&Image>,
+    label_key: &str,
+    deprecated_label: &str,
+    deprecated_env: &str,
+) -> Option<String> {
+    if let Some(v) = label(image, label_key) {
+        return Some(v.to_string());
+    }
+    let id = image.map_or("", |i| i.id.as_str());
+    if let Some(v) = label(image, deprecated_label) {
+        log::warn!(
+            "Image {id} uses deprecated label '{deprecated_label}', please migrate it to {label_key} instead!"
+        );
+        return Some(v.to_string());
+    }
+    let v = variable(image, deprecated_env)?;
+    log::warn!(
+        "Image {id} uses deprecated environment variable {deprecated_env}, please migrate it to {label_key} label instead!"
+    );
+    Some(v)
 }
 
 /// The reference's `getScriptsURL`: label, deprecated label, deprecated env, or `""`.
@@ -666,59 +807,31 @@ pub(crate) fn scripts_url_of(image: Option<&Image>) -> String {
     let Some(img) = image else {
         return String::new();
     };
-    if let Some(url) = label(image, crate::SCRIPTS_URL_LABEL) {
-        return url.to_string();
-    }
-    if let Some(url) = label(image, crate::DEPRECATED_SCRIPTS_URL_LABEL) {
+    label_or_deprecated(
+        image,
+        crate::SCRIPTS_URL_LABEL,
+        crate::DEPRECATED_SCRIPTS_URL_LABEL,
+        crate::SCRIPTS_URL_ENVIRONMENT,
+    )
+    .unwrap_or_else(|| {
         log::warn!(
-            "Image {} uses deprecated label '{}', please migrate it to {} instead!",
+            "Image {} does not contain a value for the {} label",
             img.id,
-            crate::DEPRECATED_SCRIPTS_URL_LABEL,
             crate::SCRIPTS_URL_LABEL
         );
-        return url.to_string();
-    }
-    if let Some(url) = variable(image, crate::SCRIPTS_URL_ENVIRONMENT) {
-        log::warn!(
-            "Image {} uses deprecated environment variable {}, please migrate it to {} label instead!",
-            img.id,
-            crate::SCRIPTS_URL_ENVIRONMENT,
-            crate::SCRIPTS_URL_LABEL
-        );
-        return url;
-    }
-    log::warn!(
-        "Image {} does not contain a value for the {} label",
-        img.id,
-        crate::SCRIPTS_URL_LABEL
-    );
-    String::new()
+        String::new()
+    })
 }
 
 /// The reference's `getDestination`: label, deprecated label, deprecated env, or `/tmp`.
 pub(crate) fn destination_of(image: Option<&Image>) -> String {
-    if let Some(d) = label(image, crate::DESTINATION_LABEL) {
-        return d.to_string();
-    }
-    if let Some(d) = label(image, crate::DEPRECATED_DESTINATION_LABEL) {
-        log::warn!(
-            "Image {} uses deprecated label '{}', please migrate it to {} instead!",
-            image_id(image),
-            crate::DEPRECATED_DESTINATION_LABEL,
-            crate::DESTINATION_LABEL
-        );
-        return d.to_string();
-    }
-    if let Some(d) = variable(image, crate::LOCATION_ENVIRONMENT) {
-        log::warn!(
-            "Image {} uses deprecated environment variable {}, please migrate it to {} label instead!",
-            image_id(image),
-            crate::LOCATION_ENVIRONMENT,
-            crate::DESTINATION_LABEL
-        );
-        return d;
-    }
-    crate::DEFAULT_DESTINATION.to_string()
+    label_or_deprecated(
+        image,
+        crate::DESTINATION_LABEL,
+        crate::DEPRECATED_DESTINATION_LABEL,
+        crate::LOCATION_ENVIRONMENT,
+    )
+    .unwrap_or_else(|| crate::DEFAULT_DESTINATION.to_string())
 }
 
 impl Docker for DockerClient {
@@ -970,6 +1083,15 @@ pub(crate) mod test_support {
         (out, CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut())))
     }
 
+    /// Asserts that `logs` holds the line `text` at `level`.
+    #[track_caller]
+    pub(crate) fn assert_logged(logs: &[(log::Level, String)], level: log::Level, text: &str) {
+        assert!(
+            logs.iter().any(|(l, m)| *l == level && m == text),
+            "no {level} line {text:?} in {logs:?}"
+        );
+    }
+
     /// An image with the given labels and env.
     pub(crate) fn image(id: &str, labels: &[(&str, &str)], env: &[&str]) -> ImageInspect {
         let labels: HashMap<String, String> = labels
@@ -1162,25 +1284,16 @@ mod tests {
         assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
         let (url, logs) = logs_of(|| d.get_scripts_url("old").unwrap());
         assert_eq!(url, "image:///old");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id-old uses deprecated label 'io.s2i.scripts-url', please migrate it to io.openshift.s2i.scripts-url instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id-old uses deprecated label 'io.s2i.scripts-url', please migrate it to io.openshift.s2i.scripts-url instead!");
         let (url, logs) = logs_of(|| d.get_scripts_url("env").unwrap());
         assert_eq!(url, "image:///env");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id-env uses deprecated environment variable STI_SCRIPTS_URL, please migrate it to io.openshift.s2i.scripts-url label instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id-env uses deprecated environment variable STI_SCRIPTS_URL, please migrate it to io.openshift.s2i.scripts-url label instead!");
         let (url, logs) = logs_of(|| d.get_scripts_url("none").unwrap());
         assert_eq!(url, "");
-        assert!(
-            logs.contains(&(
-                log::Level::Warn,
-                "Image id-none does not contain a value for the io.openshift.s2i.scripts-url label"
-                    .into()
-            )),
-            "{logs:?}"
+        assert_logged(
+            &logs,
+            log::Level::Warn,
+            "Image id-none does not contain a value for the io.openshift.s2i.scripts-url label",
         );
     }
 
@@ -1219,10 +1332,7 @@ mod tests {
         assert_eq!(d.get_assemble_runtime_user("a").unwrap(), "1002");
         let (files, logs) = logs_of(|| d.get_assemble_input_files("builder").unwrap());
         assert_eq!(files, "");
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image \"builder\" does not contain a value for the io.openshift.s2i.assemble-input-files label".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image \"builder\" does not contain a value for the io.openshift.s2i.assemble-input-files label");
         assert_eq!(d.get_assemble_runtime_user("builder").unwrap(), "");
         assert!(d.get_assemble_runtime_user("gone").is_err());
     }

@@ -10,14 +10,14 @@
 //!   for tests of anything that talks to an engine, [`EngineClient`](crate::EngineClient)
 //!   included, through the real transport (see [`engine`]).
 //!
-//! Both hold their state behind a mutex because the traits take `&self`; configure them before
-//! handing them out and read what they recorded afterwards.
+//! [`FakeDocker`] and [`FakeClient`] hold their state behind a mutex because the traits take
+//! `&self`; configure them before handing them out and read what they recorded afterwards.
 
 pub mod client;
 pub mod docker;
 pub mod engine;
 
-pub use client::{stdcopy_frame, FakeClient, FakeClientState};
+pub use client::{stdcopy_frame, FakeClient, FakeClientState, OnCall};
 pub use docker::{FakeDocker, Recorded};
 pub use engine::{FakeEngine, RunningFake};
 

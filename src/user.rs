@@ -91,6 +91,18 @@ fn checked_range(from: Option<i64>, to: Option<i64>) -> Result<Range> {
 /// # Errors
 /// The reference's `ErrParseRange` text (with the `strconv.Atoi` cause when a number is
 /// malformed or out of the 64-bit range), or its `ErrInvalidRange` text when `m < n`.
+///
+/// # Example
+/// ```
+/// use s2i_docker::user::parse_range;
+///
+/// let r = parse_range(" 1000-2000 ")?;
+/// assert_eq!((r.from(), r.to()), (Some(1000), Some(2000)));
+/// assert!(parse_range("-99")?.contains(0));
+/// assert!(parse_range("").unwrap().is_empty());
+/// assert!(parse_range("5-1").is_err());
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn parse_range(value: &str) -> Result<Range> {
     let value = value.trim();
     if value.is_empty() {
@@ -179,6 +191,18 @@ pub struct RangeList(Vec<Range>);
 ///
 /// # Errors
 /// The first range that fails to parse, as [`parse_range`] reports it.
+///
+/// # Example
+/// ```
+/// use s2i_docker::user::parse_range_list;
+///
+/// let list = parse_range_list("1000-2000,5000")?;
+/// assert!(list.contains(1500) && list.contains(5000) && !list.contains(0));
+/// assert_eq!(list.to_string(), "1000-2000,5000");
+/// assert!(parse_range_list("")?.is_empty());
+/// assert!(parse_range_list("1-2-3").is_err());
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn parse_range_list(value: &str) -> Result<RangeList> {
     if value.is_empty() {
         return Ok(RangeList::default());
@@ -239,6 +263,18 @@ impl FromStr for RangeList {
 /// (Go `Atoi` syntax, e.g. `1001`, `+5`, `05`) inside one of the ranges.
 ///
 /// `user` is taken as given: strip a `:group` part first (see the crate's user checks).
+///
+/// # Example
+/// ```
+/// use s2i_docker::user::{is_user_allowed, parse_range_list, RangeList};
+///
+/// let allowed = parse_range_list("1-")?;
+/// assert!(is_user_allowed("1001", &allowed));
+/// assert!(!is_user_allowed("0", &allowed));
+/// assert!(!is_user_allowed("1001:0", &allowed)); // the group is the caller's to strip
+/// assert!(is_user_allowed("root", &RangeList::default())); // no list, no restriction
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn is_user_allowed(user: &str, allowed: &RangeList) -> bool {
     if allowed.is_empty() {
         return true;
@@ -250,7 +286,6 @@ pub fn is_user_allowed(user: &str, allowed: &RangeList) -> bool {
 }
 
 /// The user part of a `user[:group]` spec, trimmed (the reference's `extractUser`).
-#[allow(dead_code)] // for the user checks of the Docker operations
 pub(crate) fn extract_user(spec: &str) -> String {
     let user = match spec.split_once(':') {
         Some((user, _)) => user,
@@ -264,7 +299,6 @@ pub(crate) fn extract_user(spec: &str) -> String {
 /// A trigger counts when its first word (split on the first run of tab, vertical tab, form feed,
 /// carriage return or space) is `USER` in any case; a bare `USER` yields the user `""`, which no
 /// non-empty range list allows.
-#[allow(dead_code)] // for the user checks of the Docker operations
 pub(crate) fn extract_on_build_users<S: AsRef<str>>(triggers: &[S]) -> Vec<String> {
     fn is_sep(c: char) -> bool {
         matches!(c, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')

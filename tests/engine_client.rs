@@ -10,12 +10,15 @@
 //! Nothing is pulled: the test image is built from a `FROM scratch` context holding the host's
 //! static `/bin/busybox`. A guard removes every container and image a test made, on panic too.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use common::Cleanup;
 use s2i_docker::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerConfig, ContainerCreateBody,
     ContainerRemoveOptions, HostConfig,
@@ -25,16 +28,6 @@ use s2i_docker::ops::image::{ImageBuildOptions, ImagePullOptions, ImageRemoveOpt
 use s2i_docker::ops::{copy, stream};
 use s2i_docker::{new_engine_api_client, Client, DockerConfig, EngineClient, Error};
 
-const DOCKERFILE: &str = r#"FROM scratch
-COPY busybox /bin/busybox
-RUN ["/bin/busybox","--install","-s","/bin"]
-RUN mkdir -p /tmp /usr/libexec/s2i /usr/bin && chmod 1777 /tmp && ln -s /bin/busybox /usr/bin/env
-ENV PATH=/bin
-LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i
-USER 1001
-CMD ["/bin/sh"]
-"#;
-
 /// The tests share one engine and count the process's file descriptors: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -42,83 +35,16 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The client for the test engine, or `None` (after one line) when no engine answers outside CI.
-fn engine() -> Option<EngineClient> {
-    let host = std::env::var("S2I_TEST_DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+/// The client for the test engine and a cleanup guard for it, or `None` (after one line) when
+/// no engine answers outside CI.
+fn engine() -> Option<(EngineClient, Cleanup)> {
+    let host = common::engine_host()?;
     let config = DockerConfig {
         endpoint: host.clone(),
         ..Default::default()
     };
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let docker = new_engine_api_client(&config).expect("client for the test engine");
-    match docker.ping() {
-        Ok(_) => Some(docker),
-        Err(e) if ci => panic!("no engine at {host} under CI: {e}"),
-        Err(e) => {
-            println!("skipped: no engine at {host}: {e}");
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{prefix}-{}-{nanos:08x}", std::process::id())
-}
-
-/// Removes what a test created, whatever happens to the test.
-struct Cleanup {
-    docker: EngineClient,
-    containers: Vec<String>,
-    images: Vec<String>,
-}
-
-impl Cleanup {
-    fn new(docker: &EngineClient) -> Cleanup {
-        Cleanup {
-            docker: docker.clone(),
-            containers: Vec::new(),
-            images: Vec::new(),
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let force = ContainerRemoveOptions {
-            remove_volumes: true,
-            force: true,
-        };
-        for c in self.containers.drain(..).rev() {
-            if let Err(e) = self.docker.container_remove(&c, &force) {
-                if !e.is_not_found() {
-                    eprintln!("cleanup: container {c}: {e}");
-                }
-            }
-        }
-        let force = ImageRemoveOptions {
-            force: true,
-            no_prune: false,
-        };
-        for i in self.images.drain(..).rev() {
-            if let Err(e) = self.docker.image_remove(&i, &force) {
-                if !e.is_not_found() {
-                    eprintln!("cleanup: image {i}: {e}");
-                }
-            }
-        }
-    }
-}
-
-/// Whether the engine is Podman's Docker-compatible service (`Server: Libpod/...`).
-fn is_podman(docker: &EngineClient) -> bool {
-    docker.ping().is_ok_and(|p| p.server.contains("Libpod"))
+    Some((docker, Cleanup::new(&host)))
 }
 
 /// A 409, or Podman 4's 500 with the given text where Docker answers 409.
@@ -142,13 +68,9 @@ fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
 }
 
 /// Builds the busybox test image under `tag`; the cleanup guard removes it.
-fn build_test_image(docker: &EngineClient, cleanup: &mut Cleanup, tag: &str) {
-    let busybox = std::fs::read("/bin/busybox").expect("a static /bin/busybox (busybox-static)");
-    let context = tar_of(&[
-        ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
-        ("busybox", &busybox, 0o755),
-    ]);
-    cleanup.images.push(tag.to_string());
+fn build_test_image(docker: &EngineClient, cleanup: &Cleanup, tag: &str) {
+    let context = common::build_context_tar(common::BUILDER_DOCKERFILE, &[]);
+    cleanup.image(tag);
     let options = ImageBuildOptions {
         tags: vec![tag.to_string()],
         remove: true,
@@ -167,10 +89,11 @@ fn build_test_image(docker: &EngineClient, cleanup: &mut Cleanup, tag: &str) {
 #[test]
 fn image_and_container_lifecycle() {
     let _serial = serial();
-    let Some(docker) = engine() else { return };
-    let mut cleanup = Cleanup::new(&docker);
-    let tag = format!("{}:t1", unique("s2i-docker-test"));
-    build_test_image(&docker, &mut cleanup, &tag);
+    let Some((docker, cleanup)) = engine() else {
+        return;
+    };
+    let tag = format!("{}:t1", common::unique_name("s2i-test-engine"));
+    build_test_image(&docker, &cleanup, &tag);
 
     // Image inspect, with the raw JSON.
     let (image, raw) = docker
@@ -192,7 +115,7 @@ fn image_and_container_lifecycle() {
     assert_eq!(by_id.id, image.id);
 
     // Create a container that extracts a tar from stdin and prints to both streams.
-    let name = unique("s2i-docker-test-c");
+    let name = common::unique_name("s2i_engine");
     let body = ContainerCreateBody {
         config: ContainerConfig {
             image: tag.clone(),
@@ -216,7 +139,7 @@ fn image_and_container_lifecycle() {
         },
     };
     let created = docker.container_create(&body, &name).expect("create");
-    cleanup.containers.push(created.id.clone());
+    cleanup.container(&created.id);
     assert_eq!(created.id.len(), 64, "{}", created.id);
 
     // The same name again: a conflict (Podman 4 answers 500 instead of 409).
@@ -326,14 +249,14 @@ fn image_and_container_lifecycle() {
     match into_missing {
         Err(e) => assert!(e.is_not_found(), "{e:?}"),
         Ok(()) => assert!(
-            is_podman(&docker),
+            common::is_podman(),
             "a copy into a missing directory succeeded"
         ),
     }
 
     // Commit with a new command, then check the image.
-    let committed_tag = format!("{}:v1", unique("s2i-docker-test-commit"));
-    cleanup.images.push(committed_tag.clone());
+    let committed_tag = format!("{}:v1", common::unique_name("s2i-test-commit"));
+    cleanup.image(&committed_tag);
     let commit = ContainerCommitOptions {
         reference: committed_tag.clone(),
         comment: "committed by the test".into(),
@@ -358,7 +281,7 @@ fn image_and_container_lifecycle() {
     assert_eq!(hex(&committed.id), hex(&id.id));
     let cc = committed.config.unwrap_or_default();
     // Podman 4 ignores the config body of `POST /commit` (podman issue 13770).
-    if !is_podman(&docker) {
+    if !common::is_podman() {
         assert_eq!(
             cc.cmd,
             Some(vec!["/bin/echo".to_string(), "committed".to_string()])
@@ -394,7 +317,7 @@ fn image_and_container_lifecycle() {
     let running = docker
         .container_create(&sleeper, "")
         .expect("create sleeper");
-    cleanup.containers.push(running.id.clone());
+    cleanup.container(&running.id);
     docker.container_start(&running.id).expect("start sleeper");
     // Starting it again is not an error (304).
     docker.container_start(&running.id).expect("start twice");
@@ -431,10 +354,11 @@ fn image_and_container_lifecycle() {
 #[test]
 fn failing_build_reports_the_error_from_the_stream() {
     let _serial = serial();
-    let Some(docker) = engine() else { return };
-    let mut cleanup = Cleanup::new(&docker);
-    let tag = format!("{}:bad", unique("s2i-docker-test-bad"));
-    cleanup.images.push(tag.clone());
+    let Some((docker, cleanup)) = engine() else {
+        return;
+    };
+    let tag = format!("{}:bad", common::unique_name("s2i-test-bad"));
+    cleanup.image(&tag);
     let context = tar_of(&[("Dockerfile", b"FROM scratch\nCOPY missing-file /x\n", 0o644)]);
     let options = ImageBuildOptions {
         tags: vec![tag],
@@ -458,7 +382,9 @@ fn failing_build_reports_the_error_from_the_stream() {
 #[test]
 fn errors_of_the_engine_and_of_the_client() {
     let _serial = serial();
-    let Some(docker) = engine() else { return };
+    let Some((docker, _)) = engine() else {
+        return;
+    };
     let version = docker.server_version().expect("version");
     assert!(!version.api_version.is_empty() && !version.version.is_empty());
     let ping = docker.ping().expect("ping");
@@ -531,7 +457,9 @@ fn open_fds() -> usize {
 #[test]
 fn concurrent_pings_share_one_client() {
     let _serial = serial();
-    let Some(docker) = engine() else { return };
+    let Some((docker, _)) = engine() else {
+        return;
+    };
     let before = open_fds();
     {
         let docker = docker.with_timeout(Duration::from_secs(30));
@@ -564,7 +492,9 @@ fn concurrent_pings_share_one_client() {
 #[test]
 fn cancelled_calls_fail_without_harming_the_client() {
     let _serial = serial();
-    let Some(docker) = engine() else { return };
+    let Some((docker, _)) = engine() else {
+        return;
+    };
     let cancel = s2i_docker::Cancel::new();
     let cancellable = docker.with_cancel(cancel.clone());
     cancellable.ping().expect("before cancel");

@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{self, Cursor, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
@@ -21,7 +22,7 @@ use s2i_docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, get_builder_image,
     new_engine_api_client, pull_image, stream_container_io, BuildImageOptions, Client,
     CommitContainerOptions, Config, Docker, DockerClient, DockerConfig, Error, ErrorCode,
-    PullPolicy, RunCancel, RunContainerOptions,
+    PostExecutor, PullPolicy, RunCancel, RunContainerOptions,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -253,55 +254,10 @@ impl Write for Buf {
     }
 }
 
-/// An in-memory pipe: what is written comes out of the reader; dropping the writer ends it.
-fn pipe() -> (PipeWriter, PipeReader) {
-    let (tx, rx) = mpsc::channel();
-    (
-        PipeWriter(tx),
-        PipeReader {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
-        },
-    )
-}
-
-struct PipeWriter(mpsc::Sender<Vec<u8>>);
-
-impl Write for PipeWriter {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.0
-            .send(b.to_vec())
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "reader gone"))?;
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-struct PipeReader {
-    rx: mpsc::Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(c) => {
-                    self.chunk = c;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
+/// A pipe for a container's output, `(writer, reader)`: a socket pair, whose reader ends when
+/// the run drops the writer.
+fn pipe() -> (UnixStream, UnixStream) {
+    UnixStream::pair().expect("a socket pair")
 }
 
 /// A temporary directory removed on drop.
@@ -328,6 +284,38 @@ fn write_file(path: &Path, content: &str, mode: u32) {
     }
     std::fs::write(path, content).expect("write");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// An `on_start` hook that uploads each host path to its container path, in order (the last
+/// one is the marker the container's script waits for).
+fn uploader(
+    docker: &DockerClient,
+    uploads: Vec<(PathBuf, &'static str)>,
+) -> s2i_docker::OnStartHook {
+    let docker = docker.clone();
+    Box::new(move |id: &str| {
+        for (src, dest) in &uploads {
+            docker.upload_to_container(&LocalFileSystem, src, dest, id)?;
+        }
+        Ok(())
+    })
+}
+
+/// A `post_exec` hook that downloads `path` from the container, and the buffer the tar lands in.
+fn downloader(
+    docker: &DockerClient,
+    path: &'static str,
+) -> (Arc<Mutex<Vec<u8>>>, Box<dyn PostExecutor + Send>) {
+    let docker = docker.clone();
+    let downloaded = Arc::new(Mutex::new(Vec::new()));
+    let into = downloaded.clone();
+    let hook = move |id: &str, _: &str| -> s2i_docker::Result<()> {
+        let mut tar = Vec::new();
+        docker.download_from_container(path, &mut tar, id)?;
+        *into.lock().unwrap() = tar;
+        Ok(())
+    };
+    (downloaded, Box::new(hook))
 }
 
 /// The container ID `on_start` saw.
@@ -741,31 +729,20 @@ fn on_start_uploads_and_post_exec_downloads() {
     write_file(&files.0.join("data.txt"), "injected", 0o644);
     let marker = TempDir::new("marker");
     write_file(&marker.0.join("go"), "", 0o644);
-    let on_start = {
-        let docker = ctx.docker.clone();
-        let (src, go) = (files.0.clone(), marker.0.join("go"));
-        move |id: &str| -> s2i_docker::Result<()> {
-            docker.upload_to_container(&LocalFileSystem, &src, "/tmp/injected", id)?;
-            docker.upload_to_container(&LocalFileSystem, &go, "/tmp/go", id)
-        }
-    };
-    let downloaded = Arc::new(Mutex::new(Vec::new()));
-    let post_exec = {
-        let docker = ctx.docker.clone();
-        let downloaded = downloaded.clone();
-        move |id: &str, _: &str| -> s2i_docker::Result<()> {
-            let mut tar = Vec::new();
-            docker.download_from_container("/tmp/out", &mut tar, id)?;
-            *downloaded.lock().unwrap() = tar;
-            Ok(())
-        }
-    };
+    let on_start = uploader(
+        &ctx.docker,
+        vec![
+            (files.0.clone(), "/tmp/injected"),
+            (marker.0.join("go"), "/tmp/go"),
+        ],
+    );
+    let (downloaded, post_exec) = downloader(&ctx.docker, "/tmp/out");
     let script = "while [ ! -f /tmp/go ]; do sleep 0.05; done; mkdir /tmp/out && cp /tmp/injected/data.txt /tmp/out/result && echo done";
     let (r, out, _) = ctx.run(RunContainerOptions {
         image: base.tag.clone(),
         command_explicit: vec!["/bin/sh".into(), "-c".into(), script.into()],
-        on_start: Some(Box::new(on_start)),
-        post_exec: Some(Box::new(post_exec)),
+        on_start: Some(on_start),
+        post_exec: Some(post_exec),
         ..Default::default()
     });
     r.unwrap();
@@ -1020,31 +997,20 @@ fn upload_and_download_a_tree() {
     let marker = TempDir::new("marker");
     write_file(&marker.0.join("done"), "", 0o644);
 
-    let on_start = {
-        let docker = ctx.docker.clone();
-        let (src, done) = (root.clone(), marker.0.join("done"));
-        move |id: &str| -> s2i_docker::Result<()> {
-            docker.upload_to_container(&LocalFileSystem, &src, "/tmp/uploaded", id)?;
-            docker.upload_to_container(&LocalFileSystem, &done, "/tmp/upload-done", id)
-        }
-    };
-    let downloaded = Arc::new(Mutex::new(Vec::new()));
-    let post_exec = {
-        let docker = ctx.docker.clone();
-        let downloaded = downloaded.clone();
-        move |id: &str, _: &str| -> s2i_docker::Result<()> {
-            let mut tar = Vec::new();
-            docker.download_from_container("/tmp/uploaded", &mut tar, id)?;
-            *downloaded.lock().unwrap() = tar;
-            Ok(())
-        }
-    };
+    let on_start = uploader(
+        &ctx.docker,
+        vec![
+            (root.clone(), "/tmp/uploaded"),
+            (marker.0.join("done"), "/tmp/upload-done"),
+        ],
+    );
+    let (downloaded, post_exec) = downloader(&ctx.docker, "/tmp/uploaded");
     let script = "while [ ! -f /tmp/upload-done ]; do sleep 0.05; done; cd /tmp/uploaded && find . -mindepth 1 | sort | while read f; do stat -c '%n|%a|%F' \"$f\"; done; readlink link; ./bin/tool";
     let (r, out, err) = ctx.run(RunContainerOptions {
         image: base.tag.clone(),
         command_explicit: vec!["/bin/sh".into(), "-c".into(), script.into()],
-        on_start: Some(Box::new(on_start)),
-        post_exec: Some(Box::new(post_exec)),
+        on_start: Some(on_start),
+        post_exec: Some(post_exec),
         ..Default::default()
     });
     r.unwrap_or_else(|e| panic!("{e:?}\n{out}\n{err}"));

@@ -31,6 +31,10 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// `log` is a closure so that the caller's logger reports the caller's location (S2I issue
 /// #558).
 ///
+/// # Panics
+/// When the OS cannot start a thread, as [`std::thread::spawn`] does (the signature has no
+/// room for an error). A panic in `log` ends the thread, and joining the handle reports it.
+///
 /// # Example
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -87,6 +91,17 @@ where
     })
 }
 
+/// The part of `buf` that a read of `n` bytes filled; an error, not a panic, when a reader
+/// claims more than the buffer holds (readers are the caller's code).
+pub(crate) fn filled(buf: &[u8], n: usize) -> io::Result<&[u8]> {
+    buf.get(..n).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a reader returned {n} bytes for a buffer of {}", buf.len()),
+        )
+    })
+}
+
 /// Copies `r` into `w` with a large buffer; returns the bytes copied.
 pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
     let mut buf = vec![0u8; COPY_BUFFER];
@@ -98,8 +113,8 @@ pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
+        w.write_all(filled(&buf, n)?)?;
+        total = total.saturating_add(n as u64);
     }
 }
 
@@ -149,7 +164,7 @@ impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(out) = &mut self.out {
-            out.write_all(&buf[..n])?;
+            out.write_all(filled(buf, n)?)?;
             out.flush()?;
         }
         Ok(n)
@@ -403,8 +418,11 @@ mod tests {
             logs_of(|| d.upload_to_container(&crate::tar::LocalFileSystem, &file, "/nope/x", "c1"));
         std::fs::remove_file(&file).unwrap();
         assert!(r.unwrap_err().is_not_found());
-        assert!(logs.iter().any(|(l, m)| *l == log::Level::Error
-            && m == "Uploading to container failed: Error response from daemon: Could not find the file /nope"));
+        assert_logged(
+            &logs,
+            log::Level::Error,
+            "Uploading to container failed: Error response from daemon: Could not find the file /nope",
+        );
         // A missing source fails in the tar producer.
         let e = d
             .upload_to_container(
@@ -447,5 +465,14 @@ mod tests {
             300_000
         );
         assert_eq!(out, data);
+        // A reader (a custom `Client`'s body) that claims more than the buffer: an error.
+        struct Lying;
+        impl Read for Lying {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                Ok(buf.len() * 2)
+            }
+        }
+        let e = copy_stream(&mut Lying, &mut io::sink()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

@@ -1,7 +1,7 @@
 //! Pulls: retries, pull policies, and the builder/runtime image helpers.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{mpsc, Arc};
+use std::thread;
 
 use crate::api::{Config, Image, PullPolicy};
 use crate::auth::encode_auth;
@@ -92,6 +92,10 @@ fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
 }
 
 /// One attempt: the request, then the progress stream to its end.
+///
+/// The stream is read on a thread of its own so that the inactivity limit holds even while a
+/// read blocks: on a timeout the attempt ends at once, and the thread drops the stream (and
+/// its connection) as soon as its read returns (the transport's own idle timeout ends it).
 fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
     let timed_out = || Error::Timeout {
         what: format!("pulling image \"{name}\""),
@@ -102,21 +106,32 @@ fn pull_once(d: &DockerClient, name: &str, auth: &str) -> Result<()> {
         ..Default::default()
     };
     let body = d.client.image_pull(name, &options)?;
-    let mut last = Instant::now();
-    // The body (and its connection) is dropped on every return, also on a timeout.
-    for message in JsonMessages::new(body) {
-        let now = Instant::now();
-        if now.duration_since(last) > d.pull_inactivity_timeout {
-            return Err(timed_out());
-        }
-        last = now;
-        let message = message.map_err(|e| if e.is_timeout() { timed_out() } else { e })?;
+    let (tx, rx) = mpsc::sync_channel(16);
+    thread::Builder::new()
+        .name("s2i-pull".into())
+        .spawn(move || {
+            for message in JsonMessages::new(body) {
+                let last = message.is_err();
+                if tx.send(message).is_err() || last {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| Error::other(format!("cannot start the pull's reader thread: {e}")))?;
+    loop {
+        let message = match rx.recv_timeout(d.pull_inactivity_timeout) {
+            Ok(Ok(message)) => message,
+            Ok(Err(e)) if e.is_timeout() => return Err(timed_out()),
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out()),
+            // The stream ended.
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        };
         log_progress(name, &message);
         if let Some(progress) = &d.pull_progress {
             progress(&message);
         }
     }
-    Ok(())
 }
 
 fn log_progress(name: &str, m: &JsonMessage) {
@@ -142,6 +157,10 @@ fn log_progress(name: &str, m: &JsonMessage) {
 /// | [`IfNotPresent`](PullPolicy::IfNotPresent) | [`check_and_pull_image`](Docker::check_and_pull_image) |
 /// | [`Always`](PullPolicy::Always) | [`pull_image`](Docker::pull_image), even if present |
 /// | [`Never`](PullPolicy::Never) | [`check_image`](Docker::check_image): a missing image is an error |
+///
+/// Whether the image has `ONBUILD` triggers is asked after a successful pull only: the
+/// reference returned a result beside its error (with one more inspect for it), which a Rust
+/// `Result` has no room for.
 ///
 /// # Errors
 /// The error of the method the policy chose.
@@ -199,6 +218,35 @@ fn pull_and_check(
 /// # Errors
 /// Those of [`pull_image`] and
 /// [`check_allowed_user_with_assemble_user`](crate::check_allowed_user_with_assemble_user).
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use std::sync::Arc;
+/// use s2i_docker::fake::FakeClient;
+/// use s2i_docker::ops::container::ContainerConfig;
+/// use s2i_docker::ops::image::ImageInspect;
+/// use s2i_docker::user::parse_range_list;
+/// use s2i_docker::{get_builder_image, Config, ErrorCode, PullPolicy};
+///
+/// let client = Arc::new(FakeClient::new());
+/// let config = ContainerConfig { user: "root".into(), ..Default::default() };
+/// let image = ImageInspect { id: "sha256:b".into(), config: Some(config), ..Default::default() };
+/// client.add_image("builder:latest", image);
+/// let mut config = Config {
+///     builder_image: "builder".into(),
+///     builder_pull_policy: PullPolicy::Never,
+///     ..Default::default()
+/// };
+/// let pulled = get_builder_image(client.clone(), &config)?;
+/// assert_eq!(pulled.image.unwrap().id, "sha256:b");
+/// // With allowed UIDs, the builder's `root` user is refused.
+/// config.allowed_uids = parse_range_list("1-")?;
+/// let e = get_builder_image(client, &config).unwrap_err();
+/// assert_eq!(e.code(), Some(ErrorCode::UserNotAllowed));
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn get_builder_image(client: Arc<dyn Client>, config: &Config) -> Result<PullResult> {
     let d = DockerClient::new(client, config.pull_authentication.clone());
     pull_and_check(
@@ -237,7 +285,7 @@ pub fn get_runtime_image(config: &Config, docker: &dyn Docker) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::docker::test_support::*;
@@ -310,14 +358,12 @@ mod tests {
         // One pause between the two attempts, none after the last.
         assert!(took >= Duration::from_millis(300), "{took:?}");
         assert!(took < Duration::from_millis(580), "{took:?}");
-        assert!(
-            logs.contains(&(log::Level::Info, "retrying in 300ms ...".into())),
-            "{logs:?}"
-        );
-        assert!(logs.contains(&(
+        assert_logged(&logs, log::Level::Info, "retrying in 300ms ...");
+        assert_logged(
+            &logs,
             log::Level::Info,
-            "pulling image error : connection reset by peer (1)".into()
-        )));
+            "pulling image error : connection reset by peer (1)",
+        );
     }
 
     #[test]
@@ -365,6 +411,24 @@ mod tests {
             .ends_with("pulling image \"slow:latest\" timed out after 20ms"));
         // Not retriable.
         assert_eq!(fake.calls(), ["pull"]);
+    }
+
+    #[test]
+    fn a_blocked_read_of_the_progress_stream_times_out_too() {
+        // The first line comes only after 10 s: the attempt must not wait for it.
+        let fake = Arc::new(FakeClient::new());
+        fake.state().pull_output = b"{\"status\":\"a\"}\n".to_vec();
+        fake.state().pull_line_delay = Duration::from_secs(10);
+        let d = DockerClient::new(fake.clone(), auth())
+            .with_pull_inactivity_timeout(Duration::from_millis(50));
+        let started = Instant::now();
+        let e = d.pull_image("stuck").unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::thread;
 
 use crate::api::Image;
 use crate::client::{Client, StdinWriter};
+use crate::docker::io::filled;
 use crate::docker::{destination_of, image_from_inspect, pull, scripts_url_of};
 use crate::docker::{DockerClient, RunContainerOptions};
 use crate::error::{Error, Result};
@@ -31,6 +32,8 @@ use crate::reference::{container_name, get_image_name};
 ///
 /// The handle does not interrupt the caller's own code: a `stdin` reader that blocks forever or
 /// an `on_start` hook that never returns keeps the run waiting (the hooks are always awaited).
+/// A cancel that comes after the container exited skips `post_exec` if it has not begun; one
+/// that comes while `post_exec` runs lets it finish, and the run returns its result.
 ///
 /// Embedders that want Ctrl-C to cancel a build call `cancel()` from their own signal handling;
 /// the library installs none.
@@ -341,6 +344,11 @@ fn attach_start_wait(
     } else {
         None
     };
+    // Checked on both sides of the start: a cancel that came during the attach finds the
+    // container not started yet, and its kill was a no-op, so it must not be started at all.
+    if cancelled() {
+        return Err(Error::Cancelled);
+    }
     client.container_start(id)?;
     if cancelled() {
         return Err(Error::Cancelled);
@@ -356,26 +364,46 @@ fn attach_start_wait(
         // Only stdin is attached: the read half stays open (unread) until the run ends.
         let mut _idle_reader = None;
         let output = match (reader, stdout.is_some() || stderr.is_some()) {
-            (Some(mut reader), true) => Some(s.spawn(move || {
-                let mut out = Flushing(stdout);
-                let mut err = Flushing(stderr);
-                let copied = catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
-                if copied.is_err() {
-                    // Nobody drains the container's output any more: stop it rather than let
-                    // it block (and the run with it).
-                    guard.kill();
+            (Some(mut reader), true) => {
+                let spawned = spawn(s, "s2i-output", move || {
+                    let mut out = Flushing(stdout);
+                    let mut err = Flushing(stderr);
+                    let copied =
+                        catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
+                    if copied.is_err() {
+                        // Nobody drains the container's output any more: stop it rather than
+                        // let it block (and the run with it).
+                        guard.kill();
+                    }
+                    // `out` and `err` are dropped here, at the end of the stream, so that
+                    // readers of pipes behind them see EOF.
+                    copied
+                });
+                match spawned {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        guard.kill();
+                        return Err(e);
+                    }
                 }
-                // `out` and `err` are dropped here, at the end of the stream, so that readers
-                // of pipes behind them see EOF.
-                copied
-            })),
+            }
             (reader, _) => {
                 drop((stdout, stderr));
                 _idle_reader = reader;
                 None
             }
         };
-        let hook = on_start.map(|f| s.spawn(move || catch_hook("on_start", || f(id))));
+        let hook = match on_start {
+            Some(f) => match spawn(s, "s2i-on-start", move || catch_hook("on_start", || f(id))) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    // The scope joins the output thread before returning: end its stream.
+                    guard.kill();
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         if opts.target_image {
             dump_container_info(client, image, id);
         }
@@ -440,6 +468,18 @@ fn attach_start_wait(
     })
 }
 
+/// Starts a scoped thread; the OS refusing one is an error of the run, not a panic.
+fn spawn<'scope, T: Send + 'scope>(
+    s: &'scope thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<thread::ScopedJoinHandle<'scope, T>> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn_scoped(s, f)
+        .map_err(|e| Error::other(format!("cannot start the {name} thread: {e}")))
+}
+
 /// Waits for the container and turns a non-zero exit into a `ContainerError`.
 fn wait(
     client: &dyn Client,
@@ -490,7 +530,8 @@ fn pump_stdin(input: &mut Box<dyn Read + Send>, w: &mut dyn StdinWriter) -> Resu
             Ok(Err(e)) => return Err(Pumped::Read(e.into())),
             Err(panicked) => return Err(Pumped::Read(panicked)),
         };
-        w.write_all(&buf[..n]).map_err(Pumped::Write)?;
+        let chunk = filled(&buf, n).map_err(|e| Pumped::Read(e.into()))?;
+        w.write_all(chunk).map_err(Pumped::Write)?;
     }
 }
 
@@ -928,17 +969,11 @@ mod tests {
         let old = image("id", &[url, ("io.s2i.destination", "/old")], &[]);
         let (cmd, logs) = logs_of(|| cmd_of(old, with_stdin(opts("assemble"))));
         assert_eq!(cmd, sh("tar -C /old -xf - && /s/assemble"));
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id uses deprecated label 'io.s2i.destination', please migrate it to io.openshift.s2i.destination instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id uses deprecated label 'io.s2i.destination', please migrate it to io.openshift.s2i.destination instead!");
         let env = image("id", &[url], &["STI_LOCATION=/env"]);
         let (cmd, logs) = logs_of(|| cmd_of(env, with_stdin(opts("assemble"))));
         assert_eq!(cmd, sh("tar -C /env -xf - && /s/assemble"));
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Image id uses deprecated environment variable STI_LOCATION, please migrate it to io.openshift.s2i.destination label instead!".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Image id uses deprecated environment variable STI_LOCATION, please migrate it to io.openshift.s2i.destination label instead!");
         // The option beats the label.
         let o = RunContainerOptions {
             destination: "/given".into(),
@@ -999,10 +1034,7 @@ mod tests {
             })
         });
         r.unwrap();
-        assert!(logs.contains(&(
-            log::Level::Info,
-            "The image builder:latest has been started in container fake-container-1 as a result of the --run=true option. Port Bindings:\n  Container Port:  8080/tcp\n  Public Host / Port Mappings:\n    IP: 0.0.0.0 Port: 32768".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Info, "The image builder:latest has been started in container fake-container-1 as a result of the --run=true option. Port Bindings:\n  Container Port:  8080/tcp\n  Public Host / Port Mappings:\n    IP: 0.0.0.0 Port: 32768");
         let body = fake.state().created[0].1.clone();
         assert_eq!(body.config.cmd, None);
         assert_eq!(body.config.entrypoint, None);
@@ -1513,10 +1545,7 @@ mod tests {
         fake.state().remove_err = Some(Error::api(500, "device busy"));
         let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
         r.unwrap();
-        assert!(logs.contains(&(
-            log::Level::Warn,
-            "Failed to remove container \"fake-container-1\": Error response from daemon: device busy".into()
-        )), "{logs:?}");
+        assert_logged(&logs, log::Level::Warn, "Failed to remove container \"fake-container-1\": Error response from daemon: device busy");
     }
 
     #[test]
@@ -1581,6 +1610,83 @@ mod tests {
             .unwrap_err()
             .is_cancelled());
         assert_eq!(fake.calls().len(), calls);
+    }
+
+    #[test]
+    fn a_cancel_at_any_step_removes_what_was_created() {
+        // The cancel arrives while the fake answers `step`: before the create, during it,
+        // during the attach (the container must then never start), the start and the wait.
+        for step in ["inspect_image", "create", "attach", "start", "wait"] {
+            let (fake, d) = setup();
+            let cancel = RunCancel::new();
+            let c = cancel.clone();
+            let at = step.to_string();
+            fake.state().on_call = Some(Arc::new(move |call: &str| {
+                if call == at {
+                    c.cancel();
+                }
+            }));
+            let e = d
+                .run_container(RunContainerOptions {
+                    stdin: stdin(b"tar"),
+                    stdout: Some(Box::new(io::sink())),
+                    cancel: Some(cancel),
+                    ..opts("assemble")
+                })
+                .unwrap_err();
+            assert!(e.is_cancelled(), "{step}: {e:?}");
+            let state = fake.state();
+            assert!(state.containers.is_empty(), "{step}: {:?}", state.calls);
+            if step == "inspect_image" {
+                assert!(state.created.is_empty(), "{step}");
+            }
+            if step == "create" || step == "attach" {
+                assert!(state.started.is_empty(), "{step}: {:?}", state.calls);
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancel_during_post_exec_lets_it_finish() {
+        let (fake, d) = setup();
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        d.run_container(RunContainerOptions {
+            post_exec: Some(Box::new(move |_: &str, _: &str| {
+                c.cancel();
+                Ok(())
+            })),
+            cancel: Some(cancel.clone()),
+            ..opts("save-artifacts")
+        })
+        .unwrap();
+        assert!(cancel.is_cancelled());
+        assert!(fake.state().containers.is_empty());
+    }
+
+    /// A reader that says it read more than the buffer holds.
+    struct LyingReader;
+    impl Read for LyingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+
+    #[test]
+    fn a_lying_stdin_reader_is_an_error_not_a_panic() {
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        let e = d
+            .run_container(RunContainerOptions {
+                stdin: Some(Box::new(LyingReader)),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("a reader returned 65537 bytes"),
+            "{e}"
+        );
+        assert!(fake.state().containers.is_empty());
     }
 
     #[test]

@@ -49,6 +49,24 @@ pub fn check_allowed_user(
 /// # Errors
 /// `UserNotAllowedError` or `AssembleUserNotAllowedError` (code 15) naming what failed, or the
 /// error of reading the image's metadata.
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use s2i_docker::fake::FakeDocker;
+/// use s2i_docker::check_allowed_user_with_assemble_user;
+///
+/// let builder = FakeDocker { get_image_user_result: "root".into(), ..Default::default() };
+/// let allowed = s2i_docker::user::parse_range_list("1000-")?;
+/// // The configured assemble user replaces the image's `root`...
+/// check_allowed_user_with_assemble_user(&builder, "builder", &allowed, false, "1001:0")?;
+/// // ...and must be allowed itself.
+/// let e = check_allowed_user_with_assemble_user(&builder, "builder", &allowed, false, "0")
+///     .unwrap_err();
+/// assert_eq!(e.to_string(), "assemble user must be numeric and within the range of allowed users");
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn check_allowed_user_with_assemble_user(
     d: &dyn Docker,
     image_name: &str,
@@ -97,6 +115,21 @@ pub fn check_allowed_user_with_assemble_user(
 /// # Errors
 /// The error of [`Docker::get_image_user`] (an error reading the labels is not one: the image
 /// user is tried next).
+///
+/// # Example
+/// ```
+/// # #[cfg(feature = "fake")] {
+/// use s2i_docker::fake::FakeDocker;
+/// use s2i_docker::{get_assemble_user, Config};
+///
+/// let mut builder = FakeDocker { get_image_user_result: "1001:0".into(), ..Default::default() };
+/// let config = Config { builder_image: "builder".into(), ..Default::default() };
+/// assert_eq!(get_assemble_user(&builder, &config)?, "1001:0");
+/// builder.labels.insert("io.openshift.s2i.assemble-user".into(), "1002".into());
+/// assert_eq!(get_assemble_user(&builder, &config)?, "1002");
+/// # }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
 pub fn get_assemble_user(docker: &dyn Docker, config: &Config) -> Result<String> {
     if !config.assemble_user.is_empty() {
         return Ok(config.assemble_user.clone());

@@ -1,6 +1,7 @@
 //! [`FakeClient`]: a recording, in-memory [`Client`].
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::io::{self, Cursor, Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -34,18 +35,29 @@ pub fn stdcopy_frame(stream: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// A function [`FakeClient`] calls with the name of every call (see
+/// [`FakeClientState::on_call`]).
+pub type OnCall = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Everything [`FakeClient`] answers with and everything it recorded.
 ///
 /// Fields named like the reference's test client (`wait_container_result`,
 /// `container_commit_options`, ...) behave like there; the others are this fake's own. An
 /// `Option<Error>` field makes every call of its endpoint fail with (a copy of) that error.
-#[derive(Debug, Default)]
+///
+/// `Debug` shows a summary (calls, images, containers, pulled references); it leaves out the
+/// pulls' `X-Registry-Auth` values, which hold credentials.
+#[derive(Default)]
 #[non_exhaustive]
 pub struct FakeClientState {
     /// The name of every call, in order: `ping`, `version`, `inspect_image`, `pull`,
     /// `remove_image`, `build`, `create`, `attach`, `start`, `wait`, `inspect_container`,
     /// `kill`, `remove`, `copy_to_container`, `copy_from_container`, `commit`.
     pub calls: Vec<String>,
+    /// Called with the name of every call once it is recorded, before it is answered, and
+    /// without the state's lock held (so it may call the fake): e.g. to cancel a run at a
+    /// chosen step.
+    pub on_call: Option<OnCall>,
 
     /// Local images by exact name (the real client asks for `name:tag`). A missing one is a
     /// 404 `No such image: <name>`.
@@ -164,6 +176,24 @@ pub struct FakeClientState {
     pub version_err: Option<Error>,
 }
 
+impl fmt::Debug for FakeClientState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn sorted(mut keys: Vec<&String>) -> Vec<&String> {
+            keys.sort();
+            keys
+        }
+        let pulls: Vec<&str> = self.pulls.iter().map(|(r, _)| r.as_str()).collect();
+        f.debug_struct("FakeClientState")
+            .field("calls", &self.calls)
+            .field("images", &sorted(self.images.keys().collect()))
+            .field("containers", &sorted(self.containers.keys().collect()))
+            .field("pulls", &pulls)
+            .field("killed", &self.killed)
+            .field("removed", &self.removed)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Shared {
     state: Mutex<FakeClientState>,
     // Signalled on every kill, so blocked attach readers and waits can look again.
@@ -233,8 +263,8 @@ impl Default for FakeClient {
     }
 }
 
-impl std::fmt::Debug for FakeClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for FakeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("FakeClient").field(&*self.state()).finish()
     }
 }
@@ -269,9 +299,15 @@ impl FakeClient {
     }
 
     fn record(&self, call: &str) -> MutexGuard<'_, FakeClientState> {
-        let mut state = self.state();
-        state.calls.push(call.to_string());
-        state
+        let on_call = {
+            let mut state = self.state();
+            state.calls.push(call.to_string());
+            state.on_call.clone()
+        };
+        if let Some(f) = on_call {
+            f(call);
+        }
+        self.state()
     }
 }
 
@@ -340,7 +376,7 @@ impl Write for AttachWriter {
         let gone = state.killed.contains(&self.id);
         let full = state
             .attach_stdin_limit
-            .is_some_and(|limit| state.attach_stdin.len() + buf.len() > limit);
+            .is_some_and(|limit| state.attach_stdin.len().saturating_add(buf.len()) > limit);
         if gone || full {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "broken pipe"));
         }
@@ -602,6 +638,28 @@ mod tests {
         let mut out = String::new();
         r.read_to_string(&mut out).unwrap();
         assert_eq!(out, "a\nbc\nd");
+    }
+
+    #[test]
+    fn debug_leaves_credentials_out_and_on_call_sees_every_call() {
+        let fake = Arc::new(FakeClient::new());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, f) = (seen.clone(), fake.clone());
+        fake.state().on_call = Some(Arc::new(move |call: &str| {
+            s.lock().unwrap().push(call.to_string());
+            // Without the lock held: the hook may look at the fake.
+            assert!(!f.calls().is_empty());
+        }));
+        let options = ImagePullOptions {
+            registry_auth: "eyJwYXNzd29yZCI6Imh1bnRlcjIifQo=".into(),
+            ..Default::default()
+        };
+        fake.image_pull("quay.io/x:1", &options).unwrap();
+        fake.ping().unwrap();
+        assert_eq!(*seen.lock().unwrap(), ["pull", "ping"]);
+        let debug = format!("{fake:?}");
+        assert!(debug.contains("quay.io/x:1"), "{debug}");
+        assert!(!debug.contains("eyJwYXNzd29yZCI6"), "{debug}");
     }
 
     #[test]
