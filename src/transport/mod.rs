@@ -1,4 +1,5 @@
-//! Bytes and HTTP/1.1 framing over a Unix socket or TCP (TLS behind the `tls` feature).
+//! Bytes and HTTP/1.1 framing over a Unix socket or TCP (TLS behind the `tls` feature), or over
+//! connections a [`unstable::Connector`] opens (an in-process server, e.g. in memory).
 //!
 //! This layer knows nothing of Docker paths or JSON: it sends a [`Request`] and hands back a
 //! [`Response`] whose body is a streaming `Read`, or an [`Upgraded`] duplex stream for a `101`.
