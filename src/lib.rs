@@ -1,4 +1,105 @@
-//! The Docker work of a source-to-image (S2I) builder, synchronous and dependency-light.
+//! The Docker work of a source-to-image (S2I) builder: check and pull builder images, run
+//! `assemble` with the sources streamed in as a tar, copy files in and out, commit the result, and
+//! check that images run as allowed users — synchronous and dependency-light.
+//!
+//! This crate re-implements the Go package `pkg/docker` of
+//! [openshift/source-to-image](https://github.com/openshift/source-to-image) with the same names
+//! (in Rust idiom), defaults, label and environment fallbacks, command construction and error
+//! texts, and fixes the reference's known bugs (see [Differences from S2I](docker#differences-from-s2i)).
+//!
+//! - **Synchronous.** No async runtime: std sockets, plain `Read`/`Write`, and a thread only where
+//!   a stream needs one (the attached container's output).
+//! - **Dependency-light.** Its own blocking HTTP/1.1 client ([`transport`]) over a Unix socket or
+//!   TCP, TLS behind the `tls` feature, one small serde mapping per Engine endpoint ([`ops`]).
+//! - **Streaming.** Uploads, downloads, build contexts, pull progress and container output stream
+//!   at the engine's speed in constant memory; nothing is held whole.
+//!
+//! # Usage
+//!
+//! Two layers: [`EngineClient`] implements the low-level [`Client`] trait, one method per Engine
+//! endpoint; [`DockerClient`] implements the [`Docker`] trait, the operations the S2I builder
+//! calls, over any `Client`.
+//!
+//! ```
+//! # #[cfg(feature = "fake")] {
+//! use std::sync::Arc;
+//!
+//! use s2i_docker::fake::engine::{FakeEngine, FakeImage};
+//! use s2i_docker::{AuthConfig, Docker, DockerClient, RunContainerOptions};
+//!
+//! // Against a real engine: `let client = s2i_docker::EngineClient::from_env()?;`
+//! // (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION as the docker CLI).
+//! // Here the in-process fake engine stands in for it.
+//! let engine = FakeEngine::new()
+//!     .image(
+//!         "builder:1",
+//!         FakeImage::default()
+//!             .label("io.openshift.s2i.scripts-url", "image:///usr/libexec/s2i")
+//!             .user("1001"),
+//!     )
+//!     .container_output(b"---> Installing sources\n", b"")
+//!     .serve_in_memory()?;
+//! let client = engine.client()?;
+//!
+//! let docker = DockerClient::new(Arc::new(client), AuthConfig::default());
+//! let image = docker.check_and_pull_image("builder:1")?;
+//! assert!(image.is_some());
+//! assert_eq!(docker.get_scripts_url("builder:1")?, "image:///usr/libexec/s2i");
+//!
+//! // Runs `/usr/libexec/s2i/assemble` in a container that is removed afterwards.
+//! let options = RunContainerOptions {
+//!     image: "builder:1".into(),
+//!     command: "assemble".into(),
+//!     ..Default::default()
+//! };
+//! docker.run_container(options)?;
+//! assert!(engine.containers().is_empty());
+//! # }
+//! # Ok::<(), s2i_docker::Error>(())
+//! ```
+//!
+//! A whole S2I build against the local engine is `examples/s2i_build.rs`
+//! (`cargo run --example s2i_build`).
+//!
+//! # Errors
+//!
+//! One [`Error`] type. Callers match on kinds through predicates, never on strings:
+//! [`Error::is_not_found`], [`Error::is_conflict`], [`Error::is_unauthorized`],
+//! [`Error::is_timeout`], [`Error::is_cancelled`], [`Error::exit_code`] (a container that
+//! exited non-zero) and [`Error::code`] (the reference's S2I error codes, with
+//! [`Error::suggestion`]). Daemon replies print as the docker CLI prints them
+//! (`Error response from daemon: ...`); connection failures say what to fix.
+//!
+//! # Testing with the fakes
+//!
+//! With the `fake` feature, [`fake`] offers three doubles: `FakeDocker` (the reference's
+//! field-recording fake of [`Docker`]), `FakeClient` (a recording fake [`Client`]) and
+//! `FakeEngine` (an in-process daemon speaking real HTTP/1.1, in memory or on a Unix socket,
+//! with fault injection and request recording).
+//!
+//! # Engines
+//!
+//! Tested against Docker Engine 20.10 (API 1.41) and Podman 4.3's Docker-compatible service;
+//! how the engine is found and where Podman differs is in [`engine`].
+//!
+//! # Features
+//!
+//! | feature | effect |
+//! |---|---|
+//! | *(default)* | Unix-socket and plain-TCP engines. |
+//! | `tls` | `tcp://` engines over TLS with client certificates (rustls, ring provider). |
+//! | `fake` | the [`fake`] module: `FakeDocker`, `FakeClient`, `FakeEngine`. |
+//!
+//! # Logging
+//!
+//! Through the [`log`] facade, with the reference's texts: its `warning: `/`error: ` prefixes
+//! are the log level, its verbosity levels map to `info` (V(0), V(1)) and `debug` (V(2) and
+//! above); see [`docker`]. Credentials never reach a log line.
+//!
+//! # Versioning and MSRV
+//!
+//! The minimum supported Rust version is declared in `Cargo.toml` (`rust-version`); it is not
+//! tested in CI, which has one toolchain.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::all)]
