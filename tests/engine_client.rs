@@ -597,6 +597,7 @@ fn tls_engine_from_a_certificate_directory() {
         ca_file: dir.join("ca.pem"),
         use_tls: false,
         tls_verify: true,
+        ..Default::default()
     };
     let ping = |c: &DockerConfig| new_engine_api_client(c).and_then(|d| d.ping().map(|_| d));
     if !cfg!(feature = "tls") {
