@@ -79,10 +79,12 @@
 //!     (`Could not find the file <dir> in container <id>`). On Podman,
 //!     [`put_archive`](crate::ops::copy::put_archive) first asks whether the directory exists
 //!     (`HEAD`) and gives Docker's 404 when it does not.
-//! 11. **Writing a container's stdin fails** (the connection is reset) when the container exits
-//!     before reading all of it; Docker drops the rest quietly.
-//!     [`run_container`](crate::Docker::run_container) decides by the exit code on both
-//!     engines (see [`docker`](crate::docker)'s differences from S2I).
+//! 11. **A container that exits without reading all of its stdin resets the attach
+//!     connection** on Podman; Docker drops the rest quietly. Writing the input then fails, and
+//!     so does reading the output, after its last byte. The attach stream of a Podman container
+//!     ends at such a reset as at a clean end (the output sent before it is all delivered), and
+//!     [`run_container`](crate::Docker::run_container) decides by the exit code on both engines
+//!     (see [`docker`](crate::docker)'s differences from S2I).
 //! 12. **Version headers**: Podman's ping carries `Api-Version: 1.41` (used for negotiation, as
 //!     Docker's) and `Libpod-Api-Version: 4.3.1` (not used); `GET /version` names the
 //!     `Podman Engine` component.

@@ -1,6 +1,7 @@
 //! Container endpoints: create, attach, start, wait, inspect, kill, remove, commit.
 
 use std::collections::HashMap;
+use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
@@ -251,6 +252,9 @@ pub struct ContainerAttachOptions {
 /// before start so no output is lost. The upgrade must come within the client's timeout; the
 /// stream itself has no time limit.
 ///
+/// On Podman, a reset connection ends the output like a clean end: Podman resets it when the
+/// container exits without reading all of its input (the output sent before is all delivered).
+///
 /// Without `stream`, Docker returns at once (there is nothing to stream) while Podman streams
 /// anyway and, for a stopped container, waits for it to start again: on Podman such an attach
 /// is refused instead of left hanging.
@@ -288,11 +292,17 @@ pub fn attach(
         query(&params)
     );
     let headers = vec![("Content-Type", "text/plain".to_string())];
+    let podman = docker.is_podman()?;
     match docker.upgrade("POST", &endpoint, headers)? {
         Upgrade::Switched(upgraded) => {
             let (reader, writer) = upgraded.split();
+            let reader: Box<dyn Read + Send> = if podman {
+                Box::new(ResetIsEnd(reader))
+            } else {
+                Box::new(reader)
+            };
             Ok(HijackedResponse {
-                reader: Box::new(reader),
+                reader,
                 writer: Box::new(writer),
             })
         }
@@ -308,6 +318,22 @@ pub fn attach(
                 status,
                 message: format!("unable to upgrade to tcp, received {status}{detail}"),
             })
+        }
+    }
+}
+
+/// The output of a Podman attach: a reset connection is the end of the stream.
+///
+/// When the container exits without reading all of its stdin, Podman closes the connection
+/// with that input unread, and the kernel then ends our reads with `ECONNRESET` (after every
+/// byte Podman sent, which is still delivered) where Docker's stream ends cleanly.
+struct ResetIsEnd<R>(R);
+
+impl<R: Read> Read for ResetIsEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(0),
+            other => other,
         }
     }
 }
