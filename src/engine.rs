@@ -454,8 +454,16 @@ impl EngineClient {
     /// # Errors
     /// The ping's errors when it must ask (the engine is unreachable, ...).
     pub fn engine(&self) -> Result<Engine> {
-        if let Some(engine) = self.engine.or(self.shared.engine.get().copied()) {
+        let known = || self.engine.or(self.shared.engine.get().copied());
+        if let Some(engine) = known() {
             return Ok(engine);
+        }
+        if self.pinned.is_none() {
+            // The negotiation is due anyway, and its ping tells the engine.
+            self.version()?;
+            if let Some(engine) = known() {
+                return Ok(engine);
+            }
         }
         let ping = system::ping(self)?;
         Ok(*self
@@ -951,6 +959,15 @@ mod tests {
         assert_eq!(pinned.engine().unwrap(), Engine::Docker);
         assert_eq!(docker.engine().unwrap(), Engine::Docker);
         assert_eq!(server.requests().len(), 1);
+        // Asked first, by the negotiation's ping.
+        let (docker, server) = engine_server("Libpod/4.3.1 (linux)");
+        assert_eq!(docker.engine().unwrap(), Engine::Podman);
+        crate::ops::image::inspect(&docker, "app:1").unwrap();
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            ["/_ping", "/v1.41/images/docker.io/library/app:1/json"]
+        );
         // Or not at all when the caller says.
         let (docker, server) = engine_server("Docker/20.10.24 (linux)");
         assert_eq!(
