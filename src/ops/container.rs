@@ -1,7 +1,7 @@
 //! Container endpoints: create, attach, start, wait, inspect, kill, remove, commit.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ops::{self, check_container_id};
 use crate::podman;
 use crate::reference::parse_normalized_named;
-use crate::transport::{encode_path_segment, query, Body, Upgrade};
+use crate::transport::{encode_path_segment, query, Body, ResponseBody, Upgrade};
 
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
 ///
@@ -252,8 +252,10 @@ pub struct ContainerAttachOptions {
 /// before start so no output is lost. The upgrade must come within the client's timeout; the
 /// stream itself has no time limit.
 ///
-/// On Podman, a reset connection ends the output like a clean end: Podman resets it when the
-/// container exits without reading all of its input (the output sent before is all delivered).
+/// On Podman, the output is made as complete as Docker's: when a container exits without
+/// reading all of its input, Podman's attach can lose output (it sends `Error: ...` on stderr
+/// instead and resets the connection); the missing output is then read from the container's
+/// logs (see [`podman`](mod@crate::podman)).
 ///
 /// Without `stream`, Docker returns at once (there is nothing to stream) while Podman streams
 /// anyway and, for a stopped container, waits for it to start again: on Podman such an attach
@@ -296,8 +298,14 @@ pub fn attach(
     match docker.upgrade("POST", &endpoint, headers)? {
         Upgrade::Switched(upgraded) => {
             let (reader, writer) = upgraded.split();
-            let reader: Box<dyn Read + Send> = if podman {
-                Box::new(ResetIsEnd(reader))
+            let reader: Box<dyn Read + Send> = if podman && (options.stdout || options.stderr) {
+                Box::new(podman::AttachOutput::new(
+                    Box::new(reader),
+                    docker.clone(),
+                    container,
+                    options.stdout,
+                    options.stderr,
+                ))
             } else {
                 Box::new(reader)
             };
@@ -322,20 +330,29 @@ pub fn attach(
     }
 }
 
-/// The output of a Podman attach: a reset connection is the end of the stream.
-///
-/// When the container exits without reading all of its stdin, Podman closes the connection
-/// with that input unread, and the kernel then ends our reads with `ECONNRESET` (after every
-/// byte Podman sent, which is still delivered) where Docker's stream ends cleanly.
-struct ResetIsEnd<R>(R);
-
-impl<R: Read> Read for ResetIsEnd<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.0.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(0),
-            other => other,
-        }
+/// The output a container wrote so far (`GET /containers/{id}/logs?stdout=1&stderr=1`), framed
+/// as an attach stream when the container has no TTY.
+pub(crate) fn logs(
+    docker: &EngineClient,
+    container: &str,
+    stdout: bool,
+    stderr: bool,
+) -> Result<ResponseBody> {
+    check_container_id(container)?;
+    let mut params = Vec::with_capacity(2);
+    if stderr {
+        params.push(("stderr", "1"));
     }
+    if stdout {
+        params.push(("stdout", "1"));
+    }
+    let endpoint = format!(
+        "/containers/{}/logs{}",
+        encode_path_segment(container),
+        query(&params)
+    );
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Stream)?;
+    Ok(response.into_body())
 }
 
 /// Starts a container (`POST /containers/{id}/start`).
