@@ -26,6 +26,11 @@ pub struct DockerConfig {
     pub use_tls: bool,
     /// Speak TLS and verify the daemon's certificate (`DOCKER_TLS_VERIFY`).
     pub tls_verify: bool,
+    /// The sockets [`get_default_docker_config`](crate::get_default_docker_config) looked at
+    /// when no variable named an engine and none of them answered (`endpoint` is the first);
+    /// connection errors name them all. Empty otherwise: leave it empty when filling the rest by
+    /// hand.
+    pub tried_endpoints: Vec<String>,
 }
 
 /// Registry credentials (the reference's `api.AuthConfig`, with the Engine's extra fields).

@@ -5,6 +5,9 @@
 //! Each endpoint is a plain function in the [`ops`](mod@crate::ops) modules; `EngineClient` also implements the
 //! [`Client`] trait by calling them.
 //!
+//! The same client speaks to Podman's Docker-compatible service: it tells the engines apart by
+//! their ping ([`Engine`]) and handles Podman's differences; see [`podman`](mod@crate::podman).
+//!
 //! ```no_run
 //! let docker = s2i_docker::EngineClient::from_env()?;
 //! let ping = s2i_docker::ops::system::ping(&docker)?;
@@ -38,6 +41,10 @@ use crate::transport::{
 /// Where the engine is when `DOCKER_HOST` says nothing.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// The socket of a rootful Podman service (looked for after [`DEFAULT_HOST`] and the rootless
+/// one, `$XDG_RUNTIME_DIR/podman/podman.sock`).
+pub const PODMAN_SYSTEM_HOST: &str = "unix:///run/podman/podman.sock";
+
 /// The newest API version this client speaks; a newer engine is spoken to in this version.
 ///
 /// The request shapes used here are the same from 1.41 (Docker 20.10, Podman 4) to 1.45, and
@@ -54,28 +61,39 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default cap on a JSON reply read into memory.
 pub const DEFAULT_JSON_LIMIT: usize = 16 << 20;
 
-/// Reads `DOCKER_HOST`, `DOCKER_CERT_PATH`, `DOCKER_TLS_VERIFY` and `DOCKER_TLS` as the reference does.
+/// Reads `DOCKER_HOST`, `DOCKER_CERT_PATH`, `DOCKER_TLS_VERIFY` and `DOCKER_TLS` as the reference
+/// does, and looks for Podman when no variable names an engine.
 ///
 /// - `endpoint`: `DOCKER_HOST`; else `CONTAINER_HOST` when it is a `unix://` or `tcp://` URL
-///   (Podman's variable); else [`DEFAULT_HOST`].
+///   (Podman's variable); else the first of [`DEFAULT_HOST`],
+///   `$XDG_RUNTIME_DIR/podman/podman.sock` and [`PODMAN_SYSTEM_HOST`] that accepts a connection
+///   (nothing is sent); else [`DEFAULT_HOST`], with all of them in `tried_endpoints` so that
+///   connection errors name them.
 /// - certificates: `cert.pem`, `key.pem` and `ca.pem` in `DOCKER_CERT_PATH`, else in
 ///   [`dir()`] (`DOCKER_CONFIG` or `~/.docker`).
 /// - `tls_verify` / `use_tls`: true when `DOCKER_TLS_VERIFY` / `DOCKER_TLS` is set to anything
 ///   non-empty, even `0` or `false` (as the docker CLI reads them).
 pub fn get_default_docker_config() -> DockerConfig {
-    config_from(&|name| std::env::var(name).ok(), &home_dir)
+    config_from(
+        &|name| std::env::var(name).ok(),
+        &home_dir,
+        &accepts_connections,
+    )
 }
 
 fn config_from(
     env: &dyn Fn(&str) -> Option<String>,
     home: &dyn Fn() -> Option<PathBuf>,
+    answers: &dyn Fn(&str) -> bool,
 ) -> DockerConfig {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
-    let endpoint = set("DOCKER_HOST")
-        .or_else(|| {
-            set("CONTAINER_HOST").filter(|h| h.starts_with("unix://") || h.starts_with("tcp://"))
-        })
-        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    let named = set("DOCKER_HOST").or_else(|| {
+        set("CONTAINER_HOST").filter(|h| h.starts_with("unix://") || h.starts_with("tcp://"))
+    });
+    let (endpoint, tried_endpoints) = match named {
+        Some(host) => (host, Vec::new()),
+        None => discover(candidate_hosts(env), answers),
+    };
     let cert_path = set("DOCKER_CERT_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| dir_from(env, home));
@@ -86,6 +104,50 @@ fn config_from(
         ca_file: cert_path.join("ca.pem"),
         use_tls: set("DOCKER_TLS").is_some(),
         tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
+        tried_endpoints,
+    }
+}
+
+/// Where to look for an engine, in order: Docker's socket, rootless Podman's, rootful Podman's.
+fn candidate_hosts(env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut hosts = vec![DEFAULT_HOST.to_string()];
+    if let Some(dir) = env("XDG_RUNTIME_DIR").filter(|d| d.starts_with('/')) {
+        hosts.push(format!(
+            "unix://{}/podman/podman.sock",
+            dir.trim_end_matches('/')
+        ));
+    }
+    hosts.push(PODMAN_SYSTEM_HOST.to_string());
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    hosts
+}
+
+/// The first candidate that answers, with no list; else the first candidate, with all of them.
+fn discover(candidates: Vec<String>, answers: &dyn Fn(&str) -> bool) -> (String, Vec<String>) {
+    if let Some(found) = candidates.iter().find(|h| answers(h)) {
+        return (found.clone(), Vec::new());
+    }
+    let first = candidates
+        .first()
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_HOST.to_string());
+    (first, candidates)
+}
+
+/// Whether something listens on a `unix://` socket (connects and hangs up; a socket-activated
+/// service is started by it).
+fn accepts_connections(host: &str) -> bool {
+    host.strip_prefix("unix://")
+        .is_some_and(|path| std::os::unix::net::UnixStream::connect(path).is_ok())
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -155,12 +217,20 @@ pub fn new_engine_api_client(config: &DockerConfig) -> Result<EngineClient> {
         Ok(v) if !v.is_empty() => Some(parse_api_version(&v)?),
         _ => None,
     };
+    // The list belongs to the endpoint the search fell back to (its first entry), not to
+    // another one set by hand.
+    let tried = (config.tried_endpoints.len() > 1
+        && config.tried_endpoints.first() == Some(&config.endpoint))
+    .then(|| Arc::from(or_list(&config.tried_endpoints)));
     Ok(EngineClient {
         shared: Arc::new(Shared {
             transport,
             negotiated: OnceLock::new(),
+            engine: OnceLock::new(),
+            tried,
         }),
         pinned,
+        engine: None,
         timeout: crate::DEFAULT_DOCKER_TIMEOUT,
         json_limit: DEFAULT_JSON_LIMIT,
         cancel: None,
@@ -235,6 +305,46 @@ struct Shared {
     transport: Transport,
     /// The version agreed with the engine, once a ping told it.
     negotiated: OnceLock<Arc<str>>,
+    /// Which engine answers, once a ping told it.
+    engine: OnceLock<Engine>,
+    /// Every socket looked at when none answered (`a, b or c`), for connection errors.
+    tried: Option<Arc<str>>,
+}
+
+/// The engine behind an endpoint, as the `Server` header of its ping tells.
+///
+/// Podman's answers differ from Docker's in places; the client handles each difference when it
+/// speaks to Podman (see [`podman`](mod@crate::podman)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Engine {
+    /// The Docker Engine, or any engine that does not say it is Podman.
+    Docker,
+    /// Podman's Docker-compatible service (`Server: Libpod/4.3.1 (linux)`).
+    Podman,
+}
+
+impl Engine {
+    /// The engine a `Server` header names: `Libpod/...` is Podman, anything else (`Docker/...`,
+    /// none) is Docker.
+    ///
+    /// ```
+    /// use s2i_docker::engine::Engine;
+    /// assert_eq!(Engine::from_server_header("Libpod/4.3.1 (linux)"), Engine::Podman);
+    /// assert_eq!(Engine::from_server_header("Docker/20.10.24+dfsg1 (linux)"), Engine::Docker);
+    /// ```
+    pub fn from_server_header(server: &str) -> Engine {
+        let product = server
+            .trim_start()
+            .split(['/', ' '])
+            .next()
+            .unwrap_or_default();
+        if product.eq_ignore_ascii_case("libpod") {
+            Engine::Podman
+        } else {
+            Engine::Docker
+        }
+    }
 }
 
 /// A client of the Docker Engine API (also Podman's Docker-compatible API).
@@ -249,6 +359,8 @@ pub struct EngineClient {
     shared: Arc<Shared>,
     /// A version fixed by `DOCKER_API_VERSION` or [`EngineClient::with_api_version`].
     pinned: Option<Arc<str>>,
+    /// An engine fixed by [`EngineClient::with_engine`].
+    engine: Option<Engine>,
     timeout: Duration,
     json_limit: usize,
     cancel: Option<Cancel>,
@@ -265,6 +377,7 @@ impl fmt::Debug for EngineClient {
                     .as_deref()
                     .or(self.shared.negotiated.get().map(|v| &**v)),
             )
+            .field("engine", &self.engine.or(self.shared.engine.get().copied()))
             .field("timeout", &self.timeout)
             .field("json_limit", &self.json_limit)
             .field("cancellable", &self.cancel.is_some())
@@ -326,6 +439,49 @@ impl EngineClient {
         })
     }
 
+    /// A clone that takes the engine to be `engine` without asking it (e.g. Podman behind a
+    /// proxy that rewrites the `Server` header).
+    pub fn with_engine(&self, engine: Engine) -> EngineClient {
+        EngineClient {
+            engine: Some(engine),
+            ..self.clone()
+        }
+    }
+
+    /// Which engine answers: told by the `Server` header of its ping, asked once per client
+    /// (the version negotiation's ping tells it without another request) and shared by clones.
+    ///
+    /// # Errors
+    /// The ping's errors when it must ask (the engine is unreachable, ...).
+    pub fn engine(&self) -> Result<Engine> {
+        let known = || self.engine.or(self.shared.engine.get().copied());
+        if let Some(engine) = known() {
+            return Ok(engine);
+        }
+        if self.pinned.is_none() {
+            // The negotiation is due anyway, and its ping tells the engine.
+            self.version()?;
+            if let Some(engine) = known() {
+                return Ok(engine);
+            }
+        }
+        let ping = system::ping(self)?;
+        Ok(*self
+            .shared
+            .engine
+            .get_or_init(|| Engine::from_server_header(&ping.server)))
+    }
+
+    /// Whether the engine is Podman (asking it once, see [`engine`](EngineClient::engine)).
+    pub(crate) fn is_podman(&self) -> Result<bool> {
+        Ok(self.engine()? == Engine::Podman)
+    }
+
+    /// Remembers the engine a ping's `Server` header names.
+    pub(crate) fn note_server(&self, server: &str) {
+        let _ = self.shared.engine.set(Engine::from_server_header(server));
+    }
+
     /// The API version in use, negotiating it first if no call has done so yet.
     ///
     /// # Errors
@@ -362,6 +518,7 @@ impl EngineClient {
         if server.is_empty() && response.status >= 400 {
             return Err(ops::error_from_response(response, &self.url("/_ping")));
         }
+        self.note_server(response.header("Server").unwrap_or_default());
         let _ = response.read_to_vec(1 << 10);
         let agreed = negotiate(&server, &self.host().to_string())?;
         Ok(self.shared.negotiated.get_or_init(|| agreed).clone())
@@ -387,7 +544,27 @@ impl EngineClient {
     }
 
     fn send_raw(&self, request: Request<'_>) -> Result<Response> {
-        self.shared.transport.send(request, self.cancel.as_ref())
+        self.shared
+            .transport
+            .send(request, self.cancel.as_ref())
+            .map_err(|e| self.name_tried(e))
+    }
+
+    /// A connection error names every socket looked at when none answered.
+    fn name_tried(&self, e: Error) -> Error {
+        match (e, &self.shared.tried) {
+            (
+                Error::Connect {
+                    failure, source, ..
+                },
+                Some(tried),
+            ) => Error::Connect {
+                host: tried.to_string(),
+                failure,
+                source,
+            },
+            (e, _) => e,
+        }
     }
 
     /// Sends `method` to `/v<version><endpoint>` (the endpoint carries its query) and returns a
@@ -451,16 +628,19 @@ impl EngineClient {
         headers: Vec<(&'static str, String)>,
     ) -> Result<Upgrade> {
         let target = format!("/v{}{endpoint}", self.version()?);
-        self.shared.transport.upgrade(
-            Request {
-                method,
-                target,
-                headers,
-                body: Body::Empty,
-                timeouts: self.timeouts(Limits::Upgrade),
-            },
-            self.cancel.as_ref(),
-        )
+        self.shared
+            .transport
+            .upgrade(
+                Request {
+                    method,
+                    target,
+                    headers,
+                    body: Body::Empty,
+                    timeouts: self.timeouts(Limits::Upgrade),
+                },
+                self.cancel.as_ref(),
+            )
+            .map_err(|e| self.name_tried(e))
     }
 }
 
@@ -604,8 +784,11 @@ impl EngineClient {
             shared: Arc::new(Shared {
                 transport,
                 negotiated: OnceLock::new(),
+                engine: OnceLock::new(),
+                tried: None,
             }),
             pinned: None,
+            engine: None,
             timeout: crate::DEFAULT_DOCKER_TIMEOUT,
             json_limit: DEFAULT_JSON_LIMIT,
             cancel: None,
@@ -619,12 +802,124 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)], home: Option<&str>) -> DockerConfig {
+        config_answered(vars, home, &[])
+    }
+
+    /// The configuration when exactly the sockets `listening` answer.
+    fn config_answered(
+        vars: &[(&str, &str)],
+        home: Option<&str>,
+        listening: &[&str],
+    ) -> DockerConfig {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let home = home.map(PathBuf::from);
-        config_from(&|name| vars.get(name).cloned(), &|| home.clone())
+        config_from(&|name| vars.get(name).cloned(), &|| home.clone(), &|host| {
+            listening.contains(&host)
+        })
+    }
+
+    #[test]
+    fn looks_for_podman_when_no_variable_names_an_engine() {
+        let rootless = "unix:///run/user/1000/podman/podman.sock";
+        let xdg = [("XDG_RUNTIME_DIR", "/run/user/1000")];
+        // Docker answers: Docker, even with Podman around.
+        let c = config_answered(&xdg, None, &[DEFAULT_HOST, rootless, PODMAN_SYSTEM_HOST]);
+        assert_eq!(c.endpoint, DEFAULT_HOST);
+        assert!(c.tried_endpoints.is_empty());
+        // Rootless Podman before rootful Podman.
+        let c = config_answered(&xdg, None, &[rootless, PODMAN_SYSTEM_HOST]);
+        assert_eq!(c.endpoint, rootless);
+        assert!(c.tried_endpoints.is_empty());
+        let c = config_answered(&xdg, None, &[PODMAN_SYSTEM_HOST]);
+        assert_eq!(c.endpoint, PODMAN_SYSTEM_HOST);
+        // Without XDG_RUNTIME_DIR (or a relative one) there is no rootless socket to look at.
+        let c = config_answered(&[], None, &[rootless, PODMAN_SYSTEM_HOST]);
+        assert_eq!(c.endpoint, PODMAN_SYSTEM_HOST);
+        let c = config_answered(&[("XDG_RUNTIME_DIR", "run")], None, &[]);
+        assert_eq!(c.tried_endpoints, [DEFAULT_HOST, PODMAN_SYSTEM_HOST]);
+        // Nothing answers: Docker's socket, and the list for the connection error.
+        let c = config_answered(&[("XDG_RUNTIME_DIR", "/run/user/1000/")], None, &[]);
+        assert_eq!(c.endpoint, DEFAULT_HOST);
+        assert_eq!(
+            c.tried_endpoints,
+            [DEFAULT_HOST, rootless, PODMAN_SYSTEM_HOST]
+        );
+        // Root's runtime directory is /run: the rootful socket is listed once.
+        let c = config_answered(&[("XDG_RUNTIME_DIR", "/run")], None, &[]);
+        assert_eq!(c.tried_endpoints, [DEFAULT_HOST, PODMAN_SYSTEM_HOST]);
+        // A variable that names an engine is used as it is: nothing is looked at.
+        for vars in [
+            [("DOCKER_HOST", "tcp://10.0.0.1:2375")],
+            [("CONTAINER_HOST", "unix:///somewhere/podman.sock")],
+        ] {
+            let c = config_from(
+                &|name| {
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                },
+                &|| None,
+                &|host| panic!("{host} looked at"),
+            );
+            assert!(c.tried_endpoints.is_empty());
+            assert_eq!(c.endpoint, vars[0].1);
+        }
+    }
+
+    #[test]
+    fn connection_errors_name_the_sockets_tried() {
+        assert_eq!(or_list(&[]), "");
+        assert_eq!(or_list(&["a".into()]), "a");
+        assert_eq!(or_list(&["a".into(), "b".into()]), "a or b");
+        assert_eq!(or_list(&["a".into(), "b".into(), "c".into()]), "a, b or c");
+
+        let dir = std::env::temp_dir().join(format!("s2i-docker-discovery-{}", std::process::id()));
+        let hosts: Vec<String> = ["docker.sock", "podman/podman.sock", "podman.sock"]
+            .iter()
+            .map(|f| format!("unix://{}/{f}", dir.display()))
+            .collect();
+        let (endpoint, tried) = discover(hosts.clone(), &accepts_connections);
+        assert_eq!(endpoint, hosts[0]);
+        let config = DockerConfig {
+            endpoint,
+            tried_endpoints: tried,
+            ..Default::default()
+        };
+        let docker = new_engine_api_client(&config).unwrap();
+        let e = crate::ops::system::ping(&docker).unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "failed to connect to the docker API at {}, {} or {}; check if the path is correct",
+                hosts[0], hosts[1], hosts[2]
+            )),
+            "{text}"
+        );
+        // An endpoint set by hand is named alone.
+        let named = DockerConfig {
+            endpoint: hosts[1].clone(),
+            tried_endpoints: hosts.clone(),
+            ..Default::default()
+        };
+        let e = crate::ops::system::ping(&new_engine_api_client(&named).unwrap()).unwrap_err();
+        assert!(!e.to_string().contains(&hosts[0]), "{e}");
+
+        // A socket that accepts connections is found.
+        std::fs::create_dir_all(dir.join("podman")).unwrap();
+        let path = dir.join("podman/podman.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        assert_eq!(
+            discover(hosts.clone(), &accepts_connections),
+            (hosts[1].clone(), vec![])
+        );
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!accepts_connections("tcp://127.0.0.1:1"));
     }
 
     #[test]
@@ -671,6 +966,74 @@ mod tests {
         );
         assert_eq!(c.endpoint, DEFAULT_HOST);
         assert_eq!(c.ca_file, PathBuf::from(".docker/ca.pem"));
+    }
+
+    #[test]
+    fn engines_by_server_header() {
+        for (server, engine) in [
+            ("Libpod/4.3.1 (linux)", Engine::Podman),
+            ("libpod/5.0.0", Engine::Podman),
+            ("Docker/20.10.24+dfsg1 (linux)", Engine::Docker),
+            ("", Engine::Docker),
+            ("Libpodder/1", Engine::Docker),
+        ] {
+            assert_eq!(Engine::from_server_header(server), engine, "{server}");
+        }
+    }
+
+    fn engine_server(server: &'static str) -> (EngineClient, crate::ops::test_server::Server) {
+        crate::ops::test_server::serve_with(false, move |r| {
+            if r.path == "/_ping" {
+                return (
+                    format!("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nServer: {server}\r\nContent-Length: 2\r\n\r\nOK").into_bytes(),
+                    false,
+                );
+            }
+            crate::ops::test_server::json("200 OK", "{\"Id\":\"x\"}")
+        })
+    }
+
+    #[test]
+    fn the_engine_is_asked_once() {
+        // Told by the version negotiation's ping, for all clones.
+        let (docker, server) = engine_server("Libpod/4.3.1 (linux)");
+        crate::ops::container::inspect(&docker, "abc").unwrap();
+        assert_eq!(docker.engine().unwrap(), Engine::Podman);
+        assert_eq!(
+            docker
+                .with_timeout(Duration::from_secs(1))
+                .engine()
+                .unwrap(),
+            Engine::Podman
+        );
+        assert_eq!(server.requests().len(), 2, "one ping, one inspect");
+        assert!(format!("{docker:?}").contains("Podman"));
+        // With a pinned version, by a ping of its own when first needed.
+        let (docker, server) = engine_server("Docker/20.10.24 (linux)");
+        let pinned = docker.with_api_version("1.41").unwrap();
+        assert_eq!(pinned.engine().unwrap(), Engine::Docker);
+        assert_eq!(docker.engine().unwrap(), Engine::Docker);
+        assert_eq!(server.requests().len(), 1);
+        // Asked first, by the negotiation's ping.
+        let (docker, server) = engine_server("Libpod/4.3.1 (linux)");
+        assert_eq!(docker.engine().unwrap(), Engine::Podman);
+        crate::ops::image::inspect(&docker, "app:1").unwrap();
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            ["/_ping", "/v1.41/images/docker.io/library/app:1/json"]
+        );
+        // Or not at all when the caller says.
+        let (docker, server) = engine_server("Docker/20.10.24 (linux)");
+        assert_eq!(
+            docker.with_engine(Engine::Podman).engine().unwrap(),
+            Engine::Podman
+        );
+        assert!(server.requests().is_empty());
+        // An explicit ping tells it too.
+        crate::ops::system::ping(&docker).unwrap();
+        assert_eq!(docker.engine().unwrap(), Engine::Docker);
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[test]

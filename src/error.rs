@@ -16,6 +16,10 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+/// The registry error codes (OCI distribution) for a missing repository or tag, as the engines
+/// print them.
+const REGISTRY_NOT_FOUND: &[&str] = &["manifest unknown", "name unknown"];
+
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -288,14 +292,48 @@ impl Error {
 
     /// The daemon said 404: no such image, container or path.
     ///
-    /// Also true for an S2I error whose cause is a 404 (e.g. an `InspectImageError`).
+    /// Also true for an S2I error whose cause is a 404 (e.g. an `InspectImageError`), and for a
+    /// pull whose progress stream says the registry has no such image or tag (`manifest
+    /// unknown`, `name unknown`): Podman reports that inside its 200 stream where Docker answers
+    /// 404.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
+            || self
+                .stream_message()
+                .is_some_and(|m| REGISTRY_NOT_FOUND.iter().any(|t| m.contains(t)))
     }
 
     /// The daemon said 409: a conflict (name in use, container not running, ...).
+    ///
+    /// Also true for Podman's 500 replies for those conditions, recognised by their texts
+    /// (`that name is already in use`, `container state improper`, `by ID with more than one
+    /// tag`; see [`podman`](mod@crate::podman)), and for an S2I error whose cause is a conflict.
     pub fn is_conflict(&self) -> bool {
-        self.status() == Some(409)
+        match self.status() {
+            Some(409) => true,
+            Some(500) => self
+                .api_message()
+                .is_some_and(|m| crate::podman::CONFLICT_TEXTS.iter().any(|t| m.contains(t))),
+            _ => false,
+        }
+    }
+
+    /// The message of a daemon reply, also through an S2I error's cause.
+    fn api_message(&self) -> Option<&str> {
+        match self {
+            Error::Api { message, .. } => Some(message),
+            Error::S2i(e) => e.details.as_ref().and_then(Error::api_message),
+            _ => None,
+        }
+    }
+
+    /// The message of an error reported inside a stream, also through an S2I error's cause.
+    fn stream_message(&self) -> Option<&str> {
+        match self {
+            Error::Stream { message } => Some(message),
+            Error::S2i(e) => e.details.as_ref().and_then(Error::stream_message),
+            _ => None,
+        }
     }
 
     /// The daemon or a registry refused the credentials (401, or the daemon's registry texts).
@@ -555,6 +593,74 @@ mod tests {
         assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(go_duration(Duration::from_millis(300)), "300ms");
         assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
+    }
+
+    #[test]
+    fn conflicts_of_both_engines() {
+        // Docker's 409s.
+        assert!(
+            Error::api(409, "Conflict. The container name \"/x\" is already in use").is_conflict()
+        );
+        // Podman 4's 500s for the same conditions, as it words them.
+        let podman = [
+            "container create: creating container storage: the container name \"s2i_x\" is already in use by cc97678a7b93. You have to remove that container to be able to reuse that name: that name is already in use",
+            "can only kill running containers. cc97678a7b93 is in state exited: container state improper",
+            "cannot remove container 4450b8dbf87b as it is running - running or paused containers cannot be removed without force: container state improper",
+            "unable to delete image \"0132aaa3b73d\" by ID with more than one tag ([localhost/a:1 localhost/b:2]): please force removal",
+        ];
+        for text in podman {
+            let e = Error::api(500, text);
+            assert!(e.is_conflict(), "{text}");
+            assert_eq!(
+                e.status(),
+                Some(500),
+                "the status stays what the engine sent"
+            );
+            assert!(Error::inspect_image("x", Error::api(500, text)).is_conflict());
+        }
+        // Other 500s are not conflicts, nor are those texts with another status or kind.
+        for e in [
+            Error::api(500, "boom"),
+            Error::api(500, "that name is fine"),
+            Error::api(400, "container state improper"),
+            Error::other("container state improper"),
+            Error::Stream {
+                message: "container state improper".into(),
+            },
+        ] {
+            assert!(!e.is_conflict(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn not_found_in_a_status_or_a_pull_stream() {
+        assert!(Error::api(404, "No such image: x:1").is_not_found());
+        // Podman's pull of a missing tag: a 200 whose stream fails.
+        let podman = Error::Stream {
+            message: "initializing source docker://127.0.0.1:5000/s2i/nope:1: reading manifest 1 in 127.0.0.1:5000/s2i/nope: manifest unknown: manifest unknown".into(),
+        };
+        assert!(podman.is_not_found());
+        assert!(Error::pull_image("x", podman).is_not_found());
+        assert!(Error::Stream {
+            message: "name unknown: repository name not known to registry".into()
+        }
+        .is_not_found());
+        assert!(!Error::Stream {
+            message: "unauthorized: authentication required".into()
+        }
+        .is_not_found());
+        // Only a stream says so in words: a 500 with the text is not a 404.
+        assert!(!Error::api(500, "manifest unknown").is_not_found());
+        // A refused pull is unauthorized on both engines.
+        assert!(Error::api(
+            500,
+            "Head \"http://127.0.0.1:5000/v2/s2i/busybox/manifests/1\": no basic auth credentials"
+        )
+        .is_unauthorized());
+        assert!(Error::Stream {
+            message: "initializing source docker://127.0.0.1:5000/s2i/pm:1: reading manifest 1 in 127.0.0.1:5000/s2i/pm: unauthorized: authentication required".into()
+        }
+        .is_unauthorized());
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod ops;
+pub mod podman;
 pub mod reference;
 pub mod tar;
 pub mod transport;
@@ -125,7 +126,7 @@ pub use client::{BodyReader, Client, HijackedResponse, StdinWriter};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 
 // -- re-exports: engine.rs (engine client, config from the environment)
-pub use engine::{get_default_docker_config, new_engine_api_client, EngineClient};
+pub use engine::{get_default_docker_config, new_engine_api_client, Engine, EngineClient};
 pub use transport::Cancel;
 
 // -- re-exports: docker.rs (the Docker trait and the S2I operations)

@@ -1,6 +1,7 @@
 //! Container endpoints: create, attach, start, wait, inspect, kill, remove, commit.
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
@@ -8,8 +9,9 @@ use crate::client::HijackedResponse;
 use crate::engine::{EngineClient, Limits};
 use crate::error::{Error, Result};
 use crate::ops::{self, check_container_id};
+use crate::podman;
 use crate::reference::parse_normalized_named;
-use crate::transport::{encode_path_segment, query, Body, Upgrade};
+use crate::transport::{encode_path_segment, query, Body, ResponseBody, Upgrade};
 
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
 ///
@@ -177,10 +179,33 @@ pub fn normalize_capabilities(caps: &[String]) -> Vec<String> {
 /// The body is the configuration at the top level plus `HostConfig`; `CapDrop` is sent
 /// normalised ([`normalize_capabilities`]). An empty `name` lets the daemon choose one.
 ///
+/// On Podman, a short image name (`app:1`) means what it means to Docker
+/// (`docker.io/library/app:1`) when such an image exists, and Podman's own lookup otherwise
+/// (see [`podman`](mod@crate::podman)).
+///
 /// # Errors
-/// [`Error::Api`]: 404 for a missing image, 409 for a name in use, 400 for an invalid
-/// configuration; connection errors, timeouts, [`Error::Decode`].
+/// [`Error::Api`]: 404 for a missing image, 409 for a name in use (Podman: 500, see
+/// [`Error::is_conflict`]), 400 for an invalid configuration; connection errors, timeouts,
+/// [`Error::Decode`].
 pub fn create(
+    docker: &EngineClient,
+    body: &ContainerCreateBody,
+    name: &str,
+) -> Result<ContainerCreateResponse> {
+    if let Some(qualified) = podman::docker_hub_name(&body.config.image) {
+        if docker.is_podman()? {
+            let mut as_docker = body.clone();
+            as_docker.config.image = qualified;
+            match create_as_given(docker, &as_docker, name) {
+                Err(e) if e.is_not_found() => {}
+                done => return done,
+            }
+        }
+    }
+    create_as_given(docker, body, name)
+}
+
+fn create_as_given(
     docker: &EngineClient,
     body: &ContainerCreateBody,
     name: &str,
@@ -227,8 +252,18 @@ pub struct ContainerAttachOptions {
 /// before start so no output is lost. The upgrade must come within the client's timeout; the
 /// stream itself has no time limit.
 ///
+/// On Podman, the output is made as complete as Docker's: when a container exits without
+/// reading all of its input, Podman's attach can lose output (it sends `Error: ...` on stderr
+/// instead and resets the connection); the missing output is then read from the container's
+/// logs (see [`podman`](mod@crate::podman)).
+///
+/// Without `stream`, Docker returns at once (there is nothing to stream) while Podman streams
+/// anyway and, for a stopped container, waits for it to start again: on Podman such an attach
+/// is refused instead of left hanging.
+///
 /// # Errors
-/// [`Error::InvalidInput`] for an empty ID (nothing is sent); [`Error::Api`]
+/// [`Error::InvalidInput`] for an empty ID (nothing is sent); [`Error::Unsupported`] for an
+/// attach without `stream` on Podman (nothing is sent); [`Error::Api`]
 /// `unable to upgrade to tcp, received <status>: <daemon message>` when the daemon refuses
 /// (404 for a missing container, 409 for one that cannot be attached); connection errors.
 pub fn attach(
@@ -237,6 +272,11 @@ pub fn attach(
     options: &ContainerAttachOptions,
 ) -> Result<HijackedResponse> {
     check_container_id(container)?;
+    if !options.stream && docker.is_podman()? {
+        return Err(Error::Unsupported(
+            "Podman cannot attach without stream=1: it streams anyway, and waits for a stopped container to start again".into(),
+        ));
+    }
     let mut params = Vec::with_capacity(4);
     for (key, on) in [
         ("stderr", options.stderr),
@@ -254,11 +294,23 @@ pub fn attach(
         query(&params)
     );
     let headers = vec![("Content-Type", "text/plain".to_string())];
+    let podman = docker.is_podman()?;
     match docker.upgrade("POST", &endpoint, headers)? {
         Upgrade::Switched(upgraded) => {
             let (reader, writer) = upgraded.split();
+            let reader: Box<dyn Read + Send> = if podman && (options.stdout || options.stderr) {
+                Box::new(podman::AttachOutput::new(
+                    Box::new(reader),
+                    docker.clone(),
+                    container,
+                    options.stdout,
+                    options.stderr,
+                ))
+            } else {
+                Box::new(reader)
+            };
             Ok(HijackedResponse {
-                reader: Box::new(reader),
+                reader,
                 writer: Box::new(writer),
             })
         }
@@ -276,6 +328,31 @@ pub fn attach(
             })
         }
     }
+}
+
+/// The output a container wrote so far (`GET /containers/{id}/logs?stdout=1&stderr=1`), framed
+/// as an attach stream when the container has no TTY.
+pub(crate) fn logs(
+    docker: &EngineClient,
+    container: &str,
+    stdout: bool,
+    stderr: bool,
+) -> Result<ResponseBody> {
+    check_container_id(container)?;
+    let mut params = Vec::with_capacity(2);
+    if stderr {
+        params.push(("stderr", "1"));
+    }
+    if stdout {
+        params.push(("stdout", "1"));
+    }
+    let endpoint = format!(
+        "/containers/{}/logs{}",
+        encode_path_segment(container),
+        query(&params)
+    );
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Stream)?;
+    Ok(response.into_body())
 }
 
 /// Starts a container (`POST /containers/{id}/start`).
@@ -316,8 +393,11 @@ pub struct ContainerWaitExitError {
 /// Waits for a container (`POST /containers/{id}/wait?condition=..`) and returns its exit code.
 ///
 /// `condition` is `not-running` (the S2I choice: returns at once for a stopped container),
-/// `next-exit` or `removed`; an empty one sends none (the daemon's default, `not-running`).
-/// There is no time limit: the call lasts as long as the container runs.
+/// `next-exit` or `removed`; an empty one sends none (the daemon's default, `not-running`; to
+/// Podman, whose default differs, `not-running` is sent). There is no time limit: the call
+/// lasts as long as the container runs.
+///
+/// A container that never ran has exit code 0 on both engines (Podman says -1).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container;
@@ -329,6 +409,12 @@ pub fn wait(
     condition: &str,
 ) -> Result<ContainerWaitResponse> {
     check_container_id(container)?;
+    let podman = docker.is_podman()?;
+    let condition = if condition.is_empty() && podman {
+        "not-running"
+    } else {
+        condition
+    };
     let params: &[(&str, &str)] = if condition.is_empty() {
         &[]
     } else {
@@ -347,10 +433,20 @@ pub fn wait(
         Limits::Unbounded,
     )?;
     let raw = ops::read_json_bytes(docker, response)?;
-    serde_json::from_slice(&raw).map_err(|_| {
+    let mut waited: ContainerWaitResponse = serde_json::from_slice(&raw).map_err(|_| {
         let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
         Error::Other(text.trim().to_string())
-    })
+    })?;
+    if podman && waited.status_code == -1 && condition == "not-running" {
+        let never_ran = inspect(docker, container)
+            .ok()
+            .and_then(|i| i.state)
+            .is_some_and(|s| s.status == "created");
+        if never_ran {
+            waited.status_code = 0;
+        }
+    }
+    Ok(waited)
 }
 
 /// A container's state (the Engine's `ContainerState`).
@@ -519,18 +615,24 @@ pub struct IdResponse {
     pub id: String,
 }
 
-/// Creates an image from a container (`POST /commit?container=..&repo=..&tag=..`).
+/// Creates an image from a container (`POST /commit?container=..&repo=..&tag=..`) and returns
+/// its ID, `sha256:<hex>`.
 ///
 /// The reference is normalised as the Go client does: `repo` is the fully qualified name
 /// (`myimg` → `docker.io/library/myimg`) and `tag` the tag or `latest`; an empty reference sends
 /// `repo=` and `tag=` empty (an untagged image). `comment` and `author` are always sent. The
-/// configuration, when given, is the JSON body. There is no time limit (committing a big
-/// container takes long).
+/// configuration, when given, is the JSON body; Docker merges it with the container's. There is
+/// no time limit (committing a big container takes long).
+///
+/// Podman ignores the body, so to Podman the configuration also goes as `changes` (Dockerfile
+/// instructions that give the image Docker's result), and a body is always sent (`{}` without
+/// a configuration: Podman refuses none); see [`podman`](mod@crate::podman).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty ID, an invalid reference, or a reference with a digest
-/// (`refusing to create a tag with a digest reference`), all without a request; [`Error::Api`]
-/// 404 for a missing container; connection errors.
+/// (`refusing to create a tag with a digest reference`), and on Podman for a configuration value
+/// its instructions cannot carry, all without a request; [`Error::Unsupported`] for `OnBuild`
+/// triggers on Podman; [`Error::Api`] 404 for a missing container; connection errors.
 pub fn commit(
     docker: &EngineClient,
     container: &str,
@@ -552,23 +654,30 @@ pub fn commit(
             .unwrap_or_else(|| crate::DEFAULT_TAG.to_string());
         (named.name(), tag)
     };
-    let params = [
+    let podman = docker.is_podman()?;
+    let changes = match (&options.config, podman) {
+        (Some(config), true) => podman::commit_changes(config)?,
+        _ => Vec::new(),
+    };
+    let mut params = vec![
         ("author", options.author.as_str()),
         ("comment", options.comment.as_str()),
         ("container", container),
         ("repo", repo.as_str()),
         ("tag", tag.as_str()),
     ];
+    params.extend(changes.iter().map(|c| ("changes", c.as_str())));
     let endpoint = format!("/commit{}", query(&params));
+    let json = vec![("Content-Type", "application/json".to_string())];
     let (headers, body) = match &options.config {
-        Some(config) => (
-            vec![("Content-Type", "application/json".to_string())],
-            Body::Bytes(serde_json::to_vec(config)?),
-        ),
+        Some(config) => (json, Body::Bytes(serde_json::to_vec(config)?)),
+        None if podman => (json, Body::Bytes(b"{}".to_vec())),
         None => (Vec::new(), Body::Empty),
     };
     let response = docker.call("POST", &endpoint, headers, body, Limits::Unbounded)?;
-    ops::read_json(docker, response, "POST /commit")
+    let mut committed: IdResponse = ops::read_json(docker, response, "POST /commit")?;
+    committed.id = podman::image_id(committed.id);
+    Ok(committed)
 }
 
 #[cfg(test)]
@@ -876,5 +985,169 @@ mod tests {
             "refusing to create a tag with a digest reference"
         );
         assert_eq!(server.requests().len(), 3);
+    }
+
+    fn podman(
+        handler: impl Fn(&crate::ops::test_server::Recorded) -> (Vec<u8>, bool) + Send + Sync + 'static,
+    ) -> (EngineClient, crate::ops::test_server::Server) {
+        let (docker, server) = serve(handler);
+        (docker.with_engine(crate::engine::Engine::Podman), server)
+    }
+
+    #[test]
+    fn commit_to_podman_sends_the_config_as_changes() {
+        let hex = "ab".repeat(32);
+        let reply = format!("{{\"Id\":\"{hex}\"}}");
+        let (docker, server) = podman(move |_| json("201 Created", &reply));
+        let options = ContainerCommitOptions {
+            reference: "app:1".into(),
+            config: Some(ContainerConfig {
+                cmd: Some(vec!["/usr/libexec/s2i/run".into()]),
+                env: Some(vec!["A=1".into()]),
+                labels: Some(HashMap::from([("k".to_string(), "v".to_string())])),
+                user: "1001".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // Docker's form of the ID.
+        assert_eq!(
+            commit(&docker, "c", &options).unwrap().id,
+            format!("sha256:{hex}")
+        );
+        let r = server.only_request();
+        assert_eq!(
+            r.query_pairs(),
+            [
+                ("author", ""),
+                ("changes", r#"CMD ["/usr/libexec/s2i/run"]"#),
+                ("changes", r#"ENV "A"="1""#),
+                ("changes", r#"LABEL "k"="v""#),
+                ("changes", "USER 1001"),
+                ("comment", ""),
+                ("container", "c"),
+                ("repo", "docker.io/library/app"),
+                ("tag", "1"),
+            ]
+        );
+        // The body still goes (a Podman that reads it gets the same).
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(sent["User"], "1001");
+
+        // No configuration: no changes, and `{}` (Podman refuses an empty body).
+        commit(&docker, "c", &ContainerCommitOptions::default()).unwrap();
+        let r = server.requests().pop().unwrap();
+        assert!(r.query.iter().all(|(k, _)| k != "changes"));
+        assert_eq!(r.body, b"{}");
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+
+        // What the instructions cannot carry is refused before anything is sent.
+        let bad = ContainerCommitOptions {
+            config: Some(ContainerConfig {
+                env: Some(vec!["A=two\nlines".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = commit(&docker, "c", &bad).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[test]
+    fn attach_without_stream_is_refused_by_podman_only() {
+        let (docker, server) = podman(|_| json("500 Internal Server Error", "{}"));
+        let options = ContainerAttachOptions {
+            stdout: true,
+            ..Default::default()
+        };
+        let e = attach(&docker, "c", &options).unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
+        assert!(e.to_string().contains("stream=1"), "{e}");
+        assert!(server.requests().is_empty());
+    }
+
+    #[test]
+    fn podman_waits_like_docker() {
+        let (docker, server) = podman(|r| {
+            if r.path.ends_with("/json") {
+                let status = if r.path.contains("fresh") {
+                    "created"
+                } else {
+                    "exited"
+                };
+                return json(
+                    "200 OK",
+                    &format!("{{\"State\":{{\"Status\":\"{status}\"}}}}"),
+                );
+            }
+            json("200 OK", "{\"StatusCode\":-1,\"Error\":null}")
+        });
+        // A container that never ran exited with 0, as Docker says.
+        assert_eq!(wait(&docker, "fresh", "").unwrap().status_code, 0);
+        let r = &server.requests()[0];
+        assert_eq!(r.query_pairs(), [("condition", "not-running")]);
+        // Otherwise -1 is what it is.
+        assert_eq!(wait(&docker, "old", "not-running").unwrap().status_code, -1);
+        assert_eq!(wait(&docker, "fresh", "next-exit").unwrap().status_code, -1);
+        assert_eq!(server.requests().len(), 5);
+    }
+
+    #[test]
+    fn podman_creates_from_the_docker_meaning_of_a_short_name() {
+        let (docker, server) = podman(|r| {
+            let image = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["Image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if image == "docker.io/library/cli-only:1" {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"no such image: image not known\"}",
+                );
+            }
+            json("201 Created", "{\"Id\":\"abc\"}")
+        });
+        let body = |image: &str| ContainerCreateBody {
+            config: ContainerConfig {
+                image: image.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let images = |server: &crate::ops::test_server::Server| -> Vec<String> {
+            server
+                .requests()
+                .iter()
+                .map(|r| {
+                    serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["Image"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        create(&docker, &body("app:1"), "n").unwrap();
+        assert_eq!(images(&server), ["docker.io/library/app:1"]);
+        // Only Podman's own lookup knows it (`localhost/cli-only:1`).
+        create(&docker, &body("cli-only:1"), "n").unwrap();
+        assert_eq!(
+            images(&server)[1..],
+            ["docker.io/library/cli-only:1", "cli-only:1"]
+        );
+        // Qualified names and IDs go as they are.
+        create(&docker, &body("quay.io/x/y:1"), "n").unwrap();
+        create(&docker, &body(&format!("sha256:{}", "0".repeat(64))), "n").unwrap();
+        assert_eq!(
+            images(&server)[3..],
+            [
+                "quay.io/x/y:1".to_string(),
+                format!("sha256:{}", "0".repeat(64))
+            ]
+        );
+        // Docker is asked as it was asked.
+        let (docker, server) = serve(|_| json("201 Created", "{\"Id\":\"abc\"}"));
+        create(&docker, &body("app:1"), "n").unwrap();
+        assert_eq!(images(&server), ["app:1"]);
     }
 }

@@ -27,6 +27,10 @@ pub struct CopyToContainerOptions {
 /// set, and `copyUIDGID=true` when [`copy_uid_gid`](CopyToContainerOptions::copy_uid_gid) is.
 /// No total deadline: only a pause longer than the client's timeout fails the upload.
 ///
+/// Podman creates a missing directory where Docker answers 404, so on Podman the directory is
+/// looked up first (`HEAD`) and a missing one is Docker's 404, `Could not find the file <path>
+/// in container <id>`, with nothing uploaded.
+///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container or
 /// directory, 400 for a body that is not a tar, 403 for a read-only path; reading `content`,
@@ -39,6 +43,18 @@ pub fn put_archive(
     options: &CopyToContainerOptions,
 ) -> Result<()> {
     check_container_id(container)?;
+    if docker.is_podman()? {
+        if let Err(e) = stat(docker, container, path) {
+            if e.is_not_found() {
+                // A HEAD reply has no text: tell a missing container from a missing path.
+                crate::ops::container::inspect(docker, container)?;
+                return Err(Error::api(
+                    404,
+                    format!("Could not find the file {path} in container {container}"),
+                ));
+            }
+        }
+    }
     let mut params = Vec::with_capacity(3);
     if options.copy_uid_gid {
         params.push(("copyUIDGID", "true"));
@@ -282,5 +298,50 @@ mod tests {
 
     fn stat_path(docker: &EngineClient) -> ContainerPathStat {
         stat(docker, "abc", "/tmp/up.txt").unwrap()
+    }
+
+    #[test]
+    fn podman_uploads_only_into_existing_directories() {
+        let (docker, server) = serve(|r| {
+            let missing = r.query_pairs().contains(&("path", "/no/such"));
+            match r.method.as_str() {
+                "HEAD" if missing || r.path.contains("gone") => {
+                    (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(), false)
+                }
+                "HEAD" => (
+                    format!(
+                        "HTTP/1.1 200 OK\r\nX-Docker-Container-Path-Stat: {}\r\nContent-Length: 0\r\n\r\n",
+                        STANDARD.encode(STAT)
+                    )
+                    .into_bytes(),
+                    false,
+                ),
+                "GET" if r.path.contains("gone") => {
+                    json("404 Not Found", "{\"message\":\"no such container\"}")
+                }
+                "GET" => json("200 OK", "{\"Id\":\"c\"}"),
+                _ => (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), false),
+            }
+        });
+        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let options = CopyToContainerOptions::default();
+        put_archive(&docker, "c", "/tmp", &mut &b"tar"[..], &options).unwrap();
+        let e = put_archive(&docker, "c", "/no/such", &mut &b"tar"[..], &options).unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: Could not find the file /no/such in container c"
+        );
+        let e = put_archive(&docker, "gone", "/tmp", &mut &b"tar"[..], &options).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: no such container"
+        );
+        let methods: Vec<String> = server.requests().into_iter().map(|r| r.method).collect();
+        assert_eq!(
+            methods,
+            ["HEAD", "PUT", "HEAD", "GET", "HEAD", "GET"],
+            "nothing uploaded"
+        );
     }
 }

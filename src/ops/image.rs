@@ -10,6 +10,7 @@ use crate::engine::{EngineClient, Limits};
 use crate::error::{Error, Result};
 use crate::ops;
 use crate::ops::container::ContainerConfig;
+use crate::podman;
 use crate::reference::parse_normalized_named;
 use crate::transport::{encode_path, query, Body, ResponseBody};
 
@@ -46,6 +47,11 @@ pub struct ImageInspect {
 /// into the path as it is, slashes, colons and `@` included (the daemon's route takes the rest of
 /// the path as the name).
 ///
+/// The reply reads the same from both engines: the ID is `sha256:<hex>`, and on Podman a short
+/// name means what it means to Docker (`app:1` is `docker.io/library/app:1`) when such an image
+/// exists (Podman's own lookup otherwise), and `RepoTags`/`RepoDigests` are given in Docker's
+/// short form; see [`podman`](mod@crate::podman).
+///
 /// # Errors
 /// [`Error::Api`] with status 404 for a missing image ([`Error::is_not_found`]); an empty `name`
 /// is such an error too, without a request. Connection errors, timeouts, and
@@ -63,11 +69,37 @@ pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspe
         // What the daemon says for a missing image, so callers treat both alike.
         return Err(Error::api(404, "No such image: "));
     }
+    if let Some(qualified) = podman::docker_hub_name(name) {
+        if docker.is_podman()? {
+            match inspect_as_given(docker, &qualified) {
+                Err(e) if e.is_not_found() => {}
+                done => return done,
+            }
+        }
+    }
+    inspect_as_given(docker, name)
+}
+
+fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
     let endpoint = format!("/images/{}/json", encode_path(name));
     let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
     let raw = ops::read_json_bytes(docker, response)?;
     let image = ops::decode_json(&raw, "GET /images/{name}/json")?;
-    Ok((image, raw))
+    Ok((as_docker(image), raw))
+}
+
+/// Docker's forms: `sha256:<hex>` IDs, and short names in `RepoTags` and `RepoDigests` (Podman
+/// gives `docker.io/library/app:1` where Docker gives `app:1`; Docker never gives the long form).
+fn as_docker(mut image: ImageInspect) -> ImageInspect {
+    image.id = podman::image_id(image.id);
+    for name in image
+        .repo_tags
+        .iter_mut()
+        .chain(image.repo_digests.iter_mut())
+    {
+        *name = podman::familiar(name);
+    }
+    image
 }
 
 /// Options of `POST /images/create` (a pull).
@@ -137,9 +169,13 @@ pub struct ImageDeleteResponseItem {
 
 /// Removes an image (`DELETE /images/{name}`), with `force=1` and `noprune=1` when asked.
 ///
+/// On Podman, a short name means what it means to Docker when such an image exists, as for
+/// [`inspect`].
+///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty name (nothing is sent); [`Error::Api`] 404 for a missing
-/// image, 409 for an image in use; connection errors and timeouts.
+/// image, 409 for an image in use (see [`Error::is_conflict`] for Podman's texts); connection
+/// errors and timeouts.
 pub fn remove(
     docker: &EngineClient,
     image: &str,
@@ -150,6 +186,22 @@ pub fn remove(
             "invalid image name or ID: value is empty".into(),
         ));
     }
+    if let Some(qualified) = podman::docker_hub_name(image) {
+        if docker.is_podman()? {
+            match remove_as_given(docker, &qualified, options) {
+                Err(e) if e.is_not_found() => {}
+                done => return done,
+            }
+        }
+    }
+    remove_as_given(docker, image, options)
+}
+
+fn remove_as_given(
+    docker: &EngineClient,
+    image: &str,
+    options: &ImageRemoveOptions,
+) -> Result<Vec<ImageDeleteResponseItem>> {
     let mut params = Vec::new();
     if options.force {
         params.push(("force", "1"));
@@ -715,5 +767,50 @@ mod tests {
             before,
             "nothing sent for bad names"
         );
+    }
+
+    #[test]
+    fn podman_inspects_and_removes_the_docker_meaning_of_a_short_name() {
+        let (docker, server) = serve(|r| {
+            if r.path.contains("docker.io/library/cli-only") {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"failed to find image: No such image\"}",
+                );
+            }
+            if r.method == "DELETE" {
+                return json("200 OK", "[{\"Untagged\":\"docker.io/library/app:1\"}]");
+            }
+            let hex = "cd".repeat(32);
+            json(
+                "200 OK",
+                &format!("{{\"Id\":\"{hex}\",\"RepoTags\":[\"docker.io/library/app:1\",\"localhost/app:1\",\"docker.io/u/x:2\"],\"RepoDigests\":[\"docker.io/library/app@{DIGEST}\"]}}"),
+            )
+        });
+        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let image = inspect(&docker, "app:1").unwrap();
+        assert_eq!(image.id, format!("sha256:{}", "cd".repeat(32)));
+        assert_eq!(image.repo_tags, ["app:1", "localhost/app:1", "u/x:2"]);
+        assert_eq!(image.repo_digests, [format!("app@{DIGEST}")]);
+        inspect(&docker, "cli-only").unwrap();
+        inspect(&docker, "localhost/app:1").unwrap();
+        remove(&docker, "app:1", &ImageRemoveOptions::default()).unwrap();
+        remove(&docker, "cli-only:2", &ImageRemoveOptions::default()).unwrap();
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/v1.41/images/docker.io/library/app:1/json",
+                "/v1.41/images/docker.io/library/cli-only/json",
+                "/v1.41/images/cli-only/json",
+                "/v1.41/images/localhost/app:1/json",
+                "/v1.41/images/docker.io/library/app:1",
+                "/v1.41/images/docker.io/library/cli-only:2",
+                "/v1.41/images/cli-only:2",
+            ]
+        );
+        // Missing both ways: the error about the name as given.
+        let e = inspect(&docker, "docker.io/library/cli-only").unwrap_err();
+        assert!(e.is_not_found());
     }
 }

@@ -298,7 +298,11 @@ pub(crate) mod test_server {
         };
         let mut client = new_engine_api_client(&config).expect("client");
         if pinned {
-            client = client.with_api_version("1.41").expect("version");
+            // Nor a ping to tell the engine: the tests that need Podman ask for it.
+            client = client
+                .with_api_version("1.41")
+                .expect("version")
+                .with_engine(crate::engine::Engine::Docker);
         }
         (client, Server { requests, path })
     }

@@ -40,6 +40,7 @@ pub fn ping(docker: &EngineClient) -> Result<Ping> {
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     };
     ops::discard(response)?;
+    docker.note_server(&ping.server);
     Ok(ping)
 }
 
