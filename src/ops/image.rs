@@ -1,6 +1,7 @@
 //! Image endpoints: inspect, pull, remove, build, tag, push.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use std::io::Read;
 
@@ -103,12 +104,32 @@ fn as_docker(mut image: ImageInspect) -> ImageInspect {
 }
 
 /// Options of `POST /images/create` (a pull).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Debug` does not show the credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ImagePullOptions {
     /// The `X-Registry-Auth` header value (base64url JSON); empty sends none.
     pub registry_auth: String,
     /// The platform, e.g. `linux/amd64`; empty for the daemon's.
     pub platform: String,
+}
+
+impl fmt::Debug for ImagePullOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImagePullOptions")
+            .field("registry_auth", &redacted(&self.registry_auth))
+            .field("platform", &self.platform)
+            .finish()
+    }
+}
+
+/// What `Debug` shows of a credentials header value.
+fn redacted(value: &str) -> &'static str {
+    if value.is_empty() {
+        ""
+    } else {
+        "<redacted>"
+    }
 }
 
 /// Starts pulling an image (`POST /images/create?fromImage=..&tag=..`) and returns its
@@ -322,7 +343,9 @@ pub fn build(
 }
 
 /// Options of `POST /images/{name}/push`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Debug` does not show the credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ImagePushOptions {
     /// The `X-Registry-Auth` header value (base64url JSON, see
     /// [`encode_auth`](crate::auth::encode_auth)); empty sends `e30K` (no credentials).
@@ -331,6 +354,15 @@ pub struct ImagePushOptions {
     /// `registries.conf` does not mark insecure); `None` sends nothing. The Docker engine ignores
     /// it: it decides by its own `insecure-registries` (and treats `127.0.0.0/8` as insecure).
     pub tls_verify: Option<bool>,
+}
+
+impl fmt::Debug for ImagePushOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImagePushOptions")
+            .field("registry_auth", &redacted(&self.registry_auth))
+            .field("tls_verify", &self.tls_verify)
+            .finish()
+    }
 }
 
 /// The Docker engine reads a push's credentials from the body when the header is missing, and
@@ -767,6 +799,21 @@ mod tests {
             before,
             "nothing sent for bad names"
         );
+    }
+
+    #[test]
+    fn options_debug_hides_credentials() {
+        let pull = ImagePullOptions {
+            registry_auth: "eyJwYXNzd29yZCI6InNlY3JldCJ9Cg==".into(),
+            ..Default::default()
+        };
+        let push = ImagePushOptions {
+            registry_auth: pull.registry_auth.clone(),
+            ..Default::default()
+        };
+        for d in [format!("{pull:?}"), format!("{push:?}")] {
+            assert!(!d.contains("eyJ") && d.contains("<redacted>"), "{d}");
+        }
     }
 
     #[test]
