@@ -90,7 +90,12 @@
 //!     complaint, so the caller gets exactly the container's output. Writing the input fails
 //!     too; [`run_container`](crate::Docker::run_container) decides by the exit code on both
 //!     engines (see [`docker`](crate::docker)'s differences from S2I).
-//! 12. **Version headers**: Podman's ping carries `Api-Version: 1.41` (used for negotiation, as
+//! 12. **An image inspect can fail while another image is removed**: Podman reads the other
+//!     images to find an image's parent, and answers 500 `... locating image with ID "<id>":
+//!     image not known` when one of them goes meanwhile (parallel builds and removals hit it).
+//!     [`inspect`](crate::ops::image::inspect) tries such an inspect again, up to five times
+//!     50 ms apart; a missing image is a 404 on Podman too, and is not retried.
+//! 13. **Version headers**: Podman's ping carries `Api-Version: 1.41` (used for negotiation, as
 //!     Docker's) and `Libpod-Api-Version: 4.3.1` (not used); `GET /version` names the
 //!     `Podman Engine` component.
 //!
@@ -136,6 +141,22 @@ pub(crate) const CONFLICT_TEXTS: &[&str] = &[
     "container state improper",
     "by ID with more than one tag",
 ];
+
+/// How many times an image inspect is tried when Podman fails it for another image's removal.
+pub(crate) const INSPECT_ATTEMPTS: u32 = 5;
+
+/// The pause between those attempts.
+pub(crate) const INSPECT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Whether an image inspect failed because Podman lost track of *another* image meanwhile.
+///
+/// Podman reads the other images to find an image's parent; when one of them is removed at
+/// the same moment, the inspect fails with a 500 such as `failed to convert ImageData to
+/// ImageInspect 'x:1': reading image "<id>": locating image with ID "<id>": image not known`.
+/// A missing image itself is a 404.
+pub(crate) fn is_inspect_race(e: &Error) -> bool {
+    matches!(e, Error::Api { status: 500, message } if message.contains("image not known"))
+}
 
 /// The Docker meaning of a short image name: `docker.io/library/name:tag` for `name:tag`,
 /// `docker.io/user/name` for `user/name`.
