@@ -43,11 +43,11 @@
 //!    `localhost/name:tag`, and it resolves a short name to `localhost/` first when both exist.
 //!    On Podman, [image inspect](crate::ops::image::inspect), [image
 //!    remove](crate::ops::image::remove) and [container create](crate::ops::container::create)
-//!    use the Docker meaning of a short name (`docker.io/library/name:tag` or `docker.io/user/name:tag`)
-//!    when such an image exists, and Podman's own lookup otherwise, so images made with
-//!    `podman build -t name` are found by `name` as Podman users expect (on Docker that name
-//!    would not exist). `RepoTags` and `RepoDigests` are given in Docker's short form
-//!    (`name:tag`, not `docker.io/library/name:tag`).
+//!    use the Docker meaning of a short name (`docker.io/library/name:tag`,
+//!    `docker.io/user/name:tag`) when such an image exists, and Podman's own lookup otherwise,
+//!    so images made with `podman build -t name` are found by `name` as Podman users expect (on
+//!    Docker that name would not exist). `RepoTags` and `RepoDigests` are given in Docker's short
+//!    form (`name:tag`, not `docker.io/library/name:tag`).
 //! 5. **Conflicts are 500s.** Where Docker answers 409 (a container name in use, killing a
 //!    stopped container, removing a running one, removing by ID an image with several tags),
 //!    Podman 4 answers 500 with its own text. [`Error::is_conflict`]
@@ -67,9 +67,9 @@
 //!    check-and-pull logic treats Podman's `image not known` like Docker's `No such image`.
 //! 8. **Attach without `stream=1` streams anyway** on Podman (it reads a missing `stream` as
 //!    true, and refuses an explicit `stream=0` without `logs`), so it would wait for a stopped
-//!    container to start again where Docker returns at once. [`attach`](crate::ops::container::attach)
-//!    refuses such a request on Podman with [`Error::Unsupported`]
-//!    instead of hanging. (S2I always attaches with `stream=1`.) Attach before start works on
+//!    container to start again where Docker returns at once.
+//!    [`attach`](crate::ops::container::attach) refuses such a request on Podman with
+//!    [`Error::Unsupported`] instead of hanging. (S2I always attaches with `stream=1`.) Attach before start works on
 //!    Podman 4.3: the `101` comes at once, as from Docker; an engine that withheld it would
 //!    fail the attach after the client's timeout, not hang it.
 //! 9. **Waiting on a container that never ran** (`condition=not-running`) gives exit code -1 on
@@ -82,7 +82,7 @@
 //! 11. **A container that exits without reading all of its stdin breaks Podman's attach.**
 //!     Docker drops the unread input quietly. Podman then resets the connection, and often
 //!     writes `Error: write unixpacket ...: broken pipe` as a last stderr frame, and sometimes
-//!     loses output it had not forwarded yet (seen in about one run in thirty under load).
+//!     loses output it had not forwarded yet (a few runs in a hundred here, under load).
 //!     The attach stream of a Podman container therefore holds back a last stderr frame that
 //!     starts with `Error: ` until more follows, and when the stream ends with such a frame, a
 //!     reset, or a cut frame, it waits for the container and takes what the attach did not
@@ -90,7 +90,12 @@
 //!     complaint, so the caller gets exactly the container's output. Writing the input fails
 //!     too; [`run_container`](crate::Docker::run_container) decides by the exit code on both
 //!     engines (see [`docker`](crate::docker)'s differences from S2I).
-//! 12. **Version headers**: Podman's ping carries `Api-Version: 1.41` (used for negotiation, as
+//! 12. **An image inspect can fail while another image is removed**: Podman reads the other
+//!     images to find an image's parent, and answers 500 `... locating image with ID "<id>":
+//!     image not known` when one of them goes meanwhile (parallel builds and removals hit it).
+//!     [`inspect`](crate::ops::image::inspect) tries such an inspect again, up to five times
+//!     50 ms apart; a missing image is a 404 on Podman too, and is not retried.
+//! 13. **Version headers**: Podman's ping carries `Api-Version: 1.41` (used for negotiation, as
 //!     Docker's) and `Libpod-Api-Version: 4.3.1` (not used); `GET /version` names the
 //!     `Podman Engine` component.
 //!
@@ -136,6 +141,22 @@ pub(crate) const CONFLICT_TEXTS: &[&str] = &[
     "container state improper",
     "by ID with more than one tag",
 ];
+
+/// How many times an image inspect is tried when Podman fails it for another image's removal.
+pub(crate) const INSPECT_ATTEMPTS: u32 = 5;
+
+/// The pause between those attempts.
+pub(crate) const INSPECT_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Whether an image inspect failed because Podman lost track of *another* image meanwhile.
+///
+/// Podman reads the other images to find an image's parent; when one of them is removed at
+/// the same moment, the inspect fails with a 500 such as `failed to convert ImageData to
+/// ImageInspect 'x:1': reading image "<id>": locating image with ID "<id>": image not known`.
+/// A missing image itself is a 404.
+pub(crate) fn is_inspect_race(e: &Error) -> bool {
+    matches!(e, Error::Api { status: 500, message } if message.contains("image not known"))
+}
 
 /// The Docker meaning of a short image name: `docker.io/library/name:tag` for `name:tag`,
 /// `docker.io/user/name` for `user/name`.

@@ -83,7 +83,16 @@ pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspe
 
 fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
     let endpoint = format!("/images/{}/json", encode_path(name));
-    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    let mut attempt = 1;
+    let response = loop {
+        match docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short) {
+            Err(e) if attempt < podman::INSPECT_ATTEMPTS && podman::is_inspect_race(&e) => {
+                attempt += 1;
+                std::thread::sleep(podman::INSPECT_RETRY_DELAY);
+            }
+            done => break done?,
+        }
+    };
     let raw = ops::read_json_bytes(docker, response)?;
     let image = ops::decode_json(&raw, "GET /images/{name}/json")?;
     Ok((as_docker(image), raw))
@@ -859,5 +868,47 @@ mod tests {
         // Missing both ways: the error about the name as given.
         let e = inspect(&docker, "docker.io/library/cli-only").unwrap_err();
         assert!(e.is_not_found());
+    }
+
+    #[test]
+    fn podman_inspects_again_when_another_image_went_meanwhile() {
+        const RACE: &str = "{\"message\":\"failed to convert ImageData to ImageInspect 'docker.io/library/app:1': reading image \\\"68bd\\\": locating image with ID \\\"68bd\\\": image not known\"}";
+        let (docker, server) = serve(|r| {
+            if r.path.contains("missing") {
+                return json(
+                    "404 Not Found",
+                    "{\"message\":\"failed to find image missing: No such image\"}",
+                );
+            }
+            if r.path.contains("racing") {
+                return json("500 Internal Server Error", RACE);
+            }
+            json("200 OK", "{\"Id\":\"sha256:1\"}")
+        });
+        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let e = inspect(&docker, "localhost/racing:1").unwrap_err();
+        assert_eq!(e.status(), Some(500));
+        assert_eq!(
+            server.requests().len(),
+            crate::podman::INSPECT_ATTEMPTS as usize,
+            "bounded attempts"
+        );
+        // A missing image is not retried, nor is any other failure.
+        assert!(inspect(&docker, "localhost/missing")
+            .unwrap_err()
+            .is_not_found());
+        assert_eq!(
+            server.requests().len(),
+            crate::podman::INSPECT_ATTEMPTS as usize + 1
+        );
+        assert!(crate::podman::is_inspect_race(&Error::api(
+            500,
+            "x: image not known"
+        )));
+        assert!(!crate::podman::is_inspect_race(&Error::api(500, "boom")));
+        assert!(!crate::podman::is_inspect_race(&Error::api(
+            404,
+            "image not known"
+        )));
     }
 }

@@ -5,6 +5,10 @@
 //! through [`EngineClient`], checks the status and decodes. Replies read into memory are capped:
 //! JSON at [`EngineClient::with_json_limit`] (16 MiB by default), error bodies at 1 MiB; streams
 //! (pull and build output, archives, attach) are handed back as `Read` values.
+//!
+//! The same functions serve Podman's Docker-compatible API: where Podman answers differently,
+//! they adjust the request or the reply so that both engines give the same result (see
+//! [`podman`](mod@crate::podman)).
 
 pub mod container;
 pub mod copy;
