@@ -639,32 +639,7 @@ pub(crate) fn path_join(parts: &[&str]) -> String {
     if joined.is_empty() {
         return String::new();
     }
-    path_clean(&joined)
-}
-
-/// Go's `path.Clean`.
-fn path_clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".to_string(),
-        (false, false) => body,
-    }
+    String::from_utf8_lossy(&crate::tar::clean(joined.as_bytes())).into_owned()
 }
 
 /// The create request (the reference's §3.2).
