@@ -83,6 +83,8 @@
 //! - Commit IDs are `sha256:<hex>` whatever the engine answers (Podman answers the bare hex).
 //! - [`run_container`](Docker::run_container) inspects the image once (labels, environment and
 //!   entrypoint from one reply) and does not attach when no stream is given.
+//! - The create request is logged (at `debug`) with the names of its environment variables
+//!   only; the reference logged their values, hiding only passwords in proxy URLs.
 
 mod io;
 mod pull;

@@ -682,37 +682,18 @@ fn create_body(
     }
 }
 
-/// The create request as JSON for the log, with proxy credentials in the env redacted.
+/// The create request as JSON for the log, with only the names of the environment variables:
+/// their values can hold secrets (tokens, passwords, credentials in proxy URLs).
 fn redacted_for_log(body: &ContainerCreateBody) -> String {
     let mut body = body.clone();
     if let Some(env) = &mut body.config.env {
         for e in env.iter_mut() {
-            *e = redact_proxy_env(e);
+            if let Some((name, _)) = e.split_once('=') {
+                *e = name.to_string();
+            }
         }
     }
     serde_json::to_string(&body).unwrap_or_default()
-}
-
-/// `HTTP_PROXY=http://user:secret@host` → `HTTP_PROXY=http://redacted@host` for any variable
-/// whose name contains `proxy` (any case) and whose URL carries a password.
-pub(crate) fn redact_proxy_env(entry: &str) -> String {
-    let Some((name, value)) = entry.split_once('=') else {
-        return entry.to_string();
-    };
-    if !name.to_ascii_lowercase().contains("proxy") {
-        return entry.to_string();
-    }
-    let Some((scheme, rest)) = value.split_once("://") else {
-        return entry.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return entry.to_string();
-    };
-    if !rest[..at].contains(':') {
-        return entry.to_string();
-    }
-    format!("{name}={scheme}://redacted@{}", &rest[at + 1..])
 }
 
 #[cfg(test)]
@@ -1685,33 +1666,33 @@ mod tests {
     }
 
     #[test]
-    fn proxy_credentials_are_redacted_in_logs() {
-        assert_eq!(
-            redact_proxy_env("HTTPS_PROXY=http://user:secret@proxy:3128/x"),
-            "HTTPS_PROXY=http://redacted@proxy:3128/x"
-        );
-        assert_eq!(
-            redact_proxy_env("http_proxy=http://user@proxy:3128"),
-            "http_proxy=http://user@proxy:3128"
-        );
-        assert_eq!(
-            redact_proxy_env("PASSWORD=http://u:p@h"),
-            "PASSWORD=http://u:p@h"
-        );
-        assert_eq!(redact_proxy_env("NO_PROXY=localhost"), "NO_PROXY=localhost");
+    fn env_values_never_reach_the_log() {
         let (fake, d) = setup();
+        let env = vec![
+            "HTTP_PROXY=http://me:hunter2@p:1".to_string(),
+            "API_TOKEN=tok3n".to_string(),
+            "PLAIN=value=with=equals".to_string(),
+        ];
         let (_, logs) = logs_of(|| {
             d.run_container(RunContainerOptions {
-                env: vec!["HTTP_PROXY=http://me:hunter2@p:1".into()],
+                env: env.clone(),
                 ..opts("run")
             })
         });
-        assert!(logs.iter().any(|(_, m)| m.contains("redacted@p:1")));
-        assert!(logs.iter().all(|(_, m)| !m.contains("hunter2")));
-        assert_eq!(
-            fake.state().created[0].1.config.env,
-            Some(vec!["HTTP_PROXY=http://me:hunter2@p:1".to_string()])
+        let created = logs
+            .iter()
+            .find(|(_, m)| m.starts_with("Creating container with options {Name:s2i_builder_"))
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        assert!(
+            created.contains(r#""Env":["HTTP_PROXY","API_TOKEN","PLAIN"]"#),
+            "{created}"
         );
+        for secret in ["hunter2", "tok3n", "with=equals"] {
+            assert!(logs.iter().all(|(_, m)| !m.contains(secret)), "{secret}");
+        }
+        // The container gets the values, of course.
+        assert_eq!(fake.state().created[0].1.config.env, Some(env));
     }
 
     #[test]
