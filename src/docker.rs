@@ -74,8 +74,8 @@
 //! 20. **No signal handling.** A library must not take over the process's signals. A run is
 //!     cancelled through a [`RunCancel`] handle from any thread (the run stops waiting at once,
 //!     the container is killed and removed, and the run returns [`Error::Cancelled`]); the
-//!     container is removed on every path, including a panic in a hook and a kill that fails
-//!     (the removal is then forced).
+//!     container is removed on every path, including a panic in a hook, a kill that fails (the
+//!     removal is then forced) and a create whose reply was lost (see below).
 //!
 //! Beyond those:
 //!
@@ -86,6 +86,11 @@
 //!   entrypoint from one reply) and does not attach when no stream is given.
 //! - The create request is logged (at `debug`) with the names of its environment variables
 //!   only; the reference logged their values, hiding only passwords in proxy URLs.
+//! - A create whose reply is lost (the connection cut, a reply that does not parse or comes
+//!   too late) may still have created the container: it is removed by the name the run asked
+//!   for. After a timeout the run keeps looking for it for three times the create's time
+//!   limit, since the daemon may carry the create out later. A daemon's error reply created
+//!   nothing (a 409 names *another* container) and removes nothing.
 //! - The container is waited for while its streams are copied, not after. When it has exited
 //!   and its output stream stays open and silent for a grace period
 //!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging

@@ -1184,12 +1184,6 @@ fn container_may_stay(route: Route, fault: &Fault) -> bool {
     route == Route::ContainerRemove && matches!(fault, Fault::Status(..) | Fault::MalformedHead)
 }
 
-/// Where the container stays today although the library could do better; see
-/// `a_create_whose_reply_is_lost_leaves_no_container` (ignored until then).
-fn known_leak(route: Route, fault: &Fault) -> bool {
-    route == Route::ContainersCreate && matches!(fault, Fault::HangUpAfter(_) | Fault::Delay(_))
-}
-
 fn faults_on_every_route(in_memory: bool) {
     let mode = if in_memory {
         "in memory"
@@ -1220,7 +1214,7 @@ fn faults_on_every_route(in_memory: bool) {
                     "{case}: {before} descriptors before, {after} after"
                 ));
             }
-            let allowed = if container_may_stay(route, &fault) || known_leak(route, &fault) {
+            let allowed = if container_may_stay(route, &fault) {
                 1
             } else {
                 0
@@ -1251,14 +1245,14 @@ fn run_container_survives_every_fault_in_memory() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Faults the library does not handle yet: kept as ignored tests until it does.
+// Faults that once defeated the cleanup or hung the run, each on its own.
 
 /// A reply to `POST /containers/create` that is lost (the connection cut after the daemon
-/// created the container, or a reply slower than the timeout) leaves a container behind: the
-/// run never learns its ID. It does know its name (`s2i_<image>_<random>`), which it could
-/// remove by (force, after the create's own time limit for a slow reply).
+/// created the container, or a reply slower than the timeout, the daemon creating it later)
+/// leaves a container the run never learned the ID of. It knows the name it asked for
+/// (`s2i_<image>_<random>`) and removes the container by that name (for a slow reply, once it
+/// shows up).
 #[test]
-#[ignore = "library bug: run_container leaves the container when the create reply is lost (see the comment)"]
 fn a_create_whose_reply_is_lost_leaves_no_container() {
     let _fds = exclusive_fds();
     logs::init();

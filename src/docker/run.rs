@@ -36,6 +36,10 @@ use crate::reference::{container_name, get_image_name};
 /// it (see [`DockerClient::with_output_grace`]).
 pub(crate) const DEFAULT_OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
+/// After a create whose reply came too late, how many times its own time limit the run keeps
+/// looking for the container the daemon may still create.
+const LOST_CREATE_PATIENCE: u32 = 3;
+
 /// How long a run that ended early waits, after removing its container, for the wait thread to
 /// hear of the removal and release its connection.
 const WAIT_AFTER_REMOVAL: Duration = Duration::from_secs(2);
@@ -349,6 +353,79 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
+/// Removes the container that a create which failed in transit may have made anyway.
+///
+/// When the connection broke during the create, or its reply did not parse or came too late,
+/// the daemon may have created the container: the run never learned its ID, but it knows the
+/// name it asked for, which the Engine accepts where IDs go. A daemon's error reply means
+/// nothing was created (a 409 says that *another* container has the name, which is not the
+/// run's to remove), and a request that was never sent created nothing either.
+///
+/// A reply that came too late may belong to a create the daemon has not carried out yet: the
+/// run keeps looking for the container for [`LOST_CREATE_PATIENCE`] times the create's time
+/// limit (unless cancelled), and says so if it never shows up.
+fn remove_after_lost_create(
+    client: &dyn Client,
+    name: &str,
+    error: &Error,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let patience = match error {
+        Error::Api { .. }
+        | Error::Connect { .. }
+        | Error::InvalidInput(_)
+        | Error::Unsupported(_) => return,
+        Error::Timeout { after, .. } => after.saturating_mul(LOST_CREATE_PATIENCE),
+        _ => Duration::ZERO,
+    };
+    let opts = ContainerRemoveOptions {
+        remove_volumes: true,
+        force: true,
+    };
+    let until = Instant::now() + patience;
+    let pause = (patience / 16).clamp(Duration::from_millis(20), Duration::from_secs(2));
+    loop {
+        match client.container_remove(name, &opts) {
+            Ok(()) => {
+                log::debug!(
+                    "Removed container \"{name}\", created although its create request failed: {error}"
+                );
+                return;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                log::warn!("Failed to remove container \"{name}\": {e}");
+                return;
+            }
+        }
+        let now = Instant::now();
+        if now >= until {
+            if !patience.is_zero() {
+                log::warn!(
+                    "Container \"{name}\" did not show up within {patience:?} after its create \
+                     request timed out; if the daemon still creates it, it stays"
+                );
+            }
+            return;
+        }
+        // Short naps, so that a cancel is heard at once.
+        let next = now + pause.min(until - now);
+        while Instant::now() < next {
+            if cancelled() {
+                log::warn!(
+                    "Container \"{name}\" may still be created after its create request timed \
+                     out; the run was cancelled before it showed up"
+                );
+                return;
+            }
+            thread::sleep(
+                next.saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
+        }
+    }
+}
+
 /// The reference's `holdHijackedConnection` + wait + hooks; see [`run_container`].
 pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> Result<()> {
     let cancel = opts.cancel.clone();
@@ -405,7 +482,13 @@ pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> 
         "Creating container with options {{Name:{name} Config:{}}}",
         redacted_for_log(&body)
     );
-    let created = d.client.container_create(&body, &name)?;
+    let created = match d.client.container_create(&body, &name) {
+        Ok(created) => created,
+        Err(e) => {
+            remove_after_lost_create(d.client.as_ref(), &name, &e, &cancelled);
+            return Err(e);
+        }
+    };
     for warning in &created.warnings {
         log::warn!("{warning}");
     }
@@ -2231,6 +2314,129 @@ mod tests {
                 "remove"
             ]
         );
+    }
+
+    /// A fake whose daemon "creates" the container asked for (by its name) when the
+    /// `nth` removal arrives: how a create whose reply was lost looks from the outside.
+    fn lost_create(create_err: Error, nth: u64) -> (Arc<FakeClient>, DockerClient) {
+        let (fake, d) = setup();
+        fake.state().create_err = Some(create_err);
+        let f = Arc::downgrade(&fake);
+        let removals = Arc::new(AtomicU64::new(0));
+        fake.state().on_call = Some(Arc::new(move |call: &str| {
+            let Some(f) = f.upgrade() else { return };
+            if call == "remove" && removals.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+                let mut state = f.state();
+                let (name, body) = state.created[0].clone();
+                state.containers.insert(name, body);
+            }
+        }));
+        (fake, d)
+    }
+
+    fn io_error() -> Error {
+        Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "reply cut"))
+    }
+
+    #[test]
+    fn a_create_cut_in_transit_is_removed_by_name() {
+        let (fake, d) = lost_create(io_error(), 1);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
+        let state = fake.state();
+        let name = state.created[0].0.clone();
+        assert!(name.starts_with("s2i_builder_"), "{name}");
+        assert_eq!(state.calls, ["inspect_image", "create", "remove"]);
+        assert_eq!(state.removed.len(), 1);
+        let (removed, how) = &state.removed[0];
+        assert_eq!(removed, &name);
+        assert!(how.force && how.remove_volumes);
+        assert!(state.containers.is_empty());
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+        drop(state);
+
+        // Nothing was created after all: the 404 is no news, tried once, not logged.
+        let (fake, d) = lost_create(io_error(), 0);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(r.is_err());
+        assert_eq!(fake.calls(), ["inspect_image", "create", "remove"]);
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+    }
+
+    #[test]
+    fn a_create_answered_by_the_daemon_removes_nothing() {
+        // 409: another container has the name; 404/500: nothing was created; a connect
+        // failure or a refused argument: nothing was sent.
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        for e in [
+            Error::api(409, "Conflict. The container name is already in use"),
+            Error::api(404, "No such image: builder:latest"),
+            Error::api(500, "no space left"),
+            Error::Connect {
+                host: "unix:///nowhere".into(),
+                failure: crate::error::ConnectFailure::NotRunning,
+                source: refused,
+            },
+            Error::InvalidInput("bad name".into()),
+        ] {
+            let (fake, d) = lost_create(e, 1);
+            assert!(d.run_container(opts("run")).is_err());
+            assert_eq!(fake.calls(), ["inspect_image", "create"]);
+        }
+    }
+
+    #[test]
+    fn a_create_that_timed_out_is_looked_for_until_it_shows_up() {
+        let timed_out = || Error::Timeout {
+            what: "POST /containers/create".into(),
+            after: Duration::from_millis(100),
+        };
+        // The daemon creates it late: at the fourth try.
+        let (fake, d) = lost_create(timed_out(), 4);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(r.unwrap_err().is_timeout());
+        let state = fake.state();
+        assert_eq!(state.calls.iter().filter(|c| *c == "remove").count(), 4);
+        assert!(state.containers.is_empty());
+        assert_eq!(state.removed.len(), 1);
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+        drop(state);
+
+        // It never shows up: the run gives up after three times the limit, and says so.
+        let (fake, d) = lost_create(timed_out(), 0);
+        let started = Instant::now();
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        let took = started.elapsed();
+        assert!(r.unwrap_err().is_timeout());
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(fake.calls().iter().filter(|c| *c == "remove").count() > 2);
+        assert!(
+            logs.iter().any(|(l, m)| *l == log::Level::Warn
+                && m.starts_with("Container \"s2i_builder_")
+                && m.contains("did not show up within 300ms")),
+            "{logs:?}"
+        );
+
+        // A cancel stops the search at once.
+        let (fake, d) = lost_create(timed_out(), 0);
+        fake.state().create_err = Some(Error::Timeout {
+            what: "POST /containers/create".into(),
+            after: Duration::from_secs(60),
+        });
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.cancel();
+        });
+        let started = Instant::now();
+        let r = d.run_container(RunContainerOptions {
+            cancel: Some(cancel),
+            ..opts("run")
+        });
+        assert!(r.unwrap_err().is_timeout());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
