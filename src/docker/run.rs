@@ -162,12 +162,18 @@ struct Container {
     id: String,
     /// The wait reported its exit: there is nothing to kill.
     exited: AtomicBool,
-    /// A kill was sent (or is being sent).
-    killed: AtomicBool,
-    /// Why the kill failed; the removal is then forced.
-    kill_error: Mutex<Option<Error>>,
+    /// Held while the kill is sent, so that a second caller learns how the first one went.
+    kill: Mutex<Kill>,
     /// Whether the removal succeeded, once it was tried.
     removed: Mutex<Option<bool>>,
+}
+
+#[derive(Default)]
+struct Kill {
+    sent: bool,
+    failed: bool,
+    /// Why it failed, until the removal takes it (to log it if the removal fails too).
+    error: Option<Error>,
 }
 
 impl Container {
@@ -176,23 +182,33 @@ impl Container {
             client,
             id,
             exited: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
-            kill_error: Mutex::new(None),
+            kill: Mutex::new(Kill::default()),
             removed: Mutex::new(None),
         }
     }
 
     /// Kills the container now, so that its streams end and waits return, unless it exited or
-    /// was killed already. A failure is kept for the removal (and logged only if that fails
-    /// too: the container may have exited in between).
+    /// was killed already; a kill in flight on another thread is waited for. A failure is kept
+    /// for the removal (and logged only if that fails too: the container may have exited in
+    /// between).
     fn kill(&self) {
-        if self.exited.load(Ordering::SeqCst) || self.killed.swap(true, Ordering::SeqCst) {
+        if self.exited.load(Ordering::SeqCst) {
             return;
         }
+        let mut kill = lock(&self.kill);
+        if kill.sent {
+            return;
+        }
+        kill.sent = true;
         if let Err(e) = self.client.container_kill(&self.id, "SIGKILL") {
             log::debug!("Failed to kill container \"{}\": {e}", self.id);
-            *lock(&self.kill_error) = Some(e);
+            kill.failed = true;
+            kill.error = Some(e);
         }
+    }
+
+    fn kill_failed(&self) -> bool {
+        lock(&self.kill).failed
     }
 
     /// Kills (see [`kill`](Container::kill)) and removes the container with its volumes, the
@@ -207,10 +223,13 @@ impl Container {
             return done;
         }
         self.kill();
-        let kill_error = lock(&self.kill_error).take();
+        let (kill_failed, kill_error) = {
+            let mut kill = lock(&self.kill);
+            (kill.failed, kill.error.take())
+        };
         let mut opts = ContainerRemoveOptions {
             remove_volumes: true,
-            force: kill_error.is_some(),
+            force: kill_failed,
         };
         let mut result = self.client.container_remove(&self.id, &opts);
         if !opts.force && result.as_ref().is_err_and(Error::is_conflict) {
@@ -298,12 +317,16 @@ impl Link {
 }
 
 /// Stops what the run is waiting for, whatever the container does: the attach connection is
-/// shut down (its threads' reads and writes return) and the container killed. A connection
-/// that cannot be shut down ends when the container is removed, which is then done at once.
+/// shut down (its threads' reads and writes return) and the container killed.
+///
+/// A container the kill could not stop is removed at once (forced), before the run waits for
+/// its threads: a stream reader may itself wait for the container to stop (Podman's attach
+/// output completes a cut stream from the container's logs once it stopped). So is one whose
+/// connection cannot be shut down, which only the daemon can end.
 fn stop(container: &Container, link: &Link) {
     let shut = link.shutdown();
     container.kill();
-    if !shut {
+    if !shut || container.kill_failed() {
         container.remove();
     }
 }
@@ -2160,6 +2183,57 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.to_string(), "output writer panicked: writer");
         assert!(f.state().containers.is_empty());
+    }
+
+    #[test]
+    fn stopping_removes_at_once_a_container_the_kill_could_not_stop() {
+        // Killed: the removal waits for the end of the run.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        let c = Container::new(fake.clone(), "c1".into());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill"]);
+        assert!(c.remove());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        assert!(!fake.state().removed[0].1.force);
+        // Not killed: removed (forced) now, once.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        fake.state().kill_err = Some(Error::api(500, "cannot kill"));
+        let c = Container::new(fake.clone(), "c1".into());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        assert!(fake.state().removed[0].1.force);
+        assert!(c.remove());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        // A second kill waits for one in flight and learns how it went.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        fake.state().kill_err = Some(Error::api(500, "cannot kill"));
+        fake.state().on_call = Some(Arc::new(|call: &str| {
+            if call == "kill" {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }));
+        let c = Arc::new(Container::new(fake.clone(), "c1".into()));
+        let other = {
+            let c = c.clone();
+            std::thread::spawn(move || c.kill())
+        };
+        while fake.calls().is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.kill();
+        assert!(c.kill_failed());
+        other.join().unwrap();
+        assert_eq!(fake.calls(), ["kill"]);
     }
 
     #[test]
