@@ -41,6 +41,8 @@
 //!   was an error), and `auth` may omit its base64 padding.
 //! - A failing helper (missing binary, error, timeout) costs only that registry's credentials:
 //!   a warning is logged and the `auths` entry, if any, is used; otherwise the pull is anonymous.
+//! - An `auth` that decodes to a value without a colon is not echoed in the error (the
+//!   reference printed it; it is often a token).
 //!
 //! Secrets (passwords, `auth` values, tokens) never appear in errors or logs.
 
@@ -130,8 +132,9 @@ impl AuthConfigurations {
     ///
     /// # Errors
     /// The document is not a JSON object, or an entry is malformed: the error names the registry
-    /// and what is wrong (never the secret; for an `auth` without a colon, the reference's
-    /// `cannot parse username/password from [<decoded>]`, which holds no password).
+    /// and what is wrong, never the secret: for an `auth` without a colon, the reference's
+    /// `cannot parse username/password from [...]` with the decoded value replaced by its
+    /// length (such a value is usually a token).
     ///
     /// # Example
     /// ```
@@ -571,10 +574,14 @@ fn decode_auth(registry: &str, auth: &str) -> Result<(String, String)> {
     let text = String::from_utf8_lossy(&bytes);
     match text.split_once(':') {
         Some((user, password)) => Ok((user.to_string(), password.to_string())),
-        // Without a colon there is no password in the text, so it may be shown.
+        // Without a colon the whole value may be the secret (a token pasted without a user
+        // name): the reference printed it; only its length is shown here.
         None => Err(entry_error(
             registry,
-            format!("cannot parse username/password from [{text}]"),
+            format!(
+                "cannot parse username/password from [<redacted {} bytes>]",
+                bytes.len()
+            ),
         )),
     }
 }
@@ -838,11 +845,13 @@ mod tests {
         assert_eq!(creds(&mixed.configs["x"]), ("a", "b", "", "x"));
         assert_eq!(mixed.creds_store(), Some("desktop"));
 
+        // The decoded value (`nocolon`) may be a token: never shown, in Display or Debug.
         let e = load(r#"{"auths":{"x":{"auth":"bm9jb2xvbg=="}}}"#).unwrap_err();
         assert_eq!(
             e.to_string(),
-            r#"docker config: registry "x": cannot parse username/password from [nocolon]"#
+            r#"docker config: registry "x": cannot parse username/password from [<redacted 7 bytes>]"#
         );
+        assert!(!format!("{e:?}").contains("nocolon"), "{e:?}");
 
         let e = load(r#"{"auths":{"x":{"auth":"!!notbase64"}}}"#).unwrap_err();
         assert_eq!(

@@ -5,6 +5,7 @@
 //! written against this trait only.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ops::container::{
@@ -25,12 +26,63 @@ pub trait StdinWriter: Write + Send {
     /// Half-closes the connection (`shutdown(SHUT_WR)`; TLS sends close_notify) so the container
     /// sees the end of its standard input while its output keeps flowing.
     fn close_write(&mut self) -> io::Result<()>;
+
+    /// A handle that ends the whole connection, both ways, from any thread.
+    ///
+    /// A read blocked on the output half then returns (end of stream or an error) and a write
+    /// blocked on this half fails, whatever the daemon does. This is how a run stops waiting
+    /// for a container that cannot be killed, or for a daemon that keeps the stream open after
+    /// the container exited.
+    ///
+    /// The default is `None`, for connections that cannot be ended from outside: a run over
+    /// such a connection can only wait for the daemon to end it.
+    fn shutdown_handle(&self) -> Option<ShutdownHandle> {
+        None
+    }
+}
+
+/// Ends an attached connection from any thread; see [`StdinWriter::shutdown_handle`].
+///
+/// Shutting down is idempotent and never fails (a connection already closed stays closed).
+///
+/// # Example
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use s2i_docker::ShutdownHandle;
+///
+/// let closed = Arc::new(AtomicBool::new(false));
+/// let flag = closed.clone();
+/// let handle = ShutdownHandle::new(move || flag.store(true, Ordering::SeqCst));
+/// handle.clone().shutdown();
+/// assert!(closed.load(Ordering::SeqCst));
+/// ```
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<dyn Fn() + Send + Sync>);
+
+impl ShutdownHandle {
+    /// A handle that calls `shutdown` (which must be safe to call more than once).
+    pub fn new(shutdown: impl Fn() + Send + Sync + 'static) -> ShutdownHandle {
+        ShutdownHandle(Arc::new(shutdown))
+    }
+
+    /// Shuts the connection down both ways.
+    pub fn shutdown(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownHandle { .. }")
+    }
 }
 
 /// An attached container connection (`101 Switching Protocols` on `POST /containers/{id}/attach`).
 ///
 /// The two halves are independent: read the multiplexed output on one thread while writing stdin
-/// on another. Dropping both closes the connection.
+/// on another. Dropping both closes the connection; the writer's
+/// [`shutdown_handle`](StdinWriter::shutdown_handle) closes it from a third thread.
 pub struct HijackedResponse {
     /// The raw multiplexed stream (8-byte stdcopy frames when the container has no TTY).
     pub reader: Box<dyn Read + Send>,

@@ -72,9 +72,10 @@
 //! 19. **`FakeDocker` behaves like the real thing**: it passes the destination to
 //!     [`PostExecutor::post_execute`] and returns its error.
 //! 20. **No signal handling.** A library must not take over the process's signals. A run is
-//!     cancelled through a [`RunCancel`] handle from any thread (the container is killed and
-//!     removed, and the run returns [`Error::Cancelled`]); the container is removed on every
-//!     path, including a panic in a hook.
+//!     cancelled through a [`RunCancel`] handle from any thread (the run stops waiting at once,
+//!     the container is killed and removed, and the run returns [`Error::Cancelled`]); the
+//!     container is removed on every path, including a panic in a hook, a kill that fails (the
+//!     removal is then forced) and a create whose reply was lost (see below).
 //!
 //! Beyond those:
 //!
@@ -83,6 +84,20 @@
 //! - Commit IDs are `sha256:<hex>` whatever the engine answers (Podman answers the bare hex).
 //! - [`run_container`](Docker::run_container) inspects the image once (labels, environment and
 //!   entrypoint from one reply) and does not attach when no stream is given.
+//! - The create request is logged (at `debug`) with the names of its environment variables
+//!   only; the reference logged their values, hiding only passwords in proxy URLs.
+//! - A create whose reply is lost (the connection cut, a reply that does not parse or comes
+//!   too late) may still have created the container: it is removed by the name the run asked
+//!   for. After a timeout the run keeps looking for it for three times the create's time
+//!   limit, since the daemon may carry the create out later. A daemon's error reply created
+//!   nothing (a 409 names *another* container) and removes nothing.
+//! - The container is waited for while its streams are copied, not after. When it has exited
+//!   and its output stream stays open and silent for a grace period
+//!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging
+//!   (S2I issues #934, #1062). The silence counts only while the run waits for output, so
+//!   output still coming, or still being written to the caller's writers, is never cut.
+//! - When the caller's `stdin` or an output writer fails, the run shuts the attach connection
+//!   down itself and does not depend on the kill to end the streams.
 
 mod io;
 mod pull;
@@ -622,6 +637,7 @@ pub struct DockerClient {
     pull_retry_count: u32,
     pull_inactivity_timeout: Duration,
     pull_progress: Option<PullProgress>,
+    output_grace: Duration,
 }
 
 impl fmt::Debug for DockerClient {
@@ -632,6 +648,7 @@ impl fmt::Debug for DockerClient {
             .field("pull_retry_count", &self.pull_retry_count)
             .field("pull_inactivity_timeout", &self.pull_inactivity_timeout)
             .field("pull_progress", &self.pull_progress.is_some())
+            .field("output_grace", &self.output_grace)
             .finish_non_exhaustive()
     }
 }
@@ -693,6 +710,7 @@ impl DockerClient {
             pull_retry_count: crate::DEFAULT_PULL_RETRY_COUNT,
             pull_inactivity_timeout: crate::DEFAULT_DOCKER_TIMEOUT,
             pull_progress: None,
+            output_grace: run::DEFAULT_OUTPUT_GRACE,
         }
     }
 
@@ -718,6 +736,18 @@ impl DockerClient {
     /// stream that trickles bytes without completing messages.
     pub fn with_pull_inactivity_timeout(mut self, limit: Duration) -> DockerClient {
         self.pull_inactivity_timeout = limit;
+        self
+    }
+
+    /// How long [`run_container`](Docker::run_container) lets the output stream of an exited
+    /// container stay silent before closing it (default 5 s).
+    ///
+    /// Docker ends the stream when the container exits; a daemon that keeps it open would
+    /// otherwise hang the run. The silence counts only while the run waits for output, not
+    /// while the caller's `stdout`/`stderr` writers take their time, so output that is still
+    /// coming is never cut short.
+    pub fn with_output_grace(mut self, grace: Duration) -> DockerClient {
+        self.output_grace = grace;
         self
     }
 

@@ -122,7 +122,7 @@ pub mod transport;
 pub mod user;
 
 pub use api::{AuthConfig, CGroupLimits, Config, DockerConfig, Image, PullPolicy};
-pub use client::{BodyReader, Client, HijackedResponse, StdinWriter};
+pub use client::{BodyReader, Client, HijackedResponse, ShutdownHandle, StdinWriter};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 
 // -- re-exports: engine.rs (engine client, config from the environment)

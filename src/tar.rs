@@ -1182,7 +1182,10 @@ where
 // Go's path functions, on bytes
 
 /// Go's `path.Clean`: the shortest equivalent path, by lexical processing only.
-fn clean(path: &[u8]) -> Vec<u8> {
+///
+/// Works on bytes (tar names need not be UTF-8); valid UTF-8 in gives valid UTF-8 out, as only
+/// whole `/`-separated elements are dropped.
+pub(crate) fn clean(path: &[u8]) -> Vec<u8> {
     if path.is_empty() {
         return b".".to_vec();
     }

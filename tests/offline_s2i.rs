@@ -1184,18 +1184,6 @@ fn container_may_stay(route: Route, fault: &Fault) -> bool {
     route == Route::ContainerRemove && matches!(fault, Fault::Status(..) | Fault::MalformedHead)
 }
 
-/// Where the container stays today although the library could do better; see
-/// `a_create_whose_reply_is_lost_leaves_no_container` (ignored until then).
-fn known_leak(route: Route, fault: &Fault) -> bool {
-    route == Route::ContainersCreate && matches!(fault, Fault::HangUpAfter(_) | Fault::Delay(_))
-}
-
-/// Where the run does not end today; see
-/// `a_failed_kill_after_unreadable_input_does_not_hang_the_run` (ignored until fixed).
-fn known_hang(route: Route, fault: &Fault) -> bool {
-    route == Route::ContainerKill && matches!(fault, Fault::Status(..) | Fault::MalformedHead)
-}
-
 fn faults_on_every_route(in_memory: bool) {
     let mode = if in_memory {
         "in memory"
@@ -1205,9 +1193,6 @@ fn faults_on_every_route(in_memory: bool) {
     let mut failures = Vec::new();
     for route in RUN_ROUTES {
         for fault in faults() {
-            if known_hang(route, &fault) {
-                continue;
-            }
             let before = open_fds();
             let o = faulty_run(in_memory, run_for(route), route, &fault);
             let case = format!("{mode}, {route:?}, {fault:?}");
@@ -1229,7 +1214,7 @@ fn faults_on_every_route(in_memory: bool) {
                     "{case}: {before} descriptors before, {after} after"
                 ));
             }
-            let allowed = if container_may_stay(route, &fault) || known_leak(route, &fault) {
+            let allowed = if container_may_stay(route, &fault) {
                 1
             } else {
                 0
@@ -1260,14 +1245,14 @@ fn run_container_survives_every_fault_in_memory() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Faults the library does not handle yet: kept as ignored tests until it does.
+// Faults that once defeated the cleanup or hung the run, each on its own.
 
 /// A reply to `POST /containers/create` that is lost (the connection cut after the daemon
-/// created the container, or a reply slower than the timeout) leaves a container behind: the
-/// run never learns its ID. It does know its name (`s2i_<image>_<random>`), which it could
-/// remove by (force, after the create's own time limit for a slow reply).
+/// created the container, or a reply slower than the timeout, the daemon creating it later)
+/// leaves a container the run never learned the ID of. It knows the name it asked for
+/// (`s2i_<image>_<random>`) and removes the container by that name (for a slow reply, once it
+/// shows up).
 #[test]
-#[ignore = "library bug: run_container leaves the container when the create reply is lost (see the comment)"]
 fn a_create_whose_reply_is_lost_leaves_no_container() {
     let _fds = exclusive_fds();
     logs::init();
@@ -1287,12 +1272,11 @@ fn a_create_whose_reply_is_lost_leaves_no_container() {
     }
 }
 
-/// When the caller's `stdin` fails, the run kills the container and drops the write half of
-/// the attach stream. Dropping it does not close the connection (the read half, in the output
-/// thread, holds the same socket), so if the kill fails too the container never sees the end
-/// of its input, keeps running, its output never ends, and `run_container` waits for ever.
+/// When the caller's `stdin` fails, the run kills the container. If the kill fails too, the
+/// container keeps running and its output never ends: the run must shut the attach stream
+/// down itself (dropping the write half is not enough, the read half holds the same socket)
+/// and force the removal, which kills the container.
 #[test]
-#[ignore = "library bug: run_container hangs when stdin fails and the kill fails (see the comment)"]
 fn a_failed_kill_after_unreadable_input_does_not_hang_the_run() {
     let _fds = exclusive_fds();
     logs::init();
@@ -1323,12 +1307,10 @@ fn a_failed_kill_after_unreadable_input_does_not_hang_the_run() {
     }
 }
 
-/// A cancelled run whose kill fails waits for the container to end by itself: cancelling only
-/// kills, and the run then waits for the output stream and the container's exit as usual.
-/// Returning `Cancelled` at once (closing the attach stream) and force-removing the container
-/// would honour the cancel.
+/// A cancelled run whose kill fails must not wait for the container to end by itself: it
+/// closes the attach stream, stops waiting, force-removes the container and returns
+/// `Cancelled` at once.
 #[test]
-#[ignore = "library bug: a cancelled run waits for its container when the kill fails (see the comment)"]
 fn a_cancelled_run_ends_even_when_the_kill_fails() {
     let _fds = shared_fds();
     let fake = seed()

@@ -1,34 +1,59 @@
 //! `run_container`: create, attach, start, stream, wait, and remove on every path.
+//!
+//! A run uses the caller's thread and up to four more: one copies the caller's stdin into the
+//! attach stream, one copies the container's output out of it, one runs `on_start`, and one
+//! waits for the container to exit. The caller's thread watches them all (through one channel
+//! of [`Event`]s), so that whatever happens first (the container exiting, a stream failing, a
+//! cancel) is acted on at once. The first three threads are scoped to the run and always
+//! joined; the run makes sure they end by shutting the attach connection down. The wait is not
+//! joined when the run stops early: the run must not depend on the daemon answering it, and
+//! the removal of the container ends it soon after.
 
 use std::any::Any;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::api::Image;
-use crate::client::{Client, StdinWriter};
+use crate::client::{Client, ShutdownHandle, StdinWriter};
 use crate::docker::io::filled;
 use crate::docker::{destination_of, image_from_inspect, pull, scripts_url_of};
 use crate::docker::{DockerClient, RunContainerOptions};
 use crate::error::{Error, Result};
 use crate::ops::container::{
     ContainerAttachOptions, ContainerConfig, ContainerCreateBody, ContainerRemoveOptions,
-    HostConfig,
+    ContainerWaitResponse, HostConfig,
 };
 use crate::ops::stream::demux;
 use crate::reference::{container_name, get_image_name};
 
+/// How long the output stream of an exited container may stay silent before the run closes
+/// it (see [`DockerClient::with_output_grace`]).
+pub(crate) const DEFAULT_OUTPUT_GRACE: Duration = Duration::from_secs(5);
+
+/// After a create whose reply came too late, how many times its own time limit the run keeps
+/// looking for the container the daemon may still create.
+const LOST_CREATE_PATIENCE: u32 = 3;
+
+/// How long a run that ended early waits, after removing its container, for the wait thread to
+/// hear of the removal and release its connection.
+const WAIT_AFTER_REMOVAL: Duration = Duration::from_secs(2);
+
 /// Cancels runs of [`Docker::run_container`](crate::Docker::run_container) from another thread.
 ///
 /// Put a clone in [`RunContainerOptions::cancel`] and call [`cancel`](RunCancel::cancel) from
-/// anywhere: the running container is killed from the cancelling thread, which ends its output
-/// stream and its wait, and `run_container` returns [`Error::Cancelled`] after removing the
-/// container. A run that has not created its container yet returns [`Error::Cancelled`] before
-/// creating it. Once cancelled, a handle stays cancelled; one handle can serve several runs (a
-/// whole build).
+/// anywhere. A running run stops at once: its attach stream is shut down (no more input or
+/// output is copied), it stops waiting for the container, and it returns [`Error::Cancelled`]
+/// after removing the container. The container is also killed from the cancelling thread;
+/// when that kill fails, the removal is forced (the daemon kills the container as part of it),
+/// so the run never waits for a container that will not stop. A run that has not created its
+/// container yet returns [`Error::Cancelled`] before creating it. Once cancelled, a handle
+/// stays cancelled; one handle can serve several runs (a whole build).
 ///
 /// The handle does not interrupt the caller's own code: a `stdin` reader that blocks forever or
 /// an `on_start` hook that never returns keeps the run waiting (the hooks are always awaited).
@@ -64,7 +89,7 @@ struct CancelInner {
 impl CancelInner {
     fn actions(&self) -> MutexGuard<'_, Vec<(u64, CancelAction)>> {
         // An action that panicked leaves nothing half-done in the list; carry on with it.
-        self.actions.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.actions)
     }
 }
 
@@ -82,7 +107,8 @@ impl RunCancel {
         RunCancel::default()
     }
 
-    /// Cancels every run using this handle: their containers are killed now, from this thread.
+    /// Cancels every run using this handle: they stop waiting now, and their containers are
+    /// killed from this thread (this call returns once the daemon answered the kills).
     pub fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
         let actions = std::mem::take(&mut *self.inner.actions());
@@ -125,73 +151,208 @@ impl Drop for Armed {
     }
 }
 
-/// Kills (unless it is known to have exited) and removes the container when dropped.
-struct ContainerGuard<'a> {
-    client: &'a dyn Client,
-    id: &'a str,
-    exited: AtomicBool,
-    killed: AtomicBool,
+/// Locks a mutex whose data stays valid whatever a panicking holder was doing.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl<'a> ContainerGuard<'a> {
-    fn new(client: &'a dyn Client, id: &'a str) -> ContainerGuard<'a> {
-        ContainerGuard {
+/// The run's container, shared with its cancel action: killed at most once, removed once.
+struct Container {
+    client: Arc<dyn Client>,
+    id: String,
+    /// The wait reported its exit: there is nothing to kill.
+    exited: AtomicBool,
+    /// Held while the kill is sent, so that a second caller learns how the first one went.
+    kill: Mutex<Kill>,
+    /// Whether the removal succeeded, once it was tried.
+    removed: Mutex<Option<bool>>,
+}
+
+#[derive(Default)]
+struct Kill {
+    sent: bool,
+    failed: bool,
+    /// Why it failed, until the removal takes it (to log it if the removal fails too).
+    error: Option<Error>,
+}
+
+impl Container {
+    fn new(client: Arc<dyn Client>, id: String) -> Container {
+        Container {
             client,
             id,
             exited: AtomicBool::new(false),
-            killed: AtomicBool::new(false),
+            kill: Mutex::new(Kill::default()),
+            removed: Mutex::new(None),
         }
     }
 
-    /// Kills the container now, so that its streams end and waits return; errors are ignored
-    /// (the container may have exited already).
+    /// Kills the container now, so that its streams end and waits return, unless it exited or
+    /// was killed already; a kill in flight on another thread is waited for. A failure is kept
+    /// for the removal (and logged only if that fails too: the container may have exited in
+    /// between).
     fn kill(&self) {
-        if !self.exited.load(Ordering::SeqCst) && !self.killed.swap(true, Ordering::SeqCst) {
-            if let Err(e) = self.client.container_kill(self.id, "SIGKILL") {
-                log::debug!("Failed to kill container \"{}\": {e}", self.id);
-            }
+        if self.exited.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut kill = lock(&self.kill);
+        if kill.sent {
+            return;
+        }
+        kill.sent = true;
+        if let Err(e) = self.client.container_kill(&self.id, "SIGKILL") {
+            log::debug!("Failed to kill container \"{}\": {e}", self.id);
+            kill.failed = true;
+            kill.error = Some(e);
         }
     }
-}
 
-impl Drop for ContainerGuard<'_> {
-    fn drop(&mut self) {
-        let kill_error = if self.exited.load(Ordering::SeqCst) || self.killed.load(Ordering::SeqCst)
-        {
-            None
-        } else {
-            self.client.container_kill(self.id, "SIGKILL").err()
+    fn kill_failed(&self) -> bool {
+        lock(&self.kill).failed
+    }
+
+    /// Kills (see [`kill`](Container::kill)) and removes the container with its volumes, the
+    /// first time it is called; whether the container is gone.
+    ///
+    /// The removal is forced when the kill failed, or when the daemon says the container still
+    /// runs: a forced removal kills it first. Failures are logged, never returned (they do not
+    /// change the run's result).
+    fn remove(&self) -> bool {
+        let mut removed = lock(&self.removed);
+        if let Some(done) = *removed {
+            return done;
+        }
+        self.kill();
+        let (kill_failed, kill_error) = {
+            let mut kill = lock(&self.kill);
+            (kill.failed, kill.error.take())
         };
         let mut opts = ContainerRemoveOptions {
             remove_volumes: true,
-            force: false,
+            force: kill_failed,
         };
-        let mut removed = self.client.container_remove(self.id, &opts);
-        if removed.as_ref().is_err_and(Error::is_conflict) {
-            // Still running although it was killed (a kill that failed, a daemon that is slow
-            // to reap it): make the daemon do both.
+        let mut result = self.client.container_remove(&self.id, &opts);
+        if !opts.force && result.as_ref().is_err_and(Error::is_conflict) {
+            // Still running although it was killed (a daemon slow to reap it, a kill still on
+            // its way from a cancelling thread): make the daemon do both.
             opts.force = true;
-            removed = self.client.container_remove(self.id, &opts);
+            result = self.client.container_remove(&self.id, &opts);
         }
-        if let Err(e) = removed {
-            if let Some(k) = kill_error {
-                log::warn!("Failed to kill container \"{}\": {k}", self.id);
+        let done = match result {
+            Ok(()) => true,
+            Err(e) => {
+                if let Some(k) = kill_error {
+                    log::warn!("Failed to kill container \"{}\": {k}", self.id);
+                }
+                log::warn!("Failed to remove container \"{}\": {e}", self.id);
+                false
             }
-            log::warn!("Failed to remove container \"{}\": {e}", self.id);
+        };
+        *removed = Some(done);
+        done
+    }
+}
+
+/// Removes the container when dropped, on the paths that leave `run_container` early
+/// (including a panic).
+struct RemoveOnDrop<'a>(&'a Container);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.remove();
+    }
+}
+
+/// The run's attach connection, as far as ending it from another thread goes.
+#[derive(Default)]
+struct Link {
+    state: Mutex<LinkState>,
+}
+
+#[derive(Default)]
+enum LinkState {
+    /// Not attached (yet).
+    #[default]
+    Detached,
+    /// Attached over a connection that can be shut down.
+    Attached(ShutdownHandle),
+    /// Attached over a connection that cannot (a [`Client`] whose writer has no handle).
+    Unstoppable,
+    /// Shut down (or asked to be before there was anything to shut down).
+    Shut,
+}
+
+impl Link {
+    /// Records the attached connection; one asked to shut down before is shut down now.
+    fn attached(&self, handle: Option<ShutdownHandle>) {
+        let mut state = lock(&self.state);
+        match (&*state, handle) {
+            (LinkState::Shut, Some(h)) => h.shutdown(),
+            (LinkState::Shut, None) => {}
+            (_, Some(h)) => *state = LinkState::Attached(h),
+            (_, None) => *state = LinkState::Unstoppable,
+        }
+    }
+
+    /// Shuts the connection down, both ways; `false` when it cannot be (then only the daemon
+    /// can end it: the run removes the container for that).
+    fn shutdown(&self) -> bool {
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, LinkState::Shut) {
+            LinkState::Attached(h) => {
+                h.shutdown();
+                true
+            }
+            LinkState::Unstoppable => {
+                *state = LinkState::Unstoppable;
+                false
+            }
+            LinkState::Detached | LinkState::Shut => true,
+        }
+    }
+
+    fn is_shut(&self) -> bool {
+        matches!(*lock(&self.state), LinkState::Shut)
+    }
+}
+
+/// Stops what the run is waiting for, whatever the container does: the attach connection is
+/// shut down (its threads' reads and writes return) and the container killed.
+///
+/// A container the kill could not stop is removed at once (forced), before the run waits for
+/// its threads: a stream reader may itself wait for the container to stop (Podman's attach
+/// output completes a cut stream from the container's logs once it stopped). So is one whose
+/// connection cannot be shut down, which only the daemon can end.
+fn stop(container: &Container, link: &Link) {
+    let shut = link.shutdown();
+    container.kill();
+    if !shut || container.kill_failed() {
+        container.remove();
+    }
+}
+
+/// Stops the run if it unwinds from a panic inside the streaming scope, so the scope's threads
+/// can end and the panic can propagate.
+struct StopOnUnwind<'a>(&'a Container, &'a Link);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            stop(self.0, self.1);
         }
     }
 }
 
-/// Kills the container if the run unwinds from a panic inside the streaming scope, so the
-/// scope's threads (blocked on the container's output) can end and the panic can propagate.
-struct KillOnUnwind<'g, 'a>(&'g ContainerGuard<'a>);
-
-impl Drop for KillOnUnwind<'_, '_> {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            self.0.kill();
-        }
-    }
+/// What the run's threads (and its cancel action) tell the watching thread.
+enum Event {
+    /// The caller's stdin was copied and the input closed, or one side failed.
+    Input(Result<(), Pumped>),
+    /// The output stream ended (cleanly or not); the caller's writers are closed.
+    Output(Result<()>),
+    /// The wait answered.
+    Waited(Result<ContainerWaitResponse>),
+    /// The run was cancelled.
+    Cancelled,
 }
 
 /// Runs a caller's hook; a panic in it becomes an error instead of unwinding through the run.
@@ -212,6 +373,79 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         s
     } else {
         "unknown panic"
+    }
+}
+
+/// Removes the container that a create which failed in transit may have made anyway.
+///
+/// When the connection broke during the create, or its reply did not parse or came too late,
+/// the daemon may have created the container: the run never learned its ID, but it knows the
+/// name it asked for, which the Engine accepts where IDs go. A daemon's error reply means
+/// nothing was created (a 409 says that *another* container has the name, which is not the
+/// run's to remove), and a request that was never sent created nothing either.
+///
+/// A reply that came too late may belong to a create the daemon has not carried out yet: the
+/// run keeps looking for the container for [`LOST_CREATE_PATIENCE`] times the create's time
+/// limit (unless cancelled), and says so if it never shows up.
+fn remove_after_lost_create(
+    client: &dyn Client,
+    name: &str,
+    error: &Error,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let patience = match error {
+        Error::Api { .. }
+        | Error::Connect { .. }
+        | Error::InvalidInput(_)
+        | Error::Unsupported(_) => return,
+        Error::Timeout { after, .. } => after.saturating_mul(LOST_CREATE_PATIENCE),
+        _ => Duration::ZERO,
+    };
+    let opts = ContainerRemoveOptions {
+        remove_volumes: true,
+        force: true,
+    };
+    let until = Instant::now() + patience;
+    let pause = (patience / 16).clamp(Duration::from_millis(20), Duration::from_secs(2));
+    loop {
+        match client.container_remove(name, &opts) {
+            Ok(()) => {
+                log::debug!(
+                    "Removed container \"{name}\", created although its create request failed: {error}"
+                );
+                return;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                log::warn!("Failed to remove container \"{name}\": {e}");
+                return;
+            }
+        }
+        let now = Instant::now();
+        if now >= until {
+            if !patience.is_zero() {
+                log::warn!(
+                    "Container \"{name}\" did not show up within {patience:?} after its create \
+                     request timed out; if the daemon still creates it, it stays"
+                );
+            }
+            return;
+        }
+        // Short naps, so that a cancel is heard at once.
+        let next = now + pause.min(until - now);
+        while Instant::now() < next {
+            if cancelled() {
+                log::warn!(
+                    "Container \"{name}\" may still be created after its create request timed \
+                     out; the run was cancelled before it showed up"
+                );
+                return;
+            }
+            thread::sleep(
+                next.saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(20)),
+            );
+        }
     }
 }
 
@@ -271,20 +505,28 @@ pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> 
         "Creating container with options {{Name:{name} Config:{}}}",
         redacted_for_log(&body)
     );
-    let created = d.client.container_create(&body, &name)?;
+    let created = match d.client.container_create(&body, &name) {
+        Ok(created) => created,
+        Err(e) => {
+            remove_after_lost_create(d.client.as_ref(), &name, &e, &cancelled);
+            return Err(e);
+        }
+    };
     for warning in &created.warnings {
         log::warn!("{warning}");
     }
-    let id = created.id;
-    let guard = ContainerGuard::new(d.client.as_ref(), &id);
+    let container = Arc::new(Container::new(d.client.clone(), created.id));
+    let guard = RemoveOnDrop(&container);
+    let link = Arc::new(Link::default());
+    let (sender, events) = mpsc::channel();
     let _armed = match &cancel {
         Some(c) => {
-            let client = d.client.clone();
-            let victim = id.clone();
-            let action = Box::new(move || {
-                if let Err(e) = client.container_kill(&victim, "SIGKILL") {
-                    log::debug!("Failed to kill container \"{victim}\": {e}");
-                }
+            let (container, link, sender) = (container.clone(), link.clone(), sender.clone());
+            let action: CancelAction = Box::new(move || {
+                // The run stops waiting first, so that it ends whatever the kill does.
+                link.shutdown();
+                let _ = sender.send(Event::Cancelled);
+                container.kill();
             });
             match c.arm(action) {
                 Some(armed) => Some(armed),
@@ -293,35 +535,72 @@ pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> 
         }
         None => None,
     };
-    let result = attach_start_wait(d, &guard, &image, &mut opts, &cancelled);
+    let run = Run {
+        d,
+        container: &container,
+        link: &link,
+        sender: &sender,
+        events: &events,
+    };
+    let mut wait_pending = false;
+    let result = attach_start_wait(&run, &image, &mut opts, &cancelled, &mut wait_pending);
     let result = match result {
         Ok(()) if cancelled() => Err(Error::Cancelled),
         Ok(()) => match opts.post_exec.take() {
             Some(post) => {
                 log::info!("Invoking PostExecute function");
-                catch_hook("post_exec", || post.post_execute(&id, &tar_destination))
+                catch_hook("post_exec", || {
+                    post.post_execute(&container.id, &tar_destination)
+                })
             }
             None => Ok(()),
         },
         Err(e) => Err(e),
     };
-    // The guard (declared before the armed cancel action, so dropped after it) removes the
-    // container; the remaining option streams go with `opts`.
     drop(_armed);
+    if container.remove() && wait_pending {
+        // The daemon answers a wait once its container is gone: let the wait thread end (and
+        // let go of its connection) before returning, but never for long.
+        drop(sender);
+        reap_wait(&events, WAIT_AFTER_REMOVAL);
+    }
+    // The remaining option streams go with `opts`.
     drop(guard);
     result
 }
 
+/// Waits at most `limit` for the wait thread's answer.
+fn reap_wait(events: &Receiver<Event>, limit: Duration) {
+    let until = Instant::now() + limit;
+    loop {
+        match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(Event::Waited(_)) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// What the watching thread works with.
+struct Run<'a> {
+    d: &'a DockerClient,
+    container: &'a Arc<Container>,
+    link: &'a Arc<Link>,
+    sender: &'a Sender<Event>,
+    events: &'a Receiver<Event>,
+}
+
 /// Attach, start, stream stdin in and output out, wait, join `on_start`.
 fn attach_start_wait(
-    d: &DockerClient,
-    guard: &ContainerGuard<'_>,
+    run: &Run<'_>,
     image: &str,
     opts: &mut RunContainerOptions,
     cancelled: &dyn Fn() -> bool,
+    wait_pending: &mut bool,
 ) -> Result<()> {
-    let client = d.client.as_ref();
-    let id = guard.id;
+    let client = run.d.client.as_ref();
+    let container: &Container = run.container;
+    let link: &Link = run.link;
+    let id = container.id.as_str();
     let stdin = opts.stdin.take();
     let stdout = opts.stdout.take();
     let stderr = opts.stderr.take();
@@ -335,7 +614,10 @@ fn attach_start_wait(
             stderr: stderr.is_some(),
         };
         match client.container_attach(id, &attach) {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                link.attached(h.writer.shutdown_handle());
+                Some(h)
+            }
             Err(e) => {
                 log::error!("Unable to attach to container \"{id}\": {e}");
                 return Err(e);
@@ -358,47 +640,88 @@ fn attach_start_wait(
         Some(h) => (Some(h.reader), Some(h.writer)),
         None => (None, None),
     };
+    // When the output thread's current read began; `None` while it is not reading (it is
+    // handing output to the caller's writers, which may take their time).
+    let reading_since: Mutex<Option<Instant>> = Mutex::new(None);
 
     thread::scope(|s| {
-        let _unwind = KillOnUnwind(guard);
+        let _unwind = StopOnUnwind(container, link);
         // Only stdin is attached: the read half stays open (unread) until the run ends.
         let mut _idle_reader = None;
         let output = match (reader, stdout.is_some() || stderr.is_some()) {
-            (Some(mut reader), true) => {
+            (Some(reader), true) => {
+                let sender = run.sender.clone();
+                let reading_since = &reading_since;
                 let spawned = spawn(s, "s2i-output", move || {
+                    let mut reader = Watched {
+                        inner: reader,
+                        reading_since,
+                    };
                     let mut out = Flushing(stdout);
                     let mut err = Flushing(stderr);
                     let copied =
                         catch_hook("output writer", || demux(&mut reader, &mut out, &mut err));
-                    if copied.is_err() {
-                        // Nobody drains the container's output any more: stop it rather than
-                        // let it block (and the run with it).
-                        guard.kill();
-                    }
-                    // `out` and `err` are dropped here, at the end of the stream, so that
-                    // readers of pipes behind them see EOF.
-                    copied
+                    // Closed at the end of the stream, before the run ends, so that readers of
+                    // pipes behind them see EOF.
+                    drop((out, err));
+                    let _ = sender.send(Event::Output(copied));
                 });
-                match spawned {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        guard.kill();
-                        return Err(e);
-                    }
+                if let Err(e) = spawned {
+                    stop(container, link);
+                    return Err(e);
                 }
+                true
             }
             (reader, _) => {
                 drop((stdout, stderr));
                 _idle_reader = reader;
-                None
+                false
+            }
+        };
+        // Writing stdin fails when the container exits before reading it all (Podman resets
+        // the connection at once). The exit code says whether that mattered: `tar -xf -` on a
+        // cut stream fails, a script that ignores its input succeeds.
+        let mut write_failure: Option<Error> = None;
+        let input = match (writer, stdin) {
+            (Some(mut w), Some(mut input)) => {
+                let sender = run.sender.clone();
+                let spawned = spawn(s, "s2i-input", move || {
+                    let pumped = panic::catch_unwind(AssertUnwindSafe(|| {
+                        pump_stdin(&mut input, w.as_mut()).and_then(|()| {
+                            // With `StdinOnce`, this closes the container's stdin: `tar -xf -`
+                            // sees EOF.
+                            w.close_write().map_err(Pumped::Write)
+                        })
+                    }))
+                    .unwrap_or_else(|_| Err(Pumped::Read(Error::other("stdin writer panicked"))));
+                    // The caller's stdin is closed here; the write half stays open until here
+                    // so that the daemon does not see an early EOF.
+                    drop((input, w));
+                    let _ = sender.send(Event::Input(pumped));
+                });
+                if let Err(e) = spawned {
+                    stop(container, link);
+                    return Err(e);
+                }
+                true
+            }
+            (Some(mut w), None) => {
+                if let Err(e) = w.close_write() {
+                    write_failure = Some(e.into());
+                }
+                false
+            }
+            (None, stdin) => {
+                drop(stdin);
+                false
             }
         };
         let hook = match on_start {
             Some(f) => match spawn(s, "s2i-on-start", move || catch_hook("on_start", || f(id))) {
                 Ok(h) => Some(h),
                 Err(e) => {
-                    // The scope joins the output thread before returning: end its stream.
-                    guard.kill();
+                    // The scope joins the stream threads before returning: end their streams.
+                    stop(container, link);
                     return Err(e);
                 }
             },
@@ -407,49 +730,24 @@ fn attach_start_wait(
         if opts.target_image {
             dump_container_info(client, image, id);
         }
-
-        // Errors of the run itself (ours or the caller's), as opposed to the container's.
-        let mut failure: Option<Error> = None;
-        // Writing stdin fails when the container exits before reading it all (Podman resets
-        // the connection at once). The exit code says whether that mattered: `tar -xf -` on a
-        // cut stream fails, a script that ignores its input succeeds.
-        let mut write_failure: Option<Error> = None;
-        if let Some(mut w) = writer {
-            if let Some(mut input) = stdin {
-                match pump_stdin(&mut input, w.as_mut()) {
-                    Ok(()) => {}
-                    Err(Pumped::Read(e)) => {
-                        failure = Some(e);
-                        guard.kill();
-                    }
-                    Err(Pumped::Write(e)) => write_failure = Some(e.into()),
-                }
+        let mut result = match spawn_wait(container, run.sender) {
+            Ok(()) => {
+                *wait_pending = true;
+                let pending = Pending {
+                    input,
+                    output,
+                    write_failure,
+                };
+                watch(run, pending, &reading_since, wait_pending)
             }
-            if failure.is_none() && write_failure.is_none() {
-                // With `StdinOnce`, this closes the container's stdin: `tar -xf -` sees EOF.
-                if let Err(e) = w.close_write() {
-                    write_failure = Some(e.into());
-                }
+            Err(e) => {
+                stop(container, link);
+                Err(e)
             }
-            // The write half stays open until here so the daemon does not see an early EOF.
-            drop(w);
-        }
-        if let Some(t) = output {
-            let copied = t
-                .join()
-                .unwrap_or_else(|_| Err(Error::other("output reader panicked")));
-            if let Err(e) = copied {
-                failure.get_or_insert(e);
-            }
-        }
-
-        let mut result = match failure {
-            Some(e) => Err(e),
-            None => wait(client, guard, write_failure),
         };
         if result.is_err() || cancelled() {
             // Whatever `on_start` is doing with the container ends sooner without it.
-            guard.kill();
+            container.kill();
         }
         if let Some(h) = hook {
             let hooked = h
@@ -480,17 +778,138 @@ fn spawn<'scope, T: Send + 'scope>(
         .map_err(|e| Error::other(format!("cannot start the {name} thread: {e}")))
 }
 
-/// Waits for the container and turns a non-zero exit into a `ContainerError`.
-fn wait(
+/// Starts waiting for the container on a thread of its own, which is not joined (see the
+/// module's docs); the answer comes as [`Event::Waited`].
+fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
+    let client = container.client.clone();
+    let id = container.id.clone();
+    let sender = sender.clone();
+    thread::Builder::new()
+        .name("s2i-wait".to_string())
+        .spawn(move || {
+            let waited = panic::catch_unwind(AssertUnwindSafe(|| {
+                client.container_wait(&id, "not-running")
+            }))
+            .unwrap_or_else(|_| Err(Error::other("the wait panicked")));
+            // Let go of the client (and any connection it keeps) before the run hears of
+            // the answer and returns.
+            drop(client);
+            let _ = sender.send(Event::Waited(waited));
+        })
+        .map(drop)
+        .map_err(|e| Error::other(format!("cannot start the s2i-wait thread: {e}")))
+}
+
+/// The stream threads still running when the watch begins.
+struct Pending {
+    input: bool,
+    output: bool,
+    write_failure: Option<Error>,
+}
+
+/// Watches the run until the container exited and both streams ended, or until something
+/// ends it early: the caller's stdin failing, the output failing, the wait failing, a cancel.
+/// Ending early stops the run (see [`stop`]).
+///
+/// Once the container exited, its output stream has [`DockerClient::with_output_grace`] of
+/// silence to end by itself: some daemons keep it open after the exit (S2I issues #934 and
+/// #1062 were runs hanging there). The silence counts only while the output thread waits for
+/// data, not while the caller's writers take their time, so no output is cut short.
+fn watch(
+    run: &Run<'_>,
+    mut pending: Pending,
+    reading_since: &Mutex<Option<Instant>>,
+    wait_pending: &mut bool,
+) -> Result<()> {
+    let container: &Container = run.container;
+    let link: &Link = run.link;
+    let id = container.id.as_str();
+    let grace = run.d.output_grace;
+    let mut waited: Option<ContainerWaitResponse> = None;
+    let mut exited_at: Option<Instant> = None;
+    // The run closed the output stream of the exited container itself.
+    let mut closed_after_exit = false;
+    let stopped = loop {
+        if !pending.input && !pending.output {
+            if let Some(w) = waited.take() {
+                return finish_wait(run.d.client.as_ref(), container, w, pending.write_failure);
+            }
+        }
+        let next = match exited_at {
+            Some(exit) if !closed_after_exit && !link.is_shut() => {
+                let silent_since = if pending.output {
+                    lock(reading_since).map(|t| t.max(exit))
+                } else {
+                    Some(exit)
+                };
+                let now = Instant::now();
+                // `None`: the output thread is busy with the caller's writers; look again later.
+                let due = silent_since.map_or(now + grace, |t| t + grace);
+                if now >= due {
+                    log::warn!(
+                        "The output stream of container \"{id}\" stayed open {grace:?} after it \
+                         exited; closing it"
+                    );
+                    closed_after_exit = true;
+                    if !link.shutdown() {
+                        container.remove();
+                    }
+                    continue;
+                }
+                run.events.recv_timeout(due - now)
+            }
+            _ => run
+                .events
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let event = match next {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            // Cannot happen: the run holds a sender.
+            Err(RecvTimeoutError::Disconnected) => {
+                break Error::other("the run's threads are gone")
+            }
+        };
+        match event {
+            Event::Cancelled => break Error::Cancelled,
+            Event::Input(Ok(())) => pending.input = false,
+            Event::Input(Err(Pumped::Write(e))) => {
+                pending.input = false;
+                pending.write_failure.get_or_insert(e.into());
+            }
+            Event::Input(Err(Pumped::Read(e))) => break e,
+            Event::Output(Ok(())) => pending.output = false,
+            Event::Output(Err(e)) if closed_after_exit || link.is_shut() => {
+                // Cut by the run itself after the exit: everything before was copied.
+                log::debug!("Output stream of container \"{id}\" closed: {e}");
+                pending.output = false;
+            }
+            Event::Output(Err(e)) => break e,
+            Event::Waited(Ok(w)) => {
+                *wait_pending = false;
+                container.exited.store(true, Ordering::SeqCst);
+                exited_at = Some(Instant::now());
+                waited = Some(w);
+            }
+            Event::Waited(Err(e)) => {
+                *wait_pending = false;
+                break Error::other(format!("waiting for container \"{id}\" to stop: {e}"));
+            }
+        }
+    };
+    stop(container, link);
+    Err(stopped)
+}
+
+/// Turns the wait's answer into the run's result: a non-zero exit is a `ContainerError`.
+fn finish_wait(
     client: &dyn Client,
-    guard: &ContainerGuard<'_>,
+    container: &Container,
+    waited: ContainerWaitResponse,
     write_failure: Option<Error>,
 ) -> Result<()> {
-    let id = guard.id;
-    let waited = client
-        .container_wait(id, "not-running")
-        .map_err(|e| Error::other(format!("waiting for container \"{id}\" to stop: {e}")))?;
-    guard.exited.store(true, Ordering::SeqCst);
+    let id = container.id.as_str();
     let code = waited.status_code;
     if code != 0 {
         // A fresh call: the reference reused an expired deadline here and lost the state.
@@ -512,6 +931,22 @@ fn wait(
         log::warn!("Container \"{id}\" exited without reading all of its input: {e}");
     }
     Ok(())
+}
+
+/// The attach stream's read half, noting when each read began (for the grace period after the
+/// container's exit).
+struct Watched<'a> {
+    inner: Box<dyn Read + Send>,
+    reading_since: &'a Mutex<Option<Instant>>,
+}
+
+impl Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        *lock(self.reading_since) = Some(Instant::now());
+        let read = self.inner.read(buf);
+        *lock(self.reading_since) = None;
+        read
+    }
 }
 
 enum Pumped {
@@ -639,32 +1074,7 @@ pub(crate) fn path_join(parts: &[&str]) -> String {
     if joined.is_empty() {
         return String::new();
     }
-    path_clean(&joined)
-}
-
-/// Go's `path.Clean`.
-fn path_clean(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".to_string(),
-        (false, false) => body,
-    }
+    String::from_utf8_lossy(&crate::tar::clean(joined.as_bytes())).into_owned()
 }
 
 /// The create request (the reference's §3.2).
@@ -707,37 +1117,18 @@ fn create_body(
     }
 }
 
-/// The create request as JSON for the log, with proxy credentials in the env redacted.
+/// The create request as JSON for the log, with only the names of the environment variables:
+/// their values can hold secrets (tokens, passwords, credentials in proxy URLs).
 fn redacted_for_log(body: &ContainerCreateBody) -> String {
     let mut body = body.clone();
     if let Some(env) = &mut body.config.env {
         for e in env.iter_mut() {
-            *e = redact_proxy_env(e);
+            if let Some((name, _)) = e.split_once('=') {
+                *e = name.to_string();
+            }
         }
     }
     serde_json::to_string(&body).unwrap_or_default()
-}
-
-/// `HTTP_PROXY=http://user:secret@host` → `HTTP_PROXY=http://redacted@host` for any variable
-/// whose name contains `proxy` (any case) and whose URL carries a password.
-pub(crate) fn redact_proxy_env(entry: &str) -> String {
-    let Some((name, value)) = entry.split_once('=') else {
-        return entry.to_string();
-    };
-    if !name.to_ascii_lowercase().contains("proxy") {
-        return entry.to_string();
-    }
-    let Some((scheme, rest)) = value.split_once("://") else {
-        return entry.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return entry.to_string();
-    };
-    if !rest[..at].contains(':') {
-        return entry.to_string();
-    }
-    format!("{name}={scheme}://redacted@{}", &rest[at + 1..])
 }
 
 #[cfg(test)]
@@ -1710,33 +2101,416 @@ mod tests {
     }
 
     #[test]
-    fn proxy_credentials_are_redacted_in_logs() {
-        assert_eq!(
-            redact_proxy_env("HTTPS_PROXY=http://user:secret@proxy:3128/x"),
-            "HTTPS_PROXY=http://redacted@proxy:3128/x"
-        );
-        assert_eq!(
-            redact_proxy_env("http_proxy=http://user@proxy:3128"),
-            "http_proxy=http://user@proxy:3128"
-        );
-        assert_eq!(
-            redact_proxy_env("PASSWORD=http://u:p@h"),
-            "PASSWORD=http://u:p@h"
-        );
-        assert_eq!(redact_proxy_env("NO_PROXY=localhost"), "NO_PROXY=localhost");
+    fn env_values_never_reach_the_log() {
         let (fake, d) = setup();
+        let env = vec![
+            "HTTP_PROXY=http://me:hunter2@p:1".to_string(),
+            "API_TOKEN=tok3n".to_string(),
+            "PLAIN=value=with=equals".to_string(),
+        ];
         let (_, logs) = logs_of(|| {
             d.run_container(RunContainerOptions {
-                env: vec!["HTTP_PROXY=http://me:hunter2@p:1".into()],
+                env: env.clone(),
                 ..opts("run")
             })
         });
-        assert!(logs.iter().any(|(_, m)| m.contains("redacted@p:1")));
-        assert!(logs.iter().all(|(_, m)| !m.contains("hunter2")));
-        assert_eq!(
-            fake.state().created[0].1.config.env,
-            Some(vec!["HTTP_PROXY=http://me:hunter2@p:1".to_string()])
+        let created = logs
+            .iter()
+            .find(|(_, m)| m.starts_with("Creating container with options {Name:s2i_builder_"))
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default();
+        assert!(
+            created.contains(r#""Env":["HTTP_PROXY","API_TOKEN","PLAIN"]"#),
+            "{created}"
         );
+        for secret in ["hunter2", "tok3n", "with=equals"] {
+            assert!(logs.iter().all(|(_, m)| !m.contains(secret)), "{secret}");
+        }
+        // The container gets the values, of course.
+        assert_eq!(fake.state().created[0].1.config.env, Some(env));
+    }
+
+    /// A run whose container never stops by itself and whose kill always fails.
+    fn unkillable() -> (Arc<FakeClient>, DockerClient) {
+        let (fake, d) = setup();
+        fake.state().run_until_killed = true;
+        fake.state().kill_err = Some(Error::api(500, "cannot kill"));
+        (fake, d)
+    }
+
+    /// Runs `f` on a thread and fails the test if it takes longer than `limit`.
+    fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("still running after {limit:?}"))
+    }
+
+    #[test]
+    fn unreadable_input_and_a_failed_kill_do_not_hang() {
+        let (fake, d) = unkillable();
+        let f = fake.clone();
+        let e = within(Duration::from_secs(10), move || {
+            d.run_container(RunContainerOptions {
+                stdin: Some(Box::new(FailingReader)),
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("source vanished"), "{e}");
+        let state = f.state();
+        assert!(state.killed.is_empty());
+        // The failed kill forces the removal (which kills the container).
+        assert_eq!(state.removed.len(), 1);
+        assert!(state.removed[0].1.force, "{:?}", state.removed);
+        assert!(state.containers.is_empty());
+    }
+
+    #[test]
+    fn a_failed_output_writer_and_a_failed_kill_do_not_hang() {
+        let (fake, d) = unkillable();
+        fake.state().attach_output = stdcopy_frame(1, b"x");
+        let f = fake.clone();
+        let e = within(Duration::from_secs(10), move || {
+            d.run_container(RunContainerOptions {
+                stdout: Some(Box::new(PanickyWriter)),
+                ..opts("assemble")
+            })
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "output writer panicked: writer");
+        assert!(f.state().containers.is_empty());
+    }
+
+    #[test]
+    fn stopping_removes_at_once_a_container_the_kill_could_not_stop() {
+        // Killed: the removal waits for the end of the run.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        let c = Container::new(fake.clone(), "c1".into());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill"]);
+        assert!(c.remove());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        assert!(!fake.state().removed[0].1.force);
+        // Not killed: removed (forced) now, once.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        fake.state().kill_err = Some(Error::api(500, "cannot kill"));
+        let c = Container::new(fake.clone(), "c1".into());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        assert!(fake.state().removed[0].1.force);
+        assert!(c.remove());
+        stop(&c, &Link::default());
+        assert_eq!(fake.calls(), ["kill", "remove"]);
+        // A second kill waits for one in flight and learns how it went.
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        fake.state().kill_err = Some(Error::api(500, "cannot kill"));
+        fake.state().on_call = Some(Arc::new(|call: &str| {
+            if call == "kill" {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }));
+        let c = Arc::new(Container::new(fake.clone(), "c1".into()));
+        let other = {
+            let c = c.clone();
+            std::thread::spawn(move || c.kill())
+        };
+        while fake.calls().is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        c.kill();
+        assert!(c.kill_failed());
+        other.join().unwrap();
+        assert_eq!(fake.calls(), ["kill"]);
+    }
+
+    #[test]
+    fn a_cancel_whose_kill_fails_ends_the_run_at_once() {
+        let (fake, d) = unkillable();
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        let f = fake.clone();
+        let out = Probe::default();
+        let writer = out.writer();
+        let runner = std::thread::spawn(move || {
+            d.run_container(RunContainerOptions {
+                stdin: Some(Box::new(io::repeat(b'x'))),
+                stdout: Some(writer),
+                cancel: Some(c),
+                ..opts("assemble")
+            })
+        });
+        while fake.state().started.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let e = within(Duration::from_secs(5), move || {
+            cancel.cancel();
+            runner.join().unwrap()
+        })
+        .unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        assert!(out.is_dropped());
+        let state = f.state();
+        assert!(state.containers.is_empty(), "{:?}", state.calls);
+        assert!(state.removed[0].1.force);
+    }
+
+    #[test]
+    fn a_cancel_without_streams_stops_the_wait() {
+        let (fake, d) = unkillable();
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        let f = fake.clone();
+        let runner = std::thread::spawn(move || {
+            d.run_container(RunContainerOptions {
+                cancel: Some(c),
+                ..opts("run")
+            })
+        });
+        while !fake.calls().contains(&"wait".to_string()) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let e = within(Duration::from_secs(5), move || {
+            cancel.cancel();
+            runner.join().unwrap()
+        })
+        .unwrap_err();
+        assert!(e.is_cancelled(), "{e:?}");
+        assert!(f.state().containers.is_empty());
+    }
+
+    /// A writer that takes its time with every write.
+    struct SlowWriter(Probe, Duration);
+    impl Write for SlowWriter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            std::thread::sleep(self.1);
+            self.0.data.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_output_stream_left_open_after_the_exit_is_closed_after_the_grace() {
+        let (fake, d) = setup();
+        let d = d.with_output_grace(Duration::from_millis(100));
+        // The container exits at once (exit code 0), the daemon never ends the stream.
+        fake.state().attach_stays_open = true;
+        fake.state().attach_output = [
+            stdcopy_frame(1, b"one\n"),
+            stdcopy_frame(2, b"two\n"),
+            stdcopy_frame(1, b"three\n"),
+        ]
+        .concat();
+        let (out, err) = (Probe::default(), Probe::default());
+        let (o, e) = (out.clone(), err.clone());
+        let f = fake.clone();
+        let (r, logs) = within(Duration::from_secs(10), move || {
+            logs_of(|| {
+                d.run_container(RunContainerOptions {
+                    stdin: stdin(b"tar"),
+                    // Slower than the grace for each piece: still nothing is cut.
+                    stdout: Some(Box::new(SlowWriter(o, Duration::from_millis(250)))),
+                    stderr: Some(e.writer()),
+                    ..opts("assemble")
+                })
+            })
+        });
+        r.unwrap();
+        assert_eq!(out.text(), "one\nthree\n");
+        assert_eq!(err.text(), "two\n");
+        assert!(out.is_dropped() || err.is_dropped());
+        assert_logged(
+            &logs,
+            log::Level::Warn,
+            "The output stream of container \"fake-container-1\" stayed open 100ms after it exited; closing it",
+        );
+        assert!(f.state().containers.is_empty());
+        // A container that exits non-zero is reported as such.
+        fake.state().wait_container_result = 4;
+        let e = within(Duration::from_secs(10), {
+            let d = DockerClient::new(fake.clone(), auth())
+                .with_output_grace(Duration::from_millis(50));
+            move || {
+                d.run_container(RunContainerOptions {
+                    stdout: Some(Box::new(io::sink())),
+                    ..opts("assemble")
+                })
+            }
+        })
+        .unwrap_err();
+        assert_eq!(e.exit_code(), Some(4));
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn output_is_read_to_its_end_while_the_wait_has_answered() {
+        // The wait answers at once, the stream ends by itself: everything arrives, no warning.
+        let (fake, d) = setup();
+        let frames: Vec<u8> = (0..200)
+            .flat_map(|i| stdcopy_frame(1 + (i % 2) as u8, format!("line {i}\n").as_bytes()))
+            .collect();
+        fake.state().attach_output = frames;
+        let (out, err) = (Probe::default(), Probe::default());
+        let (r, logs) = logs_of(|| {
+            d.run_container(RunContainerOptions {
+                stdout: Some(out.writer()),
+                stderr: Some(err.writer()),
+                ..opts("assemble")
+            })
+        });
+        r.unwrap();
+        assert_eq!(out.text().lines().count(), 100);
+        assert_eq!(err.text().lines().count(), 100);
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+        assert_eq!(
+            fake.calls(),
+            [
+                "inspect_image",
+                "create",
+                "attach",
+                "start",
+                "wait",
+                "remove"
+            ]
+        );
+    }
+
+    /// A fake whose daemon "creates" the container asked for (by its name) when the
+    /// `nth` removal arrives: how a create whose reply was lost looks from the outside.
+    fn lost_create(create_err: Error, nth: u64) -> (Arc<FakeClient>, DockerClient) {
+        let (fake, d) = setup();
+        fake.state().create_err = Some(create_err);
+        let f = Arc::downgrade(&fake);
+        let removals = Arc::new(AtomicU64::new(0));
+        fake.state().on_call = Some(Arc::new(move |call: &str| {
+            let Some(f) = f.upgrade() else { return };
+            if call == "remove" && removals.fetch_add(1, Ordering::SeqCst) + 1 == nth {
+                let mut state = f.state();
+                let (name, body) = state.created[0].clone();
+                state.containers.insert(name, body);
+            }
+        }));
+        (fake, d)
+    }
+
+    fn io_error() -> Error {
+        Error::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "reply cut"))
+    }
+
+    #[test]
+    fn a_create_cut_in_transit_is_removed_by_name() {
+        let (fake, d) = lost_create(io_error(), 1);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(matches!(r, Err(Error::Io(_))), "{r:?}");
+        let state = fake.state();
+        let name = state.created[0].0.clone();
+        assert!(name.starts_with("s2i_builder_"), "{name}");
+        assert_eq!(state.calls, ["inspect_image", "create", "remove"]);
+        assert_eq!(state.removed.len(), 1);
+        let (removed, how) = &state.removed[0];
+        assert_eq!(removed, &name);
+        assert!(how.force && how.remove_volumes);
+        assert!(state.containers.is_empty());
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+        drop(state);
+
+        // Nothing was created after all: the 404 is no news, tried once, not logged.
+        let (fake, d) = lost_create(io_error(), 0);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(r.is_err());
+        assert_eq!(fake.calls(), ["inspect_image", "create", "remove"]);
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+    }
+
+    #[test]
+    fn a_create_answered_by_the_daemon_removes_nothing() {
+        // 409: another container has the name; 404/500: nothing was created; a connect
+        // failure or a refused argument: nothing was sent.
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        for e in [
+            Error::api(409, "Conflict. The container name is already in use"),
+            Error::api(404, "No such image: builder:latest"),
+            Error::api(500, "no space left"),
+            Error::Connect {
+                host: "unix:///nowhere".into(),
+                failure: crate::error::ConnectFailure::NotRunning,
+                source: refused,
+            },
+            Error::InvalidInput("bad name".into()),
+        ] {
+            let (fake, d) = lost_create(e, 1);
+            assert!(d.run_container(opts("run")).is_err());
+            assert_eq!(fake.calls(), ["inspect_image", "create"]);
+        }
+    }
+
+    #[test]
+    fn a_create_that_timed_out_is_looked_for_until_it_shows_up() {
+        let timed_out = || Error::Timeout {
+            what: "POST /containers/create".into(),
+            after: Duration::from_millis(100),
+        };
+        // The daemon creates it late: at the fourth try.
+        let (fake, d) = lost_create(timed_out(), 4);
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        assert!(r.unwrap_err().is_timeout());
+        let state = fake.state();
+        assert_eq!(state.calls.iter().filter(|c| *c == "remove").count(), 4);
+        assert!(state.containers.is_empty());
+        assert_eq!(state.removed.len(), 1);
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+        drop(state);
+
+        // It never shows up: the run gives up after three times the limit, and says so.
+        let (fake, d) = lost_create(timed_out(), 0);
+        let started = Instant::now();
+        let (r, logs) = logs_of(|| d.run_container(opts("run")));
+        let took = started.elapsed();
+        assert!(r.unwrap_err().is_timeout());
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        assert!(fake.calls().iter().filter(|c| *c == "remove").count() > 2);
+        assert!(
+            logs.iter().any(|(l, m)| *l == log::Level::Warn
+                && m.starts_with("Container \"s2i_builder_")
+                && m.contains("did not show up within 300ms")),
+            "{logs:?}"
+        );
+
+        // A cancel stops the search at once.
+        let (fake, d) = lost_create(timed_out(), 0);
+        fake.state().create_err = Some(Error::Timeout {
+            what: "POST /containers/create".into(),
+            after: Duration::from_secs(60),
+        });
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.cancel();
+        });
+        let started = Instant::now();
+        let r = d.run_container(RunContainerOptions {
+            cancel: Some(cancel),
+            ..opts("run")
+        });
+        assert!(r.unwrap_err().is_timeout());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Cursor, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::client::{BodyReader, Client, HijackedResponse, StdinWriter};
+use crate::client::{BodyReader, Client, HijackedResponse, ShutdownHandle, StdinWriter};
 use crate::error::{Error, Result};
 use crate::fake::{clone_error, fail};
 use crate::ops::container::{
@@ -117,8 +118,14 @@ pub struct FakeClientState {
     /// Fails every start.
     pub start_err: Option<Error>,
     /// Containers run until killed: the attach stream stays open after `attach_output` and
-    /// `wait` blocks, until `kill`; the exit code is then [`KILLED_EXIT_CODE`].
+    /// `wait` blocks, until `kill` (or the container's removal; the attach stream also ends
+    /// when its [`shutdown_handle`](StdinWriter::shutdown_handle) is used); the exit code is
+    /// then [`KILLED_EXIT_CODE`].
     pub run_until_killed: bool,
+    /// The attach stream stays open after `attach_output` whatever the container does (a
+    /// daemon that does not end it at the exit), until its
+    /// [`shutdown_handle`](StdinWriter::shutdown_handle) is used or the container is removed.
+    pub attach_stays_open: bool,
     /// Every killed container.
     pub killed: Vec<String>,
     /// Fails every kill.
@@ -196,8 +203,9 @@ impl fmt::Debug for FakeClientState {
 
 struct Shared {
     state: Mutex<FakeClientState>,
-    // Signalled on every kill, so blocked attach readers and waits can look again.
-    killed: Condvar,
+    // Signalled on every kill, removal and attach shutdown, so blocked attach readers and
+    // waits can look again.
+    changed: Condvar,
 }
 
 impl Shared {
@@ -206,12 +214,22 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Blocks until `id` was killed.
-    fn wait_killed(&self, id: &str) {
+    /// Blocks until `id` was killed (if `kill_ends`) or removed, or `closed` (an attach
+    /// shutdown) is set.
+    fn wait_ended(&self, id: &str, kill_ends: bool, closed: Option<&AtomicBool>) {
         let mut state = self.lock();
-        while !state.killed.iter().any(|k| k == id) {
-            state = self.killed.wait(state).unwrap_or_else(|p| p.into_inner());
+        while !((kill_ends && state.killed.iter().any(|k| k == id))
+            || state.removed.iter().any(|(r, _)| r == id)
+            || closed.is_some_and(|c| c.load(Ordering::SeqCst)))
+        {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    fn notify(&self) {
+        // Under the lock: a waiter checks its condition holding it, so it cannot miss this.
+        let _state = self.lock();
+        self.changed.notify_all();
     }
 }
 
@@ -275,7 +293,7 @@ impl FakeClient {
         FakeClient {
             shared: Arc::new(Shared {
                 state: Mutex::new(FakeClientState::default()),
-                killed: Condvar::new(),
+                changed: Condvar::new(),
             }),
         }
     }
@@ -347,17 +365,41 @@ struct AttachReader {
     id: String,
     data: Cursor<Vec<u8>>,
     hold: bool,
+    /// Only a shutdown or the removal ends the stream, not a kill.
+    stays_open: bool,
+    closed: Arc<AtomicBool>,
+    /// What is left of the frame being read: a read never spans two frames, as when a daemon
+    /// sends each as the container writes it.
+    frame_left: usize,
 }
 
 impl Read for AttachReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.data.read(buf)?;
+        if self.closed.load(Ordering::SeqCst) {
+            // Shut down: like a socket, nothing more is read.
+            return Ok(0);
+        }
+        let (data, pos) = (self.data.get_ref(), self.data.position() as usize);
+        if self.frame_left == 0 {
+            if let Some(header) = data.get(pos..pos + 8) {
+                let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+                self.frame_left = 8 + size as usize;
+            }
+        }
+        let limit = match self.frame_left {
+            0 => buf.len(),
+            left => left.min(buf.len()),
+        };
+        let n = self.data.read(&mut buf[..limit])?;
+        self.frame_left = self.frame_left.saturating_sub(n);
         if n > 0 || buf.is_empty() {
             return Ok(n);
         }
         if self.hold {
-            // The container "runs" until it is killed; then its stream ends.
-            self.shared.wait_killed(&self.id);
+            // The container "runs" until it is killed or removed, or the connection is shut
+            // down; then its stream ends.
+            self.shared
+                .wait_ended(&self.id, !self.stays_open, Some(&self.closed));
             self.hold = false;
         }
         Ok(0)
@@ -368,12 +410,13 @@ impl Read for AttachReader {
 struct AttachWriter {
     shared: Arc<Shared>,
     id: String,
+    closed: Arc<AtomicBool>,
 }
 
 impl Write for AttachWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut state = self.shared.lock();
-        let gone = state.killed.contains(&self.id);
+        let gone = state.killed.contains(&self.id) || self.closed.load(Ordering::SeqCst);
         let full = state
             .attach_stdin_limit
             .is_some_and(|limit| state.attach_stdin.len().saturating_add(buf.len()) > limit);
@@ -393,6 +436,14 @@ impl StdinWriter for AttachWriter {
     fn close_write(&mut self) -> io::Result<()> {
         self.shared.lock().stdin_closed = true;
         Ok(())
+    }
+
+    fn shutdown_handle(&self) -> Option<ShutdownHandle> {
+        let (shared, closed) = (self.shared.clone(), self.closed.clone());
+        Some(ShutdownHandle::new(move || {
+            closed.store(true, Ordering::SeqCst);
+            shared.notify();
+        }))
     }
 }
 
@@ -501,16 +552,21 @@ impl Client for FakeClient {
         let mut state = self.record("attach");
         state.attach_options = Some(*options);
         fail(&state.attach_err)?;
+        let closed = Arc::new(AtomicBool::new(false));
         Ok(HijackedResponse {
             reader: Box::new(AttachReader {
                 shared: self.shared.clone(),
                 id: container.to_string(),
                 data: Cursor::new(state.attach_output.clone()),
-                hold: state.run_until_killed,
+                hold: state.run_until_killed || state.attach_stays_open,
+                stays_open: state.attach_stays_open,
+                closed: closed.clone(),
+                frame_left: 0,
             }),
             writer: Box::new(AttachWriter {
                 shared: self.shared.clone(),
                 id: container.to_string(),
+                closed,
             }),
         })
     }
@@ -530,7 +586,7 @@ impl Client for FakeClient {
             (state.run_until_killed, state.wait_container_result)
         };
         let status_code = if run_until_killed {
-            self.shared.wait_killed(container);
+            self.shared.wait_ended(container, true, None);
             KILLED_EXIT_CODE
         } else {
             result
@@ -551,7 +607,7 @@ impl Client for FakeClient {
         let mut state = self.record("kill");
         fail(&state.kill_err)?;
         state.killed.push(container.to_string());
-        self.shared.killed.notify_all();
+        self.shared.changed.notify_all();
         Ok(())
     }
 
@@ -564,6 +620,8 @@ impl Client for FakeClient {
         match state.containers.remove(container) {
             Some(_) => {
                 state.removed.push((container.to_string(), *options));
+                // A removed container's streams and waits end, as with a daemon.
+                self.shared.changed.notify_all();
                 Ok(())
             }
             None => Err(Error::api(404, format!("No such container: {container}"))),
@@ -681,5 +739,36 @@ mod tests {
         assert_eq!(all, stdcopy_frame(1, b"x"));
         assert!(h.writer.write_all(b"late").is_err());
         assert_eq!(fake.calls(), ["attach", "kill"]);
+    }
+
+    #[test]
+    fn attach_ends_on_shutdown_and_wait_on_removal() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state().run_until_killed = true;
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        let mut h = fake
+            .container_attach("c1", &ContainerAttachOptions::default())
+            .unwrap();
+        let handle = h.writer.shutdown_handle().unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            handle.shutdown();
+        });
+        let mut all = Vec::new();
+        h.reader.read_to_end(&mut all).unwrap();
+        t.join().unwrap();
+        assert!(h.writer.write_all(b"late").is_err());
+        // Not killed: a wait blocks until the container is removed.
+        let f = fake.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            f.container_remove("c1", &ContainerRemoveOptions::default())
+                .unwrap();
+        });
+        let waited = fake.container_wait("c1", "not-running").unwrap();
+        t.join().unwrap();
+        assert_eq!(waited.status_code, KILLED_EXIT_CODE);
     }
 }

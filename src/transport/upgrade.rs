@@ -38,10 +38,12 @@ pub struct UpgradedWriter {
     common: Arc<Common>,
 }
 
-/// What both halves share: the request (for messages) and the cancel watch.
+/// What both halves share: the request (for messages), the cancel watch, and the socket
+/// (for [`shutdown_handle`](crate::client::StdinWriter::shutdown_handle)).
 struct Common {
     label: String,
     watch: Option<Registration>,
+    socket: Arc<Socket>,
 }
 
 impl Common {
@@ -70,6 +72,7 @@ impl Upgraded {
         // (Failing to clear them leaves the request's limits, which is no reason to fail.)
         let _ = stream.socket().set_read_timeout(None);
         let _ = stream.socket().set_write_timeout(None);
+        let socket = Arc::clone(stream.socket());
         let (read, write) = match stream {
             Stream::Plain(socket) => (
                 ReadHalf::Plain(Arc::clone(&socket)),
@@ -81,7 +84,11 @@ impl Upgraded {
                 (ReadHalf::Tls(r), WriteHalf::Tls(w))
             }
         };
-        let common = Arc::new(Common { label, watch });
+        let common = Arc::new(Common {
+            label,
+            watch,
+            socket,
+        });
         Upgraded {
             reader: UpgradedReader {
                 half: read,
@@ -225,6 +232,16 @@ impl crate::client::StdinWriter for UpgradedWriter {
         };
         res.map_err(|e| self.map(e))
     }
+
+    /// Shuts the socket down both ways (over TLS, the socket under it, without a close_notify):
+    /// both halves' blocked calls return at once.
+    fn shutdown_handle(&self) -> Option<crate::client::ShutdownHandle> {
+        let socket = Arc::clone(&self.common.socket);
+        Some(crate::client::ShutdownHandle::new(move || {
+            // Failing means the socket is closed already, which is what was asked.
+            let _ = socket.shutdown(Shutdown::Both);
+        }))
+    }
 }
 
 impl fmt::Debug for UpgradedWriter {
@@ -232,5 +249,55 @@ impl fmt::Debug for UpgradedWriter {
         f.debug_struct("UpgradedWriter")
             .field("request", &self.common.label)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::super::testing::*;
+    use super::super::{Body, Request, Transport, Upgrade};
+    use super::*;
+    use crate::client::StdinWriter;
+
+    #[test]
+    fn a_shutdown_handle_ends_both_halves_from_another_thread() {
+        // The server never writes and never closes until the client does.
+        let server = Server::unix(vec![vec![
+            Step::Head,
+            send(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n"),
+            Step::ReadToEnd,
+            Step::Close,
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        let req = Request {
+            method: "POST",
+            target: "/attach".into(),
+            headers: Vec::new(),
+            body: Body::Empty,
+            timeouts: timeouts(),
+        };
+        let Upgrade::Switched(up) = t.upgrade(req, None).unwrap() else {
+            panic!("not upgraded")
+        };
+        let (mut rd, mut wr) = up.split();
+        let handle = wr.shutdown_handle().expect("a socket can be shut down");
+        let started = Instant::now();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            handle.shutdown();
+            // Again: nothing happens, nothing fails.
+            handle.shutdown();
+        });
+        let mut got = Vec::new();
+        rd.read_to_end(&mut got).unwrap();
+        closer.join().unwrap();
+        assert!(got.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(wr.write_all(b"late").is_err());
+        drop((rd, wr));
+        drop(t);
+        server.finish();
     }
 }
