@@ -180,3 +180,8 @@ pub const RETRIABLE_ERRORS: &[&str] = &[
     "transport closed before response was received",
     "connection refused",
 ];
+
+/// The README's example is compiled as a doctest, so it stays in step with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
