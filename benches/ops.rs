@@ -1,90 +1,142 @@
-//! Latency of the library's calls beside a hand-written raw-socket loop, against a real engine.
+//! The library against a real engine: per-call latency beside a raw-socket floor, and the S2I
+//! operations beside the docker CLI doing the same work in the same run.
 //!
 //! ```text
-//! cargo bench --bench ops              # every mode
-//! cargo bench --bench ops -- ping      # one mode (several may be named)
+//! cargo bench --bench ops                    # every mode
+//! cargo bench --bench ops -- upload attach   # some modes
 //! ```
 //!
-//! The engine is `S2I_TEST_DOCKER_HOST`, else `DOCKER_HOST`, else the default Unix socket. Each
-//! mode runs the library and the raw loop in alternating batches in the same process and prints
-//! the median per-call time of each and their ratio; the raw loop (keep-alive, request bytes
-//! written by hand, response read by `Content-Length`/chunked, no JSON decoding) is the floor.
+//! The engine is `S2I_TEST_DOCKER_HOST`, else `DOCKER_HOST`, else the default Unix socket; the
+//! docker CLI (`docker` on `PATH`, or `S2I_BENCH_DOCKER_CLI`) is pointed at the same engine.
 //!
-//! Modes are separate functions taking the shared [`Bench`] context; add one by writing a
-//! function and a line in [`MODES`].
+//! - `ping`, `inspect`: library calls and a hand-written raw loop (keep-alive, request bytes
+//!   written by hand, no JSON decoding) in alternating batches; median µs per call and ratio.
+//! - `cycle`: create, start, wait and remove of a container running `true` through the
+//!   [`Client`] methods, beside `docker run --rm <image> true`; median ms per cycle.
+//! - `upload`, `download`: a 256 MiB file into a created container with
+//!   `upload_to_container` and out of it with `download_from_container` (into a counting
+//!   sink), beside `docker cp`, alternating, median wall times. Each library transfer runs in a
+//!   child process of this binary, which reports its peak RSS (`VmHWM`, i.e. `ru_maxrss`).
+//! - `attach`: a container writing 1 GiB to stdout (`head -c 1073741824 /dev/zero`), through
+//!   `run_container` into a counting writer, beside `docker run --rm ... > /dev/null`, and a
+//!   raw reader (hand-written upgrade request, 64 KiB reads, no demultiplexing) for CPU time.
+//!   The engine is the limit here, so the client's CPU seconds beside the raw reader's matter
+//!   more than wall time. `S2I_BENCH_ATTACH_MIB` changes the size.
+//!
+//! Wall and CPU times of outside processes (children of this binary, the CLI) are measured
+//! from here: wall from spawn to exit, CPU as the growth of this process's `cutime + cstime`.
+//! A table of every figure is printed at the end.
+//!
+//! Everything created (the busybox image, containers, temporary files) is removed when the run
+//! ends, also when a mode fails. Add a mode by writing a function and a line in [`MODES`].
+
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
-use s2i_docker::ops::image::{ImageBuildOptions, ImageRemoveOptions};
-use s2i_docker::ops::{image, stream, system};
-use s2i_docker::{new_engine_api_client, DockerConfig, EngineClient};
+use s2i_docker::ops::container::{ContainerCreateBody, ContainerRemoveOptions};
+use s2i_docker::ops::{copy, image, system};
+use s2i_docker::tar::LocalFileSystem;
+use s2i_docker::{
+    new_engine_api_client, AuthConfig, Client, Docker, DockerClient, DockerConfig, EngineClient,
+    RunContainerOptions,
+};
 
-/// Calls per measurement.
+use support::{
+    child_report, median, mib, peak_rss_kib, run_child, self_cpu_secs, thread_cpu_ns, Bench, Cli,
+    Counter, Row, TempContainer, TempDir, TempImage, CHILD,
+};
+
+/// Calls per latency measurement.
 const CALLS: usize = 2000;
 /// Batches the calls are split into; the median is over batches.
 const BATCHES: usize = 20;
+/// Container cycles per side.
+const CYCLES: usize = 50;
+/// Size of the file uploaded and downloaded.
+const TRANSFER_BYTES: u64 = 256 << 20;
+/// Rounds per side of uploads and downloads.
+const TRANSFER_ROUNDS: usize = 5;
+/// The peak RSS allowed to a process that uploads or downloads.
+const TRANSFER_RSS_KIB: u64 = 16 << 10;
+/// The wall time allowed to the library beside `docker cp`.
+const TRANSFER_RATIO: f64 = 1.0;
+/// Rounds per side of the attach measurement.
+const ATTACH_ROUNDS: usize = 2;
+/// The wall time allowed to `run_container` beside `docker run`.
+const ATTACH_RATIO: f64 = 1.02;
 
 /// A mode's name and function.
 type Mode = (&'static str, fn(&Bench));
 
 /// The modes, in the order they run when none is named.
-const MODES: &[Mode] = &[("ping", bench_ping), ("inspect", bench_inspect)];
-
-/// What every mode gets: the library's client and where to open raw connections.
-struct Bench {
-    docker: EngineClient,
-    /// The Unix socket of the engine, for the raw loop (`None` for a TCP engine).
-    socket: Option<String>,
-}
+const MODES: &[Mode] = &[
+    ("ping", bench_ping),
+    ("inspect", bench_inspect),
+    ("cycle", bench_cycle),
+    ("upload", bench_upload),
+    ("download", bench_download),
+    ("attach", bench_attach),
+];
 
 fn main() {
-    let names: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let endpoint = ["S2I_TEST_DOCKER_HOST", "DOCKER_HOST"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
-    let config = DockerConfig {
-        endpoint: endpoint.clone(),
-        ..Default::default()
-    };
-    let docker = match new_engine_api_client(&config) {
-        Ok(d) => d,
-        Err(e) => return println!("skipped: {e}"),
-    };
-    if let Err(e) = system::ping(&docker) {
-        return println!("skipped: no engine at {endpoint}: {e}");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(CHILD) {
+        return child(&args[1..]);
     }
-    let bench = Bench {
-        docker,
-        socket: endpoint.strip_prefix("unix://").map(str::to_string),
-    };
-    for (name, run) in MODES {
-        if names.is_empty() || names.iter().any(|n| n == name) {
-            run(&bench);
-        }
-    }
+    let names: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     for n in &names {
         if !MODES.iter().any(|(name, _)| name == n) {
             eprintln!(
                 "unknown mode {n:?}; modes: {:?}",
                 MODES.iter().map(|m| m.0).collect::<Vec<_>>()
             );
+            std::process::exit(2);
         }
     }
+    let endpoint = support::endpoint();
+    let docker = match client(&endpoint) {
+        Ok(d) => d,
+        Err(e) => return println!("skipped: {e}"),
+    };
+    if let Err(e) = system::ping(&docker) {
+        return println!("skipped: no engine at {endpoint}: {e}");
+    }
+    let bench = Bench::new(docker, endpoint);
+    let started = Instant::now();
+    for (name, run) in MODES {
+        if !names.is_empty() && !names.iter().any(|n| n == name) {
+            continue;
+        }
+        println!("{name}:");
+        // A failing mode has cleaned up behind itself (guards) and the others still run.
+        if panic::catch_unwind(AssertUnwindSafe(|| run(&bench))).is_err() {
+            bench.row(Row::report(
+                name,
+                "FAILED (see the panic above)",
+                String::new(),
+            ));
+        }
+    }
+    bench.print_table();
+    println!("\ntotal {:.0} s", started.elapsed().as_secs_f64());
+    // `bench` goes here: the busybox image and anything left of it are removed.
 }
 
-/// CPU time of the calling thread so far, in nanoseconds (`/proc/thread-self/schedstat`).
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+fn client(endpoint: &str) -> s2i_docker::Result<EngineClient> {
+    new_engine_api_client(&DockerConfig {
+        endpoint: endpoint.to_string(),
+        ..Default::default()
+    })
 }
+
+// ---------------------------------------------------------------------------------------------
+// ping, inspect: per-call latency beside the raw loop
 
 /// Wall and CPU time of one batch, in µs per call.
 fn batch(per_batch: usize, f: &mut dyn FnMut()) -> (f64, f64) {
@@ -98,13 +150,19 @@ fn batch(per_batch: usize, f: &mut dyn FnMut()) -> (f64, f64) {
     (wall, cpu)
 }
 
-/// Runs `lib` and `raw` in alternating batches and prints medians (µs per call) and ratios.
+/// Runs `lib` and `raw` in alternating batches and reports medians (µs per call) and ratios.
 ///
 /// The engine's latency drifts with the machine's load, so each library batch is paired with
 /// the raw batch next to it (their order alternates) and the median of the pairs' ratios is
 /// printed beside the ratio of the medians. The client's own CPU time per call is printed too:
 /// it is what the library adds, free of the daemon's noise.
-fn compare(label: &str, mut lib: impl FnMut(), raw: Option<&mut dyn FnMut()>) {
+fn compare(
+    b: &Bench,
+    mode: &'static str,
+    label: &str,
+    mut lib: impl FnMut(),
+    raw: Option<&mut dyn FnMut()>,
+) {
     let per_batch = CALLS / BATCHES;
     let mut raw = raw;
     // Warm up: connections, negotiation, caches.
@@ -116,10 +174,11 @@ fn compare(label: &str, mut lib: impl FnMut(), raw: Option<&mut dyn FnMut()>) {
     }
     let Some(raw) = raw else {
         let mut walls: Vec<f64> = (0..BATCHES).map(|_| batch(per_batch, &mut lib).0).collect();
-        println!(
-            "{label:<24} library {:7.1} µs/call (no raw loop for a TCP engine)",
-            median(&mut walls)
-        );
+        b.row(Row::report(
+            mode,
+            label,
+            format!("{:.1} µs/call", median(&mut walls)),
+        ));
         return;
     };
     let (mut lib_wall, mut raw_wall, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -139,23 +198,21 @@ fn compare(label: &str, mut lib: impl FnMut(), raw: Option<&mut dyn FnMut()>) {
         raw_cpu += r.1;
     }
     let (lm, rm) = (median(&mut lib_wall), median(&mut raw_wall));
-    println!(
-        "{label:<24} library {lm:7.1} µs/call   raw socket {rm:7.1} µs/call   ratio {:.3}x (median of paired batches {:.3}x)   client CPU {:.1} vs {:.1} µs/call",
-        lm / rm,
-        median(&mut ratios),
-        lib_cpu / BATCHES as f64,
-        raw_cpu / BATCHES as f64,
+    let (lib_cpu, raw_cpu) = (lib_cpu / BATCHES as f64, raw_cpu / BATCHES as f64);
+    b.row(
+        Row::report(mode, format!("{label} wall"), format!("{lm:.1} µs/call"))
+            .vs(format!("raw socket {rm:.1} µs/call"), lm / rm),
     );
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    b.row(
+        Row::report(mode, format!("{label}, paired batches"), String::new())
+            .vs("median of paired ratios".into(), median(&mut ratios)),
+    );
+    b.row(
+        Row::report(mode, "client CPU", format!("{lib_cpu:.1} µs/call")).vs(
+            format!("raw socket {raw_cpu:.1} µs/call"),
+            lib_cpu / raw_cpu,
+        ),
+    );
 }
 
 /// `GET /_ping`, sequential calls on one client.
@@ -172,7 +229,9 @@ fn bench_ping(b: &Bench) {
         None
     };
     compare(
-        "ping (GET /_ping)",
+        b,
+        "ping",
+        "GET /_ping",
         || {
             system::ping(&b.docker).expect("ping");
         },
@@ -183,7 +242,15 @@ fn bench_ping(b: &Bench) {
 /// `GET /images/{name}/json` decoded into `ImageInspect`, on a tiny image built for the run.
 fn bench_inspect(b: &Bench) {
     let tag = format!("s2i-docker-bench-{}:inspect", std::process::id());
-    let Some(_image) = TempImage::build(&b.docker, &tag) else {
+    let context = support::context_tar(&[
+        (
+            "Dockerfile",
+            b"FROM scratch\nCOPY f /f\nLABEL a=b c=d\nENV X=1\nUSER 1001\n",
+            0o644,
+        ),
+        ("f", b"bench\n", 0o644),
+    ]);
+    let Some(_image) = TempImage::build(&b.docker, b.socket.as_deref(), &tag, &context) else {
         return;
     };
     let version = b.docker.api_version().expect("API version");
@@ -200,7 +267,9 @@ fn bench_inspect(b: &Bench) {
         None
     };
     compare(
-        "image inspect (typed)",
+        b,
+        "inspect",
+        "GET /images/{name}/json, typed",
         || {
             image::inspect(&b.docker, &tag).expect("inspect");
         },
@@ -208,60 +277,525 @@ fn bench_inspect(b: &Bench) {
     );
 }
 
-/// An image that exists for the duration of a mode.
-struct TempImage {
-    docker: EngineClient,
-    tag: String,
+// ---------------------------------------------------------------------------------------------
+// cycle: create, start, wait, remove
+
+/// Removes the container when dropped unless the cycle removed it.
+struct RemoveOnDrop<'a> {
+    client: &'a dyn Client,
+    id: String,
+    armed: bool,
 }
 
-impl TempImage {
-    fn build(docker: &EngineClient, tag: &str) -> Option<TempImage> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, data) in [
-            (
-                "Dockerfile",
-                &b"FROM scratch\nCOPY f /f\nLABEL a=b c=d\nENV X=1\nUSER 1001\n"[..],
-            ),
-            ("f", &b"bench\n"[..]),
-        ] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, path, data).ok()?;
-        }
-        let context = b.into_inner().ok()?;
-        let options = ImageBuildOptions {
-            tags: vec![tag.to_string()],
-            remove: true,
-            force_remove: true,
-            network_mode: "none".into(),
-            ..Default::default()
-        };
-        let image = TempImage {
-            docker: docker.clone(),
-            tag: tag.to_string(),
-        };
-        let built = image::build(docker, &mut &context[..], &options)
-            .and_then(|out| stream::copy_checked(out, &mut std::io::sink()));
-        if let Err(e) = built {
-            println!("inspect: cannot build the image: {e}");
-            return None;
-        }
-        Some(image)
-    }
-}
-
-impl Drop for TempImage {
+impl Drop for RemoveOnDrop<'_> {
     fn drop(&mut self) {
-        let force = ImageRemoveOptions {
-            force: true,
-            no_prune: false,
-        };
-        if let Err(e) = image::remove(&self.docker, &self.tag, &force) {
-            eprintln!("cannot remove {}: {e}", self.tag);
+        if self.armed {
+            let force = ContainerRemoveOptions {
+                remove_volumes: true,
+                force: true,
+            };
+            let _ = self.client.container_remove(&self.id, &force);
         }
     }
 }
+
+/// One cycle through the `Client` methods; returns its wall and this thread's CPU seconds.
+fn lib_cycle(client: &dyn Client, body: &ContainerCreateBody) -> (f64, f64) {
+    let cpu = thread_cpu_ns();
+    let t = Instant::now();
+    let created = client.container_create(body, "").expect("create");
+    let mut guard = RemoveOnDrop {
+        client,
+        id: created.id,
+        armed: true,
+    };
+    client.container_start(&guard.id).expect("start");
+    let waited = client
+        .container_wait(&guard.id, "not-running")
+        .expect("wait");
+    assert_eq!(waited.status_code, 0, "`true` failed");
+    let remove = ContainerRemoveOptions {
+        remove_volumes: true,
+        force: false,
+    };
+    client.container_remove(&guard.id, &remove).expect("remove");
+    guard.armed = false;
+    let wall = t.elapsed().as_secs_f64();
+    (wall, (thread_cpu_ns() - cpu) as f64 / 1e9)
+}
+
+fn bench_cycle(b: &Bench) {
+    let Some(tag) = b.busybox() else { return };
+    let cli = Cli::find(&b.endpoint);
+    let mut body = ContainerCreateBody::default();
+    body.config.image = tag.to_string();
+    body.config.cmd = Some(vec!["true".into()]);
+    let client: &dyn Client = &b.docker;
+    let cli_cycle = |c: &Cli| c.run(&["run", "--rm", tag, "true"]);
+    // Warm up both (image layers in the page cache, the CLI binary, connections).
+    for _ in 0..3 {
+        lib_cycle(client, &body);
+        if let Some(c) = &cli {
+            cli_cycle(c);
+        }
+    }
+    let (mut lib_wall, mut lib_cpu, mut cli_wall, mut cli_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..CYCLES {
+        let mut lib = || {
+            let (w, c) = lib_cycle(client, &body);
+            lib_wall.push(w * 1e3);
+            lib_cpu.push(c * 1e3);
+        };
+        match &cli {
+            Some(c) if i % 2 == 1 => {
+                let r = cli_cycle(c);
+                cli_wall.push(r.wall * 1e3);
+                cli_cpu.push(r.cpu * 1e3);
+                lib();
+            }
+            Some(c) => {
+                lib();
+                let r = cli_cycle(c);
+                cli_wall.push(r.wall * 1e3);
+                cli_cpu.push(r.cpu * 1e3);
+            }
+            None => lib(),
+        }
+    }
+    let lw = median(&mut lib_wall);
+    let lc = lib_cpu.iter().sum::<f64>() / lib_cpu.len() as f64;
+    let mut row = Row::report(
+        "cycle",
+        format!("create/start/wait/rm `true`, n={CYCLES}"),
+        format!("{lw:.1} ms/cycle"),
+    );
+    if !cli_wall.is_empty() {
+        let cw = median(&mut cli_wall);
+        row = row.vs(format!("docker run --rm: {cw:.1} ms/cycle"), lw / cw);
+    }
+    b.row(row);
+    let mut row = Row::report("cycle", "client CPU (mean)", format!("{lc:.2} ms/cycle"));
+    if !cli_cpu.is_empty() {
+        let cc = cli_cpu.iter().sum::<f64>() / cli_cpu.len() as f64;
+        row = row.vs(format!("docker CLI process: {cc:.1} ms/cycle"), lc / cc);
+    }
+    b.row(row);
+}
+
+// ---------------------------------------------------------------------------------------------
+// upload, download: a 256 MiB file beside `docker cp`
+
+/// Where the data file goes in the containers (`/tmp` exists in the busybox image).
+const CONTAINER_FILE: &str = "/tmp/bench.bin";
+
+/// Library and CLI rounds of one transfer direction, alternating which goes first; returns the
+/// reports of the library's children and the CLI's runs.
+fn alternate(
+    lib: &mut dyn FnMut() -> support::ChildReport,
+    cli: Option<&mut dyn FnMut() -> support::Run>,
+    rounds: usize,
+) -> (Vec<support::ChildReport>, Vec<support::Run>) {
+    let (mut libs, mut clis) = (Vec::new(), Vec::new());
+    let mut cli = cli;
+    for i in 0..rounds {
+        match cli.as_mut() {
+            Some(c) if i % 2 == 1 => {
+                clis.push(c());
+                libs.push(lib());
+            }
+            Some(c) => {
+                libs.push(lib());
+                clis.push(c());
+            }
+            None => libs.push(lib()),
+        }
+    }
+    (libs, clis)
+}
+
+/// The rows of a transfer: wall beside the CLI, peak RSS, CPU.
+fn transfer_rows(
+    b: &Bench,
+    mode: &'static str,
+    cli_label: &str,
+    libs: &[support::ChildReport],
+    clis: &[support::Run],
+) {
+    let lib_walls: Vec<f64> = libs.iter().map(|r| r.run.wall).collect();
+    let mut lib_wall = lib_walls.clone();
+    let mut lib_call: Vec<f64> = libs.iter().map(|r| r.get("secs")).collect();
+    let mut lib_cpu: Vec<f64> = libs.iter().map(|r| r.run.cpu).collect();
+    let rss = libs.iter().map(|r| r.get("hwm_kib")).fold(0.0, f64::max);
+    let lw = median(&mut lib_wall);
+    let mut row = Row::report(
+        mode,
+        format!("256 MiB wall (median of {})", libs.len()),
+        format!("{lw:.3} s"),
+    );
+    let cli_walls: Vec<f64> = clis.iter().map(|r| r.wall).collect();
+    if !clis.is_empty() {
+        let cw = median(&mut cli_walls.clone());
+        let ratio = lw / cw;
+        row = row
+            .vs(format!("{cli_label}: {cw:.3} s"), ratio)
+            .target(format!("<= {TRANSFER_RATIO:.2}x"), ratio <= TRANSFER_RATIO);
+    }
+    b.row(row);
+    if !clis.is_empty() {
+        b.row(
+            Row::report(mode, "  wall, rounds paired", String::new()).vs(
+                "median of per-round ratios".into(),
+                support::paired_ratio(&lib_walls, &cli_walls),
+            ),
+        );
+    }
+    b.row(Row::report(
+        mode,
+        "  of which the library call",
+        format!("{:.3} s", median(&mut lib_call)),
+    ));
+    b.row(
+        Row::report(mode, "peak RSS of the process (VmHWM)", mib(rss)).target(
+            format!("<= {} MiB", TRANSFER_RSS_KIB >> 10),
+            rss <= TRANSFER_RSS_KIB as f64,
+        ),
+    );
+    let lc = median(&mut lib_cpu);
+    let mut row = Row::report(mode, "process CPU (median)", format!("{lc:.2} s"));
+    if !clis.is_empty() {
+        let mut cli_cpu: Vec<f64> = clis.iter().map(|r| r.cpu).collect();
+        let cc = median(&mut cli_cpu);
+        row = row.vs(format!("docker CLI: {cc:.2} s"), lc / cc);
+    }
+    b.row(row);
+}
+
+/// Prints a CLI round as it ends.
+fn verbose(r: support::Run) -> support::Run {
+    println!("    docker cp   {:.3} s wall, {:.2} s CPU", r.wall, r.cpu);
+    r
+}
+
+/// A created (not started) container and a 256 MiB file on the host.
+struct TransferSetup {
+    _dir: TempDir,
+    file: String,
+    container: TempContainer,
+}
+
+fn transfer_setup(b: &Bench, name: &str) -> Option<TransferSetup> {
+    let tag = b.busybox()?;
+    let dir = TempDir::new(name);
+    let file = dir.0.join("bench.bin");
+    support::write_random_file(&file, TRANSFER_BYTES);
+    let container = TempContainer::create(&b.docker, tag, &["true"]);
+    let file = file.to_str().expect("a UTF-8 temporary path").to_string();
+    Some(TransferSetup {
+        _dir: dir,
+        file,
+        container,
+    })
+}
+
+fn bench_upload(b: &Bench) {
+    let Some(setup) = transfer_setup(b, "upload") else {
+        return;
+    };
+    let id = setup.container.id.as_str();
+    let cli = Cli::find(&b.endpoint);
+    let mut lib = || {
+        let r = run_child(&["upload", id, &setup.file, CONTAINER_FILE]);
+        println!(
+            "    library     {:.3} s wall, {:.2} s CPU",
+            r.run.wall, r.run.cpu
+        );
+        r
+    };
+    // The first upload creates the file, the others replace it: measure only replacements.
+    lib();
+    let target = format!("{id}:/tmp/");
+    let file = setup.file.as_str();
+    let mut cli_run = cli
+        .as_ref()
+        .map(|c| move || verbose(c.run(&["cp", file, &target])));
+    let cli_ref = cli_run
+        .as_mut()
+        .map(|f| f as &mut dyn FnMut() -> support::Run);
+    let (libs, clis) = alternate(&mut lib, cli_ref, TRANSFER_ROUNDS);
+    let stat = copy::stat(&b.docker, id, CONTAINER_FILE).expect("stat the uploaded file");
+    assert_eq!(stat.size as u64, TRANSFER_BYTES, "uploaded size");
+    transfer_rows(b, "upload", "docker cp", &libs, &clis);
+}
+
+fn bench_download(b: &Bench) {
+    let Some(setup) = transfer_setup(b, "download") else {
+        return;
+    };
+    let id = setup.container.id.as_str();
+    run_child(&["upload", id, &setup.file, CONTAINER_FILE]);
+    let cli = Cli::find(&b.endpoint);
+    let mut lib = || {
+        let r = run_child(&["download", id, CONTAINER_FILE]);
+        assert!(
+            r.get("bytes") > TRANSFER_BYTES as f64,
+            "downloaded {:?}",
+            r.fields
+        );
+        println!(
+            "    library     {:.3} s wall, {:.2} s CPU",
+            r.run.wall, r.run.cpu
+        );
+        r
+    };
+    let source = format!("{id}:{CONTAINER_FILE}");
+    let mut cli_run = cli
+        .as_ref()
+        .map(|c| move || verbose(c.run(&["cp", &source, "-"])));
+    let cli_ref = cli_run
+        .as_mut()
+        .map(|f| f as &mut dyn FnMut() -> support::Run);
+    let (libs, clis) = alternate(&mut lib, cli_ref, TRANSFER_ROUNDS);
+    transfer_rows(b, "download", "docker cp ... - >/dev/null", &libs, &clis);
+}
+
+// ---------------------------------------------------------------------------------------------
+// attach: 1 GiB of container output
+
+fn attach_bytes() -> u64 {
+    std::env::var("S2I_BENCH_ATTACH_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1024)
+        << 20
+}
+
+fn bench_attach(b: &Bench) {
+    let Some(tag) = b.busybox() else { return };
+    let bytes = attach_bytes();
+    let size = bytes.to_string();
+    let cmd = ["head", "-c", size.as_str(), "/dev/zero"];
+    let cli = Cli::find(&b.endpoint);
+    let version = b.docker.api_version().expect("API version");
+    let (mut lib, mut raw, mut via_cli) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ATTACH_ROUNDS {
+        // Rotate the order so that no side always runs first (or right after another).
+        for step in 0..3 {
+            match (round + step) % 3 {
+                0 => {
+                    let r = run_child(&["attach", tag, &size]);
+                    assert_eq!(r.get("bytes"), bytes as f64, "attached output");
+                    println!(
+                        "    run_container   {:.2} s wall, {:.2} s CPU",
+                        r.run.wall, r.run.cpu
+                    );
+                    lib.push(r);
+                }
+                1 => {
+                    if let Some(c) = &cli {
+                        let mut args = vec!["run", "--rm", tag];
+                        args.extend(cmd);
+                        let r = c.run(&args);
+                        println!(
+                            "    docker run      {:.2} s wall, {:.2} s CPU",
+                            r.wall, r.cpu
+                        );
+                        via_cli.push(r);
+                    }
+                }
+                _ => {
+                    if let Some(socket) = b.socket.as_deref() {
+                        let ctr = TempContainer::create(&b.docker, tag, &cmd);
+                        let r = run_child(&["attach-raw", socket, &version, &ctr.id]);
+                        assert!(r.get("bytes") >= bytes as f64, "raw output {:?}", r.fields);
+                        println!(
+                            "    raw reader      {:.2} s wall, {:.2} s CPU",
+                            r.run.wall, r.run.cpu
+                        );
+                        raw.push(r);
+                    }
+                }
+            }
+        }
+    }
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    let what = if bytes == 1 << 30 {
+        "1 GiB".to_string()
+    } else {
+        format!("{} MiB", bytes >> 20)
+    };
+    let lib_walls: Vec<f64> = lib.iter().map(|r| r.run.wall).collect();
+    let lw = median(&mut lib_walls.clone());
+    let mut row = Row::report(
+        "attach",
+        format!("{what} wall (median of {})", lib.len()),
+        format!("{lw:.2} s"),
+    );
+    let cli_walls: Vec<f64> = via_cli.iter().map(|r| r.wall).collect();
+    if !via_cli.is_empty() {
+        let cw = median(&mut cli_walls.clone());
+        row = row
+            .vs(format!("docker run >/dev/null: {cw:.2} s"), lw / cw)
+            .target(format!("<= {ATTACH_RATIO:.2}x"), lw / cw <= ATTACH_RATIO);
+    }
+    b.row(row);
+    if !via_cli.is_empty() {
+        b.row(
+            Row::report("attach", "  wall, rounds paired", String::new()).vs(
+                "median of per-round ratios".into(),
+                support::paired_ratio(&lib_walls, &cli_walls),
+            ),
+        );
+    }
+    if !raw.is_empty() {
+        let mut w: Vec<f64> = raw.iter().map(|r| r.run.wall).collect();
+        let rw = median(&mut w);
+        b.row(
+            Row::report(
+                "attach",
+                "  (raw reader's wall: attach+start+read)",
+                String::new(),
+            )
+            .vs(format!("raw reader: {rw:.2} s"), lw / rw),
+        );
+    }
+    let mut lib_cpu: Vec<f64> = lib.iter().map(|r| r.run.cpu).collect();
+    let lc = median(&mut lib_cpu);
+    let mut row = Row::report(
+        "attach",
+        "client CPU (user+sys, median)",
+        format!("{lc:.2} s ({:.2} s/GiB)", lc / gib),
+    );
+    if !raw.is_empty() {
+        let mut c: Vec<f64> = raw.iter().map(|r| r.run.cpu).collect();
+        let rc = median(&mut c);
+        row = row.vs(format!("raw reader: {rc:.2} s"), lc / rc);
+    }
+    b.row(row);
+    if !via_cli.is_empty() {
+        let mut c: Vec<f64> = via_cli.iter().map(|r| r.cpu).collect();
+        let cc = median(&mut c);
+        b.row(
+            Row::report(
+                "attach",
+                "  client CPU beside the CLI",
+                format!("{lc:.2} s"),
+            )
+            .vs(format!("docker run: {cc:.2} s"), lc / cc),
+        );
+    }
+    let rss = lib.iter().map(|r| r.get("hwm_kib")).fold(0.0, f64::max);
+    b.row(Row::report(
+        "attach",
+        "peak RSS of the process (VmHWM)",
+        mib(rss),
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: one measured operation per process
+
+/// Runs one child operation (`__child <kind> <args>`) and prints its report; exits non-zero
+/// (through a panic) when it fails.
+fn child(args: &[String]) {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    let docker = || {
+        let engine = client(&support::endpoint()).expect("engine client");
+        DockerClient::new(Arc::new(engine), AuthConfig::default())
+    };
+    let t = Instant::now();
+    let mut fields = Vec::new();
+    match arg(0) {
+        "upload" => {
+            docker()
+                .upload_to_container(&LocalFileSystem, Path::new(arg(2)), arg(3), arg(1))
+                .expect("upload_to_container");
+        }
+        "download" => {
+            let mut sink = Counter::default();
+            docker()
+                .download_from_container(arg(2), &mut sink, arg(1))
+                .expect("download_from_container");
+            fields.push(("bytes", sink.get().to_string()));
+        }
+        "attach" => {
+            let sink = Counter::default();
+            docker()
+                .run_container(RunContainerOptions {
+                    image: arg(1).to_string(),
+                    command_explicit: ["head", "-c", arg(2), "/dev/zero"]
+                        .map(String::from)
+                        .to_vec(),
+                    stdout: Some(Box::new(sink.clone())),
+                    ..Default::default()
+                })
+                .expect("run_container");
+            fields.push(("bytes", sink.get().to_string()));
+        }
+        "attach-raw" => {
+            let n = raw_attach(arg(1), arg(2), arg(3));
+            fields.push(("bytes", n.to_string()));
+        }
+        other => panic!("unknown child operation {other:?}"),
+    }
+    fields.push(("secs", format!("{:.6}", t.elapsed().as_secs_f64())));
+    fields.push(("cpu", format!("{:.2}", self_cpu_secs())));
+    fields.push(("hwm_kib", peak_rss_kib().to_string()));
+    child_report(&fields);
+}
+
+/// The floor of attach: a hand-written upgrade request, start, then 64 KiB reads of the raw
+/// stream to its end (no demultiplexing); returns the bytes read after the `101` head.
+fn raw_attach(socket: &str, version: &str, id: &str) -> u64 {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    write!(
+        s,
+        "POST /v{version}/containers/{id}/attach?stderr=1&stdout=1&stream=1 HTTP/1.1\r\n\
+         Host: localhost\r\nContent-Type: text/plain\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .expect("write the attach request");
+    let mut buf = vec![0u8; 64 << 10];
+    let mut filled = 0;
+    let head_end = loop {
+        let n = s.read(&mut buf[filled..]).expect("read the attach reply");
+        assert!(n > 0, "the engine closed the attach connection");
+        filled += n;
+        if let Some(p) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    assert!(
+        buf.starts_with(b"HTTP/1.1 101"),
+        "attach: {}",
+        String::from_utf8_lossy(&buf[..head_end])
+    );
+    let mut total = (filled - head_end) as u64;
+    let mut start = UnixStream::connect(socket).expect("connect");
+    write!(
+        start,
+        "POST /v{version}/containers/{id}/start HTTP/1.1\r\nHost: localhost\r\n\
+         Connection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("write the start request");
+    let mut reply = Vec::new();
+    start.read_to_end(&mut reply).expect("read the start reply");
+    assert!(
+        reply.starts_with(b"HTTP/1.1 204"),
+        "start: {}",
+        String::from_utf8_lossy(&reply)
+    );
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read the attached stream: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 /// The floor: one kept-alive Unix connection, hand-written requests, bodies read and dropped.
 struct RawClient {
