@@ -116,11 +116,7 @@ fn main() {
         println!("{name}:");
         // A failing mode has cleaned up behind itself (guards) and the others still run.
         if panic::catch_unwind(AssertUnwindSafe(|| run(&bench))).is_err() {
-            bench.row(Row::report(
-                name,
-                "FAILED (see the panic above)",
-                String::new(),
-            ));
+            bench.row(Row::failed(name));
         }
     }
     bench.print_table();

@@ -131,6 +131,15 @@ impl Row {
         }
     }
 
+    /// The row of a mode that stopped with a panic.
+    pub fn failed(mode: &'static str) -> Row {
+        Row {
+            target: String::new(),
+            verdict: "ERROR",
+            ..Row::report(mode, "stopped: see the panic above", String::new())
+        }
+    }
+
     pub fn vs(mut self, reference: String, ratio: f64) -> Row {
         self.reference = reference;
         self.ratio = format!("{ratio:.3}x");
