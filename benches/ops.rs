@@ -48,8 +48,8 @@ use s2i_docker::{
 };
 
 use support::{
-    child_report, median, mib, peak_rss_kib, run_child, self_cpu_secs, thread_cpu_ns, Bench, Cli,
-    Counter, Row, TempContainer, TempDir, TempImage, CHILD,
+    child_report, median, mib, peak_rss_kib, run_child, self_cpu_secs, thread_cpu_ns, Bench,
+    ChildReport, Cli, Counter, Row, TempContainer, TempDir, TempImage, CHILD,
 };
 
 /// Calls per latency measurement.
@@ -380,104 +380,119 @@ fn bench_cycle(b: &Bench) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// upload, download: a 256 MiB file beside `docker cp`
+// Rounds of several sides, their order rotated
 
-/// Where the data file goes in the containers (`/tmp` exists in the busybox image).
-const CONTAINER_FILE: &str = "/tmp/bench.bin";
+/// One side of a comparison: its name and one round of it.
+type Side<'a> = (&'static str, Box<dyn FnMut() -> ChildReport + 'a>);
 
-/// Library and CLI rounds of one transfer direction, alternating which goes first; returns the
-/// reports of the library's children and the CLI's runs.
-fn alternate(
-    lib: &mut dyn FnMut() -> support::ChildReport,
-    cli: Option<&mut dyn FnMut() -> support::Run>,
-    rounds: usize,
-) -> (Vec<support::ChildReport>, Vec<support::Run>) {
-    let (mut libs, mut clis) = (Vec::new(), Vec::new());
-    let mut cli = cli;
-    for i in 0..rounds {
-        match cli.as_mut() {
-            Some(c) if i % 2 == 1 => {
-                clis.push(c());
-                libs.push(lib());
-            }
-            Some(c) => {
-                libs.push(lib());
-                clis.push(c());
-            }
-            None => libs.push(lib()),
+/// Runs `rounds` rounds of every side, rotating the order each round so that no side always
+/// runs first (or right after the same other side); returns each side's reports.
+fn rotate(rounds: usize, sides: &mut [Side<'_>]) -> Vec<Vec<ChildReport>> {
+    let n = sides.len();
+    let mut out = vec![Vec::new(); n];
+    for round in 0..rounds {
+        for step in 0..n {
+            let i = (round + step) % n;
+            let r = (sides[i].1)();
+            println!(
+                "    {:<14} {:7.3} s wall  {:.2} s CPU",
+                sides[i].0, r.run.wall, r.run.cpu
+            );
+            out[i].push(r);
         }
     }
-    (libs, clis)
+    out
 }
 
-/// The rows of a transfer: wall beside the CLI, peak RSS, CPU.
-fn transfer_rows(
+/// A CLI run as a report without fields.
+fn cli_report(run: support::Run) -> ChildReport {
+    ChildReport {
+        run,
+        fields: Vec::new(),
+    }
+}
+
+fn walls(reports: &[ChildReport]) -> Vec<f64> {
+    reports.iter().map(|r| r.run.wall).collect()
+}
+
+fn cpus(reports: &[ChildReport]) -> Vec<f64> {
+    reports.iter().map(|r| r.run.cpu).collect()
+}
+
+/// The largest peak RSS the children reported.
+fn peak(reports: &[ChildReport]) -> f64 {
+    reports.iter().map(|r| r.get("hwm_kib")).fold(0.0, f64::max)
+}
+
+/// The rows shared by the transfers and attach: the library's median wall beside the CLI's
+/// (with the target) and beside the raw floor's, and its CPU beside theirs. `sides` are the
+/// reports of `[library, raw, cli]`.
+fn wall_and_cpu_rows(
     b: &Bench,
     mode: &'static str,
+    what: &str,
+    sides: &[Vec<ChildReport>],
     cli_label: &str,
-    libs: &[support::ChildReport],
-    clis: &[support::Run],
+    target: f64,
 ) {
-    let lib_walls: Vec<f64> = libs.iter().map(|r| r.run.wall).collect();
-    let mut lib_wall = lib_walls.clone();
-    let mut lib_call: Vec<f64> = libs.iter().map(|r| r.get("secs")).collect();
-    let mut lib_cpu: Vec<f64> = libs.iter().map(|r| r.run.cpu).collect();
-    let rss = libs.iter().map(|r| r.get("hwm_kib")).fold(0.0, f64::max);
-    let lw = median(&mut lib_wall);
+    let (lib, raw, cli) = (&sides[0], &sides[1], &sides[2]);
+    let lw = median(&mut walls(lib));
     let mut row = Row::report(
         mode,
-        format!("256 MiB wall (median of {})", libs.len()),
+        format!("{what} wall (median of {})", lib.len()),
         format!("{lw:.3} s"),
     );
-    let cli_walls: Vec<f64> = clis.iter().map(|r| r.wall).collect();
-    if !clis.is_empty() {
-        let cw = median(&mut cli_walls.clone());
-        let ratio = lw / cw;
+    if !cli.is_empty() {
+        let cw = median(&mut walls(cli));
         row = row
-            .vs(format!("{cli_label}: {cw:.3} s"), ratio)
-            .target(format!("<= {TRANSFER_RATIO:.2}x"), ratio <= TRANSFER_RATIO);
+            .vs(format!("{cli_label}: {cw:.3} s"), lw / cw)
+            .target(format!("<= {target:.2}x"), lw / cw <= target);
     }
     b.row(row);
-    if !clis.is_empty() {
+    if !cli.is_empty() {
         b.row(
             Row::report(mode, "  wall, rounds paired", String::new()).vs(
-                "median of per-round ratios".into(),
-                support::paired_ratio(&lib_walls, &cli_walls),
+                "per-round ratios, median".into(),
+                support::paired_ratio(&walls(lib), &walls(cli)),
             ),
         );
     }
-    b.row(Row::report(
-        mode,
-        "  of which the library call",
-        format!("{:.3} s", median(&mut lib_call)),
-    ));
-    b.row(
-        Row::report(mode, "peak RSS of the process (VmHWM)", mib(rss)).target(
-            format!("<= {} MiB", TRANSFER_RSS_KIB >> 10),
-            rss <= TRANSFER_RSS_KIB as f64,
-        ),
-    );
-    let lc = median(&mut lib_cpu);
-    let mut row = Row::report(mode, "process CPU (median)", format!("{lc:.2} s"));
-    if !clis.is_empty() {
-        let mut cli_cpu: Vec<f64> = clis.iter().map(|r| r.cpu).collect();
-        let cc = median(&mut cli_cpu);
-        row = row.vs(format!("docker CLI: {cc:.2} s"), lc / cc);
+    if !raw.is_empty() {
+        let rw = median(&mut walls(raw));
+        b.row(
+            Row::report(mode, "  wall beside the raw floor", String::new())
+                .vs(format!("raw socket: {rw:.3} s"), lw / rw),
+        );
+    }
+    let lc = median(&mut cpus(lib));
+    let mut row = Row::report(mode, "client CPU, user+sys (median)", format!("{lc:.2} s"));
+    if !raw.is_empty() {
+        let rc = median(&mut cpus(raw));
+        row = row.vs(format!("raw socket: {rc:.2} s"), lc / rc);
     }
     b.row(row);
+    if !cli.is_empty() {
+        let cc = median(&mut cpus(cli));
+        b.row(
+            Row::report(mode, "  client CPU beside the CLI", String::new())
+                .vs(format!("{cli_label}: {cc:.2} s"), lc / cc),
+        );
+    }
 }
 
-/// Prints a CLI round as it ends.
-fn verbose(r: support::Run) -> support::Run {
-    println!("    docker cp   {:.3} s wall, {:.2} s CPU", r.wall, r.cpu);
-    r
-}
+// ---------------------------------------------------------------------------------------------
+// upload, download: a 256 MiB file beside `docker cp` and a raw socket
+
+/// Where the data file goes in the containers (`/tmp` exists in the busybox image).
+const CONTAINER_FILE: &str = "/tmp/bench.bin";
 
 /// A created (not started) container and a 256 MiB file on the host.
 struct TransferSetup {
     _dir: TempDir,
     file: String,
     container: TempContainer,
+    version: String,
 }
 
 fn transfer_setup(b: &Bench, name: &str) -> Option<TransferSetup> {
@@ -491,7 +506,27 @@ fn transfer_setup(b: &Bench, name: &str) -> Option<TransferSetup> {
         _dir: dir,
         file,
         container,
+        version: b.docker.api_version().expect("API version"),
     })
+}
+
+/// The rows of a transfer: wall and CPU beside the CLI and the floor, the call alone, peak RSS.
+fn transfer_rows(b: &Bench, mode: &'static str, cli_label: &str, sides: &[Vec<ChildReport>]) {
+    wall_and_cpu_rows(b, mode, "256 MiB", sides, cli_label, TRANSFER_RATIO);
+    let lib = &sides[0];
+    let mut calls: Vec<f64> = lib.iter().map(|r| r.get("secs")).collect();
+    b.row(Row::report(
+        mode,
+        "  library call alone (in the child)",
+        format!("{:.3} s", median(&mut calls)),
+    ));
+    let rss = peak(lib);
+    b.row(
+        Row::report(mode, "peak RSS of the process (VmHWM, max)", mib(rss)).target(
+            format!("<= {} MiB", TRANSFER_RSS_KIB >> 10),
+            rss <= TRANSFER_RSS_KIB as f64,
+        ),
+    );
 }
 
 fn bench_upload(b: &Bench) {
@@ -499,29 +534,43 @@ fn bench_upload(b: &Bench) {
         return;
     };
     let id = setup.container.id.as_str();
+    let file = setup.file.as_str();
     let cli = Cli::find(&b.endpoint);
-    let mut lib = || {
-        let r = run_child(&["upload", id, &setup.file, CONTAINER_FILE]);
-        println!(
-            "    library     {:.3} s wall, {:.2} s CPU",
-            r.run.wall, r.run.cpu
-        );
-        r
-    };
+    let lib = || run_child(&["upload", id, file, CONTAINER_FILE]);
     // The first upload creates the file, the others replace it: measure only replacements.
     lib();
     let target = format!("{id}:/tmp/");
-    let file = setup.file.as_str();
-    let mut cli_run = cli
-        .as_ref()
-        .map(|c| move || verbose(c.run(&["cp", file, &target])));
-    let cli_ref = cli_run
-        .as_mut()
-        .map(|f| f as &mut dyn FnMut() -> support::Run);
-    let (libs, clis) = alternate(&mut lib, cli_ref, TRANSFER_ROUNDS);
+    let mut sides: Vec<Side<'_>> = vec![("library", Box::new(lib))];
+    if let Some(socket) = b.socket.as_deref() {
+        let version = setup.version.as_str();
+        sides.push((
+            "raw socket",
+            Box::new(move || run_child(&["upload-raw", socket, version, id, file])),
+        ));
+    }
+    if let Some(c) = &cli {
+        sides.push((
+            "docker cp",
+            Box::new(|| cli_report(c.run(&["cp", file, &target]))),
+        ));
+    }
+    let mut by_side = rotate(TRANSFER_ROUNDS, &mut sides);
     let stat = copy::stat(&b.docker, id, CONTAINER_FILE).expect("stat the uploaded file");
     assert_eq!(stat.size as u64, TRANSFER_BYTES, "uploaded size");
-    transfer_rows(b, "upload", "docker cp", &libs, &clis);
+    pad_sides(&mut by_side, &sides, b.socket.is_some(), cli.is_some());
+    transfer_rows(b, "upload", "docker cp", &by_side);
+}
+
+/// Puts empty lists where the raw or the CLI side did not run, so that the sides are always
+/// `[library, raw, cli]`.
+fn pad_sides(by_side: &mut Vec<Vec<ChildReport>>, sides: &[Side<'_>], raw: bool, cli: bool) {
+    debug_assert_eq!(by_side.len(), sides.len());
+    if !raw {
+        by_side.insert(1, Vec::new());
+    }
+    if !cli {
+        by_side.push(Vec::new());
+    }
 }
 
 fn bench_download(b: &Bench) {
@@ -531,28 +580,36 @@ fn bench_download(b: &Bench) {
     let id = setup.container.id.as_str();
     run_child(&["upload", id, &setup.file, CONTAINER_FILE]);
     let cli = Cli::find(&b.endpoint);
-    let mut lib = || {
-        let r = run_child(&["download", id, CONTAINER_FILE]);
-        assert!(
-            r.get("bytes") > TRANSFER_BYTES as f64,
-            "downloaded {:?}",
-            r.fields
-        );
-        println!(
-            "    library     {:.3} s wall, {:.2} s CPU",
-            r.run.wall, r.run.cpu
-        );
-        r
-    };
+    let tar_size = TRANSFER_BYTES as f64;
     let source = format!("{id}:{CONTAINER_FILE}");
-    let mut cli_run = cli
-        .as_ref()
-        .map(|c| move || verbose(c.run(&["cp", &source, "-"])));
-    let cli_ref = cli_run
-        .as_mut()
-        .map(|f| f as &mut dyn FnMut() -> support::Run);
-    let (libs, clis) = alternate(&mut lib, cli_ref, TRANSFER_ROUNDS);
-    transfer_rows(b, "download", "docker cp ... - >/dev/null", &libs, &clis);
+    let mut sides: Vec<Side<'_>> = vec![(
+        "library",
+        Box::new(|| {
+            let r = run_child(&["download", id, CONTAINER_FILE]);
+            assert!(r.get("bytes") > tar_size, "downloaded {:?}", r.fields);
+            r
+        }),
+    )];
+    if let Some(socket) = b.socket.as_deref() {
+        let version = setup.version.as_str();
+        sides.push((
+            "raw socket",
+            Box::new(move || {
+                let r = run_child(&["download-raw", socket, version, id, CONTAINER_FILE]);
+                assert!(r.get("bytes") > tar_size, "downloaded {:?}", r.fields);
+                r
+            }),
+        ));
+    }
+    if let Some(c) = &cli {
+        sides.push((
+            "docker cp",
+            Box::new(|| cli_report(c.run(&["cp", &source, "-"]))),
+        ));
+    }
+    let mut by_side = rotate(TRANSFER_ROUNDS, &mut sides);
+    pad_sides(&mut by_side, &sides, b.socket.is_some(), cli.is_some());
+    transfer_rows(b, "download", "docker cp ... -", &by_side);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,118 +630,50 @@ fn bench_attach(b: &Bench) {
     let cmd = ["head", "-c", size.as_str(), "/dev/zero"];
     let cli = Cli::find(&b.endpoint);
     let version = b.docker.api_version().expect("API version");
-    let (mut lib, mut raw, mut via_cli) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ATTACH_ROUNDS {
-        // Rotate the order so that no side always runs first (or right after another).
-        for step in 0..3 {
-            match (round + step) % 3 {
-                0 => {
-                    let r = run_child(&["attach", tag, &size]);
-                    assert_eq!(r.get("bytes"), bytes as f64, "attached output");
-                    println!(
-                        "    run_container   {:.2} s wall, {:.2} s CPU",
-                        r.run.wall, r.run.cpu
-                    );
-                    lib.push(r);
-                }
-                1 => {
-                    if let Some(c) = &cli {
-                        let mut args = vec!["run", "--rm", tag];
-                        args.extend(cmd);
-                        let r = c.run(&args);
-                        println!(
-                            "    docker run      {:.2} s wall, {:.2} s CPU",
-                            r.wall, r.cpu
-                        );
-                        via_cli.push(r);
-                    }
-                }
-                _ => {
-                    if let Some(socket) = b.socket.as_deref() {
-                        let ctr = TempContainer::create(&b.docker, tag, &cmd);
-                        let r = run_child(&["attach-raw", socket, &version, &ctr.id]);
-                        assert!(r.get("bytes") >= bytes as f64, "raw output {:?}", r.fields);
-                        println!(
-                            "    raw reader      {:.2} s wall, {:.2} s CPU",
-                            r.run.wall, r.run.cpu
-                        );
-                        raw.push(r);
-                    }
-                }
-            }
-        }
+    let mut sides: Vec<Side<'_>> = vec![(
+        "run_container",
+        Box::new(|| {
+            let r = run_child(&["attach", tag, &size]);
+            assert_eq!(r.get("bytes"), bytes as f64, "attached output");
+            r
+        }),
+    )];
+    if let Some(socket) = b.socket.as_deref() {
+        let (docker, version) = (&b.docker, version.as_str());
+        sides.push((
+            "raw socket",
+            Box::new(move || {
+                let ctr = TempContainer::create(docker, tag, &cmd);
+                let r = run_child(&["attach-raw", socket, version, &ctr.id]);
+                assert!(r.get("bytes") >= bytes as f64, "raw output {:?}", r.fields);
+                r
+            }),
+        ));
     }
-    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if let Some(c) = &cli {
+        let mut args = vec!["run", "--rm", tag];
+        args.extend(cmd);
+        sides.push(("docker run", Box::new(move || cli_report(c.run(&args)))));
+    }
+    let mut by_side = rotate(ATTACH_ROUNDS, &mut sides);
+    pad_sides(&mut by_side, &sides, b.socket.is_some(), cli.is_some());
     let what = if bytes == 1 << 30 {
         "1 GiB".to_string()
     } else {
         format!("{} MiB", bytes >> 20)
     };
-    let lib_walls: Vec<f64> = lib.iter().map(|r| r.run.wall).collect();
-    let lw = median(&mut lib_walls.clone());
-    let mut row = Row::report(
+    wall_and_cpu_rows(
+        b,
         "attach",
-        format!("{what} wall (median of {})", lib.len()),
-        format!("{lw:.2} s"),
+        &what,
+        &by_side,
+        "docker run >/dev/null",
+        ATTACH_RATIO,
     );
-    let cli_walls: Vec<f64> = via_cli.iter().map(|r| r.wall).collect();
-    if !via_cli.is_empty() {
-        let cw = median(&mut cli_walls.clone());
-        row = row
-            .vs(format!("docker run >/dev/null: {cw:.2} s"), lw / cw)
-            .target(format!("<= {ATTACH_RATIO:.2}x"), lw / cw <= ATTACH_RATIO);
-    }
-    b.row(row);
-    if !via_cli.is_empty() {
-        b.row(
-            Row::report("attach", "  wall, rounds paired", String::new()).vs(
-                "median of per-round ratios".into(),
-                support::paired_ratio(&lib_walls, &cli_walls),
-            ),
-        );
-    }
-    if !raw.is_empty() {
-        let mut w: Vec<f64> = raw.iter().map(|r| r.run.wall).collect();
-        let rw = median(&mut w);
-        b.row(
-            Row::report(
-                "attach",
-                "  (raw reader's wall: attach+start+read)",
-                String::new(),
-            )
-            .vs(format!("raw reader: {rw:.2} s"), lw / rw),
-        );
-    }
-    let mut lib_cpu: Vec<f64> = lib.iter().map(|r| r.run.cpu).collect();
-    let lc = median(&mut lib_cpu);
-    let mut row = Row::report(
-        "attach",
-        "client CPU (user+sys, median)",
-        format!("{lc:.2} s ({:.2} s/GiB)", lc / gib),
-    );
-    if !raw.is_empty() {
-        let mut c: Vec<f64> = raw.iter().map(|r| r.run.cpu).collect();
-        let rc = median(&mut c);
-        row = row.vs(format!("raw reader: {rc:.2} s"), lc / rc);
-    }
-    b.row(row);
-    if !via_cli.is_empty() {
-        let mut c: Vec<f64> = via_cli.iter().map(|r| r.cpu).collect();
-        let cc = median(&mut c);
-        b.row(
-            Row::report(
-                "attach",
-                "  client CPU beside the CLI",
-                format!("{lc:.2} s"),
-            )
-            .vs(format!("docker run: {cc:.2} s"), lc / cc),
-        );
-    }
-    let rss = lib.iter().map(|r| r.get("hwm_kib")).fold(0.0, f64::max);
     b.row(Row::report(
         "attach",
-        "peak RSS of the process (VmHWM)",
-        mib(rss),
+        "peak RSS of the process (VmHWM, max)",
+        mib(peak(&by_side[0])),
     ));
 }
 
@@ -728,6 +717,11 @@ fn child(args: &[String]) {
                 .expect("run_container");
             fields.push(("bytes", sink.get().to_string()));
         }
+        "upload-raw" => raw_upload(arg(1), arg(2), arg(3), Path::new(arg(4))),
+        "download-raw" => {
+            let n = raw_download(arg(1), arg(2), arg(3), arg(4));
+            fields.push(("bytes", n.to_string()));
+        }
         "attach-raw" => {
             let n = raw_attach(arg(1), arg(2), arg(3));
             fields.push(("bytes", n.to_string()));
@@ -738,6 +732,96 @@ fn child(args: &[String]) {
     fields.push(("cpu", format!("{:.2}", self_cpu_secs())));
     fields.push(("hwm_kib", peak_rss_kib().to_string()));
     child_report(&fields);
+}
+
+/// The floor of an upload: a hand-written `PUT /containers/{id}/archive` with `Content-Length`,
+/// the tar of one file written from one thread in 256 KiB writes.
+fn raw_upload(socket: &str, version: &str, id: &str, file: &Path) {
+    let mut data = std::fs::File::open(file).expect("open the data file");
+    let size = data.metadata().expect("stat the data file").len();
+    let mut header = tar::Header::new_ustar();
+    header.set_path("bench.bin").expect("tar path");
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    let padding = (512 - size % 512) % 512;
+    let length = 512 + size + padding + 1024;
+    let mut s = UnixStream::connect(socket).expect("connect");
+    write!(
+        s,
+        "PUT /v{version}/containers/{id}/archive?noOverwriteDirNonDir=true&path=%2Ftmp HTTP/1.1\r\n\
+         Host: localhost\r\nContent-Type: application/x-tar\r\nContent-Length: {length}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("write the request head");
+    s.write_all(header.as_bytes())
+        .expect("write the tar header");
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = data.read(&mut buf).expect("read the data file");
+        if n == 0 {
+            break;
+        }
+        s.write_all(&buf[..n]).expect("write the body");
+    }
+    buf[..(padding + 1024) as usize].fill(0);
+    s.write_all(&buf[..(padding + 1024) as usize])
+        .expect("write the tar end");
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("read the reply");
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "upload: {}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+/// The floor of a download: a hand-written `GET /containers/{id}/archive`, the reply read in
+/// 64 KiB reads to its end (`Connection: close`) and dropped; returns the bytes after the head.
+fn raw_download(socket: &str, version: &str, id: &str, path: &str) -> u64 {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    let path = path.replace('/', "%2F");
+    write!(
+        s,
+        "GET /v{version}/containers/{id}/archive?path={path} HTTP/1.1\r\nHost: localhost\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .expect("write the request");
+    let mut buf = vec![0u8; 64 << 10];
+    let (head_end, filled) = read_head(&mut s, &mut buf);
+    assert!(
+        buf.starts_with(b"HTTP/1.1 200"),
+        "download: {}",
+        String::from_utf8_lossy(&buf[..head_end])
+    );
+    (filled - head_end) as u64 + read_to_end_counting(&mut s, &mut buf)
+}
+
+/// Reads until the end of a response head; returns where the head ends and how much is in `buf`.
+fn read_head(s: &mut UnixStream, buf: &mut [u8]) -> (usize, usize) {
+    let mut filled = 0;
+    loop {
+        let n = s.read(&mut buf[filled..]).expect("read the reply");
+        assert!(n > 0, "the engine closed the connection");
+        filled += n;
+        if let Some(p) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            return (p + 4, filled);
+        }
+    }
+}
+
+/// Reads `s` to its end through `buf`; returns how many bytes came.
+fn read_to_end_counting(s: &mut UnixStream, buf: &mut [u8]) -> u64 {
+    let mut total = 0;
+    loop {
+        match s.read(buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read the stream: {e}"),
+        }
+    }
 }
 
 /// The floor of attach: a hand-written upgrade request, start, then 64 KiB reads of the raw
@@ -752,21 +836,13 @@ fn raw_attach(socket: &str, version: &str, id: &str) -> u64 {
     )
     .expect("write the attach request");
     let mut buf = vec![0u8; 64 << 10];
-    let mut filled = 0;
-    let head_end = loop {
-        let n = s.read(&mut buf[filled..]).expect("read the attach reply");
-        assert!(n > 0, "the engine closed the attach connection");
-        filled += n;
-        if let Some(p) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
+    let (head_end, filled) = read_head(&mut s, &mut buf);
     assert!(
         buf.starts_with(b"HTTP/1.1 101"),
         "attach: {}",
         String::from_utf8_lossy(&buf[..head_end])
     );
-    let mut total = (filled - head_end) as u64;
+    let early = (filled - head_end) as u64;
     let mut start = UnixStream::connect(socket).expect("connect");
     write!(
         start,
@@ -781,14 +857,7 @@ fn raw_attach(socket: &str, version: &str, id: &str) -> u64 {
         "start: {}",
         String::from_utf8_lossy(&reply)
     );
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return total,
-            Ok(n) => total += n as u64,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => panic!("read the attached stream: {e}"),
-        }
-    }
+    early + read_to_end_counting(&mut s, &mut buf)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -154,14 +154,14 @@ impl Row {
 
     fn header() -> String {
         format!(
-            "{:<9} {:<44} {:>20}  {:<40} {:>8}  {:<10} {}",
+            "{:<9} {:<40} {:>20}  {:<36} {:>8}  {:<10} {}",
             "mode", "measure", "library", "reference", "ratio", "target", ""
         )
     }
 
     fn line(&self) -> String {
         format!(
-            "{:<9} {:<44} {:>20}  {:<40} {:>8}  {:<10} {}",
+            "{:<9} {:<40} {:>20}  {:<36} {:>8}  {:<10} {}",
             self.mode,
             self.what,
             self.library,
