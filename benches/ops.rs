@@ -23,10 +23,13 @@
 //!   `run_container` into a counting writer, beside `docker run --rm ... > /dev/null` and a raw
 //!   reader (hand-written upgrade request, 64 KiB reads, no demultiplexing). The engine is the
 //!   limit here (it also writes the output to the container's log), so the client's CPU
-//!   seconds beside the raw reader's say more than wall times. `S2I_BENCH_ATTACH_MIB` changes
-//!   the size.
+//!   seconds beside the raw reader's say more than wall times; one more pair runs the library
+//!   and the CLI at the same time, which compares them free of the engine's drift.
+//!   `S2I_BENCH_ATTACH_MIB` and `S2I_BENCH_ATTACH_ROUNDS` change the size and the number of
+//!   rounds.
 //!
-//! Each side of a comparison runs in every round, in an order that rotates from round to round.
+//! Each side of a comparison runs in every round, in an order that changes from round to round
+//! so that no side always runs first or right after the same other side.
 //! Wall and CPU times of outside processes (children of this binary, the CLI) are measured
 //! from here: wall from spawn to exit, CPU as the growth of this process's `cutime + cstime`.
 //! A table of every figure is printed at the end.
@@ -40,7 +43,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Instant;
 
 use s2i_docker::ops::container::{ContainerCreateBody, ContainerRemoveOptions};
@@ -71,7 +75,7 @@ const TRANSFER_RSS_KIB: u64 = 16 << 10;
 /// The wall time allowed to the library beside `docker cp`.
 const TRANSFER_RATIO: f64 = 1.0;
 /// Rounds per side of the attach measurement.
-const ATTACH_ROUNDS: usize = 3;
+const ATTACH_ROUNDS: usize = 2;
 /// The wall time allowed to `run_container` beside `docker run`.
 const ATTACH_RATIO: f64 = 1.02;
 
@@ -389,17 +393,46 @@ fn bench_cycle(b: &Bench) {
 /// One side of a comparison: its name and one round of it.
 type Side<'a> = (&'static str, Box<dyn FnMut() -> ChildReport + 'a>);
 
-/// Runs `rounds` rounds of every side, rotating the order each round so that no side always
-/// runs first (or right after the same other side); returns each side's reports.
+/// The order of three sides in successive rounds: every side comes first, second and last
+/// once in three rounds, and after each other side as often (a side's run can slow the next
+/// one, e.g. through the engine's disk writes).
+const ORDERS_OF_THREE: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [2, 1, 0],
+    [1, 2, 0],
+    [0, 2, 1],
+    [2, 0, 1],
+    [1, 0, 2],
+];
+
+/// The side that runs `step`-th in `round`.
+fn side_at(round: usize, step: usize, n: usize) -> usize {
+    if n == 3 {
+        ORDERS_OF_THREE[round % ORDERS_OF_THREE.len()][step]
+    } else if round % 2 == 0 {
+        step
+    } else {
+        n - 1 - step
+    }
+}
+
+/// Runs `rounds` rounds of every side, changing the order from round to round (see
+/// [`ORDERS_OF_THREE`]); returns each side's reports.
 fn rotate(rounds: usize, sides: &mut [Side<'_>]) -> Vec<Vec<ChildReport>> {
     let n = sides.len();
     let mut out = vec![Vec::new(); n];
     for round in 0..rounds {
         for step in 0..n {
-            let i = (round + step) % n;
+            let i = side_at(round, step, n);
             let r = (sides[i].1)();
+            let mut marks = String::new();
+            for (k, v) in &r.fields {
+                if ["started", "first", "ended", "secs"].contains(&k.as_str()) {
+                    marks.push_str(&format!("  {k} {v}"));
+                }
+            }
             println!(
-                "    {:<14} {:7.3} s wall  {:.2} s CPU",
+                "    {:<14} {:7.3} s wall  {:.2} s CPU{marks}",
                 sides[i].0, r.run.wall, r.run.cpu
             );
             out[i].push(r);
@@ -619,6 +652,14 @@ fn bench_download(b: &Bench) {
 // ---------------------------------------------------------------------------------------------
 // attach: 1 GiB of container output
 
+/// Rounds of attach: `S2I_BENCH_ATTACH_ROUNDS`, else [`ATTACH_ROUNDS`].
+fn attach_rounds() -> usize {
+    std::env::var("S2I_BENCH_ATTACH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ATTACH_ROUNDS)
+}
+
 fn attach_bytes() -> u64 {
     std::env::var("S2I_BENCH_ATTACH_MIB")
         .ok()
@@ -664,7 +705,7 @@ fn bench_attach(b: &Bench) {
         args.extend(cmd);
         sides.push(("docker run", Box::new(move || cli_report(c.run(&args)))));
     }
-    let mut by_side = rotate(ATTACH_ROUNDS, &mut sides);
+    let mut by_side = rotate(attach_rounds(), &mut sides);
     pad_sides(&mut by_side, &sides, b.socket.is_some(), cli.is_some());
     let what = if bytes == 1 << 30 {
         "1 GiB".to_string()
@@ -684,6 +725,38 @@ fn bench_attach(b: &Bench) {
         "peak RSS of the process (VmHWM, max)",
         mib(peak(&by_side[0])),
     ));
+    // The engine's pace drifts a lot from one minute to the next; two clients streaming at the
+    // same time meet the same engine, so the ratio of their times is free of that drift.
+    if let Some(c) = &cli {
+        let mut args = vec!["run", "--rm", tag];
+        args.extend(cmd);
+        let (lib, via_cli) = thread::scope(|s| {
+            let lib = s.spawn(|| run_child(&["attach", tag, &size]));
+            let via_cli = s.spawn(|| c.run(&args));
+            (
+                lib.join().unwrap_or_else(|p| panic::resume_unwind(p)),
+                via_cli.join().unwrap_or_else(|p| panic::resume_unwind(p)),
+            )
+        });
+        assert_eq!(lib.get("bytes"), bytes as f64, "attached output");
+        // Only the walls mean something here: the CPU figures of two children waited for at
+        // the same time are mixed up.
+        println!(
+            "    at the same time: run_container {:.3} s, docker run {:.3} s",
+            lib.run.wall, via_cli.wall
+        );
+        b.row(
+            Row::report(
+                "attach",
+                "  wall, both at the same time (one pair)",
+                format!("{:.3} s", lib.run.wall),
+            )
+            .vs(
+                format!("docker run >/dev/null: {:.3} s", via_cli.wall),
+                lib.run.wall / via_cli.wall,
+            ),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -714,17 +787,27 @@ fn child(args: &[String]) {
         }
         "attach" => {
             let sink = Counter::default();
+            let marks = Marks::new(t);
+            let started = marks.clone();
             docker()
                 .run_container(RunContainerOptions {
                     image: arg(1).to_string(),
                     command_explicit: ["head", "-c", arg(2), "/dev/zero"]
                         .map(String::from)
                         .to_vec(),
-                    stdout: Some(Box::new(sink.clone())),
+                    stdout: Some(Box::new(MarkedWriter {
+                        inner: sink.clone(),
+                        marks: marks.clone(),
+                    })),
+                    on_start: Some(Box::new(move |_| {
+                        started.mark("started");
+                        Ok(())
+                    })),
                     ..Default::default()
                 })
                 .expect("run_container");
             fields.push(("bytes", sink.get().to_string()));
+            fields.extend(marks.fields());
         }
         "upload-raw" => raw_upload(arg(1), arg(2), arg(3), Path::new(arg(4))),
         "download-raw" => {
@@ -732,7 +815,9 @@ fn child(args: &[String]) {
             fields.push(("bytes", n.to_string()));
         }
         "attach-raw" => {
-            let n = raw_attach(arg(1), arg(2), arg(3));
+            let marks = Marks::new(t);
+            let n = raw_attach(arg(1), arg(2), arg(3), &marks);
+            fields.extend(marks.fields());
             fields.push(("bytes", n.to_string()));
         }
         other => panic!("unknown child operation {other:?}"),
@@ -741,6 +826,60 @@ fn child(args: &[String]) {
     fields.push(("cpu", format!("{:.2}", self_cpu_secs())));
     fields.push(("hwm_kib", peak_rss_kib().to_string()));
     child_report(&fields);
+}
+
+/// Times since the start of a child at which things happened (`started`, `first`, `ended`).
+#[derive(Clone)]
+struct Marks {
+    t0: Instant,
+    marks: Arc<Mutex<Vec<(&'static str, f64)>>>,
+}
+
+impl Marks {
+    fn new(t0: Instant) -> Marks {
+        Marks {
+            t0,
+            marks: Arc::default(),
+        }
+    }
+
+    fn mark(&self, what: &'static str) {
+        let at = self.t0.elapsed().as_secs_f64();
+        let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        if !marks.iter().any(|(w, _)| *w == what) {
+            marks.push((what, at));
+        }
+    }
+
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        marks
+            .iter()
+            .map(|(w, at)| (*w, format!("{at:.3}")))
+            .collect()
+    }
+}
+
+/// Marks the first byte written through it and the end of the output (its drop).
+struct MarkedWriter {
+    inner: Counter,
+    marks: Marks,
+}
+
+impl Write for MarkedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.marks.mark("first");
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for MarkedWriter {
+    fn drop(&mut self) {
+        self.marks.mark("ended");
+    }
 }
 
 /// The floor of an upload: a hand-written `PUT /containers/{id}/archive` with `Content-Length`,
@@ -835,7 +974,7 @@ fn read_to_end_counting(s: &mut UnixStream, buf: &mut [u8]) -> u64 {
 
 /// The floor of attach: a hand-written upgrade request, start, then 64 KiB reads of the raw
 /// stream to its end (no demultiplexing); returns the bytes read after the `101` head.
-fn raw_attach(socket: &str, version: &str, id: &str) -> u64 {
+fn raw_attach(socket: &str, version: &str, id: &str, marks: &Marks) -> u64 {
     let mut s = UnixStream::connect(socket).expect("connect");
     write!(
         s,
@@ -866,7 +1005,12 @@ fn raw_attach(socket: &str, version: &str, id: &str) -> u64 {
         "start: {}",
         String::from_utf8_lossy(&reply)
     );
-    early + read_to_end_counting(&mut s, &mut buf)
+    marks.mark("started");
+    let n = s.read(&mut buf).expect("read the attached stream");
+    marks.mark("first");
+    let total = early + n as u64 + read_to_end_counting(&mut s, &mut buf);
+    marks.mark("ended");
+    total
 }
 
 // ---------------------------------------------------------------------------------------------
