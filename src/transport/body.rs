@@ -250,32 +250,49 @@ impl ResponseBody {
                     let Some(conn) = self.conn.as_mut() else {
                         return Ok(0);
                     };
-                    if !conn.buffered().is_empty() {
-                        let (used, data) = dec.decode(conn.buffered(), out.len())?;
-                        let n = data.len();
-                        out[..n].copy_from_slice(&conn.buffered()[data]);
-                        conn.consume(used);
-                        // Take the framing that follows too, so the connection is released as
-                        // soon as the last data byte is handed out. An error there waits for the
-                        // next read (the decoder stays failed), so these bytes are not lost.
-                        match dec.decode(conn.buffered(), 0) {
-                            Ok((framing, _)) => conn.consume(framing),
+                    // Hand out everything buffered, across chunk boundaries, until `out` is
+                    // full: one read of the socket then serves several small chunks.
+                    let mut n = 0;
+                    while n < out.len() && !conn.buffered().is_empty() {
+                        let (used, data) = match dec.decode(conn.buffered(), out.len() - n) {
+                            Ok(step) => step,
                             Err(e) if n == 0 => return Err(e),
+                            // The decoder stays failed: the next read reports the error, and
+                            // the data before the bad framing is not lost.
                             Err(_) => return Ok(n),
-                        }
+                        };
+                        let len = data.len();
+                        out[n..n + len].copy_from_slice(&conn.buffered()[data]);
+                        conn.consume(used);
+                        n += len;
                         if dec.is_done() {
                             self.finish();
                             return Ok(n);
                         }
-                        if n > 0 {
-                            return Ok(n);
+                        if used == 0 {
+                            break;
                         }
                     }
+                    if n > 0 {
+                        // Take the framing that follows too, so the connection is released as
+                        // soon as the last data byte is handed out. An error there waits for
+                        // the next read.
+                        if let Ok((framing, _)) = dec.decode(conn.buffered(), 0) {
+                            conn.consume(framing);
+                        }
+                        if dec.is_done() {
+                            self.finish();
+                        }
+                        return Ok(n);
+                    }
+                    // Nothing buffered. A chunk whose rest fills `out` is read straight into
+                    // it (no copy); otherwise one read into the buffer takes the rest of the
+                    // chunk, the framing and the chunks after it at once.
                     let direct = dec.data_remaining();
-                    let want = usize::try_from(direct).unwrap_or(usize::MAX).min(out.len());
-                    let target = if direct > 0 {
-                        &mut out[..want]
+                    let target = if direct >= out.len() as u64 {
+                        &mut out[..]
                     } else {
+                        conn.reserve_for_stream(out.len());
                         &mut [][..]
                     };
                     match self.read_more(target)? {

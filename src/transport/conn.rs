@@ -16,6 +16,10 @@ use crate::error::{ConnectFailure, Error, Result};
 /// for the small bodies (JSON replies) that follow it.
 const READ_BUFFER: usize = 16 * 1024;
 
+/// The most the read buffer grows to for a streamed body whose framing splits the data into
+/// pieces smaller than the caller's reads (the engine's chunks are 32 KiB).
+pub(crate) const STREAM_BUFFER: usize = 64 * 1024;
+
 /// A connected socket.
 ///
 /// Shared through an `Arc` between a connection, a [`Cancel`] watching it (which shuts it down)
@@ -207,6 +211,18 @@ impl Conn {
     /// The buffer's capacity; reads at least this large bypass it.
     pub(crate) fn buffer_capacity(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Grows the buffer to `size` bytes (up to [`STREAM_BUFFER`]) when it is empty and smaller,
+    /// so that one read takes in as much of a streamed body as the caller wants at once.
+    /// [`park`](Conn::park) shrinks it again.
+    pub(crate) fn reserve_for_stream(&mut self, size: usize) {
+        let size = size.min(STREAM_BUFFER);
+        if self.start == self.end && self.buf.len() < size {
+            self.start = 0;
+            self.end = 0;
+            self.buf.resize(size, 0);
+        }
     }
 
     /// Reads more bytes into the buffer, growing it (up to a little over the head cap) when it

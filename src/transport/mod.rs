@@ -1010,6 +1010,52 @@ mod tests {
     }
 
     #[test]
+    fn large_reads_span_small_chunks_and_big_chunks_go_straight_through() {
+        let mut small = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut want_small = Vec::new();
+        for i in 0..40u8 {
+            let data = vec![b'a' + i % 26; 1000];
+            small.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            small.extend_from_slice(&data);
+            small.extend_from_slice(b"\r\n");
+            want_small.extend_from_slice(&data);
+        }
+        small.extend_from_slice(b"0\r\n\r\n");
+        let big_data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut big = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        big.extend_from_slice(format!("{:x}\r\n", big_data.len()).as_bytes());
+        big.extend_from_slice(&big_data);
+        big.extend_from_slice(b"\r\n0\r\n\r\n");
+        let server = Server::unix(vec![vec![
+            Step::Request,
+            send(&small),
+            Step::Request,
+            send(&big),
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        for want in [&want_small, &big_data] {
+            let mut body = t.send(req("GET", "/x"), None).unwrap().into_body();
+            let mut buf = vec![0u8; 64 << 10];
+            let (mut got, mut reads) = (Vec::new(), Vec::new());
+            loop {
+                match body.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => {
+                        got.extend_from_slice(&buf[..n]);
+                        reads.push(n);
+                    }
+                }
+            }
+            assert_eq!(&got, want);
+            // One read hands out the data of many buffered chunks, not one chunk's.
+            assert!(reads.iter().any(|&n| n > 1000), "{reads:?}");
+        }
+        drop(t);
+        // Both bodies ended cleanly: one connection served both.
+        assert!(server.finish().iter().all(|(c, _)| *c == 0));
+    }
+
+    #[test]
     fn upgrade_keeps_leftover_bytes_and_half_closes() {
         let server = Server::unix(vec![
             vec![
