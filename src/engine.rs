@@ -8,10 +8,16 @@
 //! The same client speaks to Podman's Docker-compatible service: it tells the engines apart by
 //! their ping ([`Engine`]) and handles Podman's differences; see [`podman`](mod@crate::podman).
 //!
-//! ```no_run
-//! let docker = s2i_docker::EngineClient::from_env()?;
+//! ```
+//! # #[cfg(feature = "fake")] {
+//! # let fake = s2i_docker::fake::FakeEngine::new().serve_in_memory()?;
+//! // Against the engine of the environment (DOCKER_HOST, ...):
+//! // let docker = s2i_docker::EngineClient::from_env()?;
+//! // here, against the in-process fake engine:
+//! let docker = fake.client()?;
 //! let ping = s2i_docker::ops::system::ping(&docker)?;
-//! println!("API {}", ping.api_version);
+//! assert_eq!(ping.api_version, "1.41");
+//! # }
 //! # Ok::<(), s2i_docker::Error>(())
 //! ```
 
