@@ -1122,26 +1122,7 @@ mod tests {
         let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), None).unwrap() else {
             panic!("not upgraded")
         };
-        let (mut rd, mut wr) = up.split();
-        // Far more than socket buffers hold: the writer blocks unless the reader keeps draining.
-        const TOTAL: usize = 8 << 20;
-        let writer = std::thread::spawn(move || -> io::Result<()> {
-            let block: Vec<u8> = (0..65_536u32).map(|i| (i % 253) as u8).collect();
-            for _ in 0..TOTAL / block.len() {
-                wr.write_all(&block)?;
-            }
-            wr.close_write()
-        });
-        let mut got = Vec::with_capacity(TOTAL + 4);
-        rd.read_to_end(&mut got).unwrap();
-        writer.join().unwrap().unwrap();
-        assert_eq!(got.len(), TOTAL + 4);
-        assert!(got[..TOTAL]
-            .iter()
-            .enumerate()
-            .all(|(i, b)| *b == ((i % 65_536) % 253) as u8));
-        assert_eq!(&got[TOTAL..], b"done");
-        drop(rd);
+        assert_duplex_echo(up);
         drop(t);
         server.finish();
     }
