@@ -47,9 +47,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
+use s2i_docker::archive::LocalFileSystem;
 use s2i_docker::ops::container::{ContainerCreateBody, ContainerRemoveOptions};
 use s2i_docker::ops::{copy, image, system};
-use s2i_docker::tar::LocalFileSystem;
 use s2i_docker::{
     new_engine_api_client, AuthConfig, Client, Docker, DockerClient, DockerConfig, EngineClient,
     RunContainerOptions,

@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use s2i_docker::archive::{default_upload_tar_writer, tar_reader, LocalFileSystem};
 use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::ops::stream::JsonMessage;
-use s2i_docker::tar::{default_upload_tar_writer, tar_reader, LocalFileSystem};
 use s2i_docker::user::parse_range_list;
 use s2i_docker::{
     check_allowed_user_with_assemble_user, get_assemble_user, get_default_docker_config,

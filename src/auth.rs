@@ -62,7 +62,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api::AuthConfig;
+use crate::config::AuthConfig;
 use crate::error::{Error, Result};
 
 /// The key `docker login` writes for Docker Hub, and the server URL helpers are asked about.
@@ -443,7 +443,7 @@ pub(crate) fn normalize_registry(key: &str) -> String {
 /// # Errors
 /// The name is not a valid image reference.
 fn image_registry(image: &str) -> Result<Option<String>> {
-    let r = crate::reference::parse_normalized_named(image)?;
+    let r = crate::image_ref::parse_normalized_named(image)?;
     if r.domain.is_empty() {
         return Ok(None);
     }

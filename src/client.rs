@@ -1,100 +1,26 @@
 //! The low-level [`Client`] trait: one method per Engine endpoint.
 //!
-//! [`EngineClient`](crate::EngineClient) implements it over HTTP; the recording fake in
+//! [`EngineClient`] implements it over HTTP; the recording fake in
 //! `fake` implements it in memory. The high-level [`Docker`](crate::Docker) operations are
 //! written against this trait only.
 
-use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::io::Read;
 
 use crate::error::Result;
+pub use crate::ops::container::HijackedResponse;
 use crate::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
     ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
 };
 use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
+use crate::ops::engine::EngineClient;
 use crate::ops::image::{
     ImageBuildOptions, ImageDeleteResponseItem, ImageInspect, ImagePullOptions, ImageRemoveOptions,
 };
 use crate::ops::system::{Ping, Version};
-
-/// A streamed response body (pull progress, build output, an archive).
-pub type BodyReader = Box<dyn Read + Send>;
-
-/// The write side of an attached connection: stdin goes here, then [`close_write`](StdinWriter::close_write).
-pub trait StdinWriter: Write + Send {
-    /// Half-closes the connection (`shutdown(SHUT_WR)`; TLS sends close_notify) so the container
-    /// sees the end of its standard input while its output keeps flowing.
-    fn close_write(&mut self) -> io::Result<()>;
-
-    /// A handle that ends the whole connection, both ways, from any thread.
-    ///
-    /// A read blocked on the output half then returns (end of stream or an error) and a write
-    /// blocked on this half fails, whatever the daemon does. This is how a run stops waiting
-    /// for a container that cannot be killed, or for a daemon that keeps the stream open after
-    /// the container exited.
-    ///
-    /// The default is `None`, for connections that cannot be ended from outside: a run over
-    /// such a connection can only wait for the daemon to end it.
-    fn shutdown_handle(&self) -> Option<ShutdownHandle> {
-        None
-    }
-}
-
-/// Ends an attached connection from any thread; see [`StdinWriter::shutdown_handle`].
-///
-/// Shutting down is idempotent and never fails (a connection already closed stays closed).
-///
-/// # Example
-/// ```
-/// use std::sync::atomic::{AtomicBool, Ordering};
-/// use std::sync::Arc;
-/// use s2i_docker::ShutdownHandle;
-///
-/// let closed = Arc::new(AtomicBool::new(false));
-/// let flag = closed.clone();
-/// let handle = ShutdownHandle::new(move || flag.store(true, Ordering::SeqCst));
-/// handle.clone().shutdown();
-/// assert!(closed.load(Ordering::SeqCst));
-/// ```
-#[derive(Clone)]
-pub struct ShutdownHandle(Arc<dyn Fn() + Send + Sync>);
-
-impl ShutdownHandle {
-    /// A handle that calls `shutdown` (which must be safe to call more than once).
-    pub fn new(shutdown: impl Fn() + Send + Sync + 'static) -> ShutdownHandle {
-        ShutdownHandle(Arc::new(shutdown))
-    }
-
-    /// Shuts the connection down both ways.
-    pub fn shutdown(&self) {
-        (self.0)();
-    }
-}
-
-impl std::fmt::Debug for ShutdownHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ShutdownHandle { .. }")
-    }
-}
-
-/// An attached container connection (`101 Switching Protocols` on `POST /containers/{id}/attach`).
-///
-/// The two halves are independent: read the multiplexed output on one thread while writing stdin
-/// on another. Dropping both closes the connection; the writer's
-/// [`shutdown_handle`](StdinWriter::shutdown_handle) closes it from a third thread.
-pub struct HijackedResponse {
-    /// The raw multiplexed stream (8-byte stdcopy frames when the container has no TTY).
-    pub reader: Box<dyn Read + Send>,
-    /// The container's standard input.
-    pub writer: Box<dyn StdinWriter>,
-}
-
-impl std::fmt::Debug for HijackedResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HijackedResponse { .. }")
-    }
-}
+pub use crate::ops::BodyReader;
+use crate::ops::{container, copy, image, system};
+pub use crate::transport::{ShutdownHandle, StdinWriter};
 
 /// One method per Engine endpoint that the S2I operations use (the reference's `Client`).
 ///
@@ -106,7 +32,7 @@ impl std::fmt::Debug for HijackedResponse {
 /// Every method fails with the connection's errors ([`Error::Connect`](crate::Error::Connect),
 /// [`Error::Io`](crate::Error::Io), [`Error::Timeout`](crate::Error::Timeout), ...) and with
 /// the daemon's answer to a failed request, [`Error::Api`](crate::Error::Api) (use
-/// [`is_not_found`](crate::Error::is_not_found) and friends); [`EngineClient`](crate::EngineClient)
+/// [`is_not_found`](crate::Error::is_not_found) and friends); [`EngineClient`]
 /// refuses an empty container ID or image name without sending anything. Each method's own
 /// section says what else it reports.
 pub trait Client: Send + Sync {
@@ -228,4 +154,101 @@ pub trait Client: Send + Sync {
         container: &str,
         options: &ContainerCommitOptions,
     ) -> Result<IdResponse>;
+}
+
+impl Client for EngineClient {
+    fn ping(&self) -> Result<Ping> {
+        system::ping(self)
+    }
+
+    fn server_version(&self) -> Result<Version> {
+        system::version(self)
+    }
+
+    fn image_inspect_with_raw(&self, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
+        image::inspect_with_raw(self, name)
+    }
+
+    fn image_pull(&self, reference: &str, options: &ImagePullOptions) -> Result<BodyReader> {
+        Ok(Box::new(image::pull(self, reference, options)?))
+    }
+
+    fn image_remove(
+        &self,
+        image: &str,
+        options: &ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
+        image::remove(self, image, options)
+    }
+
+    fn image_build(
+        &self,
+        context: &mut (dyn Read + Send),
+        options: &ImageBuildOptions,
+    ) -> Result<BodyReader> {
+        Ok(Box::new(image::build(self, context, options)?))
+    }
+
+    fn container_create(
+        &self,
+        body: &ContainerCreateBody,
+        name: &str,
+    ) -> Result<ContainerCreateResponse> {
+        container::create(self, body, name)
+    }
+
+    fn container_attach(
+        &self,
+        container: &str,
+        options: &ContainerAttachOptions,
+    ) -> Result<HijackedResponse> {
+        container::attach(self, container, options)
+    }
+
+    fn container_start(&self, container: &str) -> Result<()> {
+        container::start(self, container)
+    }
+
+    fn container_wait(&self, container: &str, condition: &str) -> Result<ContainerWaitResponse> {
+        container::wait(self, container, condition)
+    }
+
+    fn container_inspect(&self, container: &str) -> Result<ContainerInspect> {
+        container::inspect(self, container)
+    }
+
+    fn container_kill(&self, container: &str, signal: &str) -> Result<()> {
+        container::kill(self, container, signal)
+    }
+
+    fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()> {
+        container::remove(self, container, options)
+    }
+
+    fn copy_to_container(
+        &self,
+        container: &str,
+        path: &str,
+        content: &mut (dyn Read + Send),
+        options: &CopyToContainerOptions,
+    ) -> Result<()> {
+        copy::put_archive(self, container, path, content, options)
+    }
+
+    fn copy_from_container(
+        &self,
+        container: &str,
+        path: &str,
+    ) -> Result<(BodyReader, ContainerPathStat)> {
+        let (body, stat) = copy::get_archive(self, container, path)?;
+        Ok((Box::new(body), stat))
+    }
+
+    fn container_commit(
+        &self,
+        container: &str,
+        options: &ContainerCommitOptions,
+    ) -> Result<IdResponse> {
+        container::commit(self, container, options)
+    }
 }

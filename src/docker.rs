@@ -6,7 +6,7 @@
 //! streams its output out, waits for it, and removes it on every path.
 //!
 //! [`DockerClient`] is written against the [`Client`] trait only, so the same code runs over the
-//! real engine ([`EngineClient`](crate::engine)) and over the recording fake of the `fake`
+//! real engine ([`EngineClient`](crate::ops::engine)) and over the recording fake of the `fake`
 //! module.
 //!
 //! # Logging
@@ -22,7 +22,7 @@
 //!
 //! 1. **The image's ENTRYPOINT is overridden.** When the image has a non-empty `ENTRYPOINT` and
 //!    the caller gave none, the container is created with `["/usr/bin/env"]`
-//!    ([`DEFAULT_ENTRYPOINT`](crate::DEFAULT_ENTRYPOINT)) so that `assemble` runs as given
+//!    ([`DEFAULT_ENTRYPOINT`]) so that `assemble` runs as given
 //!    (S2I issue #475). The reference computed this override after the request was built, so it
 //!    was never sent. A [`target_image`](RunContainerOptions::target_image) run (the built image
 //!    run as is) keeps the image's entrypoint.
@@ -39,7 +39,7 @@
 //!    fail after two minutes without progress (the transport's idle timeout), however long the
 //!    whole transfer takes; the reference failed any upload or download longer than two minutes.
 //! 6. **Pull retries decide per attempt.** Only an attempt whose error is one of
-//!    [`RETRIABLE_ERRORS`](crate::RETRIABLE_ERRORS) is retried; after the last attempt its error is
+//!    [`RETRIABLE_ERRORS`] is retried; after the last attempt its error is
 //!    returned as a pull error (the reference discarded it and went on as if the pull had
 //!    worked); there is no pause after the last attempt, and the pause is configurable
 //!    ([`DockerClient::with_pull_retry_delay`]).
@@ -54,7 +54,7 @@
 //! 10. **The assemble user's group is ignored in user checks**: `1001:0` is checked as `1001`.
 //! 11. **`ONBUILD USER` without an argument** is the user `""` (not allowed) instead of a crash.
 //! 12. `DOCKER_TLS_VERIFY` and `DOCKER_TLS` are on when non-empty, as in the reference and the
-//!     docker CLI (kept on purpose; see [`engine`](crate::engine)).
+//!     docker CLI (kept on purpose; see [`engine`](crate::ops::engine)).
 //! 13. **Output is streamed whenever any stream is attached**: the attach request carries
 //!     `stream=1` also when only stdin or stderr is attached.
 //! 14. **Uploads keep executables executable**: [`upload_to_container`](Docker::upload_to_container)
@@ -100,9 +100,13 @@
 //!   down itself and does not depend on the kill to end the streams.
 
 mod io;
+pub mod labels;
 mod pull;
 mod run;
 mod users;
+
+pub use pull::{DEFAULT_PULL_RETRY_COUNT, DEFAULT_PULL_RETRY_DELAY, RETRIABLE_ERRORS};
+pub use run::{DEFAULT_ENTRYPOINT, DEFAULT_SHM_SIZE};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -111,15 +115,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{AuthConfig, CGroupLimits, ContainerConfig, Image};
+use crate::archive::{FileSystem, MakeTarWriter};
 use crate::client::Client;
+use crate::config::{AuthConfig, CGroupLimits, ContainerConfig, Image};
 use crate::error::{Error, Result};
+use crate::image_ref::get_image_name;
 use crate::ops::container::{ContainerRemoveOptions, IdResponse};
 use crate::ops::image::{ImageInspect, ImageRemoveOptions};
 use crate::ops::stream::JsonMessage;
 use crate::ops::system::Version;
-use crate::reference::get_image_name;
-use crate::tar::{FileSystem, MakeTarWriter};
 
 pub use io::stream_container_io;
 pub use pull::{get_builder_image, get_rebuild_image, get_runtime_image, pull_image};
@@ -298,7 +302,7 @@ pub trait Docker: Send + Sync {
     ///
     /// The tar is produced while it is sent: `src` renamed to `base(dest)`, extracted into
     /// `Dir(dest)`; directories and files with an execute bit become `0777`, other files
-    /// `0666`; `.git` directories are left out (see [`tar`](crate::tar)).
+    /// `0666`; `.git` directories are left out (see [`tar`](crate::archive)).
     ///
     /// # Errors
     /// The daemon's error (e.g. 404 when `Dir(dest)` does not exist), or the tar's.
@@ -309,7 +313,7 @@ pub trait Docker: Send + Sync {
     /// # #[cfg(feature = "fake")] {
     /// use std::sync::Arc;
     /// use s2i_docker::fake::FakeClient;
-    /// use s2i_docker::tar::LocalFileSystem;
+    /// use s2i_docker::archive::LocalFileSystem;
     /// use s2i_docker::{AuthConfig, Docker, DockerClient};
     ///
     /// let src = std::env::temp_dir().join(format!("s2i-doc-upload-{}", std::process::id()));
@@ -340,7 +344,7 @@ pub trait Docker: Send + Sync {
 
     /// Like [`upload_to_container`](Docker::upload_to_container), with the tar written through
     /// the writer `make_tar_writer` makes (e.g. other modes than the default's
-    /// [`ChmodAdapter`](crate::tar::ChmodAdapter)).
+    /// [`ChmodAdapter`](crate::archive::ChmodAdapter)).
     ///
     /// # Errors
     /// As [`upload_to_container`](Docker::upload_to_container).
@@ -706,23 +710,23 @@ impl DockerClient {
         DockerClient {
             client,
             auth,
-            pull_retry_delay: crate::DEFAULT_PULL_RETRY_DELAY,
-            pull_retry_count: crate::DEFAULT_PULL_RETRY_COUNT,
-            pull_inactivity_timeout: crate::DEFAULT_DOCKER_TIMEOUT,
+            pull_retry_delay: crate::docker::pull::DEFAULT_PULL_RETRY_DELAY,
+            pull_retry_count: crate::docker::pull::DEFAULT_PULL_RETRY_COUNT,
+            pull_inactivity_timeout: crate::ops::engine::DEFAULT_DOCKER_TIMEOUT,
             pull_progress: None,
             output_grace: run::DEFAULT_OUTPUT_GRACE,
         }
     }
 
     /// The pause between two pull attempts (default
-    /// [`DEFAULT_PULL_RETRY_DELAY`](crate::DEFAULT_PULL_RETRY_DELAY), 5 s).
+    /// [`DEFAULT_PULL_RETRY_DELAY`], 5 s).
     pub fn with_pull_retry_delay(mut self, delay: Duration) -> DockerClient {
         self.pull_retry_delay = delay;
         self
     }
 
     /// How many times a pull that failed with a retriable error is tried again (default
-    /// [`DEFAULT_PULL_RETRY_COUNT`](crate::DEFAULT_PULL_RETRY_COUNT), 6: at most 7 attempts).
+    /// [`DEFAULT_PULL_RETRY_COUNT`], 6: at most 7 attempts).
     pub fn with_pull_retry_count(mut self, count: u32) -> DockerClient {
         self.pull_retry_count = count;
         self
@@ -839,15 +843,15 @@ pub(crate) fn scripts_url_of(image: Option<&Image>) -> String {
     };
     label_or_deprecated(
         image,
-        crate::SCRIPTS_URL_LABEL,
-        crate::DEPRECATED_SCRIPTS_URL_LABEL,
-        crate::SCRIPTS_URL_ENVIRONMENT,
+        crate::docker::labels::SCRIPTS_URL_LABEL,
+        crate::docker::labels::DEPRECATED_SCRIPTS_URL_LABEL,
+        crate::docker::labels::SCRIPTS_URL_ENVIRONMENT,
     )
     .unwrap_or_else(|| {
         log::warn!(
             "Image {} does not contain a value for the {} label",
             img.id,
-            crate::SCRIPTS_URL_LABEL
+            crate::docker::labels::SCRIPTS_URL_LABEL
         );
         String::new()
     })
@@ -857,11 +861,11 @@ pub(crate) fn scripts_url_of(image: Option<&Image>) -> String {
 pub(crate) fn destination_of(image: Option<&Image>) -> String {
     label_or_deprecated(
         image,
-        crate::DESTINATION_LABEL,
-        crate::DEPRECATED_DESTINATION_LABEL,
-        crate::LOCATION_ENVIRONMENT,
+        crate::docker::labels::DESTINATION_LABEL,
+        crate::docker::labels::DEPRECATED_DESTINATION_LABEL,
+        crate::docker::labels::LOCATION_ENVIRONMENT,
     )
-    .unwrap_or_else(|| crate::DEFAULT_DESTINATION.to_string())
+    .unwrap_or_else(|| crate::docker::labels::DEFAULT_DESTINATION.to_string())
 }
 
 impl Docker for DockerClient {
@@ -901,12 +905,15 @@ impl Docker for DockerClient {
 
     fn get_assemble_input_files(&self, image: &str) -> Result<String> {
         let img = self.check_and_pull_image(image)?;
-        match label(img.as_ref(), crate::ASSEMBLE_INPUT_FILES_LABEL) {
+        match label(
+            img.as_ref(),
+            crate::docker::labels::ASSEMBLE_INPUT_FILES_LABEL,
+        ) {
             Some(v) => Ok(v.to_string()),
             None => {
                 log::warn!(
                     "Image \"{image}\" does not contain a value for the {} label",
-                    crate::ASSEMBLE_INPUT_FILES_LABEL
+                    crate::docker::labels::ASSEMBLE_INPUT_FILES_LABEL
                 );
                 Ok(String::new())
             }
@@ -915,9 +922,12 @@ impl Docker for DockerClient {
 
     fn get_assemble_runtime_user(&self, image: &str) -> Result<String> {
         let img = self.check_and_pull_image(image)?;
-        Ok(label(img.as_ref(), crate::ASSEMBLE_RUNTIME_USER_LABEL)
-            .unwrap_or_default()
-            .to_string())
+        Ok(label(
+            img.as_ref(),
+            crate::docker::labels::ASSEMBLE_RUNTIME_USER_LABEL,
+        )
+        .unwrap_or_default()
+        .to_string())
     }
 
     fn run_container(&self, opts: RunContainerOptions) -> Result<()> {
@@ -1030,7 +1040,7 @@ impl Docker for DockerClient {
         container: &str,
     ) -> Result<()> {
         io::upload_to_container(self, fs, src, dest, container, &|w| {
-            crate::tar::default_upload_tar_writer(w)
+            crate::archive::default_upload_tar_writer(w)
         })
     }
 
@@ -1143,7 +1153,10 @@ pub(crate) mod test_support {
     pub(crate) fn builder() -> ImageInspect {
         image(
             "sha256:builder",
-            &[(crate::SCRIPTS_URL_LABEL, "image:///usr/libexec/s2i")],
+            &[(
+                crate::docker::labels::SCRIPTS_URL_LABEL,
+                "image:///usr/libexec/s2i",
+            )],
             &[],
         )
     }
@@ -1327,7 +1340,7 @@ mod tests {
         );
     }
 
-    const SCRIPTS_URL: &str = crate::SCRIPTS_URL_LABEL;
+    const SCRIPTS_URL: &str = crate::docker::labels::SCRIPTS_URL_LABEL;
 
     #[test]
     fn scripts_url_pulls_a_missing_image() {
@@ -1352,8 +1365,11 @@ mod tests {
             image(
                 "id",
                 &[
-                    (crate::ASSEMBLE_INPUT_FILES_LABEL, "/opt/app"),
-                    (crate::ASSEMBLE_RUNTIME_USER_LABEL, "1002"),
+                    (
+                        crate::docker::labels::ASSEMBLE_INPUT_FILES_LABEL,
+                        "/opt/app",
+                    ),
+                    (crate::docker::labels::ASSEMBLE_RUNTIME_USER_LABEL, "1002"),
                 ],
                 &[],
             ),

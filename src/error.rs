@@ -307,13 +307,13 @@ impl Error {
     ///
     /// Also true for Podman's 500 replies for those conditions, recognised by their texts
     /// (`that name is already in use`, `container state improper`, `by ID with more than one
-    /// tag`; see [`podman`](mod@crate::podman)), and for an S2I error whose cause is a conflict.
+    /// tag`; see [`podman`](mod@crate::ops::podman)), and for an S2I error whose cause is a conflict.
     pub fn is_conflict(&self) -> bool {
         match self.status() {
             Some(409) => true,
             Some(500) => self
                 .api_message()
-                .is_some_and(|m| crate::podman::CONFLICT_TEXTS.iter().any(|t| m.contains(t))),
+                .is_some_and(|m| CONFLICT_TEXTS.iter().any(|t| m.contains(t))),
             _ => false,
         }
     }
@@ -543,6 +543,18 @@ impl From<serde_json::Error> for Error {
         }
     }
 }
+
+/// The texts of Podman 4's 500 replies for the conditions Docker answers with 409.
+///
+/// - `that name is already in use`: creating a container with a name in use;
+/// - `container state improper`: killing a container that is not running, removing a running
+///   container without force (and other operations refused in the container's state);
+/// - `by ID with more than one tag`: removing by ID an image that has several tags.
+pub(crate) const CONFLICT_TEXTS: &[&str] = &[
+    "that name is already in use",
+    "container state improper",
+    "by ID with more than one tag",
+];
 
 #[cfg(test)]
 mod tests {

@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Cleanup;
+use s2i_docker::archive::LocalFileSystem;
 use s2i_docker::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerConfig, ContainerCreateBody,
     ContainerRemoveOptions, HostConfig,
 };
 use s2i_docker::ops::copy;
-use s2i_docker::tar::LocalFileSystem;
 use s2i_docker::{
     new_engine_api_client, BuildImageOptions, Client, CommitContainerOptions, Docker, DockerClient,
     DockerConfig, Engine, EngineClient, Error, RunCancel, RunContainerOptions,

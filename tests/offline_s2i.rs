@@ -14,9 +14,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use s2i_docker::archive::LocalFileSystem;
 use s2i_docker::fake::engine::{FakeEngine, FakeImage, FakeRun, Fault, Route, RunningFake};
 use s2i_docker::ops::container::{self as engine_container, ContainerConfig, ContainerCreateBody};
-use s2i_docker::tar::LocalFileSystem;
 use s2i_docker::user::parse_range_list;
 use s2i_docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, pull_image, AuthConfig,

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use common::Cleanup;
-use s2i_docker::tar::{default_upload_tar_writer, tar_reader, LocalFileSystem};
+use s2i_docker::archive::{default_upload_tar_writer, tar_reader, LocalFileSystem};
 use s2i_docker::user::parse_range_list;
 use s2i_docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, get_builder_image,

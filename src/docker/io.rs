@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
+use crate::archive::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
 use crate::docker::{BuildImageOptions, DockerClient};
 use crate::error::{Error, Result};
 use crate::ops::copy::CopyToContainerOptions;
 use crate::ops::image::ImageBuildOptions;
 use crate::ops::stream::JsonMessages;
-use crate::tar::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
 
 /// How much of a container's output [`stream_container_io`] keeps (the reference's
 /// `maxErrorOutput`); the chunk that crosses the limit is still kept whole.
@@ -370,8 +370,13 @@ mod tests {
             .unwrap();
         symlink("sub/a.txt", src.join("link")).unwrap();
         let (fake, d) = setup();
-        d.upload_to_container(&crate::tar::LocalFileSystem, &src, "/opt/app/code", "c1")
-            .unwrap();
+        d.upload_to_container(
+            &crate::archive::LocalFileSystem,
+            &src,
+            "/opt/app/code",
+            "c1",
+        )
+        .unwrap();
         std::fs::remove_dir_all(&root).unwrap();
         let state = fake.state();
         assert_eq!(state.copy_to_container_id, "c1");
@@ -414,8 +419,9 @@ mod tests {
         fake.state().copy_to_container_err = Some(Error::api(404, "Could not find the file /nope"));
         let file = std::env::temp_dir().join(format!("s2i-upload-err-{}", std::process::id()));
         std::fs::write(&file, "x").unwrap();
-        let (r, logs) =
-            logs_of(|| d.upload_to_container(&crate::tar::LocalFileSystem, &file, "/nope/x", "c1"));
+        let (r, logs) = logs_of(|| {
+            d.upload_to_container(&crate::archive::LocalFileSystem, &file, "/nope/x", "c1")
+        });
         std::fs::remove_file(&file).unwrap();
         assert!(r.unwrap_err().is_not_found());
         assert_logged(
@@ -426,7 +432,7 @@ mod tests {
         // A missing source fails in the tar producer.
         let e = d
             .upload_to_container(
-                &crate::tar::LocalFileSystem,
+                &crate::archive::LocalFileSystem,
                 Path::new("/no/such/dir"),
                 "/tmp/x",
                 "c1",
@@ -435,13 +441,14 @@ mod tests {
         assert!(e.to_string_with_causes().contains("/no/such/dir"), "{e:?}");
         // A custom tar writer: here, one that keeps the modes as they are.
         let custom: &MakeTarWriter = &|w| {
-            Box::new(crate::tar::ArchiveWriter::new(w)) as Box<dyn crate::tar::TarWriter + Send>
+            Box::new(crate::archive::ArchiveWriter::new(w))
+                as Box<dyn crate::archive::TarWriter + Send>
         };
         fake.state().copy_to_container_err = None;
         let file = std::env::temp_dir().join(format!("s2i-upload-mode-{}", std::process::id()));
         std::fs::write(&file, "x").unwrap();
         d.upload_to_container_with_tar_writer(
-            &crate::tar::LocalFileSystem,
+            &crate::archive::LocalFileSystem,
             &file,
             "/tmp/y",
             "c1",

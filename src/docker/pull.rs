@@ -2,16 +2,32 @@
 
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::Duration;
 
-use crate::api::{Config, Image, PullPolicy};
 use crate::auth::encode_auth;
 use crate::client::Client;
+use crate::config::{Config, Image, PullPolicy};
 use crate::docker::users::check_allowed_user_with_assemble_user;
 use crate::docker::{image_from_inspect, Docker, DockerClient, PullResult};
 use crate::error::{go_duration, Error, Result};
+use crate::image_ref::get_image_name;
 use crate::ops::image::{ImageInspect, ImagePullOptions};
 use crate::ops::stream::{JsonMessage, JsonMessages};
-use crate::reference::get_image_name;
+
+/// The pause between pull attempts.
+pub const DEFAULT_PULL_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// How many times a failed pull is retried (so at most 7 attempts).
+pub const DEFAULT_PULL_RETRY_COUNT: u32 = 6;
+
+/// Texts of pull errors worth retrying.
+pub const RETRIABLE_ERRORS: &[&str] = &[
+    "ping attempt failed with error",
+    "is already in progress",
+    "connection reset by peer",
+    "transport closed before response was received",
+    "connection refused",
+];
 
 /// Whether an inspect error says the image is absent.
 ///
@@ -78,7 +94,7 @@ fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
         };
         log::info!("pulling image error : {err}");
         let text = err.to_string_with_causes();
-        let retriable = crate::RETRIABLE_ERRORS.iter().any(|r| text.contains(r));
+        let retriable = RETRIABLE_ERRORS.iter().any(|r| text.contains(r));
         if !retriable || attempt == attempts {
             return Err(Error::pull_image(name, err));
         }

@@ -19,18 +19,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::api::Image;
 use crate::client::{Client, ShutdownHandle, StdinWriter};
+use crate::config::Image;
 use crate::docker::io::filled;
 use crate::docker::{destination_of, image_from_inspect, pull, scripts_url_of};
 use crate::docker::{DockerClient, RunContainerOptions};
 use crate::error::{Error, Result};
+use crate::image_ref::{container_name, get_image_name};
 use crate::ops::container::{
     ContainerAttachOptions, ContainerConfig, ContainerCreateBody, ContainerRemoveOptions,
     ContainerWaitResponse, HostConfig,
 };
 use crate::ops::stream::demux;
-use crate::reference::{container_name, get_image_name};
+
+/// `/dev/shm` size of S2I containers: 64 MiB.
+pub const DEFAULT_SHM_SIZE: i64 = 67_108_864;
+
+/// The entrypoint that replaces an image's own so that S2I's command runs as given.
+pub const DEFAULT_ENTRYPOINT: &[&str] = &["/usr/bin/env"];
 
 /// How long the output stream of an exited container may stay silent before the run closes
 /// it (see [`DockerClient::with_output_grace`]).
@@ -490,12 +496,7 @@ pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> 
     let entrypoint = if !opts.entrypoint.is_empty() {
         Some(opts.entrypoint.clone())
     } else if !image_entrypoint.is_empty() && !opts.target_image {
-        Some(
-            crate::DEFAULT_ENTRYPOINT
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        )
+        Some(DEFAULT_ENTRYPOINT.iter().map(|s| s.to_string()).collect())
     } else {
         None
     };
@@ -1074,7 +1075,7 @@ pub(crate) fn path_join(parts: &[&str]) -> String {
     if joined.is_empty() {
         return String::new();
     }
-    String::from_utf8_lossy(&crate::tar::clean(joined.as_bytes())).into_owned()
+    String::from_utf8_lossy(&crate::archive::clean(joined.as_bytes())).into_owned()
 }
 
 /// The create request (the reference's §3.2).
@@ -1111,7 +1112,7 @@ fn create_body(
             cpu_shares: limits.cpu_shares,
             cpu_quota: limits.cpu_quota,
             cpu_period: limits.cpu_period,
-            shm_size: crate::DEFAULT_SHM_SIZE,
+            shm_size: DEFAULT_SHM_SIZE,
             ..Default::default()
         },
     }
@@ -1337,7 +1338,7 @@ mod tests {
         let all = image(
             "id",
             &[
-                (crate::SCRIPTS_URL_LABEL, "image:///new"),
+                (crate::docker::labels::SCRIPTS_URL_LABEL, "image:///new"),
                 ("io.s2i.scripts-url", "image:///old"),
             ],
             &["STI_SCRIPTS_URL=image:///env"],
@@ -1347,12 +1348,16 @@ mod tests {
 
     #[test]
     fn destination_sources() {
-        let url = (crate::SCRIPTS_URL_LABEL, "image:///s");
+        let url = (crate::docker::labels::SCRIPTS_URL_LABEL, "image:///s");
         let with_stdin = |o: RunContainerOptions| RunContainerOptions {
             stdin: stdin(b""),
             ..o
         };
-        let label = image("id", &[url, (crate::DESTINATION_LABEL, "/opt/app")], &[]);
+        let label = image(
+            "id",
+            &[url, (crate::docker::labels::DESTINATION_LABEL, "/opt/app")],
+            &[],
+        );
         assert_eq!(
             cmd_of(label.clone(), with_stdin(opts("assemble"))),
             sh("tar -C /opt/app -xf - && /s/assemble")
@@ -1488,7 +1493,7 @@ mod tests {
         assert!(c.open_stdin && c.stdin_once && c.attach_stdout);
         assert!(!c.attach_stdin && !c.attach_stderr && !c.tty);
         let h = &body.host_config;
-        assert_eq!(h.shm_size, crate::DEFAULT_SHM_SIZE);
+        assert_eq!(h.shm_size, DEFAULT_SHM_SIZE);
         assert_eq!(h.memory, 1 << 30);
         assert_eq!(h.memory_swap, -1);
         assert_eq!(h.cgroup_parent, "/s2i");

@@ -1,6 +1,6 @@
 //! User checks: may an image's user (or its `ONBUILD` users, or the assemble user) run?
 
-use crate::api::Config;
+use crate::config::Config;
 use crate::docker::Docker;
 use crate::error::{Error, Result};
 use crate::user::{extract_on_build_users, extract_user, is_user_allowed, RangeList};
@@ -93,7 +93,7 @@ pub fn check_allowed_user_with_assemble_user(
     }
     let labels = d.get_labels(image_name)?;
     if let Some(label) = labels
-        .get(crate::ASSEMBLE_USER_LABEL)
+        .get(crate::docker::labels::ASSEMBLE_USER_LABEL)
         .filter(|l| !l.is_empty())
     {
         if !is_user_allowed(&extract_user(label), uids) {
@@ -136,7 +136,7 @@ pub fn get_assemble_user(docker: &dyn Docker, config: &Config) -> Result<String>
     }
     if let Ok(labels) = docker.get_labels(&config.builder_image) {
         if let Some(user) = labels
-            .get(crate::ASSEMBLE_USER_LABEL)
+            .get(crate::docker::labels::ASSEMBLE_USER_LABEL)
             .filter(|u| !u.is_empty())
         {
             return Ok(user.clone());
@@ -244,11 +244,15 @@ mod tests {
     #[test]
     fn assemble_user_label() {
         let mut fake = user("root");
-        fake.labels
-            .insert(crate::ASSEMBLE_USER_LABEL.into(), "1001:0".into());
+        fake.labels.insert(
+            crate::docker::labels::ASSEMBLE_USER_LABEL.into(),
+            "1001:0".into(),
+        );
         check_allowed_user(&fake, "img", &allowed(), false).unwrap();
-        fake.labels
-            .insert(crate::ASSEMBLE_USER_LABEL.into(), "0".into());
+        fake.labels.insert(
+            crate::docker::labels::ASSEMBLE_USER_LABEL.into(),
+            "0".into(),
+        );
         let e = check_allowed_user(&fake, "img", &allowed(), false).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -271,8 +275,10 @@ mod tests {
         config.assemble_user.clear();
         assert_eq!(get_assemble_user(&fake, &config).unwrap(), "1001:0");
         assert_eq!(fake.get_image_user_image.get(), "b");
-        fake.labels
-            .insert(crate::ASSEMBLE_USER_LABEL.into(), "7".into());
+        fake.labels.insert(
+            crate::docker::labels::ASSEMBLE_USER_LABEL.into(),
+            "7".into(),
+        );
         assert_eq!(get_assemble_user(&fake, &config).unwrap(), "7");
         // A label error is not fatal: the image user is next.
         fake.labels_error = Some(crate::Error::other("x"));

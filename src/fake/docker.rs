@@ -6,14 +6,14 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::api::Image;
+use crate::archive::{FileSystem, MakeTarWriter};
+use crate::config::Image;
 use crate::docker::{BuildImageOptions, CommitContainerOptions, Docker, RunContainerOptions};
 use crate::error::{Error, Result};
 use crate::fake::{clone_error, fail};
 use crate::ops::container::ContainerConfig;
 use crate::ops::image::ImageInspect;
 use crate::ops::system::Version;
-use crate::tar::{FileSystem, MakeTarWriter};
 
 /// A value a fake records while it is shared (`&self`): read it after the call.
 #[derive(Default)]

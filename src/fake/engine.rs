@@ -91,7 +91,7 @@
 //!
 //! [`FakeEngine::serve_in_memory`] needs no socket and no descriptor: the clients it hands out
 //! ([`RunningFake::client`], [`RunningFake::transport`]) open in-memory pipes through the
-//! transport's connector hook ([`transport::unstable`](crate::transport::unstable)), and each
+//! transport's connector hook ([`transport::connector`](crate::transport::connector)), and each
 //! pipe is served on a thread of its own by the same code that serves a socket's connections,
 //! so the bytes on the wire, the faults, the time limits and cancelling are the same in both
 //! modes. Dropping the fake stops and joins those threads too; its clients then fail to

@@ -5,12 +5,12 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::HijackedResponse;
-use crate::engine::{EngineClient, Limits};
 use crate::error::{Error, Result};
+use crate::image_ref::parse_normalized_named;
+use crate::ops::engine::{EngineClient, Limits};
+use crate::ops::podman;
 use crate::ops::{self, check_container_id};
-use crate::podman;
-use crate::reference::parse_normalized_named;
+use crate::transport::StdinWriter;
 use crate::transport::{encode_path_segment, query, Body, ResponseBody, Upgrade};
 
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
@@ -181,7 +181,7 @@ pub fn normalize_capabilities(caps: &[String]) -> Vec<String> {
 ///
 /// On Podman, a short image name (`app:1`) means what it means to Docker
 /// (`docker.io/library/app:1`) when such an image exists, and Podman's own lookup otherwise
-/// (see [`podman`](mod@crate::podman)).
+/// (see [`podman`](mod@crate::ops::podman)).
 ///
 /// # Errors
 /// [`Error::Api`]: 404 for a missing image, 409 for a name in use (Podman: 500, see
@@ -255,7 +255,7 @@ pub struct ContainerAttachOptions {
 /// On Podman, the output is made as complete as Docker's: when a container exits without
 /// reading all of its input, Podman's attach can lose output (it sends `Error: ...` on stderr
 /// instead and resets the connection); the missing output is then read from the container's
-/// logs (see [`podman`](mod@crate::podman)).
+/// logs (see [`podman`](mod@crate::ops::podman)).
 ///
 /// Without `stream`, Docker returns at once (there is nothing to stream) while Podman streams
 /// anyway and, for a stopped container, waits for it to start again: on Podman such an attach
@@ -626,7 +626,7 @@ pub struct IdResponse {
 ///
 /// Podman ignores the body, so to Podman the configuration also goes as `changes` (Dockerfile
 /// instructions that give the image Docker's result), and a body is always sent (`{}` without
-/// a configuration: Podman refuses none); see [`podman`](mod@crate::podman).
+/// a configuration: Podman refuses none); see [`podman`](mod@crate::ops::podman).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty ID, an invalid reference, or a reference with a digest
@@ -651,7 +651,7 @@ pub fn commit(
         let tag = named
             .tag
             .clone()
-            .unwrap_or_else(|| crate::DEFAULT_TAG.to_string());
+            .unwrap_or_else(|| crate::image_ref::DEFAULT_TAG.to_string());
         (named.name(), tag)
     };
     let podman = docker.is_podman()?;
@@ -678,6 +678,24 @@ pub fn commit(
     let mut committed: IdResponse = ops::read_json(docker, response, "POST /commit")?;
     committed.id = podman::image_id(committed.id);
     Ok(committed)
+}
+
+/// An attached container connection (`101 Switching Protocols` on `POST /containers/{id}/attach`).
+///
+/// The two halves are independent: read the multiplexed output on one thread while writing stdin
+/// on another. Dropping both closes the connection; the writer's
+/// [`shutdown_handle`](StdinWriter::shutdown_handle) closes it from a third thread.
+pub struct HijackedResponse {
+    /// The raw multiplexed stream (8-byte stdcopy frames when the container has no TTY).
+    pub reader: Box<dyn Read + Send>,
+    /// The container's standard input.
+    pub writer: Box<dyn StdinWriter>,
+}
+
+impl std::fmt::Debug for HijackedResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HijackedResponse { .. }")
+    }
 }
 
 #[cfg(test)]
@@ -991,7 +1009,10 @@ mod tests {
         handler: impl Fn(&crate::ops::test_server::Recorded) -> (Vec<u8>, bool) + Send + Sync + 'static,
     ) -> (EngineClient, crate::ops::test_server::Server) {
         let (docker, server) = serve(handler);
-        (docker.with_engine(crate::engine::Engine::Podman), server)
+        (
+            docker.with_engine(crate::ops::engine::Engine::Podman),
+            server,
+        )
     }
 
     #[test]

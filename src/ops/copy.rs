@@ -5,8 +5,8 @@ use std::io::Read;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::engine::{EngineClient, Limits};
 use crate::error::{Error, Result};
+use crate::ops::engine::{EngineClient, Limits};
 use crate::ops::{self, check_container_id};
 use crate::transport::{encode_path_segment, query, Body, Response, ResponseBody};
 
@@ -323,7 +323,7 @@ mod tests {
                 _ => (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(), false),
             }
         });
-        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let options = CopyToContainerOptions::default();
         put_archive(&docker, "c", "/tmp", &mut &b"tar"[..], &options).unwrap();
         let e = put_archive(&docker, "c", "/no/such", &mut &b"tar"[..], &options).unwrap_err();

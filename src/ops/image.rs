@@ -7,12 +7,12 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use crate::engine::{EngineClient, Limits};
 use crate::error::{Error, Result};
+use crate::image_ref::parse_normalized_named;
 use crate::ops;
 use crate::ops::container::ContainerConfig;
-use crate::podman;
-use crate::reference::parse_normalized_named;
+use crate::ops::engine::{EngineClient, Limits};
+use crate::ops::podman;
 use crate::transport::{encode_path, query, Body, ResponseBody};
 
 /// The reply of `GET /images/{name}/json` (the fields this crate reads).
@@ -51,7 +51,7 @@ pub struct ImageInspect {
 /// The reply reads the same from both engines: the ID is `sha256:<hex>`, and on Podman a short
 /// name means what it means to Docker (`app:1` is `docker.io/library/app:1`) when such an image
 /// exists (Podman's own lookup otherwise), and `RepoTags`/`RepoDigests` are given in Docker's
-/// short form; see [`podman`](mod@crate::podman).
+/// short form; see [`podman`](mod@crate::ops::podman).
 ///
 /// # Errors
 /// [`Error::Api`] with status 404 for a missing image ([`Error::is_not_found`]); an empty `name`
@@ -408,7 +408,10 @@ pub fn push(
             "cannot push a digest reference: {reference}"
         )));
     }
-    let tag = named.tag.as_deref().unwrap_or(crate::DEFAULT_TAG);
+    let tag = named
+        .tag
+        .as_deref()
+        .unwrap_or(crate::image_ref::DEFAULT_TAG);
     let tls_verify = options.tls_verify.map(|v| if v { "true" } else { "false" });
     let mut params = vec![("tag", tag)];
     if let Some(v) = tls_verify {
@@ -457,7 +460,10 @@ pub fn tag(docker: &EngineClient, source: &str, target: &str) -> Result<()> {
         )));
     }
     let repo = named.familiar_name();
-    let tag = named.tag.as_deref().unwrap_or(crate::DEFAULT_TAG);
+    let tag = named
+        .tag
+        .as_deref()
+        .unwrap_or(crate::image_ref::DEFAULT_TAG);
     let endpoint = format!(
         "/images/{}/tag{}",
         encode_path(source),
@@ -843,7 +849,7 @@ mod tests {
                 &format!("{{\"Id\":\"{hex}\",\"RepoTags\":[\"docker.io/library/app:1\",\"localhost/app:1\",\"docker.io/u/x:2\"],\"RepoDigests\":[\"docker.io/library/app@{DIGEST}\"]}}"),
             )
         });
-        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let image = inspect(&docker, "app:1").unwrap();
         assert_eq!(image.id, format!("sha256:{}", "cd".repeat(32)));
         assert_eq!(image.repo_tags, ["app:1", "localhost/app:1", "u/x:2"]);
@@ -885,12 +891,12 @@ mod tests {
             }
             json("200 OK", "{\"Id\":\"sha256:1\"}")
         });
-        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let e = inspect(&docker, "localhost/racing:1").unwrap_err();
         assert_eq!(e.status(), Some(500));
         assert_eq!(
             server.requests().len(),
-            crate::podman::INSPECT_ATTEMPTS as usize,
+            crate::ops::podman::INSPECT_ATTEMPTS as usize,
             "bounded attempts"
         );
         // A missing image is not retried, nor is any other failure.
@@ -899,14 +905,16 @@ mod tests {
             .is_not_found());
         assert_eq!(
             server.requests().len(),
-            crate::podman::INSPECT_ATTEMPTS as usize + 1
+            crate::ops::podman::INSPECT_ATTEMPTS as usize + 1
         );
-        assert!(crate::podman::is_inspect_race(&Error::api(
+        assert!(crate::ops::podman::is_inspect_race(&Error::api(
             500,
             "x: image not known"
         )));
-        assert!(!crate::podman::is_inspect_race(&Error::api(500, "boom")));
-        assert!(!crate::podman::is_inspect_race(&Error::api(
+        assert!(!crate::ops::podman::is_inspect_race(&Error::api(
+            500, "boom"
+        )));
+        assert!(!crate::ops::podman::is_inspect_race(&Error::api(
             404,
             "image not known"
         )));

@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 
-use crate::engine::{EngineClient, Limits};
 use crate::error::Result;
 use crate::ops;
+use crate::ops::engine::{EngineClient, Limits};
 use crate::transport::Body;
 
 /// What `GET /_ping` tells.

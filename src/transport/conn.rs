@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cancel::{Cancel, Registration};
+use super::connector::{Connection, Connector};
 use super::host::Host;
-use super::unstable::{Connection, Connector};
 use super::wire::MAX_HEAD_SIZE;
 use crate::error::{ConnectFailure, Error, Result};
 

@@ -434,7 +434,7 @@ pub(crate) fn free_port() -> u16 {
 /// Writes 8 MiB into an upgraded stream on one thread while reading it back on this one, from a
 /// server that echoes and then sends `done`: both directions must flow at once.
 pub(crate) fn assert_duplex_echo(up: super::Upgraded) {
-    use crate::client::StdinWriter;
+    use crate::transport::StdinWriter;
     let (mut rd, mut wr) = up.split();
     // Far more than socket buffers hold: the writer blocks unless the reader keeps draining.
     const TOTAL: usize = 8 << 20;

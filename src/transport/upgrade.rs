@@ -30,7 +30,7 @@ pub struct UpgradedReader {
 
 /// The write half of an [`Upgraded`] stream (the attached container's input).
 ///
-/// [`close_write`](crate::client::StdinWriter::close_write) half-closes it: `shutdown(Write)`
+/// [`close_write`](StdinWriter::close_write) half-closes it: `shutdown(Write)`
 /// on a plain socket, a TLS `close_notify` over TLS; the read half keeps working.
 pub struct UpgradedWriter {
     half: WriteHalf,
@@ -39,7 +39,7 @@ pub struct UpgradedWriter {
 }
 
 /// What both halves share: the request (for messages), the cancel watch, and the socket
-/// (for [`shutdown_handle`](crate::client::StdinWriter::shutdown_handle)).
+/// (for [`shutdown_handle`](StdinWriter::shutdown_handle)).
 struct Common {
     label: String,
     watch: Option<Registration>,
@@ -222,7 +222,7 @@ impl Write for UpgradedWriter {
     }
 }
 
-impl crate::client::StdinWriter for UpgradedWriter {
+impl StdinWriter for UpgradedWriter {
     /// Tells the peer no more input is coming while its output keeps flowing.
     fn close_write(&mut self) -> io::Result<()> {
         let res = match &mut self.half {
@@ -235,9 +235,9 @@ impl crate::client::StdinWriter for UpgradedWriter {
 
     /// Shuts the socket down both ways (over TLS, the socket under it, without a close_notify):
     /// both halves' blocked calls return at once.
-    fn shutdown_handle(&self) -> Option<crate::client::ShutdownHandle> {
+    fn shutdown_handle(&self) -> Option<ShutdownHandle> {
         let socket = Arc::clone(&self.common.socket);
-        Some(crate::client::ShutdownHandle::new(move || {
+        Some(ShutdownHandle::new(move || {
             // Failing means the socket is closed already, which is what was asked.
             let _ = socket.shutdown(Shutdown::Both);
         }))
@@ -252,6 +252,63 @@ impl fmt::Debug for UpgradedWriter {
     }
 }
 
+/// The write side of an attached connection: stdin goes here, then [`close_write`](StdinWriter::close_write).
+pub trait StdinWriter: Write + Send {
+    /// Half-closes the connection (`shutdown(SHUT_WR)`; TLS sends close_notify) so the container
+    /// sees the end of its standard input while its output keeps flowing.
+    fn close_write(&mut self) -> io::Result<()>;
+
+    /// A handle that ends the whole connection, both ways, from any thread.
+    ///
+    /// A read blocked on the output half then returns (end of stream or an error) and a write
+    /// blocked on this half fails, whatever the daemon does. This is how a run stops waiting
+    /// for a container that cannot be killed, or for a daemon that keeps the stream open after
+    /// the container exited.
+    ///
+    /// The default is `None`, for connections that cannot be ended from outside: a run over
+    /// such a connection can only wait for the daemon to end it.
+    fn shutdown_handle(&self) -> Option<ShutdownHandle> {
+        None
+    }
+}
+
+/// Ends an attached connection from any thread; see [`StdinWriter::shutdown_handle`].
+///
+/// Shutting down is idempotent and never fails (a connection already closed stays closed).
+///
+/// # Example
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use s2i_docker::ShutdownHandle;
+///
+/// let closed = Arc::new(AtomicBool::new(false));
+/// let flag = closed.clone();
+/// let handle = ShutdownHandle::new(move || flag.store(true, Ordering::SeqCst));
+/// handle.clone().shutdown();
+/// assert!(closed.load(Ordering::SeqCst));
+/// ```
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<dyn Fn() + Send + Sync>);
+
+impl ShutdownHandle {
+    /// A handle that calls `shutdown` (which must be safe to call more than once).
+    pub fn new(shutdown: impl Fn() + Send + Sync + 'static) -> ShutdownHandle {
+        ShutdownHandle(Arc::new(shutdown))
+    }
+
+    /// Shuts the connection down both ways.
+    pub fn shutdown(&self) {
+        (self.0)();
+    }
+}
+
+impl std::fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownHandle { .. }")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -259,7 +316,7 @@ mod tests {
     use super::super::testing::*;
     use super::super::{Body, Request, Transport, Upgrade};
     use super::*;
-    use crate::client::StdinWriter;
+    use StdinWriter;
 
     #[test]
     fn a_shutdown_handle_ends_both_halves_from_another_thread() {

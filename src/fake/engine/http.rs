@@ -12,7 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::unstable::{Connection, PipeEnd};
+use crate::transport::connector::{Connection, PipeEnd};
 
 use crate::transport::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::transport::wire::{self, Framing};

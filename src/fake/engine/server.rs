@@ -23,7 +23,7 @@ use super::http::{
 };
 use super::router::{self, Action, AttachPlan, WaitPlan};
 use super::state::Shared;
-use crate::transport::unstable::{pipe, Connection, Connector};
+use crate::transport::connector::{pipe, Connection, Connector};
 
 /// Connections served at once; more are answered `503` and closed.
 pub(crate) const MAX_CONNECTIONS: usize = 64;

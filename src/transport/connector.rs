@@ -27,7 +27,7 @@
 //! ```
 //! use std::io::{Read, Write};
 //! use std::sync::Arc;
-//! use s2i_docker::transport::unstable::{pipe, Connection, Connector, PipeEnd};
+//! use s2i_docker::transport::connector::{pipe, Connection, Connector, PipeEnd};
 //! use s2i_docker::transport::{Body, Host, Request, Timeouts, Transport};
 //!
 //! /// Answers every request on a connection with `OK`, from a thread of its own.
@@ -409,8 +409,8 @@ impl fmt::Debug for PipeEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::StdinWriter;
     use crate::error::{ConnectFailure, Error};
+    use crate::transport::StdinWriter;
     use crate::transport::{Body, Cancel, Request, Timeouts, Upgrade};
     use std::sync::atomic::AtomicUsize;
     use std::thread::JoinHandle;

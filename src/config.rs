@@ -2,36 +2,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::error::Error;
+pub use crate::ops::env::DockerConfig;
 use crate::user::RangeList;
-
-/// How to reach the engine (the reference's `api.DockerConfig`).
-///
-/// [`get_default_docker_config`](crate::get_default_docker_config) fills it from the docker CLI's
-/// environment variables; [`new_engine_api_client`](crate::new_engine_api_client) connects with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DockerConfig {
-    /// `unix:///path` or `tcp://host:port[/base-path]`.
-    pub endpoint: String,
-    /// The client certificate (PEM), used when the file exists.
-    pub cert_file: PathBuf,
-    /// The client certificate's key (PEM), used when the file exists.
-    pub key_file: PathBuf,
-    /// The CA that signed the daemon's certificate (PEM), used when the file exists.
-    pub ca_file: PathBuf,
-    /// Speak TLS (`DOCKER_TLS`).
-    pub use_tls: bool,
-    /// Speak TLS and verify the daemon's certificate (`DOCKER_TLS_VERIFY`).
-    pub tls_verify: bool,
-    /// The sockets [`get_default_docker_config`](crate::get_default_docker_config) looked at
-    /// when no variable named an engine and none of them answered (`endpoint` is the first);
-    /// connection errors name them all. Empty otherwise: leave it empty when filling the rest by
-    /// hand.
-    pub tried_endpoints: Vec<String>,
-}
 
 /// Registry credentials (the reference's `api.AuthConfig`, with the Engine's extra fields).
 ///

@@ -18,7 +18,7 @@
 //! Hub name gets the `library/` namespace: `busybox` is `docker.io/library/busybox`.
 //!
 //! ```
-//! use s2i_docker::reference::parse_normalized_named;
+//! use s2i_docker::image_ref::parse_normalized_named;
 //! let r = parse_normalized_named("busybox:1.36")?;
 //! assert_eq!(r.name(), "docker.io/library/busybox");
 //! assert_eq!(r.tag.as_deref(), Some("1.36"));
@@ -33,6 +33,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+
+/// The tag added to an image name that has neither tag nor digest.
+pub const DEFAULT_TAG: &str = "latest";
 
 /// The registry of names without one.
 pub const DEFAULT_DOMAIN: &str = "docker.io";
@@ -95,7 +98,7 @@ impl Reference {
         self.digest
             .as_deref()
             .or(self.tag.as_deref())
-            .unwrap_or(crate::DEFAULT_TAG)
+            .unwrap_or(crate::image_ref::DEFAULT_TAG)
     }
 
     fn push_tag_digest(&self, s: &mut String) {
@@ -382,7 +385,7 @@ fn validate_digest(s: &str) -> Result<()> {
 /// `/` (then it was a registry port).
 ///
 /// ```
-/// use s2i_docker::reference::parse_repository_tag;
+/// use s2i_docker::image_ref::parse_repository_tag;
 /// assert_eq!(parse_repository_tag("localhost:5000/foo:1"), ("localhost:5000/foo".into(), "1".into(), String::new()));
 /// assert_eq!(parse_repository_tag("localhost:5000/foo"), ("localhost:5000/foo".into(), String::new(), String::new()));
 /// ```
@@ -408,14 +411,14 @@ pub fn parse_repository_tag(repos: &str) -> (String, String, String) {
 /// (the reference gives `foo::latest`).
 ///
 /// ```
-/// use s2i_docker::reference::get_image_name;
+/// use s2i_docker::image_ref::get_image_name;
 /// assert_eq!(get_image_name("test/image"), "test/image:latest");
 /// assert_eq!(get_image_name("foo@sha256:abc"), "foo@sha256:abc");
 /// ```
 pub fn get_image_name(name: &str) -> String {
     let (base, tag, id) = parse_repository_tag(name);
     if tag.is_empty() && id.is_empty() {
-        format!("{base}:{}", crate::DEFAULT_TAG)
+        format!("{base}:{}", crate::image_ref::DEFAULT_TAG)
     } else {
         name.to_string()
     }
@@ -427,7 +430,7 @@ pub fn get_image_name(name: &str) -> String {
 /// suffix is random so that concurrent runs of one image do not collide.
 ///
 /// ```
-/// let name = s2i_docker::reference::container_name("quay.io/x:1");
+/// let name = s2i_docker::image_ref::container_name("quay.io/x:1");
 /// assert!(name.starts_with("s2i_quay_io_x_1_"));
 /// assert_eq!(name.len(), "s2i_quay_io_x_1_".len() + 8);
 /// ```

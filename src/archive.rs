@@ -49,7 +49,7 @@
 //! Build an upload tar into memory and list it:
 //!
 //! ```
-//! use s2i_docker::tar::{upload_dest_dir, write_upload_tar, ArchiveWriter, ChmodAdapter, LocalFileSystem};
+//! use s2i_docker::archive::{upload_dest_dir, write_upload_tar, ArchiveWriter, ChmodAdapter, LocalFileSystem};
 //!
 //! let src = std::env::temp_dir().join(format!("s2i-tar-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(src.join("a"))?;
@@ -76,7 +76,7 @@
 //!
 //! ```
 //! use std::io::Read;
-//! use s2i_docker::tar::{default_upload_tar_writer, stream_upload_tar, upload_dest_dir, LocalFileSystem};
+//! use s2i_docker::archive::{default_upload_tar_writer, stream_upload_tar, upload_dest_dir, LocalFileSystem};
 //!
 //! # let src = std::env::temp_dir().join(format!("s2i-tar-doc2-{}", std::process::id()));
 //! # std::fs::create_dir_all(&src)?;

@@ -3,7 +3,7 @@
 //!
 //! [`EngineClient`] speaks to Podman's service (`podman system service`) as
 //! to the Docker Engine. It tells them apart by the `Server` header of `GET /_ping`
-//! (`Libpod/4.3.1 (linux)` is Podman, see [`Engine`](crate::engine::Engine)), asked once per
+//! (`Libpod/4.3.1 (linux)` is Podman, see [`Engine`](crate::ops::engine::Engine)), asked once per
 //! client and shared by its clones (the version negotiation's ping tells it for free), and it
 //! handles the differences below inside the endpoint functions of [`ops`](crate::ops), so that
 //! [`DockerClient`](crate::DockerClient) and the S2I operations above it give the same results on
@@ -125,22 +125,10 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-use crate::engine::EngineClient;
 use crate::error::{Error, Result};
+use crate::image_ref::{parse_normalized_named, DEFAULT_DOMAIN};
 use crate::ops::container::ContainerConfig;
-use crate::reference::{parse_normalized_named, DEFAULT_DOMAIN};
-
-/// The texts of Podman 4's 500 replies for the conditions Docker answers with 409.
-///
-/// - `that name is already in use`: creating a container with a name in use;
-/// - `container state improper`: killing a container that is not running, removing a running
-///   container without force (and other operations refused in the container's state);
-/// - `by ID with more than one tag`: removing by ID an image that has several tags.
-pub(crate) const CONFLICT_TEXTS: &[&str] = &[
-    "that name is already in use",
-    "container state improper",
-    "by ID with more than one tag",
-];
+use crate::ops::engine::EngineClient;
 
 /// How many times an image inspect is tried when Podman fails it for another image's removal.
 pub(crate) const INSPECT_ATTEMPTS: u32 = 5;
@@ -858,7 +846,7 @@ mod tests {
                 ),
             }
         });
-        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let mut reader = AttachOutput::new(Box::new(upstream), docker, "c", true, true);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         crate::ops::stream::demux(&mut reader, &mut out, &mut err).unwrap();
@@ -948,7 +936,7 @@ mod tests {
         let (docker, server) = crate::ops::test_server::serve(|_| {
             crate::ops::test_server::json("500 Internal Server Error", "{}")
         });
-        let docker = docker.with_engine(crate::engine::Engine::Podman);
+        let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let upstream = Upstream(vec![b"$ ls\r\n".to_vec(), b"a b\r\n".to_vec()], true);
         let mut reader = AttachOutput::new(Box::new(upstream), docker, "c", true, true);
         let mut raw = Vec::new();

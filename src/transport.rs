@@ -1,5 +1,5 @@
 //! Bytes and HTTP/1.1 framing over a Unix socket or TCP (TLS behind the `tls` feature), or over
-//! connections a [`unstable::Connector`] opens (an in-process server, e.g. in memory).
+//! connections a [`connector::Connector`] opens (an in-process server, e.g. in memory).
 //!
 //! This layer knows nothing of Docker paths or JSON: it sends a [`Request`] and hands back a
 //! [`Response`] whose body is a streaming `Read`, or an [`Upgraded`] duplex stream for a `101`.
@@ -26,13 +26,13 @@ mod body;
 mod cancel;
 pub mod chunked;
 mod conn;
+pub mod connector;
 mod encode;
 mod host;
 #[cfg(test)]
 mod testing;
 #[cfg(feature = "tls")]
 mod tls;
-pub mod unstable;
 mod upgrade;
 pub mod wire;
 
@@ -40,7 +40,7 @@ pub use body::ResponseBody;
 pub use cancel::Cancel;
 pub use encode::{encode_path, encode_path_segment, encode_query_value, query};
 pub use host::{Host, DEFAULT_HTTP_PORT, DEFAULT_TLS_PORT};
-pub use upgrade::{Upgraded, UpgradedReader, UpgradedWriter};
+pub use upgrade::{ShutdownHandle, StdinWriter, Upgraded, UpgradedReader, UpgradedWriter};
 
 use body::BodyKind;
 use conn::{io_error, Conn, Stream};
@@ -173,7 +173,7 @@ struct Shared {
     #[cfg(feature = "tls")]
     tls: Option<tls::Connector>,
     /// Opens the connections instead of a socket ([`Transport::with_connector`]).
-    connector: Option<Arc<dyn unstable::Connector>>,
+    connector: Option<Arc<dyn connector::Connector>>,
     idle: Mutex<Vec<Conn>>,
 }
 
@@ -740,8 +740,8 @@ fn read_head(
 mod tests {
     use super::testing::*;
     use super::*;
-    use crate::client::StdinWriter;
     use crate::error::ConnectFailure;
+    use crate::transport::StdinWriter;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
 
@@ -1638,7 +1638,7 @@ mod tests {
         send_static::<ResponseBody>();
         send_static::<UpgradedReader>();
         send_static::<UpgradedWriter>();
-        fn stdin_writer<T: crate::client::StdinWriter + 'static>() {}
+        fn stdin_writer<T: crate::transport::StdinWriter + 'static>() {}
         stdin_writer::<UpgradedWriter>();
     }
 

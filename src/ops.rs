@@ -8,11 +8,14 @@
 //!
 //! The same functions serve Podman's Docker-compatible API: where Podman answers differently,
 //! they adjust the request or the reply so that both engines give the same result (see
-//! [`podman`](mod@crate::podman)).
+//! [`podman`](mod@crate::ops::podman)).
 
 pub mod container;
 pub mod copy;
+pub mod engine;
+pub mod env;
 pub mod image;
+pub mod podman;
 pub mod stream;
 pub mod system;
 
@@ -21,12 +24,15 @@ use std::io::Read;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::engine::EngineClient;
 use crate::error::{Error, Result};
+use crate::ops::engine::EngineClient;
 use crate::transport::Response;
 
 /// The most of an error reply that is read (moby reads 1 MiB too).
 const ERROR_BODY_LIMIT: u64 = 1 << 20;
+
+/// A streamed response body (pull progress, build output, an archive).
+pub type BodyReader = Box<dyn Read + Send>;
 
 /// Decodes `null` as the type's default (the Engine sends `null` for empty lists and maps).
 pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -203,8 +209,8 @@ pub(crate) mod test_server {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use crate::api::DockerConfig;
-    use crate::engine::{new_engine_api_client, EngineClient};
+    use crate::config::DockerConfig;
+    use crate::ops::engine::{new_engine_api_client, EngineClient};
 
     /// A request as the engine received it.
     #[derive(Debug, Clone, Default)]
@@ -306,7 +312,7 @@ pub(crate) mod test_server {
             client = client
                 .with_api_version("1.41")
                 .expect("version")
-                .with_engine(crate::engine::Engine::Docker);
+                .with_engine(crate::ops::engine::Engine::Docker);
         }
         (client, Server { requests, path })
     }
