@@ -50,6 +50,7 @@ use std::time::Instant;
 use s2i_docker::archive::LocalFileSystem;
 use s2i_docker::ops::container::{ContainerCreateBody, ContainerRemoveOptions};
 use s2i_docker::ops::{copy, image, system};
+use s2i_docker::WaitCondition;
 use s2i_docker::{
     new_engine_api_client, AuthConfig, Client, Docker, DockerClient, DockerConfig, EngineClient,
     RunContainerOptions,
@@ -316,7 +317,7 @@ fn lib_cycle(client: &dyn Client, body: &ContainerCreateBody) -> (f64, f64) {
     };
     client.container_start(&guard.id).expect("start");
     let waited = client
-        .container_wait(&guard.id, "not-running")
+        .container_wait(&guard.id, WaitCondition::NotRunning)
         .expect("wait");
     assert_eq!(waited.status_code, 0, "`true` failed");
     let remove = ContainerRemoveOptions {

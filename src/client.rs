@@ -12,6 +12,7 @@ use crate::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
     ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
 };
+pub use crate::ops::container::{Signal, WaitCondition};
 use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
 use crate::ops::engine::EngineClient;
 use crate::ops::image::{
@@ -108,7 +109,11 @@ pub trait Client: Send + Sync {
     ///
     /// # Errors
     /// A 404 for a missing container; the connection breaking while waiting.
-    fn container_wait(&self, container: &str, condition: &str) -> Result<ContainerWaitResponse>;
+    fn container_wait(
+        &self,
+        container: &str,
+        condition: WaitCondition,
+    ) -> Result<ContainerWaitResponse>;
     /// `GET /containers/{id}/json`.
     ///
     /// # Errors
@@ -118,7 +123,7 @@ pub trait Client: Send + Sync {
     ///
     /// # Errors
     /// A 404 for a missing container, a 409 for one that is not running.
-    fn container_kill(&self, container: &str, signal: &str) -> Result<()>;
+    fn container_kill(&self, container: &str, signal: Signal) -> Result<()>;
     /// `DELETE /containers/{id}`.
     ///
     /// # Errors
@@ -209,7 +214,11 @@ impl Client for EngineClient {
         container::start(self, container)
     }
 
-    fn container_wait(&self, container: &str, condition: &str) -> Result<ContainerWaitResponse> {
+    fn container_wait(
+        &self,
+        container: &str,
+        condition: WaitCondition,
+    ) -> Result<ContainerWaitResponse> {
         container::wait(self, container, condition)
     }
 
@@ -217,7 +226,7 @@ impl Client for EngineClient {
         container::inspect(self, container)
     }
 
-    fn container_kill(&self, container: &str, signal: &str) -> Result<()> {
+    fn container_kill(&self, container: &str, signal: Signal) -> Result<()> {
         container::kill(self, container, signal)
     }
 

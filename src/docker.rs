@@ -120,6 +120,7 @@ use crate::client::Client;
 use crate::config::{AuthConfig, CGroupLimits, ContainerConfig, Image};
 use crate::error::{Error, Result};
 use crate::image_ref::get_image_name;
+use crate::ops::container::Signal;
 use crate::ops::container::{ContainerRemoveOptions, IdResponse};
 use crate::ops::image::{ImageInspect, ImageRemoveOptions};
 use crate::ops::stream::JsonMessage;
@@ -895,7 +896,7 @@ impl Docker for DockerClient {
     }
 
     fn kill_container(&self, id: &str) -> Result<()> {
-        self.client.container_kill(id, "SIGKILL")
+        self.client.container_kill(id, Signal::Kill)
     }
 
     fn get_scripts_url(&self, image: &str) -> Result<String> {

@@ -118,7 +118,9 @@ pub mod transport;
 pub mod user;
 
 pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};
-pub use client::{BodyReader, Client, HijackedResponse, ShutdownHandle, StdinWriter};
+pub use client::{
+    BodyReader, Client, HijackedResponse, ShutdownHandle, Signal, StdinWriter, WaitCondition,
+};
 pub use config::{AuthConfig, CGroupLimits, Config, Image, PullPolicy};
 pub use docker::labels::{
     ASSEMBLE_INPUT_FILES_LABEL, ASSEMBLE_RUNTIME_USER_LABEL, ASSEMBLE_USER_LABEL,

@@ -27,6 +27,7 @@ use s2i_docker::ops::copy::CopyToContainerOptions;
 use s2i_docker::ops::image::{ImageBuildOptions, ImagePullOptions, ImageRemoveOptions};
 use s2i_docker::ops::{copy, stream};
 use s2i_docker::{new_engine_api_client, Client, DockerConfig, EngineClient, Error};
+use s2i_docker::{Signal, WaitCondition};
 
 /// The tests share one engine and count the process's file descriptors: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -178,7 +179,7 @@ fn image_and_container_lifecycle() {
     drop(writer);
 
     let waited = docker
-        .container_wait(&created.id, "not-running")
+        .container_wait(&created.id, WaitCondition::NotRunning)
         .expect("wait");
     assert_eq!(waited.status_code, 0);
     let inspected = docker
@@ -200,7 +201,9 @@ fn image_and_container_lifecycle() {
     }
 
     // Killing a stopped container is a conflict.
-    let e = docker.container_kill(&created.id, "SIGKILL").unwrap_err();
+    let e = docker
+        .container_kill(&created.id, Signal::Kill)
+        .unwrap_err();
     assert_conflict(&e, "state improper");
 
     // Copy into the stopped container and back out.
@@ -331,9 +334,11 @@ fn image_and_container_lifecycle() {
         .container_remove(&running.id, &ContainerRemoveOptions::default())
         .unwrap_err();
     assert_conflict(&e, "running");
-    docker.container_kill(&running.id, "SIGKILL").expect("kill");
+    docker
+        .container_kill(&running.id, Signal::Kill)
+        .expect("kill");
     let waited = docker
-        .container_wait(&running.id, "not-running")
+        .container_wait(&running.id, WaitCondition::NotRunning)
         .expect("wait sleeper");
     assert_eq!(waited.status_code, 137);
 
@@ -428,8 +433,10 @@ fn errors_of_the_engine_and_of_the_client() {
     );
     for e in [
         docker.container_start("").unwrap_err(),
-        docker.container_wait("", "not-running").unwrap_err(),
-        docker.container_kill("", "SIGKILL").unwrap_err(),
+        docker
+            .container_wait("", WaitCondition::NotRunning)
+            .unwrap_err(),
+        docker.container_kill("", Signal::Kill).unwrap_err(),
         docker.copy_from_container("", "/").map(|_| ()).unwrap_err(),
     ] {
         assert_eq!(

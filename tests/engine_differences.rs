@@ -26,6 +26,7 @@ use s2i_docker::{
     new_engine_api_client, BuildImageOptions, Client, CommitContainerOptions, Docker, DockerClient,
     DockerConfig, Engine, EngineClient, Error, RunCancel, RunContainerOptions,
 };
+use s2i_docker::{Signal, WaitCondition};
 
 struct Ctx {
     host: String,
@@ -179,7 +180,7 @@ fn commits_apply_their_configuration() {
     ctx.engine.container_start(&container).expect("start");
     assert_eq!(
         ctx.engine
-            .container_wait(&container, "not-running")
+            .container_wait(&container, WaitCondition::NotRunning)
             .unwrap()
             .status_code,
         0
@@ -327,7 +328,7 @@ fn conflicts_read_as_conflicts() {
         .id;
     let e = ctx.engine.container_create(&body, &name).unwrap_err();
     assert!(e.is_conflict(), "name in use: {e:?}");
-    let e = ctx.engine.container_kill(&id, "SIGKILL").unwrap_err();
+    let e = ctx.engine.container_kill(&id, Signal::Kill).unwrap_err();
     assert!(
         e.is_conflict(),
         "kill of a container that is not running: {e:?}"
@@ -475,7 +476,9 @@ fn attach_without_stream() {
     ctx.build(&base, "");
     let id = ctx.create(&base, &["/bin/true"]);
     ctx.engine.container_start(&id).expect("start");
-    ctx.engine.container_wait(&id, "not-running").expect("wait");
+    ctx.engine
+        .container_wait(&id, WaitCondition::NotRunning)
+        .expect("wait");
     let options = ContainerAttachOptions {
         stdout: true,
         stderr: true,
@@ -509,10 +512,11 @@ fn waiting_for_a_container_that_never_ran() {
     let base = format!("{}:1", common::unique_name("s2i-test-diff-wait"));
     ctx.build(&base, "");
     let id = ctx.create(&base, &["/bin/true"]);
-    for condition in ["not-running", ""] {
-        let waited = ctx.engine.container_wait(&id, condition).expect("wait");
-        assert_eq!(waited.status_code, 0, "condition {condition:?}");
-    }
+    let waited = ctx
+        .engine
+        .container_wait(&id, WaitCondition::NotRunning)
+        .expect("wait");
+    assert_eq!(waited.status_code, 0);
 }
 
 /// Podman creates a missing directory on upload; Docker answers 404. Both answer 404 here.

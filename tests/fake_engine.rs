@@ -16,6 +16,7 @@ use s2i_docker::ops::copy::{self, CopyToContainerOptions};
 use s2i_docker::ops::image::{self, ImageBuildOptions, ImagePullOptions, ImageRemoveOptions};
 use s2i_docker::ops::{stream, system};
 use s2i_docker::{AuthConfig, EngineClient, Error};
+use s2i_docker::{Signal, WaitCondition};
 
 /// Tests that open descriptors hold this shared; the descriptor count holds it alone.
 static FDS: RwLock<()> = RwLock::new(());
@@ -396,7 +397,7 @@ fn an_s2i_assemble_run_on(fake: RunningFake) {
     assert_eq!(err, b"npm WARN\n");
     drop(writer);
 
-    let waited = container::wait(&docker, &id, "not-running").unwrap();
+    let waited = container::wait(&docker, &id, WaitCondition::NotRunning).unwrap();
     assert_eq!(waited.status_code, 0);
     let inspected = container::inspect(&docker, &id).unwrap();
     let state = inspected.state.unwrap();
@@ -454,7 +455,7 @@ fn an_s2i_assemble_run_on(fake: RunningFake) {
     assert_eq!(commit.query("repo"), Some("docker.io/library/myapp"));
     assert_eq!(commit.query("container"), Some(id.as_str()));
 
-    let err = container::kill(&docker, &id, "SIGKILL").unwrap_err();
+    let err = container::kill(&docker, &id, Signal::Kill).unwrap_err();
     assert!(err.is_conflict(), "{err}");
     container::remove(
         &docker,
@@ -501,7 +502,7 @@ fn failing_runs_and_kills_on(fake: RunningFake) {
     stream::demux(&mut reader, &mut out, &mut err).unwrap();
     assert_eq!((out.as_slice(), err.as_slice()), (&b""[..], &b"boom\n"[..]));
     assert_eq!(
-        container::wait(&docker, &id, "not-running")
+        container::wait(&docker, &id, WaitCondition::NotRunning)
             .unwrap()
             .status_code,
         3
@@ -522,7 +523,12 @@ fn failing_runs_and_kills_on(fake: RunningFake) {
     .unwrap()
     .id;
     container::start(&docker, &id).unwrap();
-    assert_eq!(container::wait(&docker, &id, "").unwrap().status_code, 1);
+    assert_eq!(
+        container::wait(&docker, &id, WaitCondition::NotRunning)
+            .unwrap()
+            .status_code,
+        1
+    );
 
     // A long run: kill ends it, and a wait that was pending returns 137.
     let id = container::create(
@@ -538,10 +544,10 @@ fn failing_runs_and_kills_on(fake: RunningFake) {
     let waiter = {
         let docker = docker.clone();
         let id = id.clone();
-        std::thread::spawn(move || container::wait(&docker, &id, "not-running"))
+        std::thread::spawn(move || container::wait(&docker, &id, WaitCondition::NotRunning))
     };
     std::thread::sleep(Duration::from_millis(100));
-    container::kill(&docker, &id, "SIGKILL").unwrap();
+    container::kill(&docker, &id, Signal::Kill).unwrap();
     assert_eq!(waiter.join().unwrap().unwrap().status_code, 137);
     container::remove(
         &docker,
@@ -555,10 +561,10 @@ fn failing_runs_and_kills_on(fake: RunningFake) {
 
     for err in [
         container::start(&docker, "ghost").unwrap_err(),
-        container::wait(&docker, "ghost", "")
+        container::wait(&docker, "ghost", WaitCondition::NotRunning)
             .map(|_| ())
             .unwrap_err(),
-        container::kill(&docker, "ghost", "").unwrap_err(),
+        container::kill(&docker, "ghost", Signal::Kill).unwrap_err(),
         container::remove(&docker, "ghost", &ContainerRemoveOptions::default()).unwrap_err(),
         copy::stat(&docker, "ghost", "/").map(|_| ()).unwrap_err(),
         container::attach(&docker, "ghost", &ContainerAttachOptions::default())
@@ -584,17 +590,17 @@ fn wait_conditions_on(fake: RunningFake) {
         .id;
     // A created container is not running: `not-running` answers at once.
     assert_eq!(
-        container::wait(&docker, &id, "not-running")
+        container::wait(&docker, &id, WaitCondition::NotRunning)
             .unwrap()
             .status_code,
         0
     );
-    let wait_in_thread = |condition: &'static str| {
+    let wait_in_thread = |condition: WaitCondition| {
         let (docker, id) = (docker.clone(), id.clone());
         std::thread::spawn(move || container::wait(&docker, &id, condition))
     };
-    let next_exit = wait_in_thread("next-exit");
-    let removed = wait_in_thread("removed");
+    let next_exit = wait_in_thread(WaitCondition::NextExit);
+    let removed = wait_in_thread(WaitCondition::Removed);
     std::thread::sleep(Duration::from_millis(100));
     assert!(!next_exit.is_finished() && !removed.is_finished());
     container::start(&docker, &id).unwrap();
@@ -603,8 +609,8 @@ fn wait_conditions_on(fake: RunningFake) {
     assert!(!removed.is_finished());
     container::remove(&docker, &id, &ContainerRemoveOptions::default()).unwrap();
     assert_eq!(removed.join().unwrap().unwrap().status_code, 3);
-    let err = container::wait(&docker, &id, "sometime").unwrap_err();
-    assert!(err.is_not_found() || err.status() == Some(400), "{err}");
+    let err = container::wait(&docker, &id, WaitCondition::NotRunning).unwrap_err();
+    assert!(err.is_not_found(), "{err}");
 }
 
 #[test]
@@ -716,9 +722,9 @@ fn call_route(docker: &EngineClient, fake: &RunningFake, route: Route) -> Result
             stream::demux(&mut reader, &mut Vec::new(), &mut Vec::new())
         }),
         Route::ContainerStart => container::start(docker, &id),
-        Route::ContainerWait => container::wait(docker, &id, "not-running").map(drop),
+        Route::ContainerWait => container::wait(docker, &id, WaitCondition::NotRunning).map(drop),
         Route::ContainerInspect => container::inspect(docker, &id).map(drop),
-        Route::ContainerKill => container::kill(docker, &id, "SIGKILL"),
+        Route::ContainerKill => container::kill(docker, &id, Signal::Kill),
         Route::ContainerRemove => {
             container::remove(docker, &id, &ContainerRemoveOptions::default())
         }
@@ -980,7 +986,7 @@ fn no_descriptors_threads_or_files_are_left_behind() {
         writer.close_write().unwrap();
         let mut reader = h.reader;
         stream::demux(&mut reader, &mut Vec::new(), &mut Vec::new()).unwrap();
-        container::wait(&docker, &id, "").unwrap();
+        container::wait(&docker, &id, WaitCondition::NotRunning).unwrap();
         copy::get_archive(&docker, &id, "/tmp/a").unwrap();
         // Leave a container running, a wait pending, and a connection idle at drop time.
         let long = container::create(&docker, &create_body("builder:1", &["sleep"], false), "")
@@ -989,7 +995,7 @@ fn no_descriptors_threads_or_files_are_left_behind() {
         container::start(&docker, &long).unwrap();
         let pending = {
             let docker = docker.clone();
-            std::thread::spawn(move || container::wait(&docker, &long, ""))
+            std::thread::spawn(move || container::wait(&docker, &long, WaitCondition::NotRunning))
         };
         std::thread::sleep(Duration::from_millis(100));
         assert!(dir.exists());
@@ -1115,7 +1121,7 @@ fn in_memory_uses_no_descriptor_and_its_clients_outlive_it() {
     let waiting = {
         let docker = docker.with_cancel(cancel.clone());
         let id = id.clone();
-        std::thread::spawn(move || container::wait(&docker, &id, "not-running"))
+        std::thread::spawn(move || container::wait(&docker, &id, WaitCondition::NotRunning))
     };
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
@@ -1127,7 +1133,7 @@ fn in_memory_uses_no_descriptor_and_its_clients_outlive_it() {
     // A pending wait ends with the fake; later calls cannot connect.
     let pending = {
         let docker = docker.clone();
-        std::thread::spawn(move || container::wait(&docker, &id, ""))
+        std::thread::spawn(move || container::wait(&docker, &id, WaitCondition::NotRunning))
     };
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();

@@ -53,6 +53,7 @@ use s2i_docker::{
     BodyReader, Client, Docker, DockerClient, DockerConfig, EngineClient, ErrorCode,
     HijackedResponse, PullPolicy,
 };
+use s2i_docker::{Signal, WaitCondition};
 
 use common::Cleanup;
 
@@ -485,14 +486,14 @@ impl Client for Counting {
     fn container_wait(
         &self,
         container: &str,
-        condition: &str,
+        condition: WaitCondition,
     ) -> s2i_docker::Result<ContainerWaitResponse> {
         self.inner.container_wait(container, condition)
     }
     fn container_inspect(&self, container: &str) -> s2i_docker::Result<ContainerInspect> {
         self.inner.container_inspect(container)
     }
-    fn container_kill(&self, container: &str, signal: &str) -> s2i_docker::Result<()> {
+    fn container_kill(&self, container: &str, signal: Signal) -> s2i_docker::Result<()> {
         self.inner.container_kill(container, signal)
     }
     fn container_remove(

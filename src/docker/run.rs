@@ -30,6 +30,7 @@ use crate::ops::container::{
     ContainerAttachOptions, ContainerConfig, ContainerCreateBody, ContainerRemoveOptions,
     ContainerWaitResponse, HostConfig,
 };
+use crate::ops::container::{Signal, WaitCondition};
 use crate::ops::stream::demux;
 
 /// `/dev/shm` size of S2I containers: 64 MiB.
@@ -206,7 +207,7 @@ impl Container {
             return;
         }
         kill.sent = true;
-        if let Err(e) = self.client.container_kill(&self.id, "SIGKILL") {
+        if let Err(e) = self.client.container_kill(&self.id, Signal::Kill) {
             log::debug!("Failed to kill container \"{}\": {e}", self.id);
             kill.failed = true;
             kill.error = Some(e);
@@ -789,7 +790,7 @@ fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
         .name("s2i-wait".to_string())
         .spawn(move || {
             let waited = panic::catch_unwind(AssertUnwindSafe(|| {
-                client.container_wait(&id, "not-running")
+                client.container_wait(&id, WaitCondition::NotRunning)
             }))
             .unwrap_or_else(|_| Err(Error::other("the wait panicked")));
             // Let go of the client (and any connection it keeps) before the run hears of

@@ -14,6 +14,7 @@ use crate::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
     ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
 };
+use crate::ops::container::{Signal, WaitCondition};
 use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
 use crate::ops::image::{
     ImageBuildOptions, ImageDeleteResponseItem, ImageInspect, ImagePullOptions, ImageRemoveOptions,
@@ -578,7 +579,11 @@ impl Client for FakeClient {
         Ok(())
     }
 
-    fn container_wait(&self, container: &str, _condition: &str) -> Result<ContainerWaitResponse> {
+    fn container_wait(
+        &self,
+        container: &str,
+        _condition: WaitCondition,
+    ) -> Result<ContainerWaitResponse> {
         let (run_until_killed, result) = {
             let mut state = self.record("wait");
             state.wait_container_id = container.to_string();
@@ -603,7 +608,7 @@ impl Client for FakeClient {
         Ok(state.wait_container_err_inspect_json.clone())
     }
 
-    fn container_kill(&self, container: &str, _signal: &str) -> Result<()> {
+    fn container_kill(&self, container: &str, _signal: Signal) -> Result<()> {
         let mut state = self.record("kill");
         fail(&state.kill_err)?;
         state.killed.push(container.to_string());
@@ -731,7 +736,7 @@ mod tests {
         let f = fake.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            f.container_kill("c1", "SIGKILL").unwrap();
+            f.container_kill("c1", Signal::Kill).unwrap();
         });
         let mut all = Vec::new();
         h.reader.read_to_end(&mut all).unwrap();
@@ -767,7 +772,9 @@ mod tests {
             f.container_remove("c1", &ContainerRemoveOptions::default())
                 .unwrap();
         });
-        let waited = fake.container_wait("c1", "not-running").unwrap();
+        let waited = fake
+            .container_wait("c1", WaitCondition::NotRunning)
+            .unwrap();
         t.join().unwrap();
         assert_eq!(waited.status_code, KILLED_EXIT_CODE);
     }

@@ -1,6 +1,7 @@
 //! Container endpoints: create, attach, start, wait, inspect, kill, remove, commit.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -390,12 +391,83 @@ pub struct ContainerWaitExitError {
     pub message: String,
 }
 
+/// What [`wait`] waits for (the Engine's `condition` query parameter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitCondition {
+    /// The container is not running: answers at once for a created or exited container (the
+    /// S2I choice, and the daemon's default).
+    #[default]
+    NotRunning,
+    /// The container's next exit, even if it is not running yet.
+    NextExit,
+    /// The container's removal.
+    Removed,
+}
+
+impl WaitCondition {
+    /// The value on the wire: `not-running`, `next-exit` or `removed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitCondition::NotRunning => "not-running",
+            WaitCondition::NextExit => "next-exit",
+            WaitCondition::Removed => "removed",
+        }
+    }
+}
+
+impl fmt::Display for WaitCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A signal [`kill`] sends (the Engine's `signal` query parameter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Signal {
+    /// `SIGKILL`: ends the container at once (the daemon's default).
+    #[default]
+    Kill,
+    /// `SIGTERM`: asks the container's process to end.
+    Term,
+    /// `SIGINT`: an interrupt, as from a terminal.
+    Int,
+    /// `SIGHUP`: a hang-up.
+    Hup,
+    /// `SIGQUIT`: quit, with a core dump where the process allows it.
+    Quit,
+    /// `SIGUSR1`: user-defined signal 1.
+    Usr1,
+    /// `SIGUSR2`: user-defined signal 2.
+    Usr2,
+}
+
+impl Signal {
+    /// The value on the wire: `SIGKILL`, `SIGTERM`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Kill => "SIGKILL",
+            Signal::Term => "SIGTERM",
+            Signal::Int => "SIGINT",
+            Signal::Hup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
+            Signal::Usr1 => "SIGUSR1",
+            Signal::Usr2 => "SIGUSR2",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Waits for a container (`POST /containers/{id}/wait?condition=..`) and returns its exit code.
 ///
-/// `condition` is `not-running` (the S2I choice: returns at once for a stopped container),
-/// `next-exit` or `removed`; an empty one sends none (the daemon's default, `not-running`; to
-/// Podman, whose default differs, `not-running` is sent). There is no time limit: the call
-/// lasts as long as the container runs.
+/// The condition is always sent (Podman's default differs from Docker's, `not-running`). There
+/// is no time limit: the call lasts as long as the container runs.
 ///
 /// A container that never ran has exit code 0 on both engines (Podman says -1).
 ///
@@ -406,24 +478,14 @@ pub struct ContainerWaitExitError {
 pub fn wait(
     docker: &EngineClient,
     container: &str,
-    condition: &str,
+    condition: WaitCondition,
 ) -> Result<ContainerWaitResponse> {
     check_container_id(container)?;
     let podman = docker.is_podman()?;
-    let condition = if condition.is_empty() && podman {
-        "not-running"
-    } else {
-        condition
-    };
-    let params: &[(&str, &str)] = if condition.is_empty() {
-        &[]
-    } else {
-        &[("condition", condition)]
-    };
     let endpoint = format!(
         "/containers/{}/wait{}",
         encode_path_segment(container),
-        query(params)
+        query(&[("condition", condition.as_str())])
     );
     let response = docker.call(
         "POST",
@@ -437,7 +499,7 @@ pub fn wait(
         let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
         Error::Other(text.trim().to_string())
     })?;
-    if podman && waited.status_code == -1 && condition == "not-running" {
+    if podman && waited.status_code == -1 && condition == WaitCondition::NotRunning {
         let never_ran = inspect(docker, container)
             .ok()
             .and_then(|i| i.state)
@@ -536,23 +598,17 @@ pub fn inspect(docker: &EngineClient, container: &str) -> Result<ContainerInspec
     ops::read_json(docker, response, "GET /containers/{id}/json")
 }
 
-/// Sends a signal to a container (`POST /containers/{id}/kill?signal=..`); an empty `signal`
-/// sends none (the daemon's default, `SIGKILL`).
+/// Sends a signal to a container (`POST /containers/{id}/kill?signal=..`).
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for an empty ID; [`Error::Api`] 404 for a missing container, 409 for
 /// one that is not running; connection errors, timeouts.
-pub fn kill(docker: &EngineClient, container: &str, signal: &str) -> Result<()> {
+pub fn kill(docker: &EngineClient, container: &str, signal: Signal) -> Result<()> {
     check_container_id(container)?;
-    let params: &[(&str, &str)] = if signal.is_empty() {
-        &[]
-    } else {
-        &[("signal", signal)]
-    };
     let endpoint = format!(
         "/containers/{}/kill{}",
         encode_path_segment(container),
-        query(params)
+        query(&[("signal", signal.as_str())])
     );
     let response = docker.call("POST", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
     ops::discard(response)
@@ -850,11 +906,15 @@ mod tests {
         }
         });
         start(&docker, "abc").unwrap();
-        assert_eq!(wait(&docker, "abc", "not-running").unwrap().status_code, 3);
-        let e = wait(&docker, "weird", "").unwrap_err();
+        assert_eq!(
+            wait(&docker, "abc", WaitCondition::NotRunning)
+                .unwrap()
+                .status_code,
+            3
+        );
+        let e = wait(&docker, "weird", WaitCondition::NotRunning).unwrap_err();
         assert_eq!(e.to_string(), "not json!");
-        kill(&docker, "abc", "SIGKILL").unwrap();
-        kill(&docker, "abc", "").unwrap();
+        kill(&docker, "abc", Signal::Kill).unwrap();
         remove(
             &docker,
             "abc",
@@ -924,9 +984,9 @@ mod tests {
         let (docker, server) = serve(|_| json("200 OK", "{}"));
         let errors = [
             start(&docker, "").unwrap_err(),
-            wait(&docker, "", "not-running").unwrap_err(),
+            wait(&docker, "", WaitCondition::NotRunning).unwrap_err(),
             inspect(&docker, "").unwrap_err(),
-            kill(&docker, "", "SIGKILL").unwrap_err(),
+            kill(&docker, "", Signal::Kill).unwrap_err(),
             remove(&docker, "", &ContainerRemoveOptions::default()).unwrap_err(),
             attach(&docker, "", &ContainerAttachOptions::default()).unwrap_err(),
             commit(&docker, "", &ContainerCommitOptions::default()).unwrap_err(),
@@ -1105,12 +1165,27 @@ mod tests {
             json("200 OK", "{\"StatusCode\":-1,\"Error\":null}")
         });
         // A container that never ran exited with 0, as Docker says.
-        assert_eq!(wait(&docker, "fresh", "").unwrap().status_code, 0);
+        assert_eq!(
+            wait(&docker, "fresh", WaitCondition::NotRunning)
+                .unwrap()
+                .status_code,
+            0
+        );
         let r = &server.requests()[0];
         assert_eq!(r.query_pairs(), [("condition", "not-running")]);
         // Otherwise -1 is what it is.
-        assert_eq!(wait(&docker, "old", "not-running").unwrap().status_code, -1);
-        assert_eq!(wait(&docker, "fresh", "next-exit").unwrap().status_code, -1);
+        assert_eq!(
+            wait(&docker, "old", WaitCondition::NotRunning)
+                .unwrap()
+                .status_code,
+            -1
+        );
+        assert_eq!(
+            wait(&docker, "fresh", WaitCondition::NextExit)
+                .unwrap()
+                .status_code,
+            -1
+        );
         assert_eq!(server.requests().len(), 5);
     }
 

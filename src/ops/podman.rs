@@ -128,6 +128,7 @@ use std::io::{self, Read};
 use crate::error::{Error, Result};
 use crate::image_ref::{parse_normalized_named, DEFAULT_DOMAIN};
 use crate::ops::container::ContainerConfig;
+use crate::ops::container::WaitCondition;
 use crate::ops::engine::EngineClient;
 
 /// How many times an image inspect is tried when Podman fails it for another image's removal.
@@ -493,7 +494,8 @@ impl AttachOutput {
         }
         // The logs are whole only once the container stopped (it has, or is about to, when
         // Podman ends the attach).
-        let _ = crate::ops::container::wait(&self.docker, &self.container, "not-running");
+        let _ =
+            crate::ops::container::wait(&self.docker, &self.container, WaitCondition::NotRunning);
         match crate::ops::container::logs(&self.docker, &self.container, self.stdout, self.stderr) {
             Ok(body) => {
                 self.suspect = None;
