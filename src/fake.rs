@@ -16,6 +16,8 @@
 pub mod client;
 pub mod docker;
 pub mod engine;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use client::{stdcopy_frame, FakeClient, FakeClientState, OnCall};
 pub use docker::{FakeDocker, Recorded};

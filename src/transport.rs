@@ -29,8 +29,7 @@ mod conn;
 pub mod connector;
 mod encode;
 mod host;
-#[cfg(test)]
-mod testing;
+
 #[cfg(feature = "tls")]
 mod tls;
 mod upgrade;
@@ -738,9 +737,9 @@ fn read_head(
 
 #[cfg(test)]
 mod tests {
-    use super::testing::*;
     use super::*;
     use crate::error::ConnectFailure;
+    use crate::fake::testing::wire::*;
     use crate::transport::StdinWriter;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";

@@ -226,8 +226,8 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
-    use crate::docker::test_support::*;
     use crate::docker::Docker;
+    use crate::fake::testing::docker::*;
     use crate::CGroupLimits;
 
     fn stream(input: &[u8]) -> (Vec<String>, String) {

@@ -304,7 +304,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::docker::test_support::*;
+    use crate::fake::testing::docker::*;
     use crate::fake::{FakeClient, FakeDocker};
     use crate::user::parse_range_list;
     use crate::ErrorCode;

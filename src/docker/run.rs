@@ -1141,8 +1141,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::docker::test_support::*;
     use crate::docker::Docker;
+    use crate::fake::testing::docker::*;
     use crate::fake::{stdcopy_frame, FakeClient};
     use crate::ops::container::ContainerState;
     use crate::CGroupLimits;

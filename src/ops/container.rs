@@ -757,7 +757,7 @@ impl std::fmt::Debug for HijackedResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::test_server::{json, serve};
+    use crate::fake::testing::http::{json, serve};
     use std::io::Write;
 
     #[test]
@@ -952,17 +952,12 @@ mod tests {
             (
                 "POST".into(),
                 "/v1.41/containers/weird/wait".into(),
-                pairs(&[]),
+                pairs(&[("condition", "not-running")]),
             ),
             (
                 "POST".into(),
                 "/v1.41/containers/abc/kill".into(),
                 pairs(&[("signal", "SIGKILL")]),
-            ),
-            (
-                "POST".into(),
-                "/v1.41/containers/abc/kill".into(),
-                pairs(&[]),
             ),
             (
                 "DELETE".into(),
@@ -1066,8 +1061,11 @@ mod tests {
     }
 
     fn podman(
-        handler: impl Fn(&crate::ops::test_server::Recorded) -> (Vec<u8>, bool) + Send + Sync + 'static,
-    ) -> (EngineClient, crate::ops::test_server::Server) {
+        handler: impl Fn(&crate::fake::testing::http::Recorded) -> (Vec<u8>, bool)
+            + Send
+            + Sync
+            + 'static,
+    ) -> (EngineClient, crate::fake::testing::http::Server) {
         let (docker, server) = serve(handler);
         (
             docker.with_engine(crate::ops::engine::Engine::Podman),
@@ -1211,7 +1209,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let images = |server: &crate::ops::test_server::Server| -> Vec<String> {
+        let images = |server: &crate::fake::testing::http::Server| -> Vec<String> {
             server
                 .requests()
                 .iter()

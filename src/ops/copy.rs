@@ -167,7 +167,7 @@ pub fn stat(docker: &EngineClient, container: &str, path: &str) -> Result<Contai
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::test_server::{json, serve};
+    use crate::fake::testing::http::{json, serve};
     use base64::engine::general_purpose::STANDARD;
 
     const STAT: &str = "{\"name\":\"up.txt\",\"size\":14,\"mode\":420,\"mtime\":\"2024-01-01T00:00:00Z\",\"linkTarget\":\"\"}";

@@ -564,15 +564,15 @@ mod tests {
         }
     }
 
-    fn engine_server(server: &'static str) -> (EngineClient, crate::ops::test_server::Server) {
-        crate::ops::test_server::serve_with(false, move |r| {
+    fn engine_server(server: &'static str) -> (EngineClient, crate::fake::testing::http::Server) {
+        crate::fake::testing::http::serve_with(false, move |r| {
             if r.path == "/_ping" {
                 return (
                     format!("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nServer: {server}\r\nContent-Length: 2\r\n\r\nOK").into_bytes(),
                     false,
                 );
             }
-            crate::ops::test_server::json("200 OK", "{\"Id\":\"x\"}")
+            crate::fake::testing::http::json("200 OK", "{\"Id\":\"x\"}")
         })
     }
 
@@ -644,8 +644,10 @@ mod tests {
         shareable::<EngineClient>();
     }
 
-    fn negotiating_server(offer: &'static str) -> (EngineClient, crate::ops::test_server::Server) {
-        crate::ops::test_server::serve_with(false, move |r| {
+    fn negotiating_server(
+        offer: &'static str,
+    ) -> (EngineClient, crate::fake::testing::http::Server) {
+        crate::fake::testing::http::serve_with(false, move |r| {
             if r.path == "/_ping" {
                 let header = if offer.is_empty() {
                     String::new()
@@ -663,7 +665,7 @@ mod tests {
                     false,
                 );
             }
-            crate::ops::test_server::json("200 OK", "{\"Id\":\"x\"}")
+            crate::fake::testing::http::json("200 OK", "{\"Id\":\"x\"}")
         })
     }
 
@@ -705,7 +707,7 @@ mod tests {
 
     #[test]
     fn empty_error_bodies_name_the_route() {
-        let (docker, _server) = crate::ops::test_server::serve(|r| {
+        let (docker, _server) = crate::fake::testing::http::serve(|r| {
             assert!(r.path.ends_with("/json"));
             (
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
@@ -736,8 +738,11 @@ mod tests {
 
     #[test]
     fn json_replies_are_capped() {
-        let (docker, _server) = crate::ops::test_server::serve(|_| {
-            crate::ops::test_server::json("200 OK", &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096)))
+        let (docker, _server) = crate::fake::testing::http::serve(|_| {
+            crate::fake::testing::http::json(
+                "200 OK",
+                &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096)),
+            )
         });
         assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
         let small = docker.with_json_limit(1024);

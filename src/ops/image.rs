@@ -476,7 +476,7 @@ pub fn tag(docker: &EngineClient, source: &str, target: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::test_server::{json, serve};
+    use crate::fake::testing::http::{json, serve};
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

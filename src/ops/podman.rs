@@ -830,9 +830,9 @@ mod tests {
     /// Reads a Podman attach over `upstream` with a scripted engine whose logs are `logs`;
     /// returns stdout, stderr and the requests made.
     fn attach_output(upstream: Upstream, logs: Option<Vec<u8>>) -> (String, String, Vec<String>) {
-        let (docker, server) = crate::ops::test_server::serve(move |r| {
+        let (docker, server) = crate::fake::testing::http::serve(move |r| {
             if r.path.ends_with("/wait") {
-                return crate::ops::test_server::json("200 OK", "{\"StatusCode\":0}");
+                return crate::fake::testing::http::json("200 OK", "{\"StatusCode\":0}");
             }
             match &logs {
                 Some(body) => {
@@ -842,7 +842,7 @@ mod tests {
                     reply.extend_from_slice(body);
                     (reply, false)
                 }
-                None => crate::ops::test_server::json(
+                None => crate::fake::testing::http::json(
                     "500 Internal Server Error",
                     "{\"message\":\"no logs\"}",
                 ),
@@ -935,8 +935,8 @@ mod tests {
         assert_eq!(err.as_bytes(), COMPLAINT);
         assert_eq!(requests.len(), 2);
         // A TTY's stream is not framed: it passes as it is, resets and all.
-        let (docker, server) = crate::ops::test_server::serve(|_| {
-            crate::ops::test_server::json("500 Internal Server Error", "{}")
+        let (docker, server) = crate::fake::testing::http::serve(|_| {
+            crate::fake::testing::http::json("500 Internal Server Error", "{}")
         });
         let docker = docker.with_engine(crate::ops::engine::Engine::Podman);
         let upstream = Upstream(vec![b"$ ls\r\n".to_vec(), b"a b\r\n".to_vec()], true);

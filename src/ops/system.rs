@@ -102,7 +102,7 @@ pub struct ComponentVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::test_server::{json, serve, serve_with};
+    use crate::fake::testing::http::{json, serve, serve_with};
 
     #[test]
     fn ping_reads_the_headers_unversioned() {

@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn one_byte_reads() {
         use std::io::Read;
-        let mut reader = super::super::testing::OneByte(BODY);
+        let mut reader = crate::fake::testing::wire::OneByte(BODY);
         let mut dec = ChunkedDecoder::new();
         let mut data = Vec::new();
         let mut byte = [0u8; 1];

@@ -463,9 +463,9 @@ mod tests {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::super::testing::*;
     use super::super::{Body, Host, Request, Transport, Upgrade};
     use super::*;
+    use crate::fake::testing::wire::*;
 
     fn settings(dir: &Path, ca: Option<&str>, key: Option<&str>, verify: bool) -> TlsSettings {
         TlsSettings {

@@ -313,9 +313,9 @@ impl std::fmt::Debug for ShutdownHandle {
 mod tests {
     use std::time::Instant;
 
-    use super::super::testing::*;
     use super::super::{Body, Request, Transport, Upgrade};
     use super::*;
+    use crate::fake::testing::wire::*;
     use StdinWriter;
 
     #[test]

@@ -522,7 +522,7 @@ mod tests {
     #[test]
     fn one_byte_reads() {
         use std::io::Read;
-        let mut reader = super::super::testing::OneByte(PING);
+        let mut reader = crate::fake::testing::wire::OneByte(PING);
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
         let n = loop {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::chunked::ChunkedDecoder;
-use super::{Host, Timeouts};
+use crate::transport::chunked::ChunkedDecoder;
+use crate::transport::{Host, Timeouts};
 
 pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
@@ -433,7 +433,7 @@ pub(crate) fn free_port() -> u16 {
 
 /// Writes 8 MiB into an upgraded stream on one thread while reading it back on this one, from a
 /// server that echoes and then sends `done`: both directions must flow at once.
-pub(crate) fn assert_duplex_echo(up: super::Upgraded) {
+pub(crate) fn assert_duplex_echo(up: crate::transport::Upgraded) {
     use crate::transport::StdinWriter;
     let (mut rd, mut wr) = up.split();
     // Far more than socket buffers hold: the writer blocks unless the reader keeps draining.
