@@ -1,8 +1,10 @@
-//! The low-level [`Client`] trait: one method per Engine endpoint.
+//! The low-level [`Client`] trait (the seed's `Client`): one method per Engine endpoint, and its
+//! implementation for [`EngineClient`], each method a call of one `ops` function.
 //!
-//! [`EngineClient`] implements it over HTTP; the recording fake in
-//! `fake` implements it in memory. The high-level [`Docker`](crate::Docker) operations are
-//! written against this trait only.
+//! The high-level [`Docker`](crate::Docker) operations are written against this trait only, so
+//! the recording fake in `fake` can stand in for the engine. This layer sits on `ops` and uses
+//! `ops`, `transport` and `error`; it re-exports the stream types a caller of the trait needs
+//! ([`BodyReader`], [`HijackedResponse`], [`StdinWriter`], [`ShutdownHandle`]).
 
 use std::io::Read;
 

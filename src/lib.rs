@@ -61,6 +61,24 @@
 //! A whole S2I build against the local engine is `examples/s2i_build.rs`
 //! (`cargo run --example s2i_build`).
 //!
+//! # Architecture
+//!
+//! The crate reads in layers, top to bottom; each layer uses only the ones below it, and
+//! nothing below `lib.rs` reaches up into it (`lib.rs` holds docs and re-exports only):
+//!
+//! | layer | what it holds | uses |
+//! |---|---|---|
+//! | [`docker`] | the seed's [`Docker`] trait and [`DockerClient`]: the S2I operations (pulls with retries, `run_container`, transfers, commit, build, user checks) | `client` and everything below, the leaves |
+//! | [`client`] | the seed's [`Client`] trait, one method per Engine endpoint, and its implementation for [`EngineClient`] | `ops`, `transport`, `error` |
+//! | [`ops`] | the Engine API: the engine client core (limits, calls, upgrades, version negotiation), the engine from the environment ([`ops::env`]), one file per resource, the stdcopy and JSON-lines streams, the Engine's models ([`ops::models`]), Podman's differences ([`ops::podman`]) | `transport`, `error`, `image_ref` |
+//! | [`transport`] | bytes and HTTP/1.1: hosts, sockets, the keep-alive pool, heads, chunked bodies, upgrades with half-close, TLS, cancelling | `error` |
+//! | [`error`] | the one [`Error`] type | nothing |
+//!
+//! Beside them stand leaves that the layers use: [`config`] (S2I's configuration types),
+//! [`auth`] (registry credentials), [`user`] (uid ranges), [`image_ref`] (image references) and
+//! [`archive`] (the upload tar stream). [`fake`] stands at the top: the doubles for users'
+//! tests, and `fake::testing`, the one home of the crate's own in-process test servers.
+//!
 //! # Errors
 //!
 //! One [`Error`] type. Callers match on kinds through predicates, never on strings:

@@ -3,7 +3,7 @@
 //! The same tests run against the Docker engine and against Podman's Docker-compatible service
 //! (`.ci/test` runs every `engine_*` suite on both, with `S2I_TEST_DOCKER_HOST` pointing at each).
 //! Where Podman itself cannot do a thing, the test says so and why, and checks that the library
-//! gives a clear answer instead. See the crate's `podman` module for the list of differences.
+//! gives a clear answer instead. See the crate's `ops::podman` module for the list of differences.
 //!
 //! Without an engine the tests print one line and pass, except under `CI=true`. Every image and
 //! container a test makes is removed, also when it fails.
