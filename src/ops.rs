@@ -1,4 +1,20 @@
-//! The Engine endpoints as plain functions, one file per resource.
+//! The Engine API, the floor the [`Client`](crate::Client) trait and the S2I operations stand
+//! on: the engine client, and every endpoint as a plain function.
+//!
+//! - [`engine`]: the engine client core. [`EngineClient`] holds the transport, the limits of a
+//!   call (the inactivity timeout, the JSON cap), sends calls and upgrades, negotiates the API
+//!   version with the engine's ping, and tells Docker from Podman by it.
+//! - [`env`](mod@env): where the engine is, from the docker CLI's environment
+//!   ([`env::DockerConfig`]).
+//! - One file per resource, one function per endpoint, each with its options directly above
+//!   it: [`container`], [`image`], [`copy`] (archives in and out of a container), [`system`]
+//!   (ping, version).
+//! - [`stream`]: the two stream formats, stdcopy frames (attach, logs) and JSON-lines progress
+//!   (pull, push, build).
+//! - [`podman`]: where Podman's Docker-compatible API answers differently, as plain functions
+//!   the endpoints call so that both engines give the same results.
+//! - [`models`]: every Engine type in one place (the JSON models and replies, defined there, and
+//!   the options, named there too).
 //!
 //! Each function validates its arguments, builds the path from an inline literal with
 //! percent-encoded segments, builds the query (keys sorted, as the Go client sends them), sends
@@ -6,15 +22,18 @@
 //! JSON at [`EngineClient::with_json_limit`] (16 MiB by default), error bodies at 1 MiB; streams
 //! (pull and build output, archives, attach) are handed back as `Read` values.
 //!
-//! The same functions serve Podman's Docker-compatible API: where Podman answers differently,
-//! they adjust the request or the reply so that both engines give the same result (see
-//! [`podman`](mod@crate::ops::podman)).
+//! `ops` uses [`transport`](crate::transport) (bytes and HTTP/1.1), [`error`](crate::error) and
+//! [`image_ref`](crate::image_ref) (to normalise references); nothing above it: not the `Client`
+//! or `Docker` traits, the S2I configuration, registry credentials or the fakes. This file holds
+//! what every endpoint shares: refusing an empty container ID, reading a JSON reply within the
+//! cap, and turning an error reply into [`Error::Api`] as moby does.
 
 pub mod container;
 pub mod copy;
 pub mod engine;
 pub mod env;
 pub mod image;
+pub mod models;
 pub mod podman;
 pub mod stream;
 pub mod system;

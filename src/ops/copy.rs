@@ -1,14 +1,20 @@
-//! Archive endpoints: copy a tar into and out of a container.
+//! Archive endpoints: copy a tar into and out of a container, and describe a path of it.
+//!
+//! The tar streams both ways and is never held in memory. [`ContainerPathStat`] is defined in
+//! [`models`](crate::ops::models) and re-exported here. Uses the engine client core, the container
+//! inspect (to tell a missing container from a missing path on Podman), transport and error;
+//! nothing above `ops`.
 
 use std::io::Read;
 
 use base64::Engine as _;
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::ops::engine::{EngineClient, Limits};
 use crate::ops::{self, check_container_id};
 use crate::transport::{encode_path_segment, query, Body, Response, ResponseBody};
+
+pub use crate::ops::models::ContainerPathStat;
 
 /// Options of `PUT /containers/{id}/archive`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,26 +82,6 @@ pub fn put_archive(
         Limits::Stream,
     )?;
     ops::discard(response)
-}
-
-/// What `X-Docker-Container-Path-Stat` says about the copied path.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ContainerPathStat {
-    /// The base name.
-    #[serde(default)]
-    pub name: String,
-    /// The size in bytes.
-    #[serde(default)]
-    pub size: i64,
-    /// The Go `os.FileMode` bits (type bits high, permissions low).
-    #[serde(default)]
-    pub mode: u32,
-    /// The modification time, RFC 3339.
-    #[serde(default)]
-    pub mtime: String,
-    /// The target of a symlink.
-    #[serde(rename = "linkTarget", default)]
-    pub link_target: String,
 }
 
 /// The header in which the daemon describes the path of an archive reply.

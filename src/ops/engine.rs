@@ -2,11 +2,18 @@
 //!
 //! [`EngineClient`] is cheap to clone and safe to share between threads: clones share one
 //! [`Transport`] (and so its pool of kept-alive connections) and the negotiated API version.
-//! Each endpoint is a plain function in the [`ops`](mod@crate::ops) modules; `EngineClient` also implements the
-//! [`Client`](crate::Client) trait by calling them.
+//! Each endpoint is a plain function in the [`ops`](mod@crate::ops) modules; `EngineClient` also
+//! implements the [`Client`](crate::Client) trait by calling them (that implementation lives in
+//! [`client`](mod@crate::client), above `ops`).
 //!
 //! The same client speaks to Podman's Docker-compatible service: it tells the engines apart by
 //! their ping ([`Engine`]) and handles Podman's differences; see [`podman`](mod@crate::ops::podman).
+//!
+//! This is the core every endpoint sends through: the limits of a call (how long it may wait,
+//! how much JSON it may read), `call` and `upgrade`, the API version negotiation and the engine's
+//! kind. Uses transport (the connection pool and HTTP/1.1), error, [`env`](crate::ops::env) (where
+//! the engine is), the ping (to negotiate) and the image push and tag (offered as methods);
+//! nothing above `ops`.
 //!
 //! ```
 //! # #[cfg(feature = "fake")] {
@@ -550,6 +557,7 @@ impl EngineClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::testing::http::{json, serve, serve_with, Server};
 
     #[test]
     fn engines_by_server_header() {
@@ -564,15 +572,15 @@ mod tests {
         }
     }
 
-    fn engine_server(server: &'static str) -> (EngineClient, crate::fake::testing::http::Server) {
-        crate::fake::testing::http::serve_with(false, move |r| {
+    fn engine_server(server: &'static str) -> (EngineClient, Server) {
+        serve_with(false, move |r| {
             if r.path == "/_ping" {
                 return (
                     format!("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nServer: {server}\r\nContent-Length: 2\r\n\r\nOK").into_bytes(),
                     false,
                 );
             }
-            crate::fake::testing::http::json("200 OK", "{\"Id\":\"x\"}")
+            json("200 OK", "{\"Id\":\"x\"}")
         })
     }
 
@@ -644,10 +652,8 @@ mod tests {
         shareable::<EngineClient>();
     }
 
-    fn negotiating_server(
-        offer: &'static str,
-    ) -> (EngineClient, crate::fake::testing::http::Server) {
-        crate::fake::testing::http::serve_with(false, move |r| {
+    fn negotiating_server(offer: &'static str) -> (EngineClient, Server) {
+        serve_with(false, move |r| {
             if r.path == "/_ping" {
                 let header = if offer.is_empty() {
                     String::new()
@@ -665,7 +671,7 @@ mod tests {
                     false,
                 );
             }
-            crate::fake::testing::http::json("200 OK", "{\"Id\":\"x\"}")
+            json("200 OK", "{\"Id\":\"x\"}")
         })
     }
 
@@ -707,7 +713,7 @@ mod tests {
 
     #[test]
     fn empty_error_bodies_name_the_route() {
-        let (docker, _server) = crate::fake::testing::http::serve(|r| {
+        let (docker, _server) = serve(|r| {
             assert!(r.path.ends_with("/json"));
             (
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
@@ -738,12 +744,8 @@ mod tests {
 
     #[test]
     fn json_replies_are_capped() {
-        let (docker, _server) = crate::fake::testing::http::serve(|_| {
-            crate::fake::testing::http::json(
-                "200 OK",
-                &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096)),
-            )
-        });
+        let (docker, _server) =
+            serve(|_| json("200 OK", &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096))));
         assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
         let small = docker.with_json_limit(1024);
         assert!(crate::ops::container::inspect(&small, "abc").is_err());

@@ -2,13 +2,16 @@
 //! the JSON-lines progress stream of pull/push/build.
 //!
 //! Both are push parsers at heart ([`FrameDecoder`], the line splitter behind [`JsonMessages`])
-//! driven by thin `Read` pumps, so that any split of the input gives the same result.
+//! driven by thin `Read` pumps, so that any split of the input gives the same result. A progress
+//! message is a [`JsonMessage`], defined in [`models`](crate::ops::models) and re-exported here.
+//!
+//! Works on any `Read`: uses the error type and the models, no engine client and no transport.
 
 use std::io::{self, Read, Write};
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result};
+
+pub use crate::ops::models::{JsonError, JsonMessage, JsonProgress};
 
 /// The largest stdcopy frame accepted; the daemon writes at most 32 KiB per frame, so a bigger
 /// size field means the stream is not what it should be.
@@ -219,77 +222,6 @@ pub fn demux(reader: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Wri
                 Some((StdStream::Stderr, data)) => stderr.write_all(data)?,
                 None => {}
             }
-        }
-    }
-}
-
-/// The `errorDetail` of a progress message.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct JsonError {
-    /// A numeric code, when the daemon gives one (often 0).
-    #[serde(default)]
-    pub code: i64,
-    /// The error's text.
-    #[serde(default)]
-    pub message: String,
-}
-
-/// The `progressDetail` of a progress message.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct JsonProgress {
-    /// Bytes done.
-    #[serde(default)]
-    pub current: i64,
-    /// Bytes in all.
-    #[serde(default)]
-    pub total: i64,
-}
-
-/// One message of a JSON-lines progress stream (moby's `jsonmessage.JSONMessage`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct JsonMessage {
-    /// A status line, e.g. `Pulling fs layer` or `Digest: sha256:...`.
-    #[serde(default)]
-    pub status: String,
-    /// The layer or image the status is about.
-    #[serde(default)]
-    pub id: String,
-    /// A rendered progress bar.
-    #[serde(default)]
-    pub progress: String,
-    /// The numbers behind the progress bar.
-    #[serde(default)]
-    pub progress_detail: Option<JsonProgress>,
-    /// Build output (`Step 1/3 : FROM scratch`).
-    #[serde(default)]
-    pub stream: String,
-    /// The legacy error text.
-    #[serde(default)]
-    pub error: String,
-    /// The structured error.
-    #[serde(default)]
-    pub error_detail: Option<JsonError>,
-    /// Extra data, e.g. `{"ID": "sha256:..."}` at the end of a build.
-    #[serde(default)]
-    pub aux: Option<serde_json::Value>,
-}
-
-impl JsonMessage {
-    /// The error this message carries, if any: `errorDetail.message`, else `error`.
-    pub fn error_message(&self) -> Option<&str> {
-        let detail = self
-            .error_detail
-            .as_ref()
-            .map(|d| d.message.as_str())
-            .filter(|m| !m.is_empty());
-        match detail {
-            Some(m) => Some(m),
-            None if !self.error.is_empty() => Some(&self.error),
-            // An `errorDetail` without a text is still an error.
-            None if self.error_detail.is_some() => Some("unknown error in stream"),
-            None => None,
         }
     }
 }

@@ -1,5 +1,11 @@
-//! A scripted engine on a Unix socket for the unit tests: it records each request (decoded from
-//! the wire) and answers with bytes a handler chooses.
+//! A scripted engine on a Unix socket for the unit tests of `ops`: it records each request
+//! (decoded from the wire) and answers with bytes a handler chooses. `serve` hands out an
+//! `EngineClient` pinned to API 1.41 and to the Docker engine, `serve_with(false, ..)` one that
+//! negotiates with its ping.
+//!
+//! Test builds only. Uses `ops`' engine client (to connect one to the socket) and std: requests
+//! are parsed here, not by `transport`, so the tests check the bytes the client sends rather
+//! than the client's own reading of them.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -7,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::config::DockerConfig;
 use crate::ops::engine::{new_engine_api_client, EngineClient};
+use crate::ops::env::DockerConfig;
 
 /// A request as the engine received it.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +121,7 @@ pub(crate) fn serve_with(
     (client, Server { requests, path })
 }
 
+/// Starts a server and a client pinned to API 1.41 and to the Docker engine.
 pub(crate) fn serve(
     handler: impl Fn(&Recorded) -> (Vec<u8>, bool) + Send + Sync + 'static,
 ) -> (EngineClient, Server) {
