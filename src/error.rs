@@ -11,6 +11,9 @@
 //!
 //! Callers match on kinds through the predicates ([`Error::is_not_found`], [`Error::exit_code`],
 //! [`Error::code`], ...), never on message strings.
+//!
+//! The bottom layer: it uses no other module of the crate, so what the predicates match
+//! (Podman's texts for conflicts, the registries' codes for a missing image) is kept here.
 
 use std::fmt;
 use std::io;
@@ -545,6 +548,10 @@ impl From<serde_json::Error> for Error {
 }
 
 /// The texts of Podman 4's 500 replies for the conditions Docker answers with 409.
+///
+/// They belong with Podman's other differences ([`ops::podman`](mod@crate::ops::podman)), but
+/// [`Error::is_conflict`] matches them and the error type uses no module above it, so they are
+/// kept here.
 ///
 /// - `that name is already in use`: creating a container with a name in use;
 /// - `container state improper`: killing a container that is not running, removing a running

@@ -25,6 +25,8 @@
 //! assert_eq!(r.familiar_string(), "busybox:1.36");
 //! # Ok::<(), s2i_docker::Error>(())
 //! ```
+//!
+//! A leaf beside the layers: it uses only `error`.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;

@@ -16,6 +16,8 @@
 //!
 //! Numbers follow Go's `strconv.Atoi`, so a `+` sign and leading zeros are accepted and the
 //! error texts are the reference's, byte for byte.
+//!
+//! A leaf beside the layers: it uses only `error`.
 
 use std::fmt;
 use std::str::FromStr;
