@@ -67,10 +67,6 @@ use link::Link;
 use watch::{reap_wait, Event, Run};
 
 pub use cancel::RunCancel;
-// Reachable here with the rest of the run's crate-wide items, whether or not the crate goes
-// through this path.
-#[allow(unused_imports)]
-pub(crate) use command::{command_for, path_join};
 pub(crate) use hook::catch_hook;
 
 /// `/dev/shm` size of S2I containers: 64 MiB.
