@@ -1,18 +1,22 @@
-//! Response bodies (length-delimited, chunked, close-delimited, none) and chunked request bodies.
+//! Response bodies: how one ends (length-delimited, chunked, close-delimited, or none), and
+//! [`ResponseBody`], which reads one as a stream and hands the connection back to the pool at
+//! its end.
+//!
+//! Reads go straight into the caller's buffer when it is large enough, so big bodies are not
+//! copied twice; a chunked body's framing is taken from the connection's buffer as it comes.
+//!
+//! Uses nothing outside the transport but `error` (and std).
 
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::chunked::{self, ChunkedDecoder, LAST_CHUNK, MAX_CHUNK_HEADER};
+use super::chunked::ChunkedDecoder;
 use super::conn::{io_error, Conn};
-use super::wire::{parse_response_head, Head, Status};
-use super::{early_answer, write_all, Ctx, Failure, Shared};
+use super::pool::Shared;
+use super::wire::Head;
 use crate::error::{Error, Result};
-
-/// The size of the chunks a streamed request body is sent in; also the most of it in memory.
-const CHUNK: usize = 64 * 1024;
 
 /// How a response body ends.
 pub(crate) enum BodyKind {
@@ -218,113 +222,139 @@ impl ResponseBody {
             return Ok(0);
         }
         loop {
-            match &mut self.kind {
+            let got = match self.kind {
                 BodyKind::Done => return Ok(0),
                 BodyKind::Failed => {
                     return Err(Error::Io(io::Error::other(
                         "the response body cannot be read after an earlier error",
                     )))
                 }
-                BodyKind::Length(left) => {
-                    let want = usize::try_from(*left).unwrap_or(usize::MAX).min(out.len());
-                    let Some(conn) = self.conn.as_mut() else {
-                        return Ok(0);
-                    };
-                    let mut n = conn.take_buffered(&mut out[..want]);
-                    if n == 0 {
-                        match self.read_more(&mut out[..want])? {
-                            More::End { cancelled } => return Err(self.truncated(cancelled)),
-                            More::Buffered => continue,
-                            More::Direct(direct) => n = direct,
-                        }
-                    }
-                    if let BodyKind::Length(left) = &mut self.kind {
-                        *left -= n as u64;
-                        if *left == 0 {
-                            self.finish();
-                        }
-                    }
-                    return Ok(n);
-                }
-                BodyKind::Chunked(dec) => {
-                    let Some(conn) = self.conn.as_mut() else {
-                        return Ok(0);
-                    };
-                    // Hand out everything buffered, across chunk boundaries, until `out` is
-                    // full: one read of the socket then serves several small chunks.
-                    let mut n = 0;
-                    while n < out.len() && !conn.buffered().is_empty() {
-                        let (used, data) = match dec.decode(conn.buffered(), out.len() - n) {
-                            Ok(step) => step,
-                            Err(e) if n == 0 => return Err(e),
-                            // The decoder stays failed: the next read reports the error, and
-                            // the data before the bad framing is not lost.
-                            Err(_) => return Ok(n),
-                        };
-                        let len = data.len();
-                        out[n..n + len].copy_from_slice(&conn.buffered()[data]);
-                        conn.consume(used);
-                        n += len;
-                        if dec.is_done() {
-                            self.finish();
-                            return Ok(n);
-                        }
-                        if used == 0 {
-                            break;
-                        }
-                    }
-                    if n > 0 {
-                        // Take the framing that follows too, so the connection is released as
-                        // soon as the last data byte is handed out. An error there waits for
-                        // the next read.
-                        if let Ok((framing, _)) = dec.decode(conn.buffered(), 0) {
-                            conn.consume(framing);
-                        }
-                        if dec.is_done() {
-                            self.finish();
-                        }
-                        return Ok(n);
-                    }
-                    // Nothing buffered. A chunk whose rest fills `out` is read straight into
-                    // it (no copy); otherwise one read into the buffer takes the rest of the
-                    // chunk, the framing and the chunks after it at once.
-                    let direct = dec.data_remaining();
-                    let target = if direct >= out.len() as u64 {
-                        &mut out[..]
-                    } else {
-                        conn.reserve_for_stream(out.len());
-                        &mut [][..]
-                    };
-                    match self.read_more(target)? {
-                        More::End { cancelled } => return Err(self.truncated(cancelled)),
-                        More::Buffered => continue,
-                        More::Direct(n) => {
-                            if let BodyKind::Chunked(dec) = &mut self.kind {
-                                dec.consume_data(n);
-                            }
-                            return Ok(n);
-                        }
-                    }
-                }
-                BodyKind::Close => {
-                    let Some(conn) = self.conn.as_mut() else {
-                        return Ok(0);
-                    };
-                    let n = conn.take_buffered(out);
-                    if n > 0 {
-                        return Ok(n);
-                    }
-                    match self.read_more(out)? {
-                        More::End { cancelled: true } => return Err(Error::Cancelled),
-                        More::End { cancelled: false } => {
-                            self.finish();
-                            return Ok(0);
-                        }
-                        More::Buffered => continue,
-                        More::Direct(n) => return Ok(n),
-                    }
-                }
+                BodyKind::Length(left) => self.read_length(left, out)?,
+                BodyKind::Chunked(_) => self.read_chunked(out)?,
+                BodyKind::Close => self.read_close(out)?,
+            };
+            if let Got::Bytes(n) = got {
+                return Ok(n);
             }
+        }
+    }
+
+    /// A read of a body with `left` bytes to come.
+    fn read_length(&mut self, left: u64, out: &mut [u8]) -> Result<Got> {
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(out.len());
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(Got::Bytes(0));
+        };
+        let mut n = conn.take_buffered(&mut out[..want]);
+        if n == 0 {
+            match self.read_more(&mut out[..want])? {
+                More::End { cancelled } => return Err(self.truncated(cancelled)),
+                More::Buffered => return Ok(Got::Refilled),
+                More::Direct(direct) => n = direct,
+            }
+        }
+        if let BodyKind::Length(left) = &mut self.kind {
+            *left -= n as u64;
+            if *left == 0 {
+                self.finish();
+            }
+        }
+        Ok(Got::Bytes(n))
+    }
+
+    /// A read of a chunked body: what is buffered if anything, else from the socket.
+    fn read_chunked(&mut self, out: &mut [u8]) -> Result<Got> {
+        match self.chunks_from_buffer(out)? {
+            Some(n) => Ok(Got::Bytes(n)),
+            None => self.chunk_from_socket(out),
+        }
+    }
+
+    /// Hands out everything buffered, across chunk boundaries, until `out` is full: one read of
+    /// the socket then serves several small chunks. `None` when nothing was handed out and the
+    /// body goes on.
+    fn chunks_from_buffer(&mut self, out: &mut [u8]) -> Result<Option<usize>> {
+        let (BodyKind::Chunked(dec), Some(conn)) = (&mut self.kind, self.conn.as_mut()) else {
+            return Ok(Some(0));
+        };
+        let mut n = 0;
+        while n < out.len() && !conn.buffered().is_empty() {
+            let (used, data) = match dec.decode(conn.buffered(), out.len() - n) {
+                Ok(step) => step,
+                Err(e) if n == 0 => return Err(e),
+                // The decoder stays failed: the next read reports the error, and the data
+                // before the bad framing is not lost.
+                Err(_) => return Ok(Some(n)),
+            };
+            let len = data.len();
+            out[n..n + len].copy_from_slice(&conn.buffered()[data]);
+            conn.consume(used);
+            n += len;
+            if dec.is_done() {
+                self.finish();
+                return Ok(Some(n));
+            }
+            if used == 0 {
+                break;
+            }
+        }
+        if n == 0 {
+            return Ok(None);
+        }
+        // Take the framing that follows too, so the connection is released as soon as the last
+        // data byte is handed out. An error there waits for the next read.
+        if let Ok((framing, _)) = dec.decode(conn.buffered(), 0) {
+            conn.consume(framing);
+        }
+        if dec.is_done() {
+            self.finish();
+        }
+        Ok(Some(n))
+    }
+
+    /// With nothing buffered: a chunk whose rest fills `out` is read straight into it (no
+    /// copy); otherwise one read into the buffer takes the rest of the chunk, the framing and
+    /// the chunks after it at once.
+    fn chunk_from_socket(&mut self, out: &mut [u8]) -> Result<Got> {
+        let (BodyKind::Chunked(dec), Some(conn)) = (&mut self.kind, self.conn.as_mut()) else {
+            return Ok(Got::Bytes(0));
+        };
+        let direct = dec.data_remaining();
+        let target = if direct >= out.len() as u64 {
+            &mut out[..]
+        } else {
+            conn.reserve_for_stream(out.len());
+            &mut [][..]
+        };
+        match self.read_more(target)? {
+            More::End { cancelled } => Err(self.truncated(cancelled)),
+            More::Buffered => Ok(Got::Refilled),
+            More::Direct(n) => {
+                if let BodyKind::Chunked(dec) = &mut self.kind {
+                    dec.consume_data(n);
+                }
+                Ok(Got::Bytes(n))
+            }
+        }
+    }
+
+    /// A read of a body that ends when the server closes the connection.
+    fn read_close(&mut self, out: &mut [u8]) -> Result<Got> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(Got::Bytes(0));
+        };
+        let n = conn.take_buffered(out);
+        if n > 0 {
+            return Ok(Got::Bytes(n));
+        }
+        match self.read_more(out)? {
+            More::End { cancelled: true } => Err(Error::Cancelled),
+            More::End { cancelled: false } => {
+                self.finish();
+                Ok(Got::Bytes(0))
+            }
+            More::Buffered => Ok(Got::Refilled),
+            More::Direct(n) => Ok(Got::Bytes(n)),
         }
     }
 
@@ -352,6 +382,14 @@ impl ResponseBody {
             _ => {}
         }
     }
+}
+
+/// What one step of reading a body gave.
+enum Got {
+    /// This many bytes for the caller (0: the end of the body).
+    Bytes(usize),
+    /// More bytes came into the connection's buffer: look again.
+    Refilled,
 }
 
 /// What a read from the socket gave.
@@ -398,76 +436,204 @@ impl fmt::Debug for ResponseBody {
     }
 }
 
-/// Reads from `reader` until `buf` is full or the reader ends; returns `(filled, ended)`.
-fn fill_chunk(reader: &mut (dyn Read + Send), buf: &mut [u8]) -> io::Result<(usize, bool)> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => return Ok((filled, true)),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((filled, false))
-}
+#[cfg(test)]
+mod tests {
+    //! Every framing read through a socket, reads of every size, and what dropping a body early
+    //! does with its connection.
 
-/// Streams `reader` as a chunked body, one write per chunk (the last one carries the end).
-///
-/// Returns `true` when the server answered before the whole body was sent: the upload stops
-/// there and the caller reads that answer (the connection is not reused).
-pub(crate) fn write_chunked(
-    conn: &mut Conn,
-    reader: &mut (dyn Read + Send),
-    ctx: &Ctx<'_>,
-) -> std::result::Result<bool, Failure> {
-    let mut buf = vec![0u8; MAX_CHUNK_HEADER + CHUNK + 2 + LAST_CHUNK.len()];
-    loop {
-        let (n, ended) = fill_chunk(reader, &mut buf[MAX_CHUNK_HEADER..MAX_CHUNK_HEADER + CHUNK])
-            .map_err(|e| Failure::from(Error::from(e)))?;
-        if conn.cancelled() {
-            return Err(Error::Cancelled.into());
-        }
-        let mut start = MAX_CHUNK_HEADER;
-        let mut end = MAX_CHUNK_HEADER;
-        if n > 0 {
-            start = chunked::write_chunk_header(&mut buf[..MAX_CHUNK_HEADER], n).unwrap_or(0);
-            end += n;
-            buf[end..end + 2].copy_from_slice(b"\r\n");
-            end += 2;
-        }
-        if ended {
-            buf[end..end + LAST_CHUNK.len()].copy_from_slice(LAST_CHUNK);
-            end += LAST_CHUNK.len();
-        }
-        if let Err(f) = write_all(conn, ctx, &buf[start..end]) {
-            return early_answer(conn, f);
-        }
-        if ended {
-            return Ok(false);
-        }
-        // A final answer while the upload goes on means the server will not read the rest
-        // (e.g. a 404 for a missing container): stop sending and read it.
-        if let Ok(Some(got)) = conn.poll_fill() {
-            if got > 0 && answered(conn) {
-                return Ok(true);
-            }
-        }
-    }
-}
+    use std::time::Duration;
 
-/// Whether the bytes received during an upload hold a final answer (or garbage, which the
-/// head reader reports); interim `1xx` heads are dropped and the upload goes on.
-fn answered(conn: &mut Conn) -> bool {
-    loop {
-        match parse_response_head(conn.buffered()) {
-            Ok(Status::Complete((n, head)))
-                if (100..200).contains(&head.status) && head.status != 101 =>
-            {
-                conn.consume(n)
+    use super::*;
+    use crate::fake::testing::wire::*;
+    use crate::transport::Transport;
+
+    #[test]
+    fn response_framings_and_reuse() {
+        let server = Server::unix(vec![
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: 1\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 204 No Content\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 55\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited body"),
+                Step::Close,
+            ],
+            vec![Step::Request, send(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc")],
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nxyz"),
+            ],
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nnot chunked"),
+                Step::Close,
+            ],
+            vec![Step::Request, send(OK)],
+        ]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        assert_eq!(
+            text(t.send(req("GET", "/chunked"), None).unwrap()),
+            "hello world"
+        );
+        let head = t.send(req("HEAD", "/head"), None).unwrap();
+        assert_eq!(text(head), "");
+        let r = t.send(req("POST", "/204"), None).unwrap();
+        assert_eq!((r.status, r.reason()), (204, "No Content"));
+        assert_eq!(text(r), "");
+        let r = t.send(req("GET", "/304"), None).unwrap();
+        assert_eq!(r.status, 304);
+        assert_eq!(text(r), "");
+        let r = t.send(req("GET", "/continue"), None).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(text(r), "ok");
+        assert_eq!(text(t.send(req("GET", "/empty"), None).unwrap()), "");
+        assert_eq!(
+            text(t.send(req("GET", "/close"), None).unwrap()),
+            "close-delimited body"
+        );
+        assert_eq!(text(t.send(req("GET", "/http10"), None).unwrap()), "abc");
+        assert_eq!(
+            text(t.send(req("GET", "/conn-close"), None).unwrap()),
+            "xyz"
+        );
+        assert_eq!(
+            text(t.send(req("GET", "/gzip"), None).unwrap()),
+            "not chunked"
+        );
+        assert_eq!(text(t.send(req("GET", "/last"), None).unwrap()), "OK");
+        drop(t);
+        let conns: Vec<usize> = records(server).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(conns, [0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+    }
+
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: yes\r\n\r\n";
+
+    #[test]
+    fn one_byte_reads_through_the_socket() {
+        let server = Server::unix(vec![vec![
+            Step::Request,
+            Step::Trickle(CHUNKED.to_vec()),
+            Step::Request,
+            Step::Trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec()),
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        for want in ["abc0123456789abcdef", "hello"] {
+            let r = t.send(req("GET", "/x"), None).unwrap();
+            let mut body = r.into_body();
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            loop {
+                match body.read(&mut byte).unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&byte[..n]),
+                }
             }
-            Ok(Status::Complete(_)) | Err(_) => return true,
-            Ok(Status::Partial) => return false,
+            assert_eq!(String::from_utf8(got).unwrap(), want);
         }
+        drop(t);
+        assert_eq!(server.finish().len(), 2);
+    }
+
+    #[test]
+    fn every_split_point_through_the_socket() {
+        let mut script = Vec::new();
+        for i in 1..CHUNKED.len() {
+            script.push(Step::Request);
+            script.push(send(&CHUNKED[..i]));
+            script.push(Step::Sleep(Duration::from_millis(2)));
+            script.push(send(&CHUNKED[i..]));
+        }
+        let server = Server::unix(vec![script]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        for _ in 1..CHUNKED.len() {
+            let r = t.send(req("GET", "/x"), None).unwrap();
+            assert_eq!(r.header("api-version"), Some("1.41"));
+            assert_eq!(text(r), "abc0123456789abcdef");
+        }
+        drop(t);
+        assert!(server.finish().iter().all(|(c, _)| *c == 0));
+    }
+
+    #[test]
+    fn large_reads_span_small_chunks_and_big_chunks_go_straight_through() {
+        let mut small = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut want_small = Vec::new();
+        for i in 0..40u8 {
+            let data = vec![b'a' + i % 26; 1000];
+            small.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            small.extend_from_slice(&data);
+            small.extend_from_slice(b"\r\n");
+            want_small.extend_from_slice(&data);
+        }
+        small.extend_from_slice(b"0\r\n\r\n");
+        let big_data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut big = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        big.extend_from_slice(format!("{:x}\r\n", big_data.len()).as_bytes());
+        big.extend_from_slice(&big_data);
+        big.extend_from_slice(b"\r\n0\r\n\r\n");
+        let server = Server::unix(vec![vec![
+            Step::Request,
+            send(&small),
+            Step::Request,
+            send(&big),
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        for want in [&want_small, &big_data] {
+            let mut body = t.send(req("GET", "/x"), None).unwrap().into_body();
+            let mut buf = vec![0u8; 64 << 10];
+            let (mut got, mut reads) = (Vec::new(), Vec::new());
+            loop {
+                match body.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => {
+                        got.extend_from_slice(&buf[..n]);
+                        reads.push(n);
+                    }
+                }
+            }
+            assert_eq!(&got, want);
+            // One read hands out the data of many buffered chunks, not one chunk's.
+            assert!(reads.iter().any(|&n| n > 1000), "{reads:?}");
+        }
+        drop(t);
+        // Both bodies ended cleanly: one connection served both.
+        assert!(server.finish().iter().all(|(c, _)| *c == 0));
+    }
+
+    #[test]
+    fn early_drop_closes_unless_the_rest_is_here() {
+        let server = Server::unix(vec![
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789"),
+            ],
+            vec![Step::Request, send(OK)],
+        ]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        // Whole bodies already received: dropping skips them and keeps the connection.
+        drop(t.send(req("GET", "/1"), None).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        drop(t.send(req("GET", "/2"), None).unwrap());
+        let mut body = t.send(req("GET", "/3"), None).unwrap().into_body();
+        let mut five = [0u8; 5];
+        body.read_exact(&mut five).unwrap();
+        drop(body);
+        assert_eq!(text(t.send(req("GET", "/4"), None).unwrap()), "OK");
+        drop(t);
+        let conns: Vec<usize> = records(server).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(conns, [0, 0, 0, 1]);
     }
 }

@@ -1,4 +1,10 @@
-//! Cancelling calls in flight from another thread.
+//! Cancelling calls in flight from another thread: the [`Cancel`] handle, and the registration
+//! through which a connection in use stays reachable by it.
+//!
+//! Cancelling shuts the registered sockets down, so that a read or write blocked in the kernel
+//! returns at once; a flag alone would only be seen by the next call.
+//!
+//! Uses nothing outside the transport but `error` (and std).
 
 use std::fmt;
 use std::net::Shutdown;
@@ -111,5 +117,84 @@ impl Drop for Registration {
         if let Some(i) = sockets.iter().position(|(id, _)| *id == self.id) {
             sockets.swap_remove(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A cancel wakes a call blocked on the head, on a body, or on an upgraded stream.
+
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::fake::testing::wire::*;
+    use crate::transport::{Transport, Upgrade};
+
+    #[test]
+    fn cancel_aborts_blocked_calls() {
+        let server = Server::unix(vec![
+            vec![Step::Request],
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"),
+            ],
+            vec![
+                Step::Head,
+                send(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n"),
+            ],
+        ]);
+        let t = Arc::new(Transport::new(server.host.clone(), None).unwrap());
+
+        // Waiting for the head.
+        let cancel = Cancel::new();
+        let (t2, c2) = (Arc::clone(&t), cancel.clone());
+        let waiting = std::thread::spawn(move || {
+            let mut r = req("POST", "/v1.41/containers/x/wait");
+            r.timeouts.response = None;
+            t2.send(r, Some(&c2))
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        cancel.cancel();
+        assert!(matches!(waiting.join().unwrap(), Err(Error::Cancelled)));
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(cancel.is_cancelled());
+        // Later calls fail at once, without connecting.
+        assert!(matches!(
+            t.send(req("GET", "/x"), Some(&cancel)),
+            Err(Error::Cancelled)
+        ));
+
+        // Reading a body.
+        let cancel = Cancel::new();
+        let mut r = req("GET", "/body");
+        r.timeouts.idle = None;
+        let resp = t.send(r, Some(&cancel)).unwrap();
+        let reading = std::thread::spawn(move || resp.read_to_vec(100));
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        cancel.cancel();
+        let got = reading.join().unwrap();
+        assert!(matches!(got, Err(Error::Cancelled)), "{got:?}");
+        assert!(start.elapsed() < Duration::from_secs(1));
+
+        // An upgraded stream.
+        let cancel = Cancel::new();
+        let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), Some(&cancel)).unwrap()
+        else {
+            panic!("not upgraded")
+        };
+        let (mut rd, _wr) = up.split();
+        let reading = std::thread::spawn(move || {
+            let mut buf = [0u8; 16];
+            rd.read(&mut buf).map_err(Error::from)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        cancel.cancel();
+        assert!(matches!(reading.join().unwrap(), Err(Error::Cancelled)));
+        drop(_wr);
+        drop(t);
+        server.finish();
     }
 }

@@ -4,6 +4,8 @@
 //! progress, archives), and chunked is how request bodies of unknown length (a tar stream) go
 //! up. The decoder is a byte-level state machine: it keeps no bytes of its own, so memory stays
 //! constant whatever the peer sends, and input may be split anywhere.
+//!
+//! Uses nothing outside the transport but `error` (and std).
 
 use std::ops::Range;
 

@@ -1,4 +1,10 @@
-//! Sockets, connecting, and a buffered connection with cached timeouts.
+//! Sockets and connections: the [`Socket`] (Unix, TCP, or a [`Connector`]'s connection),
+//! connecting with the errors that say what to fix, the plain-or-TLS [`Stream`], and [`Conn`],
+//! a stream with its read buffer and the timeouts last set on it (so that setting the same
+//! limit again costs no system call).
+//!
+//! Uses nothing outside the transport but `error` (and std; rustls behind the `tls` feature, to
+//! recognise a TLS alert inside an I/O error).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -373,6 +379,60 @@ pub(crate) fn connect(host: &Host, timeout: Duration) -> Result<Socket> {
                 }
             }
             Err(connect_error(host, last))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What a failed connect reports: no such socket, nothing listening, nothing on the port.
+
+    use super::*;
+    use crate::fake::testing::wire::*;
+    use crate::transport::Transport;
+
+    #[test]
+    fn connect_errors() {
+        let dir = TempDir::new();
+        let missing = dir.path().join("missing.sock");
+        let t = Transport::new(Host::Unix(missing.clone()), None).unwrap();
+        match t.send(req("GET", "/_ping"), None) {
+            Err(e @ Error::Connect { .. }) => {
+                let Error::Connect { host, failure, .. } = &e else {
+                    unreachable!()
+                };
+                assert_eq!(*failure, ConnectFailure::NoSuchSocket);
+                assert_eq!(host, &format!("unix://{}", missing.display()));
+                assert!(e
+                    .to_string()
+                    .starts_with("failed to connect to the docker API at unix://"));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let dead = dir.path().join("dead.sock");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+        let t = Transport::new(Host::Unix(dead), None).unwrap();
+        assert!(matches!(
+            t.send(req("GET", "/_ping"), None),
+            Err(Error::Connect {
+                failure: ConnectFailure::NotRunning,
+                ..
+            })
+        ));
+
+        let port = free_port();
+        let t = Transport::new(
+            Host::parse(&format!("tcp://127.0.0.1:{port}"), false).unwrap(),
+            None,
+        )
+        .unwrap();
+        match t.send(req("GET", "/_ping"), None) {
+            Err(e @ Error::Connect { failure: ConnectFailure::NotRunning, .. }) => assert_eq!(
+                e.to_string(),
+                format!("Cannot connect to the Docker daemon at tcp://127.0.0.1:{port}. Is the docker daemon running?")
+            ),
+            other => panic!("{other:?}"),
         }
     }
 }

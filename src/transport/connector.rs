@@ -6,7 +6,7 @@
 //! everything above the bytes (framing, pooling, stale checks, resending, time limits,
 //! cancelling, upgrades) is the transport's own code, exactly as over a Unix socket.
 //!
-//! The shapes here may change in a minor release, hence the module's name.
+//! The shapes here may change in a minor release.
 //!
 //! A [`Connection`] is used the way the transport uses a socket: shared between the request in
 //! flight, a [`Cancel`](super::Cancel) watching it and the two halves of an upgraded stream, so
@@ -16,13 +16,15 @@
 //!   down for reading), and otherwise blocks until at least one byte is there;
 //! - with a read (write) timeout set, a read (write) that waits longer fails with
 //!   [`io::ErrorKind::WouldBlock`] or [`io::ErrorKind::TimedOut`], which the transport reports
-//!   as [`Error::Timeout`](crate::Error::Timeout);
+//!   as [`Error::Timeout`](crate::error::Error::Timeout);
 //! - in non-blocking mode a read with nothing to return fails with
 //!   [`io::ErrorKind::WouldBlock`] at once (how an idle pooled connection is checked);
 //! - [`shutdown`](Connection::shutdown) with [`Shutdown::Both`] wakes a blocked read or write
 //!   on another thread (how a [`Cancel`](super::Cancel) aborts a call), and
 //!   [`Shutdown::Write`] tells the peer no more bytes are coming while reads go on (how an
 //!   attached container's standard input is closed).
+//!
+//! Uses nothing outside the transport (only std).
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -77,7 +79,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Host, Shared, Transport, POOL_SIZE};
+use super::pool::Shared;
+use super::{Host, Transport};
 
 /// A connected byte stream the transport can use in place of a socket; see the
 /// [module documentation](self) for the behaviour it needs.
@@ -108,8 +111,8 @@ pub trait Connector: Send + Sync {
     /// # Errors
     ///
     /// Whatever keeps the connection from being made; the transport reports it as
-    /// [`Error::Connect`](crate::Error::Connect), classified by its kind as a socket's would be
-    /// (`ConnectionRefused`: the engine is not running; `NotFound`: no such socket).
+    /// [`Error::Connect`](crate::error::Error::Connect), classified by its kind as a socket's
+    /// would be (`ConnectionRefused`: the engine is not running; `NotFound`: no such socket).
     fn connect(&self) -> io::Result<Box<dyn Connection>>;
 }
 
@@ -120,20 +123,8 @@ impl Transport {
     /// and a `tcp://` host's base path is still put before every request target. No TLS is
     /// spoken over such connections.
     pub fn with_connector(host: Host, connector: Arc<dyn Connector>) -> Transport {
-        let base_path = match &host {
-            Host::Tcp { base_path, .. } => base_path.clone(),
-            Host::Unix(_) => String::new(),
-        };
         Transport {
-            shared: Arc::new(Shared {
-                host_header: host.header_value(),
-                host,
-                base_path,
-                #[cfg(feature = "tls")]
-                tls: None,
-                connector: Some(connector),
-                idle: Mutex::new(Vec::with_capacity(POOL_SIZE)),
-            }),
+            shared: Arc::new(Shared::new(host, Some(connector))),
         }
     }
 }

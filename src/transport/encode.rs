@@ -3,6 +3,8 @@
 //! The transport sends targets as given, so callers build them with these functions. Unreserved
 //! characters (RFC 3986 §2.3: `A-Z a-z 0-9 - . _ ~`) are kept; every other byte of the UTF-8
 //! form is written as `%XX` with upper-case hex digits.
+//!
+//! Uses nothing of the crate (only std).
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 

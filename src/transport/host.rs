@@ -1,4 +1,7 @@
-//! Docker host strings: `unix:///path` and `tcp://host[:port][/base]`.
+//! Docker host strings: `unix:///path` and `tcp://host[:port][/base]`, parsed as the docker CLI
+//! parses `DOCKER_HOST`, and the `Host` header each kind of host sends.
+//!
+//! Uses nothing outside the transport but `error` (and std).
 
 use std::fmt;
 use std::path::PathBuf;

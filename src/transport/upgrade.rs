@@ -1,4 +1,8 @@
-//! The raw duplex stream after `101 Switching Protocols` (`POST /containers/{id}/attach`).
+//! The raw duplex stream after `101 Switching Protocols` (`POST /containers/{id}/attach`): the
+//! [`Upgraded`] stream, its read and write halves, and the [`StdinWriter`] trait with its
+//! [`ShutdownHandle`], through which a run half-closes or ends an attached container's stream.
+//!
+//! Uses nothing outside the transport but `error` (and std).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -354,6 +358,78 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(wr.write_all(b"late").is_err());
         drop((rd, wr));
+        drop(t);
+        server.finish();
+    }
+
+    #[test]
+    fn upgrade_keeps_leftover_bytes_and_half_closes() {
+        let server = Server::unix(vec![
+            vec![
+                Step::Head,
+                send(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n\x01\x00\x00\x00\x00\x00\x00\x02hi"),
+                Step::ReadToEnd,
+                send(b"bye"),
+                Step::Close,
+            ],
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n{\"message\":\"No such thing\"}\r\n"),
+            ],
+        ]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        let mut r = req("POST", "/v1.41/containers/c/attach?stdin=1&stream=1");
+        r.headers.push(("Content-Type", "text/plain".into()));
+        let Upgrade::Switched(up) = t.upgrade(r, None).unwrap() else {
+            panic!("not upgraded")
+        };
+        let (mut rd, mut wr) = up.split();
+        let mut frame = [0u8; 10];
+        rd.read_exact(&mut frame).unwrap();
+        assert_eq!(&frame, b"\x01\x00\x00\x00\x00\x00\x00\x02hi");
+        wr.write_all(b"stdin data").unwrap();
+        wr.close_write().unwrap();
+        let mut rest = Vec::new();
+        rd.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"bye");
+        drop((rd, wr));
+
+        let Upgrade::Refused(resp) = t
+            .upgrade(req("POST", "/v1.41/containers/none/attach"), None)
+            .unwrap()
+        else {
+            panic!("upgraded")
+        };
+        assert_eq!(resp.status, 404);
+        assert!(text(resp).contains("No such thing"));
+        drop(t);
+        let recs = records(server);
+        assert_eq!(recs[0].0, 0);
+        assert_eq!(
+            recs[0].1,
+            format!(
+                "POST /v1.41/containers/c/attach?stdin=1&stream=1 HTTP/1.1\r\nHost: api.moby.localhost\r\n{}Content-Type: text/plain\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n",
+                ua()
+            )
+        );
+        assert_eq!(recs[1], (0, "stdin data".to_string()));
+        assert_eq!(recs[2].0, 1);
+    }
+
+    #[test]
+    fn upgraded_stream_reads_and_writes_at_once() {
+        let server = Server::unix(vec![vec![
+            Step::Head,
+            send(b"HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\n\r\n"),
+            Step::Echo,
+            send(b"done"),
+            Step::Close,
+        ]]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        let Upgrade::Switched(up) = t.upgrade(req("POST", "/attach"), None).unwrap() else {
+            panic!("not upgraded")
+        };
+        assert_duplex_echo(up);
         drop(t);
         server.finish();
     }

@@ -5,6 +5,8 @@
 //! to test at every split point. Heads are capped at [`MAX_HEAD_SIZE`] bytes and
 //! [`MAX_HEADERS`] headers, so a hostile or broken peer cannot make the client buffer without
 //! bound.
+//!
+//! Uses nothing outside the transport but `error` (and std, `httparse`).
 
 use std::ops::Range;
 

@@ -1,4 +1,13 @@
-//! Test support: a scripted HTTP server on a Unix socket (or TCP), and environment checks.
+//! The scripted raw-bytes server of the transport's tests: a [`Server`] on a Unix socket or TCP
+//! that plays one script of [`Step`]s per accepted connection, each on a thread of its own, and
+//! records what it read; and what those tests share: plain requests and replies, scratch
+//! directories, free ports, the checks for a local engine and for tools, and the duplex echo
+//! check of an upgraded stream.
+//!
+//! Replies are written as given, byte for byte, so a test can send anything a broken or hostile
+//! server might; requests are only split by their framing, never interpreted. Test builds only.
+//! It uses `transport` (hosts, limits, requests, and the chunked decoder that finds the end of
+//! an uploaded body) and nothing else of the crate.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -10,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::transport::chunked::ChunkedDecoder;
-use crate::transport::{Host, Timeouts};
+use crate::transport::{Body, Host, Request, Response, Timeouts, Transport, USER_AGENT};
 
 pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
@@ -45,6 +54,47 @@ pub(crate) fn timeouts() -> Timeouts {
         response: Some(Duration::from_secs(10)),
         idle: Some(Duration::from_secs(10)),
     }
+}
+
+/// A plain `200 OK` reply with the body `OK`.
+pub(crate) const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
+
+/// A request without a body or extra headers, with the limits of [`timeouts`].
+pub(crate) fn req(method: &'static str, target: &str) -> Request<'static> {
+    Request {
+        method,
+        target: target.into(),
+        headers: Vec::new(),
+        body: Body::Empty,
+        timeouts: timeouts(),
+    }
+}
+
+/// The whole body of `r`, as text.
+pub(crate) fn text(r: Response) -> String {
+    String::from_utf8(r.read_to_vec(1 << 20).expect("body")).expect("utf-8")
+}
+
+/// The `User-Agent` line of every request head.
+pub(crate) fn ua() -> String {
+    format!("User-Agent: {USER_AGENT}\r\n")
+}
+
+/// What `server` read, per connection, as text.
+pub(crate) fn records(server: Server) -> Vec<(usize, String)> {
+    server
+        .finish()
+        .into_iter()
+        .map(|(i, b)| (i, String::from_utf8_lossy(&b).into_owned()))
+        .collect()
+}
+
+/// `GET /_ping`, which must answer `200`; the body.
+pub(crate) fn ping(t: &Transport) -> crate::error::Result<String> {
+    let r = t.send(req("GET", "/_ping"), None)?;
+    assert_eq!(r.status, 200);
+    let body = r.read_to_vec(1024)?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A unique scratch directory, removed on drop.
