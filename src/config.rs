@@ -1,10 +1,15 @@
-//! The parts of S2I's configuration that the Docker layer reads (the reference's `pkg/api`).
+//! S2I's configuration as the Docker layer reads it (the reference's `pkg/api`): credentials
+//! ([`AuthConfig`]), resource limits ([`CGroupLimits`]), the build's settings ([`Config`]), an
+//! image's metadata ([`Image`]) and [`PullPolicy`]; [`DockerConfig`] and [`ContainerConfig`] are
+//! the engine's types, re-exported here.
+//!
+//! Uses error, user (the allowed UIDs) and ops (for the re-exported engine types), nothing else.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
+pub use crate::ops::container::ContainerConfig;
 pub use crate::ops::env::DockerConfig;
 use crate::user::RangeList;
 
@@ -124,16 +129,10 @@ pub struct CGroupLimits {
     pub parent: String,
 }
 
-/// The labels and environment of an image (the reference's `api.ContainerConfig`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerConfig {
-    /// The image's labels.
-    pub labels: HashMap<String, String>,
-    /// The image's environment, `NAME=value`.
-    pub env: Vec<String>,
-}
-
 /// An image as the S2I operations see it (the reference's `api.Image`).
+///
+/// Both configurations are the Engine's [`ContainerConfig`] with only `labels` and `env` filled
+/// (the reference's `api.ContainerConfig` holds those two); `None` where the image has none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Image {
     /// The image ID, `sha256:...`.
@@ -144,7 +143,8 @@ pub struct Image {
     pub config: Option<ContainerConfig>,
 }
 
-/// The fields of S2I's build configuration that the Docker layer reads (the reference's `api.Config`).
+/// The fields of S2I's build configuration that the Docker layer reads (the reference's
+/// `api.Config`).
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// The builder image.

@@ -344,7 +344,7 @@ fn image_metadata_and_its_fallbacks() {
         let image = d.check_image("builder:1").unwrap().unwrap();
         let config = image.config.unwrap();
         assert_eq!(
-            config.env,
+            config.env.unwrap(),
             ["APP_ROOT=/opt/app-root"],
             "{m}: the env of the image"
         );

@@ -541,7 +541,7 @@ fn label_of(result: &s2i_docker::PullResult) -> Option<String> {
         .image
         .as_ref()
         .and_then(|i| i.config.as_ref())
-        .and_then(|c| c.labels.get(ID_LABEL).cloned())
+        .and_then(|c| c.labels.as_ref()?.get(ID_LABEL).cloned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -885,7 +885,7 @@ fn pulls_of_unreachable_registries_retry_then_fail() {
     let base = ctx.base();
     let r = pull_image(&base.tag, &ctx.docker, PullPolicy::IfNotPresent).unwrap();
     assert!(!r.on_build);
-    let labels = r.image.unwrap().config.unwrap().labels;
+    let labels = r.image.unwrap().config.unwrap().labels.unwrap();
     assert_eq!(
         labels["io.openshift.s2i.scripts-url"],
         "image:///usr/libexec/s2i"
@@ -1130,7 +1130,7 @@ fn pulls_from_an_authenticated_registry() {
     let docker = DockerClient::new(ctx.client.clone(), auth.clone())
         .with_pull_progress(move |m| seen.lock().unwrap().push(m.status.clone()));
     let image = docker.check_and_pull_image(&name).unwrap().unwrap();
-    assert_eq!(image.config.unwrap().labels["pulled"], "yes");
+    assert_eq!(image.config.unwrap().labels.unwrap()["pulled"], "yes");
     assert!(!progress.lock().unwrap().is_empty());
     // As a build gets its builder: always pulled, then the user checked.
     let config = Config {

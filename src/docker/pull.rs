@@ -1,4 +1,9 @@
-//! Pulls: retries, pull policies, and the builder/runtime image helpers.
+//! Pulls: an image is inspected, pulled when missing or when the policy says so, with retries,
+//! progress and an inactivity limit; and the builder, rebuild and runtime images a build needs,
+//! with their users checked.
+//!
+//! Uses the client, ops (the pull endpoint and its JSON-lines output), auth (the pull's
+//! `X-Registry-Auth`), config, image_ref and error.
 
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -7,8 +12,9 @@ use std::time::Duration;
 use crate::auth::encode_auth;
 use crate::client::Client;
 use crate::config::{Config, Image, PullPolicy};
+use crate::docker::labels::image_from_inspect;
 use crate::docker::users::check_allowed_user_with_assemble_user;
-use crate::docker::{image_from_inspect, Docker, DockerClient, PullResult};
+use crate::docker::{Docker, DockerClient};
 use crate::error::{go_duration, Error, Result};
 use crate::image_ref::get_image_name;
 use crate::ops::image::{ImageInspect, ImagePullOptions};
@@ -28,6 +34,18 @@ pub const RETRIABLE_ERRORS: &[&str] = &[
     "transport closed before response was received",
     "connection refused",
 ];
+
+/// A callback that receives every progress message of a pull.
+pub type PullProgress = Arc<dyn Fn(&JsonMessage) + Send + Sync>;
+
+/// What [`pull_image`] found: the image and whether it has `ONBUILD` triggers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullResult {
+    /// The image has `ONBUILD` triggers.
+    pub on_build: bool,
+    /// The image's metadata (`None` only from a fake).
+    pub image: Option<Image>,
+}
 
 /// Whether an inspect error says the image is absent.
 ///

@@ -1,4 +1,7 @@
 //! User checks: may an image's user (or its `ONBUILD` users, or the assemble user) run?
+//!
+//! Uses config, user (the UID ranges and the parsing of users) and error; the image's users are
+//! read through the [`Docker`] trait, so the checks run over any implementation.
 
 use crate::config::Config;
 use crate::docker::Docker;

@@ -1,4 +1,7 @@
 //! [`FakeDocker`]: canned answers for the [`Docker`] trait, with its arguments recorded.
+//!
+//! Like the rest of `fake`, this stands above the layers and may use any of them (here: docker,
+//! config, archive, ops and error).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,11 +10,10 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::archive::{FileSystem, MakeTarWriter};
-use crate::config::Image;
+use crate::config::{ContainerConfig, Image};
 use crate::docker::{BuildImageOptions, CommitContainerOptions, Docker, RunContainerOptions};
 use crate::error::{Error, Result};
 use crate::fake::{clone_error, fail};
-use crate::ops::container::ContainerConfig;
 use crate::ops::image::ImageInspect;
 use crate::ops::system::Version;
 

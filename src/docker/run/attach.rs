@@ -14,7 +14,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::Instant;
 
 use crate::client::{Client, StdinWriter};
-use crate::docker::io::filled;
+use crate::docker::transfer::filled;
 use crate::docker::{OnStartHook, RunContainerOptions};
 use crate::error::{Error, Result};
 use crate::ops::container::{ContainerAttachOptions, HijackedResponse};

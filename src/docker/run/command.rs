@@ -6,7 +6,8 @@
 //! `command_overrides`).
 
 use crate::config::Image;
-use crate::docker::{destination_of, image_from_inspect, scripts_url_of, RunContainerOptions};
+use crate::docker::labels::{destination_of, image_from_inspect, scripts_url_of};
+use crate::docker::RunContainerOptions;
 use crate::error::Result;
 use crate::ops::container::{ContainerConfig, ContainerCreateBody, HostConfig};
 use crate::ops::image::ImageInspect;

@@ -1,5 +1,8 @@
 //! Shared by the unit tests of the docker module: a fake engine with images, and a
 //! logger that captures what the current thread logs.
+//!
+//! Test builds only; like the rest of `fake`, it may use any layer (here: fake's
+//! [`FakeClient`], docker, config and ops).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -7,10 +10,10 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
+use crate::config::{AuthConfig, ContainerConfig};
+use crate::docker::DockerClient;
 use crate::fake::FakeClient;
-use crate::ops::container::ContainerConfig;
 use crate::ops::image::ImageInspect;
-use crate::{AuthConfig, DockerClient};
 
 thread_local! {
     static CAPTURED: RefCell<Vec<(log::Level, String)>> = const { RefCell::new(Vec::new()) };

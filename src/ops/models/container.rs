@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
 ///
 /// `None` fields are left out of requests so the daemon applies the image's values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
     /// The host name of the container.

@@ -1,4 +1,9 @@
-//! Streams: builds, archives in and out of containers, and reading container output by lines.
+//! Bytes in and out of containers: archives uploaded into a container as they are produced,
+//! archives downloaded into the caller's writer as they arrive, a container's output read line by
+//! line ([`stream_container_io`]), and the byte copies the other S2I operations share.
+//!
+//! Uses the client, ops (the copy endpoint's options), archive (the upload's tar producer) and
+//! error.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -6,11 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use crate::archive::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
-use crate::docker::{BuildImageOptions, DockerClient};
-use crate::error::{Error, Result};
+use crate::docker::DockerClient;
+use crate::error::Result;
 use crate::ops::copy::CopyToContainerOptions;
-use crate::ops::image::ImageBuildOptions;
-use crate::ops::stream::JsonMessages;
 
 /// How much of a container's output [`stream_container_io`] keeps (the reference's
 /// `maxErrorOutput`); the chunk that crosses the limit is still kept whole.
@@ -118,6 +121,8 @@ pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64
     }
 }
 
+/// Streams the tar of `src` into `Dir(dest)` of `container` while it is produced; a failure is
+/// logged (as the reference does) and returned.
 pub(crate) fn upload_to_container(
     d: &DockerClient,
     fs: &dyn FileSystem,
@@ -141,6 +146,7 @@ pub(crate) fn upload_to_container(
     uploaded
 }
 
+/// Copies the archive of `container_path` into `w` as it arrives, then flushes `w`.
 pub(crate) fn download_from_container(
     d: &DockerClient,
     container_path: &str,
@@ -153,82 +159,14 @@ pub(crate) fn download_from_container(
     Ok(())
 }
 
-/// Hands every byte read from the build's output to the caller's writer as it is read, so the
-/// caller sees the output as it arrives and whole, whatever the JSON reader makes of it.
-struct Tee<R> {
-    inner: R,
-    out: Option<Box<dyn Write + Send>>,
-}
-
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(out) = &mut self.out {
-            out.write_all(filled(buf, n)?)?;
-            out.flush()?;
-        }
-        Ok(n)
-    }
-}
-
-pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
-    let limits = opts.cgroup_limits.take().unwrap_or_default();
-    let options = ImageBuildOptions {
-        tags: vec![opts.name.clone()],
-        no_cache: true,
-        remove: true,
-        force_remove: true,
-        memory: limits.memory_limit_bytes,
-        memory_swap: limits.memory_swap,
-        cpu_shares: limits.cpu_shares,
-        cpu_period: limits.cpu_period,
-        cpu_quota: limits.cpu_quota,
-        cgroup_parent: limits.parent,
-        ..Default::default()
-    };
-    let mut empty = io::empty();
-    let context: &mut (dyn Read + Send) = match opts.stdin.as_mut() {
-        Some(r) => r.as_mut(),
-        None => &mut empty,
-    };
-    let body = d.client.image_build(context, &options)?;
-    let mut tee = Tee {
-        inner: body,
-        out: opts.stdout.take(),
-    };
-    let mut failed = None;
-    for message in JsonMessages::new(&mut tee) {
-        match message {
-            Ok(_) => {}
-            // The build failed; the rest of the output (and the error itself) still goes to
-            // the caller before the error is returned.
-            Err(e @ Error::Stream { .. }) => {
-                failed.get_or_insert(e);
-            }
-            // Output that is not JSON was copied as it is; only the daemon's errors matter.
-            Err(Error::Decode { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    // Whatever the JSON reader left unread (it may stop at the first error).
-    copy_stream(&mut tee, &mut io::sink())?;
-    if let Some(mut out) = tee.out.take() {
-        out.flush()?;
-    }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
 
     use super::*;
     use crate::docker::Docker;
+    use crate::error::Error;
     use crate::fake::testing::docker::*;
-    use crate::CGroupLimits;
 
     fn stream(input: &[u8]) -> (Vec<String>, String) {
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -285,74 +223,6 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(*out.lock().unwrap(), "ok\n\n\n");
-    }
-
-    #[test]
-    fn build_sends_the_options_and_copies_the_output() {
-        let (fake, d) = setup();
-        let output = b"{\"stream\":\"Step 1/2 : FROM scratch\\n\"}\n{\"stream\":\"Successfully built 1\\n\"}\n";
-        fake.state().build_image_output = output.to_vec();
-        let out = Probe::default();
-        d.build_image(BuildImageOptions {
-            name: "img:1".into(),
-            stdin: Some(Box::new(Cursor::new(b"context tar".to_vec()))),
-            stdout: Some(out.writer()),
-            cgroup_limits: Some(CGroupLimits {
-                memory_limit_bytes: 100,
-                memory_swap: 200,
-                cpu_shares: 3,
-                cpu_period: 4,
-                cpu_quota: 5,
-                parent: "p".into(),
-            }),
-        })
-        .unwrap();
-        assert_eq!(out.text().as_bytes(), output);
-        assert!(out.is_dropped());
-        let state = fake.state();
-        assert_eq!(state.build_image_context, b"context tar");
-        let o = state.build_image_opts.clone().unwrap();
-        assert_eq!(o.tags, ["img:1"]);
-        assert!(o.no_cache && o.remove && o.force_remove);
-        assert_eq!(
-            (o.memory, o.memory_swap, o.cgroup_parent.as_str()),
-            (100, 200, "p")
-        );
-        assert_eq!((o.cpu_shares, o.cpu_period, o.cpu_quota), (3, 4, 5));
-    }
-
-    #[test]
-    fn a_failed_build_is_an_error_after_its_output_decision_7() {
-        let (fake, d) = setup();
-        let output = b"{\"stream\":\"Step 1/2\\n\"}\n{\"errorDetail\":{\"code\":1,\"message\":\"COPY failed\"},\"error\":\"COPY failed\"}\n{\"stream\":\"after\"}\n";
-        fake.state().build_image_output = output.to_vec();
-        let out = Probe::default();
-        let e = d
-            .build_image(BuildImageOptions {
-                name: "img".into(),
-                stdout: Some(out.writer()),
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert!(matches!(e, Error::Stream { .. }), "{e:?}");
-        assert_eq!(e.to_string(), "COPY failed");
-        assert_eq!(
-            out.text().as_bytes(),
-            output,
-            "the whole output reaches the caller"
-        );
-        // Without a writer the output is discarded, the error still reported.
-        let e = d
-            .build_image(BuildImageOptions {
-                name: "img".into(),
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert_eq!(e.to_string(), "COPY failed");
-        // A request error comes back as it is.
-        fake.state().build_image_err = Some(Error::api(500, "no space"));
-        let e = d.build_image(BuildImageOptions::default()).unwrap_err();
-        assert_eq!(e.status(), Some(500));
     }
 
     #[test]
@@ -481,5 +351,22 @@ mod tests {
         }
         let e = copy_stream(&mut Lying, &mut io::sink()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn download_copies_the_archive() {
+        let (fake, d) = setup();
+        fake.state().copy_from_container_content = b"tar bytes".to_vec();
+        let mut out = Vec::new();
+        d.download_from_container("/tmp/artifacts", &mut out, "c1")
+            .unwrap();
+        assert_eq!(out, b"tar bytes");
+        assert_eq!(fake.state().copy_from_container_path, "/tmp/artifacts");
+        assert_eq!(fake.state().copy_from_container_id, "c1");
+        fake.state().copy_from_container_err = Some(Error::api(404, "Could not find the file"));
+        let e = d
+            .download_from_container("/nope", &mut out, "c1")
+            .unwrap_err();
+        assert!(e.is_not_found());
     }
 }
