@@ -1,17 +1,31 @@
 //! Fakes for tests, behind the `fake` feature.
 //!
+//! Three doubles, one per layer a test may want to stand in for:
+//!
 //! - [`FakeDocker`] implements [`Docker`](crate::Docker) with canned answers and records its
 //!   arguments: for tests of code that *uses* the S2I operations (a build strategy, a CLI).
 //! - [`FakeClient`] implements the low-level [`Client`](crate::Client) in memory and records
 //!   every call by name (`inspect_image`, `create`, `attach`, `start`, `wait`, `remove`, ...):
 //!   for tests of [`DockerClient`](crate::DockerClient) itself, offline. Its attach returns a
 //!   stream of real stdcopy frames and records what is written to the container's stdin.
-//! - [`FakeEngine`] is an in-process Docker daemon speaking real HTTP/1.1 on a Unix socket:
-//!   for tests of anything that talks to an engine, [`EngineClient`](crate::EngineClient)
-//!   included, through the real transport (see [`engine`]).
+//! - [`FakeEngine`] is an in-process Docker daemon speaking real HTTP/1.1, in memory through
+//!   the transport's connector hook or on a Unix socket, with state, fault injection and
+//!   request recording: for tests of anything that talks to an engine,
+//!   [`EngineClient`](crate::EngineClient) included, through the real transport (see
+//!   [`engine`]).
 //!
 //! [`FakeDocker`] and [`FakeClient`] hold their state behind a mutex because the traits take
 //! `&self`; configure them before handing them out and read what they recorded afterwards.
+//! This file holds what they share: handing out a configured error more than once.
+//!
+//! `fake::testing`, in test builds only, is the one home of the crate's own in-process test
+//! servers: a scripted server that answers with raw bytes (`wire`), a scripted engine that
+//! records decoded requests and hands out an `EngineClient` (`http`), and the fixtures of the
+//! S2I operations' tests (`docker`). They replay what a test scripts, where `FakeEngine` keeps
+//! state and answers as a daemon would.
+//!
+//! `fake` sits at the top of the crate: it may use every layer, and no layer uses it outside
+//! its tests.
 
 pub mod client;
 pub mod docker;

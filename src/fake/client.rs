@@ -1,4 +1,14 @@
-//! [`FakeClient`]: a recording, in-memory [`Client`].
+//! [`FakeClient`]: a recording, in-memory [`Client`], for offline tests of
+//! [`DockerClient`](crate::DockerClient) and anything else written against the trait.
+//!
+//! It answers from a [`FakeClientState`] (images, registry, containers, outputs and errors set
+//! by the test) and records every call by name, with its arguments. Its attach is a working
+//! stream: the reader yields the configured stdcopy frames ([`stdcopy_frame`]) and, when asked
+//! to, holds the stream open as a running container would until it is killed or removed or the
+//! attach is shut down; the writer records standard input.
+//!
+//! It uses the [`Client`] trait and its stream types, the models of `ops` that the trait
+//! returns, and `error`; it speaks no HTTP.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

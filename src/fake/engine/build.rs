@@ -6,10 +6,13 @@
 //! `ONBUILD` (recorded, not run), `COPY`/`ADD` from the context (no URLs, no wildcards, no
 //! `--from`), and `ARG`/`MAINTAINER`/`STOPSIGNAL`. `RUN`, `HEALTHCHECK` and `SHELL` cannot be
 //! faked and fail the build in-band, as a failing step does on the daemon.
+//!
+//! It works on the fake's state and filesystem only; the `http` reply is for the errors the
+//! daemon sends before its stream starts.
 
 use serde_json::{json, Map, Value};
 
-use super::clock;
+use super::clock::{self, short_id};
 use super::fs::{is_within, normalize, Fs, Kind, SEED_MTIME};
 use super::http::Reply;
 use super::state::{empty_config, merge_env, parse_reference, Image, Reference, State};
@@ -156,6 +159,29 @@ struct Work {
     started: bool,
 }
 
+/// The instructions the fake knows; any other is a parse error, as on the daemon. `RUN`,
+/// `HEALTHCHECK` and `SHELL` are known but fail when their step comes.
+const KNOWN: &[&str] = &[
+    "FROM",
+    "LABEL",
+    "ENV",
+    "USER",
+    "WORKDIR",
+    "ENTRYPOINT",
+    "CMD",
+    "EXPOSE",
+    "VOLUME",
+    "ONBUILD",
+    "COPY",
+    "ADD",
+    "ARG",
+    "MAINTAINER",
+    "STOPSIGNAL",
+    "RUN",
+    "HEALTHCHECK",
+    "SHELL",
+];
+
 /// Runs a build. `Err` is a reply sent instead of a progress stream (the daemon fails before
 /// its first flush); otherwise the progress lines, ending in an error line if a step failed.
 pub(crate) fn build(
@@ -165,6 +191,24 @@ pub(crate) fn build(
     tags: &[Reference],
     labels: Option<&Map<String, Value>>,
 ) -> Result<Vec<Value>, Reply> {
+    let ctx = read_context(context)?;
+    let steps = read_dockerfile(&ctx, dockerfile)?;
+    if let Some(line) = unknown_instruction(&steps) {
+        return Ok(vec![line]);
+    }
+    let mut lines = Vec::new();
+    let Some(mut work) = run_steps(st, &ctx, &steps, &mut lines) else {
+        return Ok(lines);
+    };
+    if let Some(labels) = labels {
+        add_labels(&mut work, labels);
+    }
+    store_image(st, work, tags, &mut lines);
+    Ok(lines)
+}
+
+/// The build context, a plain tar, as a filesystem.
+fn read_context(context: &[u8]) -> Result<Fs, Reply> {
     let mut ctx = Fs::root();
     if let Err(e) = ctx.extract("/", context, false) {
         return Err(Reply::error(
@@ -172,6 +216,12 @@ pub(crate) fn build(
             &format!("the build context is not a tar archive (the fake reads plain tar only): {e}"),
         ));
     }
+    Ok(ctx)
+}
+
+/// The instructions of the Dockerfile named `dockerfile` (`Dockerfile` when empty) in the
+/// context; the daemon's `500` when it is missing or empty.
+fn read_dockerfile(ctx: &Fs, dockerfile: &str) -> Result<Vec<(usize, String)>, Reply> {
     let name = if dockerfile.is_empty() {
         "Dockerfile"
     } else {
@@ -193,40 +243,35 @@ pub(crate) fn build(
             &format!("the Dockerfile ({name}) cannot be empty"),
         ));
     }
-    const KNOWN: &[&str] = &[
-        "FROM",
-        "LABEL",
-        "ENV",
-        "USER",
-        "WORKDIR",
-        "ENTRYPOINT",
-        "CMD",
-        "EXPOSE",
-        "VOLUME",
-        "ONBUILD",
-        "COPY",
-        "ADD",
-        "ARG",
-        "MAINTAINER",
-        "STOPSIGNAL",
-        "RUN",
-        "HEALTHCHECK",
-        "SHELL",
-    ];
-    for (line, text) in &steps {
+    Ok(steps)
+}
+
+/// The error line for the first instruction not in [`KNOWN`]: the daemon parses the whole
+/// Dockerfile before it runs a step.
+fn unknown_instruction(steps: &[(usize, String)]) -> Option<Value> {
+    for (line, text) in steps {
         let keyword = text
             .split_whitespace()
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
         if !KNOWN.contains(&keyword.as_str()) {
-            return Ok(vec![error_line(&format!(
+            return Some(error_line(&format!(
                 "dockerfile parse error line {line}: unknown instruction: {keyword}"
-            ))]);
+            )));
         }
     }
+    None
+}
 
-    let mut lines = Vec::new();
+/// Runs the steps, pushing their progress lines; `None` when one failed (its error line is
+/// then the last of `lines`).
+fn run_steps(
+    st: &mut State,
+    ctx: &Fs,
+    steps: &[(usize, String)],
+    lines: &mut Vec<Value>,
+) -> Option<Work> {
     let mut work = Work {
         config: empty_config(),
         fs: Fs::root(),
@@ -243,12 +288,12 @@ pub(crate) fn build(
             Some((k, a)) => (k.to_ascii_uppercase(), a.trim()),
             None => (text.to_ascii_uppercase(), ""),
         };
-        if let Err(message) = step(st, &ctx, &mut work, &keyword, args) {
+        if let Err(message) = step(st, ctx, &mut work, &keyword, args) {
             lines.push(error_line(&message));
-            return Ok(lines);
+            return None;
         }
         let shown = if keyword == "FROM" && !work.parent.is_empty() {
-            short(&work.parent).to_string()
+            short_id(&work.parent).to_string()
         } else if keyword == "FROM" {
             String::new()
         } else {
@@ -256,14 +301,21 @@ pub(crate) fn build(
         };
         lines.push(stream(format!(" ---> {shown}\n")));
     }
-    if let Some(labels) = labels {
-        let mut m = work.config["Labels"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        m.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-        work.config["Labels"] = Value::Object(m);
-    }
+    Some(work)
+}
+
+/// The `labels` of the build request, over those of the Dockerfile.
+fn add_labels(work: &mut Work, labels: &Map<String, Value>) {
+    let mut m = work.config["Labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    m.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    work.config["Labels"] = Value::Object(m);
+}
+
+/// Stores the built image under `tags` and pushes the closing lines (its ID, then the tags).
+fn store_image(st: &mut State, work: Work, tags: &[Reference], lines: &mut Vec<Value>) {
     let (secs, nanos) = clock::now();
     let image = Image {
         id: format!("sha256:{}", st.new_id()),
@@ -277,16 +329,10 @@ pub(crate) fn build(
     };
     let id = st.add_image(image, tags);
     lines.push(json!({ "aux": { "ID": id } }));
-    lines.push(stream(format!("Successfully built {}\n", short(&id))));
+    lines.push(stream(format!("Successfully built {}\n", short_id(&id))));
     for t in tags {
         lines.push(stream(format!("Successfully tagged {}\n", t.familiar())));
     }
-    Ok(lines)
-}
-
-fn short(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    &hex[..hex.len().min(12)]
 }
 
 fn step(st: &mut State, ctx: &Fs, work: &mut Work, keyword: &str, args: &str) -> StepResult {
@@ -464,6 +510,7 @@ fn copy(ctx: &Fs, work: &mut Work, keyword: &str, args: &str) -> StepResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake::engine::tests::{builder, call, tar_of};
 
     #[test]
     fn words_and_pairs() {
@@ -499,5 +546,56 @@ mod tests {
     fn commands_have_both_forms() {
         assert_eq!(command(r#"["/run", "x"]"#), json!(["/run", "x"]));
         assert_eq!(command("echo hi"), json!(["/bin/sh", "-c", "echo hi"]));
+    }
+
+    #[test]
+    fn build_reads_the_dockerfile() {
+        let fake = builder().serve_unix().unwrap();
+        let dockerfile = b"FROM busybox\nLABEL a=b \"c d\"=e\nENV X=1 Y=\"two words\"\nUSER 1001\nWORKDIR /opt/app\nCOPY src/ ./\nENTRYPOINT [\"/entry\"]\nEXPOSE 8080\nONBUILD USER root\n";
+        let ctx = tar_of(&[("Dockerfile", dockerfile), ("src/main.rb", b"main")]);
+        let r = call(
+            &fake,
+            "POST",
+            "/v1.41/build?t=built%3A1&nocache=1&rm=1",
+            &ctx,
+        );
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.starts_with("{\"stream\":\"Step 1/9 : FROM busybox\"}\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Successfully tagged built:1"), "{text}");
+        let image = fake.image("built:1").unwrap();
+        assert_eq!(
+            image.config["Labels"],
+            json!({"a": "b", "c d": "e", "io.openshift.s2i.scripts-url": "image:///usr/libexec/s2i"})
+        );
+        assert_eq!(image.config["Env"], json!(["X=1", "Y=two words"]));
+        assert_eq!(image.config["User"], "1001");
+        assert_eq!(image.config["Entrypoint"], json!(["/entry"]));
+        assert_eq!(image.config["Cmd"], Value::Null);
+        assert_eq!(image.config["OnBuild"], json!(["USER root"]));
+        assert_eq!(image.config["ExposedPorts"], json!({"8080/tcp": {}}));
+        assert_eq!(
+            fake.image_file("built:1", "/opt/app/main.rb").unwrap(),
+            b"main"
+        );
+        assert!(fake
+            .image_file("built:1", "/usr/libexec/s2i/assemble")
+            .is_some());
+
+        let ctx = tar_of(&[("Dockerfile", b"FROM busybox\nRUN make\n")]);
+        let r = call(&fake, "POST", "/build?t=x", &ctx);
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.contains("\"errorDetail\"") && text.contains("cannot run RUN"),
+            "{text}"
+        );
+        let r = call(&fake, "POST", "/build", &tar_of(&[("x", b"")]));
+        assert_eq!(
+            (r.status, r.json()["message"].as_str()),
+            (500, Some("Cannot locate specified Dockerfile: Dockerfile"))
+        );
     }
 }

@@ -1,4 +1,6 @@
 //! Wall-clock texts (RFC 3339 for the Engine's JSON, IMF-fixdate for `Date`) and the fake's IDs.
+//!
+//! Plain `std`: the fake reads no time zone data and uses no layer of the crate.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -79,6 +81,13 @@ pub(crate) fn hex_id(n: u64) -> String {
         out.push_str(&format!("{z:016x}"));
     }
     out
+}
+
+/// The first 12 hex digits of an ID, without its `sha256:`: how the daemon shows IDs in
+/// messages.
+pub(crate) fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
 }
 
 #[cfg(test)]

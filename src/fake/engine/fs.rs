@@ -2,6 +2,9 @@
 //! with a minimal tar reader and writer (the `tar` crate) so that `PUT` and `GET` on
 //! `/containers/{id}/archive` round-trip, and the path stat that the daemon sends in
 //! `X-Docker-Container-Path-Stat`.
+//!
+//! It uses the `tar` crate and `clock`, not the crate's own `archive`: the fake checks what
+//! the client's archives contain rather than sharing their code.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -5,6 +5,10 @@
 //! Go buffers the first 2048 bytes a handler writes: a reply that ends within them goes out
 //! with `Content-Length`, a longer one, or one the handler flushes early (progress streams,
 //! `wait`), goes out chunked. The fake does the same, so clients meet both framings.
+//!
+//! From the crate it uses only the transport's HTTP parsing (`transport::wire`), its chunked
+//! codec (`transport::chunked`) and the in-memory pipes of `transport::connector`: byte-level
+//! codecs, not the Engine API code that the fake is there to check.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;

@@ -9,6 +9,8 @@
 //! socket (the in-memory connector refuses new connections once the flag is set), shuts every
 //! connection down so blocked reads and writes return, and joins every thread: a dropped fake
 //! leaves no thread, descriptor or file behind.
+//!
+//! From the crate it uses only `transport::connector` (the hook and its pipes).
 
 use std::io::{self, Write};
 use std::net::Shutdown;
