@@ -139,7 +139,7 @@ pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurat
 pub use client::{
     BodyReader, Client, HijackedResponse, ShutdownHandle, Signal, StdinWriter, WaitCondition,
 };
-pub use config::{AuthConfig, CGroupLimits, Config, Image, PullPolicy};
+pub use config::{AuthConfig, CGroupLimits, Config, ContainerConfig, Image, PullPolicy};
 pub use docker::labels::{
     ASSEMBLE_INPUT_FILES_LABEL, ASSEMBLE_RUNTIME_USER_LABEL, ASSEMBLE_USER_LABEL,
     DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL, DEPRECATED_SCRIPTS_URL_LABEL,

@@ -1,3 +1,5 @@
+//! The container endpoints' cases: the requests they send and how they read the replies.
+
 use super::*;
 
 use std::collections::HashMap;

@@ -1,3 +1,5 @@
+//! The image endpoints' cases: the requests they send, the streams they return, Podman's names.
+
 use super::*;
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
