@@ -363,6 +363,24 @@ impl Error {
         }
     }
 
+    /// The connection to the engine failed or was cut: refused, reset, aborted, a broken pipe,
+    /// or closed before the reply was complete (the transport's unexpected end of stream).
+    ///
+    /// Decided on the error's kind, not its text, so it holds whatever words the operating
+    /// system uses; also true for an S2I error whose cause is such an error. A daemon's reply
+    /// ([`Error::Api`], [`Error::Stream`]) and a cancelled call are never connection errors.
+    pub fn is_connection_error(&self) -> bool {
+        match self {
+            Error::Connect { source, .. } => is_connection_kind(source),
+            Error::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+                Some(inner) => inner.is_connection_error(),
+                None => is_connection_kind(e),
+            },
+            Error::S2i(e) => e.details.as_ref().is_some_and(Error::is_connection_error),
+            _ => false,
+        }
+    }
+
     /// The call was aborted through a cancel handle.
     pub fn is_cancelled(&self) -> bool {
         match self {
@@ -510,6 +528,19 @@ impl From<io::Error> for Error {
         }
         Error::Io(e)
     }
+}
+
+/// The I/O error kinds of a connection that failed or was cut.
+fn is_connection_kind(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 // `get_ref().is::<Error>()` was checked just before: the downcast cannot fail. Kept as a
@@ -680,6 +711,23 @@ mod tests {
             message: "initializing source docker://127.0.0.1:5000/s2i/pm:1: reading manifest 1 in 127.0.0.1:5000/s2i/pm: unauthorized: authentication required".into()
         }
         .is_unauthorized());
+    }
+
+    #[test]
+    fn connection_errors_are_known_by_kind() {
+        let io_kind = |k: io::ErrorKind| Error::Io(io::Error::from(k));
+        assert!(Error::Io(io::Error::from_raw_os_error(104)).is_connection_error());
+        assert!(io_kind(io::ErrorKind::ConnectionRefused).is_connection_error());
+        assert!(io_kind(io::ErrorKind::BrokenPipe).is_connection_error());
+        assert!(io_kind(io::ErrorKind::UnexpectedEof).is_connection_error());
+        assert!(
+            Error::pull_image("x", io_kind(io::ErrorKind::ConnectionReset)).is_connection_error()
+        );
+        assert!(!io_kind(io::ErrorKind::TimedOut).is_connection_error());
+        assert!(!Error::Cancelled.is_connection_error());
+        assert!(!Error::Io(Error::Cancelled.into()).is_connection_error());
+        assert!(!Error::api(500, "connection reset by peer").is_connection_error());
+        assert!(!Error::other("connection reset by peer").is_connection_error());
     }
 
     #[test]

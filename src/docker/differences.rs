@@ -25,7 +25,9 @@
 //!    fail after two minutes without progress (the transport's idle timeout), however long the
 //!    whole transfer takes; the reference failed any upload or download longer than two minutes.
 //! 6. **Pull retries decide per attempt.** Only an attempt whose error is one of
-//!    [`RETRIABLE_ERRORS`] is retried; after the last attempt its error is
+//!    [`RETRIABLE_ERRORS`], or a connection error of the client itself (refused, reset,
+//!    aborted, a broken pipe, a connection closed before the reply was complete, recognised by
+//!    its kind rather than its text: see [`Error::is_connection_error`]), is retried; after the last attempt its error is
 //!    returned as a pull error (the reference discarded it and went on as if the pull had
 //!    worked); there is no pause after the last attempt, and the pause is configurable
 //!    ([`DockerClient::with_pull_retry_delay`]).
@@ -92,6 +94,7 @@
 //! [`RETRIABLE_ERRORS`]: super::RETRIABLE_ERRORS
 //! [`DockerClient::with_pull_retry_delay`]: super::DockerClient::with_pull_retry_delay
 //! [`Error::Stream`]: crate::error::Error::Stream
+//! [`Error::is_connection_error`]: crate::error::Error::is_connection_error
 //! [`RunContainerOptions::on_start`]: super::RunContainerOptions::on_start
 //! [`get_image_name`]: crate::image_ref::get_image_name
 //! [`PostExecutor::post_execute`]: super::PostExecutor::post_execute

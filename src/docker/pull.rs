@@ -26,7 +26,12 @@ pub const DEFAULT_PULL_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How many times a failed pull is retried (so at most 7 attempts).
 pub const DEFAULT_PULL_RETRY_COUNT: u32 = 6;
 
-/// Texts of pull errors worth retrying.
+/// Texts of pull errors worth retrying, as the daemon words them (a daemon that failed to
+/// reach a registry answers with such a text).
+///
+/// The client's own connection errors (refused, reset, aborted, a broken pipe, a connection
+/// closed before the reply was complete) are retried too, whatever their text: see
+/// [`Error::is_connection_error`].
 pub const RETRIABLE_ERRORS: &[&str] = &[
     "ping attempt failed with error",
     "is already in progress",
@@ -34,6 +39,16 @@ pub const RETRIABLE_ERRORS: &[&str] = &[
     "transport closed before response was received",
     "connection refused",
 ];
+
+/// Whether a failed pull attempt is worth another: the client's connection failed or was cut,
+/// or the error's text is one of [`RETRIABLE_ERRORS`].
+fn is_retriable(err: &Error) -> bool {
+    if err.is_connection_error() {
+        return true;
+    }
+    let text = err.to_string_with_causes();
+    RETRIABLE_ERRORS.iter().any(|r| text.contains(r))
+}
 
 /// A callback that receives every progress message of a pull.
 pub type PullProgress = Arc<dyn Fn(&JsonMessage) + Send + Sync>;
@@ -111,9 +126,7 @@ fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
             Err(e) => e,
         };
         log::info!("pulling image error : {err}");
-        let text = err.to_string_with_causes();
-        let retriable = RETRIABLE_ERRORS.iter().any(|r| text.contains(r));
-        if !retriable || attempt == attempts {
+        if !is_retriable(&err) || attempt == attempts {
             return Err(Error::pull_image(name, err));
         }
         log::info!("retrying in {} ...", go_duration(d.pull_retry_delay));
@@ -318,6 +331,7 @@ pub fn get_runtime_image(config: &Config, docker: &dyn Docker) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
@@ -398,6 +412,49 @@ mod tests {
             log::Level::Info,
             "pulling image error : connection reset by peer (1)",
         );
+    }
+
+    #[test]
+    fn the_clients_own_connection_errors_are_retried() {
+        // The crate's I/O errors display as the OS says ("Connection reset by peer (os error
+        // 104)"), which no text of RETRIABLE_ERRORS matches.
+        for failure in [
+            io::Error::from(io::ErrorKind::ConnectionReset),
+            io::Error::from_raw_os_error(104),
+            io::Error::from(io::ErrorKind::ConnectionAborted),
+            io::Error::from(io::ErrorKind::BrokenPipe),
+            io::Error::new(io::ErrorKind::UnexpectedEof, "closed before answering"),
+        ] {
+            let fake = Arc::new(FakeClient::new());
+            fake.state().pull_failures.push_back(Error::Io(failure));
+            fake.state()
+                .registry
+                .insert("remote:latest".into(), builder());
+            let d = DockerClient::new(fake.clone(), auth()).with_pull_retry_delay(Duration::ZERO);
+            d.pull_image("remote").unwrap();
+            assert_eq!(fake.calls(), ["pull", "pull", "inspect_image"]);
+        }
+    }
+
+    #[test]
+    fn a_pull_cut_by_the_engine_is_retried() {
+        use crate::fake::engine::{FakeEngine, FakeImage, Fault, Route};
+        let fake = FakeEngine::new()
+            .registry_image("remote:latest", FakeImage::default())
+            .serve_in_memory()
+            .unwrap();
+        // The first attempt's connection closes before any reply.
+        fake.fail(Route::ImagesCreate, Fault::HangUpAfter(0))
+            .times(1);
+        let client = Arc::new(fake.client().unwrap());
+        let d = DockerClient::new(client, auth()).with_pull_retry_delay(Duration::ZERO);
+        d.pull_image("remote").unwrap().unwrap();
+        let pulls = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/images/create")
+            .count();
+        assert_eq!(pulls, 2);
     }
 
     #[test]
