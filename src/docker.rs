@@ -238,8 +238,9 @@ pub trait Docker: Send + Sync {
     /// to `opts.stdout` as it arrives.
     ///
     /// # Errors
-    /// The daemon's error, or [`Error::Stream`] when the build failed (reported inside the
-    /// output stream).
+    /// The daemon's error, or [`Error::Stream`] when the build failed (reported anywhere inside
+    /// the output stream, also after lines that are not JSON), returned once the whole output
+    /// was copied.
     fn build_image(&self, opts: BuildImageOptions) -> Result<()>;
 
     /// The image's user as written in it (`user`, `uid`, `user:group`, ...).

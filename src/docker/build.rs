@@ -31,7 +31,8 @@ impl<R: Read> Read for Tee<R> {
 }
 
 /// Builds without cache, removing the intermediate containers, with the caller's limits; the
-/// first error reported inside the output is returned once the whole output was copied.
+/// first error reported inside the output is returned once the whole output was copied, also
+/// when it follows lines that are not JSON.
 pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
     let limits = opts.cgroup_limits.take().unwrap_or_default();
     let options = ImageBuildOptions {
@@ -58,7 +59,10 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
         out: opts.stdout.take(),
     };
     let mut failed = None;
-    for message in JsonMessages::new(&mut tee) {
+    // Lines that are not JSON, and lines over the reader's cap (dropped as they are read, so
+    // memory stays bounded), were copied as they are; the reader goes on after them, so a
+    // daemon error anywhere in the output is seen.
+    for message in JsonMessages::new(&mut tee).skip_long_lines() {
         match message {
             Ok(_) => {}
             // The build failed; the rest of the output (and the error itself) still goes to
@@ -66,12 +70,11 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
             Err(e @ Error::Stream { .. }) => {
                 failed.get_or_insert(e);
             }
-            // Output that is not JSON was copied as it is; only the daemon's errors matter.
             Err(Error::Decode { .. }) => {}
             Err(e) => return Err(e),
         }
     }
-    // Whatever the JSON reader left unread (it may stop at the first error).
+    // Whatever the JSON reader left unread (it stops at the first daemon error).
     copy_stream(&mut tee, &mut io::sink())?;
     if let Some(mut out) = tee.out.take() {
         out.flush()?;
@@ -123,6 +126,31 @@ mod tests {
             (100, 200, "p")
         );
         assert_eq!((o.cpu_shares, o.cpu_period, o.cpu_quota), (3, 4, 5));
+    }
+
+    #[test]
+    fn an_error_after_lines_that_are_not_json_fails_the_build() {
+        let long = format!("{}\n", "x".repeat(3 << 20));
+        for noise in ["plain text\n", "{\"stream\":\"cut", long.as_str()] {
+            let (fake, d) = setup();
+            let output = format!(
+                "{{\"stream\":\"Step 1/2\\n\"}}\n{noise}\n{{\"stream\":\"Step 2/2\\n\"}}\n\
+                 {{\"errorDetail\":{{\"message\":\"RUN failed\"}},\"error\":\"RUN failed\"}}\n\
+                 {{\"stream\":\"after\"}}\n"
+            );
+            fake.state().build_image_output = output.clone().into_bytes();
+            let out = Probe::default();
+            let e = d
+                .build_image(BuildImageOptions {
+                    name: "img".into(),
+                    stdout: Some(out.writer()),
+                    ..Default::default()
+                })
+                .unwrap_err();
+            assert!(matches!(e, Error::Stream { .. }), "{e:?}");
+            assert_eq!(e.to_string(), "RUN failed");
+            assert!(out.text() == output, "the whole output reaches the caller");
+        }
     }
 
     #[test]

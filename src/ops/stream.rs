@@ -236,6 +236,11 @@ struct LineReader<R> {
     scanned: usize,
     eof: bool,
     max_line: usize,
+    /// Lines over `max_line` are dropped (read through to their newline without being kept)
+    /// rather than failing the stream.
+    skip_long: bool,
+    /// Inside a line being dropped.
+    skipping: bool,
 }
 
 impl<R: Read> LineReader<R> {
@@ -247,28 +252,41 @@ impl<R: Read> LineReader<R> {
             scanned: 0,
             eof: false,
             max_line,
+            skip_long: false,
+            skipping: false,
         }
     }
 
     /// The next line including its `\n` (the last one may lack it), or `None` at the end.
+    ///
+    /// With `skip_long`, a line over the cap is dropped as it is read (the buffer never holds
+    /// more than the cap and one read) and the line after it is returned.
     fn next_line(&mut self) -> Result<Option<(usize, usize)>> {
         loop {
             let pending = &self.buf[self.start + self.scanned..];
             if let Some(i) = pending.iter().position(|&b| b == b'\n') {
                 let begin = self.start;
                 let end = self.start + self.scanned + i + 1;
-                if end - begin > self.max_line + 2 {
-                    return Err(self.too_long());
-                }
                 self.start = end;
                 self.scanned = 0;
+                if self.skipping || end - begin > self.max_line + 2 {
+                    self.skip_or_fail()?;
+                    self.skipping = false;
+                    continue;
+                }
                 return Ok(Some((begin, end)));
             }
             self.scanned = self.buf.len() - self.start;
-            if self.scanned > self.max_line + 2 {
-                return Err(self.too_long());
+            if self.skipping || self.scanned > self.max_line + 2 {
+                self.skip_or_fail()?;
+                self.skipping = true;
+                self.start = self.buf.len();
+                self.scanned = 0;
             }
             if self.eof {
+                if self.skipping {
+                    return Ok(None);
+                }
                 if self.scanned == 0 {
                     return Ok(None);
                 }
@@ -281,11 +299,21 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    fn too_long(&self) -> Error {
-        Error::Protocol(format!(
-            "a line of the JSON stream exceeds {} bytes",
-            self.max_line
-        ))
+    /// Fails on an over-long line, or logs that it is dropped (once per line).
+    fn skip_or_fail(&self) -> Result<()> {
+        if !self.skip_long {
+            return Err(Error::Protocol(format!(
+                "a line of the JSON stream exceeds {} bytes",
+                self.max_line
+            )));
+        }
+        if !self.skipping {
+            log::debug!(
+                "skipping a line of the JSON stream longer than {} bytes",
+                self.max_line
+            );
+        }
+        Ok(())
     }
 
     fn fill(&mut self) -> Result<()> {
@@ -356,8 +384,11 @@ fn decode_line(line: &[u8]) -> Option<Result<JsonMessage>> {
 ///
 /// Messages are separated by `\n` or `\r\n`; blank lines are skipped; the last message may lack
 /// its newline. A message carrying `errorDetail` or the legacy `error` is yielded as
-/// [`Error::Stream`], even though the HTTP status was 200. After the first error the iterator
-/// ends.
+/// [`Error::Stream`], even though the HTTP status was 200. A line that is not JSON is yielded
+/// as [`Error::Decode`] and the iterator goes on with the next line, so an error reported after
+/// it is still seen. After any other error (in-band, a line over the cap, a read error) the
+/// iterator ends; with [`skip_long_lines`](JsonMessages::skip_long_lines), lines over the cap
+/// are dropped instead.
 ///
 /// ```
 /// use s2i_docker::ops::stream::JsonMessages;
@@ -386,6 +417,21 @@ impl<R: Read> JsonMessages<R> {
             done: false,
         }
     }
+
+    /// Drops lines over the cap (they are read through to their newline, never held whole)
+    /// instead of ending with an error, and goes on with the next line: for streams where
+    /// only the daemon's messages matter and anything else may be ignored (build output).
+    ///
+    /// ```
+    /// use s2i_docker::ops::stream::JsonMessages;
+    /// let body = format!("{}\n{{\"error\":\"boom\"}}\n", "x".repeat(100));
+    /// let mut it = JsonMessages::with_max_line(body.as_bytes(), 64).skip_long_lines();
+    /// assert_eq!(it.next().unwrap().unwrap_err().to_string(), "boom");
+    /// ```
+    pub fn skip_long_lines(mut self) -> JsonMessages<R> {
+        self.lines.skip_long = true;
+        self
+    }
 }
 
 impl<R: Read> Iterator for JsonMessages<R> {
@@ -401,7 +447,7 @@ impl<R: Read> Iterator for JsonMessages<R> {
                 },
                 Err(e) => Some(Err(e)),
             };
-            self.done = !matches!(item, Some(Ok(_)));
+            self.done = !matches!(item, Some(Ok(_) | Err(Error::Decode { .. })));
             return item;
         }
         None
@@ -658,6 +704,44 @@ mod tests {
         let mut seen = 0;
         consume(STREAM, |_| seen += 1).unwrap();
         assert_eq!(seen, 4);
+    }
+
+    #[test]
+    fn json_lines_go_on_after_a_line_that_is_not_json() {
+        let input = b"{\"status\":\"a\"}\nnot json\n{\"status\":\"b\"}\n{\"error\":\"boom\"}\n{\"status\":\"c\"}\n";
+        for step in [1, 3, input.len()] {
+            let got = collect(input, step);
+            assert_eq!(got.len(), 4, "step {step}");
+            assert_eq!(got[0].as_ref().unwrap().status, "a");
+            assert!(matches!(got[1], Err(Error::Decode { .. })), "{:?}", got[1]);
+            assert_eq!(got[2].as_ref().unwrap().status, "b");
+            assert!(matches!(&got[3], Err(Error::Stream { message }) if message == "boom"));
+        }
+    }
+
+    #[test]
+    fn over_long_lines_can_be_skipped() {
+        let long = format!("{{\"status\":\"{}\"}}\n", "x".repeat(100));
+        let input = format!("{{\"status\":\"a\"}}\n{long}{long}{{\"error\":\"boom\"}}\n");
+        for step in [1, 7, input.len()] {
+            let it = JsonMessages::with_max_line(
+                Trickle {
+                    data: input.as_bytes(),
+                    step,
+                },
+                64,
+            );
+            let got: Vec<_> = it.skip_long_lines().collect();
+            assert_eq!(got.len(), 2, "step {step}: {got:?}");
+            assert_eq!(got[0].as_ref().unwrap().status, "a");
+            assert!(matches!(&got[1], Err(Error::Stream { message }) if message == "boom"));
+        }
+        // A stream that ends inside an over-long line ends there.
+        let cut = &long.as_bytes()[..90];
+        let got: Vec<_> = JsonMessages::with_max_line(cut, 64)
+            .skip_long_lines()
+            .collect();
+        assert!(got.is_empty(), "{got:?}");
     }
 
     #[test]
