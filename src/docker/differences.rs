@@ -85,6 +85,9 @@
 //!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging
 //!   (S2I issues #934, #1062). The silence counts only while the run waits for output, so
 //!   output still coming, or still being written to the caller's writers, is never cut.
+//! - [`stream_container_io`](super::stream_container_io) hands a line longer than 64 KiB (or
+//!   output without newlines) to its callback in pieces of at most 64 KiB; the reference read
+//!   each line whole, however long.
 //! - When the caller's `stdin` or an output writer fails, the run shuts the attach connection
 //!   down itself and does not depend on the kill to end the streams.
 //!

@@ -19,11 +19,19 @@ use crate::ops::copy::CopyToContainerOptions;
 /// `maxErrorOutput`); the chunk that crosses the limit is still kept whole.
 const MAX_ERROR_OUTPUT: usize = 1024;
 
+/// The longest piece [`stream_container_io`] hands to its callback: a longer line (or output
+/// without newlines) is cut into pieces of at most this many bytes.
+pub(crate) const MAX_LINE: usize = 64 << 10;
+
 /// Copy buffer for archives and streams: large enough that a copy costs few system calls.
 const COPY_BUFFER: usize = 64 * 1024;
 
 /// Reads `r` line by line on a new thread, calling `log` with every line (newline included)
 /// and collecting the first ~1 KiB into `err_output` (the reference's `StreamContainerIO`).
+///
+/// A line longer than 64 KiB (or output that never prints a newline) is handed to `log` in
+/// pieces of at most 64 KiB, cut between characters, so memory stays
+/// bounded whatever the container prints; the reference read each line whole.
 ///
 /// The returned handle finishes when `r` reaches its end or fails; join it to wait for the
 /// last line. Lines go to `err_output` the way the reference stores them: each read chunk
@@ -65,12 +73,20 @@ where
 {
     thread::spawn(move || {
         let mut reader = BufReader::new(r);
-        let mut chunk = Vec::new();
+        let mut chunk = Vec::with_capacity(8 << 10);
+        // The start of a character cut at the end of the previous piece.
+        let mut carry = Vec::new();
         loop {
             chunk.clear();
-            let read = reader.read_until(b'\n', &mut chunk);
+            chunk.append(&mut carry);
+            let room = (MAX_LINE - chunk.len()) as u64;
+            let read = (&mut reader).take(room).read_until(b'\n', &mut chunk);
+            let cut = read.is_ok() && chunk.len() == MAX_LINE && !chunk.ends_with(b"\n");
+            if cut {
+                carry = cut_character(&mut chunk);
+            }
             let end = match &read {
-                Ok(_) => !chunk.ends_with(b"\n"),
+                Ok(_) => !cut && !chunk.ends_with(b"\n"),
                 Err(_) => true,
             };
             let text = String::from_utf8_lossy(&chunk);
@@ -92,6 +108,29 @@ where
             }
         }
     })
+}
+
+/// Removes from the end of `chunk` the first bytes of a UTF-8 character that the cut left
+/// incomplete, and returns them (empty when the chunk ends on a character boundary).
+fn cut_character(chunk: &mut Vec<u8>) -> Vec<u8> {
+    let len = chunk.len();
+    for i in (len.saturating_sub(3)..len).rev() {
+        let b = chunk[i];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the first byte
+        }
+        let width = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        if len - i < width {
+            return chunk.split_off(i);
+        }
+        break;
+    }
+    Vec::new()
 }
 
 /// The part of `buf` that a read of `n` bytes filled; an error, not a panic, when a reader
@@ -207,6 +246,55 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(*n.lock().unwrap(), 2);
+    }
+
+    /// `len` bytes of `fill`, never a newline, handed out in reads of any size.
+    struct Endless {
+        left: usize,
+        fill: &'static [u8],
+        at: usize,
+    }
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.left);
+            for b in &mut buf[..n] {
+                *b = self.fill[self.at % self.fill.len()];
+                self.at += 1;
+            }
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn stream_container_io_splits_lines_without_newlines() {
+        // 8 MiB without a newline: logged in pieces of at most MAX_LINE bytes, never held whole.
+        for fill in [&b"x"[..], "é€😀".as_bytes()] {
+            let len = 8 << 20;
+            let pieces = Arc::new(Mutex::new((0usize, 0usize, 0usize)));
+            let seen = pieces.clone();
+            let out = Arc::new(Mutex::new(String::new()));
+            let input = Endless {
+                left: len,
+                fill,
+                at: 0,
+            };
+            stream_container_io(input, Some(out.clone()), move |piece| {
+                let mut s = seen.lock().unwrap();
+                assert!(piece.len() <= MAX_LINE, "a piece of {} bytes", piece.len());
+                assert!(!piece.contains('\u{fffd}'), "a character was cut");
+                s.0 += 1;
+                s.1 += piece.len();
+                s.2 = s.2.max(piece.len());
+            })
+            .join()
+            .unwrap();
+            let (count, total, longest) = *pieces.lock().unwrap();
+            assert_eq!(total, len);
+            assert!(count >= len / MAX_LINE, "{count} pieces");
+            assert!(longest > MAX_LINE - 4, "{longest}");
+            assert!(out.lock().unwrap().len() <= MAX_ERROR_OUTPUT + MAX_LINE + 1);
+        }
     }
 
     struct Broken;

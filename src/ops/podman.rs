@@ -84,7 +84,8 @@
 //!     writes `Error: write unixpacket ...: broken pipe` as a last stderr frame, and sometimes
 //!     loses output it had not forwarded yet (a few runs in a hundred here, under load).
 //!     The attach stream of a Podman container therefore holds back a last stderr frame that
-//!     starts with `Error: ` until more follows, and when the stream ends with such a frame, a
+//!     starts with `Error: ` (one of at most 16 KiB; longer stderr frames stream through as they
+//!     come) until more follows, and when the stream ends with such a frame, a
 //!     reset, or a cut frame, it waits for the container and takes what the attach did not
 //!     deliver from the container's logs (`GET /containers/{id}/logs`), dropping Podman's
 //!     complaint, so the caller gets exactly the container's output. Writing the input fails

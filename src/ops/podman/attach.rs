@@ -18,6 +18,11 @@ use crate::ops::engine::EngineClient;
 /// `Error: write unixpacket @->/proc/self/fd/15/attach: broken pipe`.
 const ATTACH_ERROR_PREFIX: &[u8] = b"Error: ";
 
+/// The longest stderr frame taken for Podman's complaint (one line of text): a longer one is the
+/// container's own output and is handed on as it comes, so memory stays bounded whatever the
+/// size field of a frame says (up to 4 GiB).
+const MAX_COMPLAINT: usize = 16 << 10;
+
 /// The stdcopy frame layout: `[stream, 0, 0, 0, size (u32, big-endian)]`, then `size` bytes.
 #[derive(Default)]
 struct Frames {
@@ -80,7 +85,8 @@ impl Frames {
 /// When a container exits without reading all of its stdin, Podman's attach can lose the
 /// output it had not forwarded yet: it writes `Error: <why>` as a last stderr frame instead and
 /// closes (or resets) the connection. This reader hands on the output as it comes (in frames of
-/// its own), holding back only a stderr frame that starts with `Error: ` until more follows.
+/// its own), holding back only a short stderr frame (at most 16 KiB) that starts with `Error: `
+/// until more follows; longer stderr frames stream through like any other output.
 /// When the stream ends with such a frame, with a reset, or in the middle of a frame, it waits
 /// for the container, reads its logs, and delivers what the attach did not (the logs hold the
 /// whole output; Podman's `Error:` frame is not in them and is dropped). A TTY stream (not
@@ -97,8 +103,11 @@ pub(crate) struct AttachOutput {
     /// Bytes ready for the caller, from `pos` on.
     out: Vec<u8>,
     pos: usize,
-    /// The stderr frame being collected (stderr frames go out whole, to check their start).
+    /// The start of the stderr frame being read, held while it may be Podman's complaint: a
+    /// frame that starts with `Error: ` and is at most [`MAX_COMPLAINT`] bytes long.
     stderr_frame: Vec<u8>,
+    /// The stderr frame being read is not Podman's complaint: its bytes go out as they come.
+    stderr_passing: bool,
     /// A complete stderr frame starting with `Error: `, held until more data follows.
     suspect: Option<Vec<u8>>,
     /// Payload bytes delivered per stream (stdin, stdout, stderr).
@@ -136,6 +145,7 @@ impl AttachOutput {
             out: Vec::new(),
             pos: 0,
             stderr_frame: Vec::new(),
+            stderr_passing: false,
             suspect: None,
             delivered: [0; 3],
             catch_up: None,
@@ -195,7 +205,21 @@ impl AttachOutput {
             }
             return;
         }
-        self.stderr_frame.extend_from_slice(bytes);
+        if self.stderr_passing {
+            if !bytes.is_empty() {
+                self.emit(2, bytes);
+            }
+        } else {
+            self.stderr_frame.extend_from_slice(bytes);
+            let held = &self.stderr_frame;
+            let start = held.len().min(ATTACH_ERROR_PREFIX.len());
+            if held[..start] != ATTACH_ERROR_PREFIX[..start] || held.len() > MAX_COMPLAINT {
+                // Not Podman's complaint: what is held goes out, the rest as it comes.
+                let frame = std::mem::take(&mut self.stderr_frame);
+                self.emit(2, &frame);
+                self.stderr_passing = true;
+            }
+        }
         if last {
             let frame = std::mem::take(&mut self.stderr_frame);
             if frame.starts_with(ATTACH_ERROR_PREFIX) {
@@ -203,6 +227,7 @@ impl AttachOutput {
             } else if !frame.is_empty() {
                 self.emit(2, &frame);
             }
+            self.stderr_passing = false;
         }
     }
 
@@ -448,6 +473,51 @@ mod tests {
         own.extend(frame(2, b"Error: it failed\n"));
         let (out, err, _) = attach_output(Upstream(vec![own.clone()], false), Some(own));
         assert_eq!((out.as_str(), err.as_str()), ("x\n", "Error: it failed\n"));
+    }
+
+    #[test]
+    fn attach_output_streams_long_stderr_frames() {
+        // An 8 MiB stderr frame (a stdcopy header allows 4 GiB): handed on as it comes, with
+        // at most a small start of it held back.
+        let len = 8 << 20;
+        let mut chunks = vec![frame(2, b"")[..4].to_vec()];
+        chunks[0].extend_from_slice(&(len as u32).to_be_bytes());
+        for _ in 0..len / (64 << 10) {
+            chunks.push(vec![b'x'; 64 << 10]);
+        }
+        chunks.push(frame(1, b"done\n"));
+        let (docker, _server) = serve(|_| json("500 Internal Server Error", "{}"));
+        let docker = docker.with_engine(Engine::Podman);
+        let upstream = Upstream(chunks, false);
+        let mut reader = AttachOutput::new(Box::new(upstream), docker, "c", true, true);
+        let mut all = Vec::new();
+        let mut buf = vec![0; 16 << 10];
+        let mut held = 0;
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            held = held.max(reader.stderr_frame.capacity());
+            held = held.max(reader.out.capacity());
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        assert!(held <= 256 << 10, "{held} bytes held");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        demux(&mut &all[..], &mut out, &mut err).unwrap();
+        assert_eq!(out, b"done\n");
+        assert_eq!(err.len(), len);
+        assert!(err.iter().all(|&b| b == b'x'));
+        // A long frame that starts like Podman's complaint is the container's own too.
+        let mut long = b"Error: ".to_vec();
+        long.extend(vec![b'y'; 1 << 20]);
+        let pieces = frame(2, &long)
+            .chunks(64 << 10)
+            .map(<[u8]>::to_vec)
+            .collect();
+        let (out, err, requests) = attach_output(Upstream(pieces, false), None);
+        assert_eq!((out.as_str(), err.as_bytes()), ("", &long[..]));
+        assert!(requests.is_empty(), "{requests:?}");
     }
 
     #[test]
