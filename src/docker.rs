@@ -503,7 +503,8 @@ impl DockerClient {
     /// Docker ends the stream when the container exits; a daemon that keeps it open would
     /// otherwise hang the run. The silence counts only while the run waits for output, not
     /// while the caller's `stdout`/`stderr` writers take their time, so output that is still
-    /// coming is never cut short.
+    /// coming is never cut short. A grace too long for the clock (e.g. `Duration::MAX`) means
+    /// the stream is never closed by the run.
     pub fn with_output_grace(mut self, grace: Duration) -> DockerClient {
         self.output_grace = grace;
         self

@@ -23,8 +23,9 @@ use crate::error::{Error, Result};
 /// `base(dir)`.
 ///
 /// # Errors
-/// `dir` does not exist, a directory cannot be read, or the writer fails. Files that cannot be
-/// opened are skipped, not errors.
+/// `dir` does not exist, a directory cannot be read, a file shrank while it was read or its
+/// reader claimed more bytes than it was asked for (a custom [`FileSystem`]), or the writer
+/// fails. Files that cannot be opened are skipped, not errors.
 pub fn create_tar_stream_to_tar_writer(
     fs: &dyn FileSystem,
     dir: &Path,
@@ -86,7 +87,8 @@ pub fn create_tar_stream_to_tar_writer(
 }
 
 /// Copies exactly `size` bytes of `file` into the current entry; a file that grew is cut at
-/// `size` (the header is already written), one that shrank is an error.
+/// `size` (the header is already written), one that shrank is an error, and so is a reader
+/// that claims more bytes than it was asked for.
 fn copy_exact(
     file: &mut dyn Read,
     size: u64,
@@ -101,6 +103,15 @@ fn copy_exact(
             Ok(0) => {
                 return Err(Error::other(format!(
                     "{}: file shrank while being archived ({} of {size} bytes read)",
+                    path.display(),
+                    size - left
+                )))
+            }
+            // A custom file system's reader may claim more than it was given room for.
+            Ok(n) if n > want => {
+                return Err(Error::other(format!(
+                    "{}: the file system's reader returned {n} bytes for a read of at most \
+                     {want} (the file's size is {size} bytes, {} read before)",
                     path.display(),
                     size - left
                 )))
@@ -178,6 +189,65 @@ mod tests {
     use crate::archive::{ArchiveWriter, ChmodAdapter, LocalFileSystem};
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
     use std::time::{Duration, UNIX_EPOCH};
+
+    /// A file system of one file, `/root/f` of 10 bytes, whose reader claims `claim(len)`
+    /// bytes for a buffer of `len`.
+    struct Lying(fn(usize) -> usize);
+
+    struct LyingReader(fn(usize) -> usize);
+
+    impl Read for LyingReader {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(b'z');
+            Ok((self.0)(buf.len()))
+        }
+    }
+
+    impl FileSystem for Lying {
+        fn lstat(&self, path: &Path) -> io::Result<crate::archive::FileInfo> {
+            let kind = if path == Path::new("/root") {
+                FileKind::Dir
+            } else {
+                FileKind::File
+            };
+            Ok(crate::archive::FileInfo {
+                kind,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size: 10,
+                mtime: UNIX_EPOCH,
+            })
+        }
+        fn read_dir(&self, _: &Path) -> io::Result<Vec<OsString>> {
+            Ok(vec!["f".into()])
+        }
+        fn read_link(&self, _: &Path) -> io::Result<PathBuf> {
+            Err(io::ErrorKind::InvalidInput.into())
+        }
+        fn open(&self, _: &Path) -> io::Result<Box<dyn Read + '_>> {
+            Ok(Box::new(LyingReader(self.0)))
+        }
+    }
+
+    #[test]
+    fn a_reader_that_claims_too_much_is_an_error() {
+        // More than the buffer holds, and more than was asked for (the size announced).
+        for claim in [
+            |len: usize| len + 1,
+            |len: usize| len * 2,
+            |_| 11,
+            |_| usize::MAX,
+        ] {
+            let mut rec = Recorder::default();
+            let e =
+                create_tar_stream_to_tar_writer(&Lying(claim), Path::new("/root"), false, &mut rec)
+                    .unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains("/root/f") && text.contains("bytes"), "{text}");
+            assert!(rec.headers.iter().all(|(_, data)| data.len() <= 10));
+        }
+    }
 
     #[test]
     fn tree_entries_as_on_disk() {

@@ -266,6 +266,8 @@ impl EngineClient {
     }
 
     /// A clone that reads JSON replies of at most `limit` bytes (default [`DEFAULT_JSON_LIMIT`]).
+    ///
+    /// Any value is accepted; `usize::MAX` means no limit.
     pub fn with_json_limit(&self, limit: usize) -> EngineClient {
         EngineClient {
             json_limit: limit,
@@ -751,5 +753,14 @@ mod tests {
         assert!(crate::ops::container::inspect(&small, "abc").is_err());
         // The clone's limit does not leak into the original.
         assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
+    }
+
+    #[test]
+    fn any_json_limit_is_accepted() {
+        let (docker, _server) = serve(|_| json("200 OK", "{\"Id\":\"abc\"}"));
+        for limit in [usize::MAX, usize::MAX - 1, u32::MAX as usize, 0] {
+            let r = crate::ops::container::inspect(&docker.with_json_limit(limit), "abc");
+            assert_eq!(r.is_ok(), limit > 0, "limit {limit}: {r:?}");
+        }
     }
 }

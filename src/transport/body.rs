@@ -18,6 +18,9 @@ use super::pool::Shared;
 use super::wire::Head;
 use crate::error::{Error, Result};
 
+/// The most [`ResponseBody::read_to_vec`] reserves before the body's bytes arrive.
+const PREALLOCATE_LIMIT: usize = 1 << 20;
+
 /// How a response body ends.
 pub(crate) enum BodyKind {
     /// After this many bytes.
@@ -128,7 +131,8 @@ impl ResponseBody {
         body
     }
 
-    /// Reads the whole body, refusing more than `limit` bytes.
+    /// Reads the whole body, refusing more than `limit` bytes (any `limit`, `usize::MAX`
+    /// included, is accepted).
     ///
     /// # Errors
     ///
@@ -143,10 +147,17 @@ impl ResponseBody {
                 return Err(self.too_long(limit));
             }
         }
-        let cap = known.map_or(0, |n| n as usize).min(limit);
+        // What a `Content-Length` announces is reserved up to a point only: a huge limit
+        // (even `usize::MAX`) must not reserve a huge buffer before the bytes come.
+        let cap = known
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            .min(limit)
+            .min(PREALLOCATE_LIMIT);
         let mut out = Vec::with_capacity(cap);
+        // One byte more than the limit shows a longer body; `usize::MAX` is no limit at all.
+        let take = u64::try_from(limit).map_or(u64::MAX, |l| l.saturating_add(1));
         (&mut self)
-            .take(limit as u64 + 1)
+            .take(take)
             .read_to_end(&mut out)
             .map_err(Error::from)?;
         if out.len() > limit {

@@ -190,7 +190,8 @@ pub(super) fn remove_after_lost_create(
         remove_volumes: true,
         force: true,
     };
-    let until = Instant::now() + patience;
+    // `None`: a patience too long to add to the clock, as good as endless.
+    let until = Instant::now().checked_add(patience);
     let pause = (patience / 16).clamp(Duration::from_millis(20), Duration::from_secs(2));
     loop {
         match client.container_remove(name, &opts) {
@@ -207,7 +208,7 @@ pub(super) fn remove_after_lost_create(
             }
         }
         let now = Instant::now();
-        if now >= until {
+        if until.is_some_and(|until| now >= until) {
             if !patience.is_zero() {
                 log::warn!(
                     "Container \"{name}\" did not show up within {patience:?} after its create \
@@ -217,7 +218,7 @@ pub(super) fn remove_after_lost_create(
             return;
         }
         // Short naps, so that a cancel is heard at once.
-        let next = now + pause.min(until - now);
+        let next = now + until.map_or(pause, |until| pause.min(until - now));
         while Instant::now() < next {
             if cancelled() {
                 log::warn!(

@@ -141,19 +141,25 @@ fn watch(
                 };
                 let now = Instant::now();
                 // `None`: the output thread is busy with the caller's writers; look again later.
-                let due = silent_since.map_or(now + grace, |t| t + grace);
-                if now >= due {
-                    log::warn!(
-                        "The output stream of container \"{id}\" stayed open {grace:?} after it \
-                         exited; closing it"
-                    );
-                    closed_after_exit = true;
-                    if !link.shutdown() {
-                        container.remove();
+                // A grace too long to add to the clock is no limit at all.
+                match silent_since.unwrap_or(now).checked_add(grace) {
+                    None => run
+                        .events
+                        .recv()
+                        .map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(due) if now >= due => {
+                        log::warn!(
+                            "The output stream of container \"{id}\" stayed open {grace:?} \
+                             after it exited; closing it"
+                        );
+                        closed_after_exit = true;
+                        if !link.shutdown() {
+                            container.remove();
+                        }
+                        continue;
                     }
-                    continue;
+                    Some(due) => run.events.recv_timeout(due - now),
                 }
-                run.events.recv_timeout(due - now)
             }
             _ => run
                 .events
@@ -232,9 +238,10 @@ fn finish_wait(
 
 /// Waits at most `limit` for the wait thread's answer.
 pub(super) fn reap_wait(events: &Receiver<Event>, limit: Duration) {
-    let until = Instant::now() + limit;
+    let until = Instant::now().checked_add(limit);
     loop {
-        match events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        let left = until.map_or(limit, |u| u.saturating_duration_since(Instant::now()));
+        match events.recv_timeout(left) {
             Ok(Event::Waited(_)) | Err(_) => return,
             Ok(_) => {}
         }
@@ -420,6 +427,27 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.exit_code(), Some(4));
+        assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn an_endless_output_grace_is_no_limit() {
+        // The wait answers while the output is still being written: the grace is computed,
+        // and `Duration::MAX` must mean "never close", not an overflow.
+        let (fake, d) = setup();
+        let d = d.with_output_grace(Duration::MAX);
+        fake.state().attach_output =
+            [stdcopy_frame(1, b"one\n"), stdcopy_frame(1, b"two\n")].concat();
+        let out = Probe::default();
+        let o = out.clone();
+        let r = within(Duration::from_secs(10), move || {
+            d.run_container(RunContainerOptions {
+                stdout: Some(Box::new(SlowWriter(o, Duration::from_millis(100)))),
+                ..opts("assemble")
+            })
+        });
+        r.unwrap();
+        assert_eq!(out.text(), "one\ntwo\n");
         assert!(fake.state().containers.is_empty());
     }
 
