@@ -35,8 +35,10 @@
 //! # Differences from S2I
 //!
 //! - Modes: [`ChmodAdapter::new`] gives directories and files with any execute bit
-//!   `0777`, other files `0666`, and keeps setuid/setgid/sticky. The reference gave every file
-//!   `0666` (its execute test looked at the group bit, and its "executable" mode was `0666` too).
+//!   `0777`, other files `0666`, and removes setuid/setgid/sticky unless
+//!   [`ChmodAdapter::keep_special_bits`] asks to keep them. The reference gave every file
+//!   `0666` (its execute test looked at the group bit, and its "executable" mode was `0666` too)
+//!   and kept those bits.
 //! - `.git` exclusion: matched against the path relative to the upload root, not
 //!   the full host path, so sources that live under a host directory named `.git` still upload.
 //! - FIFOs and other special files are skipped instead of opened (opening a FIFO blocks); files

@@ -265,7 +265,10 @@ pub trait Docker: Send + Sync {
     ///
     /// The tar is produced while it is sent: `src` renamed to `base(dest)`, extracted into
     /// `Dir(dest)`; directories and files with an execute bit become `0777`, other files
-    /// `0666`; `.git` directories are left out (see [`tar`](crate::archive)).
+    /// `0666`, without setuid, setgid or sticky bits (keep them with
+    /// [`upload_to_container_with_tar_writer`](Docker::upload_to_container_with_tar_writer) and
+    /// [`ChmodAdapter::keep_special_bits`](crate::archive::ChmodAdapter::keep_special_bits));
+    /// `.git` directories are left out (see [`tar`](crate::archive)).
     ///
     /// # Errors
     /// The daemon's error (e.g. 404 when `Dir(dest)` does not exist), or the tar's.

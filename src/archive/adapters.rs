@@ -71,7 +71,10 @@ impl<W: TarWriter> TarWriter for RenameAdapter<W> {
 ///
 /// The low 9 bits are replaced by [`new_dir_mode`](Self::new_dir_mode) for directories,
 /// [`new_exec_file_mode`](Self::new_exec_file_mode) for files with any execute bit, and
-/// [`new_file_mode`](Self::new_file_mode) for other files; setuid, setgid and sticky are kept.
+/// [`new_file_mode`](Self::new_file_mode) for other files. Setuid, setgid and sticky are
+/// removed (a setuid file of the host must not become a setuid program in the container),
+/// unless
+/// [`keep_special_bits`](Self::keep_special_bits) asks to keep them.
 #[derive(Debug)]
 pub struct ChmodAdapter<W> {
     inner: W,
@@ -81,6 +84,8 @@ pub struct ChmodAdapter<W> {
     pub new_exec_file_mode: u32,
     /// Permissions of directories.
     pub new_dir_mode: u32,
+    /// Keep the setuid, setgid and sticky bits (`0o7000`) of the entries; off by default.
+    pub keep_special_bits: bool,
 }
 
 impl<W: TarWriter> ChmodAdapter<W> {
@@ -99,7 +104,22 @@ impl<W: TarWriter> ChmodAdapter<W> {
             new_file_mode: file,
             new_exec_file_mode: exec_file,
             new_dir_mode: dir,
+            keep_special_bits: false,
         }
+    }
+
+    /// Whether entries keep their setuid, setgid and sticky bits (default `false`: they are
+    /// removed).
+    ///
+    /// ```
+    /// use s2i_docker::archive::{ArchiveWriter, ChmodAdapter};
+    /// let mut tar = Vec::new();
+    /// let writer = ChmodAdapter::new(ArchiveWriter::new(&mut tar)).keep_special_bits(true);
+    /// assert!(writer.keep_special_bits);
+    /// ```
+    pub fn keep_special_bits(mut self, keep: bool) -> ChmodAdapter<W> {
+        self.keep_special_bits = keep;
+        self
     }
 
     /// The wrapped writer.
@@ -117,7 +137,12 @@ impl<W: TarWriter> TarWriter for ChmodAdapter<W> {
             EntryKind::File => Some(self.new_file_mode),
         };
         if let Some(perm) = perm {
-            header.mode = (header.mode & 0o7000) | (perm & 0o777);
+            let special = if self.keep_special_bits {
+                header.mode & 0o7000
+            } else {
+                0
+            };
+            header.mode = special | (perm & 0o777);
         }
         self.inner.write_header(header)
     }
@@ -193,12 +218,29 @@ mod tests {
         ];
         let mut rec = Recorder::default();
         {
+            let mut w = ChmodAdapter::new(&mut rec).keep_special_bits(true);
+            for &(kind, before, _) in cases {
+                w.write_header(header("x", kind, before)).unwrap();
+            }
+        }
+        for (i, &(kind, before, after)) in cases.iter().enumerate() {
+            assert_eq!(rec.headers[i].0.mode, after, "{kind:?} {before:o}");
+        }
+
+        // By default setuid, setgid and sticky are removed; the permissions are as above.
+        let mut rec = Recorder::default();
+        {
             let mut w = ChmodAdapter::new(&mut rec);
             for &(kind, before, _) in cases {
                 w.write_header(header("x", kind, before)).unwrap();
             }
         }
         for (i, &(kind, before, after)) in cases.iter().enumerate() {
+            let after = if kind == EntryKind::Symlink {
+                after
+            } else {
+                after & 0o777
+            };
             assert_eq!(rec.headers[i].0.mode, after, "{kind:?} {before:o}");
         }
     }

@@ -333,7 +333,7 @@ mod tests {
         let tmp = TempDir::new("upload");
         let src = make_tree(tmp.path());
         let mut out = Vec::new();
-        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut out));
+        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut out)).keep_special_bits(true);
         write_upload_tar(&LocalFileSystem, &src, "/opt/app/secret", &mut w).unwrap();
         drop(w);
         let long = format!("secret/a/{}", long_name());
@@ -352,6 +352,31 @@ mod tests {
         ];
         assert_eq!(list(&out), want);
         assert_eq!(upload_dest_dir("/opt/app/secret"), "/opt/app");
+    }
+
+    #[test]
+    fn uploads_drop_setuid_setgid_and_sticky() {
+        let tmp = TempDir::new("special");
+        let src = make_tree(tmp.path());
+        mkdir(&src.join("sticky"), 0o1777);
+        // The upload's modes, as `default_upload_tar_writer` sets them.
+        let mut out = Vec::new();
+        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut out));
+        write_upload_tar(&LocalFileSystem, &src, "/opt/app/src", &mut w).unwrap();
+        drop(w);
+        let modes: Vec<(String, u32)> = list(&out)
+            .into_iter()
+            .map(|l| (l.0, l.2))
+            .filter(|(n, _)| n.contains("set") || n.contains("sticky"))
+            .collect();
+        assert_eq!(
+            modes,
+            [
+                ("src/setgid".to_string(), 0o777),
+                ("src/setuid".to_string(), 0o666),
+                ("src/sticky".to_string(), 0o777),
+            ]
+        );
     }
 
     #[test]
@@ -470,7 +495,7 @@ mod tests {
         let tmp = TempDir::new("gnutar");
         let src = make_tree(tmp.path());
         let mut out = Vec::new();
-        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut out));
+        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut out)).keep_special_bits(true);
         write_upload_tar(&LocalFileSystem, &src, "/opt/app/secret", &mut w).unwrap();
         drop(w);
         let tarball = tmp.path().join("t.tar");

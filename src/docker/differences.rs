@@ -47,8 +47,10 @@
 //!     `stream=1` also when only stdin or stderr is attached.
 //! 14. **Uploads keep executables executable**:
 //!     [`upload_to_container`](super::Docker::upload_to_container) gives directories and files
-//!     with any execute bit `0777`, other files `0666`, and keeps setuid/setgid/sticky (the
-//!     reference made every file `0666`).
+//!     with any execute bit `0777`, other files `0666` (the reference made every file `0666`).
+//!     Setuid, setgid and sticky bits are removed (the reference kept them, so a setuid file of
+//!     the host became a setuid program in the builder image); a custom tar writer keeps them
+//!     with [`ChmodAdapter::keep_special_bits`].
 //! 15. **`.git` is excluded relative to the upload root**, not matched against the full host
 //!     path (sources below a host directory named `.git` still upload).
 //! 16. **A commit keeps every setting given**: the configuration (`Env`, `Labels`, `User`, ...)
@@ -94,6 +96,7 @@
 //! [`DEFAULT_ENTRYPOINT`]: super::DEFAULT_ENTRYPOINT
 //! [`RunContainerOptions::pull_image`]: super::RunContainerOptions::pull_image
 //! [`CGroupLimits`]: crate::config::CGroupLimits
+//! [`ChmodAdapter::keep_special_bits`]: crate::archive::ChmodAdapter::keep_special_bits
 //! [`RETRIABLE_ERRORS`]: super::RETRIABLE_ERRORS
 //! [`DockerClient::with_pull_retry_delay`]: super::DockerClient::with_pull_retry_delay
 //! [`Error::Stream`]: crate::error::Error::Stream
