@@ -124,6 +124,9 @@ impl AuthConfigurations {
 
     /// How long a credential helper may run before it is killed (default
     /// [`DEFAULT_HELPER_TIMEOUT`]).
+    ///
+    /// The helper's answer is taken when it exits, even if a process it started in the
+    /// background still holds its output open (that process is not waited for).
     pub fn set_helper_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.helper_timeout = timeout;
         self

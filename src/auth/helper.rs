@@ -3,10 +3,11 @@
 //!
 //! Auth may use `error`, `config` and `image_ref` only; this file needs `error` and `config`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,13 +20,14 @@ use crate::error::{Error, Result};
 /// What a credential helper prints (and exits non-zero with) for an unknown server.
 const HELPER_NOT_FOUND: &str = "credentials not found in native keychain";
 /// A helper's answer is one small JSON object.
-const MAX_HELPER_OUTPUT: u64 = 1 << 20;
+const MAX_HELPER_OUTPUT: usize = 1 << 20;
 
 /// Runs `docker-credential-<name> get` with `server` on stdin; `Ok(None)` when the helper
 /// has no credentials for it.
 ///
 /// The helper is looked up in `dir`, or in `$PATH` when `dir` is `None`, and killed when it
-/// runs longer than `timeout`.
+/// runs longer than `timeout`. Its answer is what it wrote before it exited, also when a
+/// process it started keeps its stdout open; no thread is left reading it.
 pub(super) fn run_helper(
     name: &str,
     server: &str,
@@ -42,51 +44,29 @@ pub(super) fn run_helper(
         Some(dir) => dir.join(&program),
         None => PathBuf::from(&program),
     };
-    let mut child = spawn_helper(&path, &program)?;
+    let (mut child, mut stdout) = spawn_helper(&path, &program)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A helper that exits without reading its input is judged by its answer below.
         let _ = stdin.write_all(server.as_bytes());
     }
-    // Read stdout on a thread so that a chatty helper cannot block on a full pipe while
-    // this thread waits for it to exit.
-    let (tx, rx) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
-        let reader = thread::Builder::new()
-            .name("credential-helper".into())
-            .spawn(move || {
-                let mut out = Vec::new();
-                let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut out);
-                let _ = tx.send(out);
-            });
-        if let Err(e) = reader {
-            kill_and_reap(&mut child);
-            return Err(Error::other(format!("credential helper {program}: {e}")));
-        }
-    }
     // `None`: a timeout too long to be a point in time, i.e. none.
     let deadline = Instant::now().checked_add(timeout);
-    let status = wait_for_exit(&mut child, &program, deadline, timeout)?;
-    // The pipe closes when the helper exits, unless a process it started keeps it open:
-    // wait only as long as the deadline allows.
-    let out = match deadline {
-        Some(d) => {
-            let wait = d
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(100));
-            rx.recv_timeout(wait)
-                .map_err(|_| timed_out(&program, timeout))?
-        }
-        None => rx.recv().map_err(|_| timed_out(&program, timeout))?,
-    };
+    let (status, out) = read_until_exit(&mut child, &mut stdout, &program, deadline, timeout)?;
     parse_helper_output(&program, server, status.success(), &out)
 }
 
-/// Starts `path get` with its stdin and stdout piped (stderr is dropped: it may echo a secret).
-fn spawn_helper(path: &Path, program: &str) -> Result<Child> {
-    Command::new(path)
+/// Starts `path get` with its stdin piped, its stdout on a socket whose other end is returned
+/// (read with a time limit, which a pipe does not offer), and its stderr dropped (it may echo a
+/// secret).
+fn spawn_helper(path: &Path, program: &str) -> Result<(Child, UnixStream)> {
+    let failed = |e: io::Error| Error::other(format!("credential helper {program}: {e}"));
+    let (ours, theirs) = UnixStream::pair().map_err(failed)?;
+    // The helper's end is closed here when the command is dropped, so that only the helper
+    // (and what it starts) holds it.
+    let child = Command::new(path)
         .arg("get")
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(OwnedFd::from(theirs)))
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
@@ -95,23 +75,45 @@ fn spawn_helper(path: &Path, program: &str) -> Result<Child> {
                     "credential helper {program}: executable file not found"
                 ))
             } else {
-                Error::other(format!("credential helper {program}: {e}"))
+                failed(e)
             }
-        })
+        })?;
+    Ok((child, ours))
 }
 
-/// Polls the helper until it exits, with pauses growing to 20 ms; kills it at `deadline`
-/// (`None`: never).
-fn wait_for_exit(
+/// Reads the helper's output while polling it until it exits, with pauses growing to 20 ms;
+/// kills it at `deadline` (`None`: never).
+///
+/// The answer is what the helper wrote before it exited: a process it started in the
+/// background may keep its stdout open, and is not waited for (a read to the end of the
+/// output would wait for it). Output past [`MAX_HELPER_OUTPUT`] is read and dropped, so the helper never blocks on
+/// a full socket.
+fn read_until_exit(
     child: &mut Child,
+    stdout: &mut UnixStream,
     program: &str,
     deadline: Option<Instant>,
     timeout: Duration,
-) -> Result<ExitStatus> {
+) -> Result<(ExitStatus, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8 << 10];
+    let mut open = true;
     let mut pause = Duration::from_millis(1);
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
+            Ok(Some(status)) => {
+                // Everything the helper wrote is in the socket by now: take it without
+                // waiting for an end that a background process may hold back, in a bounded
+                // number of reads (such a process may go on writing).
+                if open && stdout.set_nonblocking(true).is_ok() {
+                    for _ in 0..MAX_HELPER_OUTPUT / buf.len() + 64 {
+                        if read_some(stdout, &mut buf, &mut out) != Got::Data {
+                            break;
+                        }
+                    }
+                }
+                return Ok((status, out));
+            }
             Ok(None) => {}
             Err(e) => {
                 kill_and_reap(child);
@@ -123,8 +125,50 @@ fn wait_for_exit(
             kill_and_reap(child);
             return Err(timed_out(program, timeout));
         }
-        thread::sleep(left.map_or(pause, |l| pause.min(l)));
+        let wait = left
+            .map_or(pause, |l| pause.min(l))
+            .max(Duration::from_millis(1));
         pause = (pause * 2).min(Duration::from_millis(20));
+        if !open || stdout.set_read_timeout(Some(wait)).is_err() {
+            thread::sleep(wait);
+            continue;
+        }
+        match read_some(stdout, &mut buf, &mut out) {
+            Got::Data => pause = Duration::from_millis(1),
+            Got::Nothing => {}
+            Got::End => open = false,
+        }
+    }
+}
+
+/// What one read of the helper's output gave.
+#[derive(PartialEq, Eq)]
+enum Got {
+    Data,
+    /// Nothing within the read's time limit (or nothing waiting, when non-blocking).
+    Nothing,
+    /// The output ended (or failed).
+    End,
+}
+
+/// One read into `out`, kept to [`MAX_HELPER_OUTPUT`] bytes.
+fn read_some(stdout: &mut UnixStream, buf: &mut [u8], out: &mut Vec<u8>) -> Got {
+    match io::Read::read(stdout, buf) {
+        Ok(0) => Got::End,
+        Ok(n) => {
+            let room = MAX_HELPER_OUTPUT.saturating_sub(out.len());
+            out.extend_from_slice(&buf[..n.min(room).min(buf.len())]);
+            Got::Data
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Got::Nothing
+        }
+        Err(_) => Got::End,
     }
 }
 
@@ -279,6 +323,45 @@ printf '{{"ServerURL":"%s","Username":"{user}","Secret":"{secret}"}}' "$url""#
         let f = get_image_registry_auth(Some(&a), "file.io/x");
         assert_eq!(creds(&f), ("file", "fp", "", "file.io"));
         assert_eq!(dir.calls().len(), 4);
+    }
+
+    /// The threads of this process whose name starts with `prefix`.
+    fn threads_named(prefix: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .filter(|name| name.starts_with(prefix))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_helper_whose_child_keeps_stdout_open_answers_at_once() {
+        let dir = TempDir::new("forking");
+        // The answer, then a background process that inherits stdout and outlives the helper.
+        dir.helper(
+            "forking",
+            r#"cat > /dev/null
+echo '{"Username":"fu","Secret":"fs"}'
+sleep 100 &
+echo $! > "$(dirname "$0")/background""#,
+        );
+        let doc = r#"{"credHelpers": {"fork.io": "forking"}}"#;
+        let a = with_helpers(doc, &dir);
+        let started = Instant::now();
+        let got = a.get_registry_auth("fork.io");
+        let took = started.elapsed();
+        if let Ok(pid) = std::fs::read_to_string(dir.0.join("background")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+        let got = got.unwrap().unwrap();
+        assert_eq!((got.username.as_str(), got.password.as_str()), ("fu", "fs"));
+        // Well within the 20 s limit: the helper's exit is enough.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // And nothing of the call is left waiting for the background process.
+        assert_eq!(threads_named("credential-help"), 0);
     }
 
     #[test]

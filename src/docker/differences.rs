@@ -90,6 +90,9 @@
 //! - [`stream_container_io`](super::stream_container_io) hands a line longer than 64 KiB (or
 //!   output without newlines) to its callback in pieces of at most 64 KiB; the reference read
 //!   each line whole, however long.
+//! - A credential helper's answer is what it wrote before it exited: a process it left running
+//!   in the background with its stdout open is not waited for (the reference's Go reader
+//!   waited for every holder of the pipe, however long).
 //! - When the caller's `stdin` or an output writer fails, the run shuts the attach connection
 //!   down itself and does not depend on the kill to end the streams.
 //!
