@@ -7,6 +7,7 @@
 //! ([`BodyReader`], [`HijackedResponse`], [`StdinWriter`], [`ShutdownHandle`]).
 
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::error::Result;
 pub use crate::ops::container::HijackedResponse;
@@ -161,6 +162,16 @@ pub trait Client: Send + Sync {
         container: &str,
         options: &ContainerCommitOptions,
     ) -> Result<IdResponse>;
+
+    /// The same engine through a handle that no cancel of this one aborts, or `None` when there
+    /// is no such cancel to leave out (the default: then this client itself is used).
+    ///
+    /// Cleanup goes through it: a run whose client was cancelled (e.g. through
+    /// [`EngineClient::with_cancel`]) still kills and removes its container, which the
+    /// cancelled client would refuse to do. [`EngineClient`] answers a clone without its cancel.
+    fn uncancelled(&self) -> Option<Arc<dyn Client>> {
+        None
+    }
 }
 
 impl Client for EngineClient {
@@ -261,5 +272,9 @@ impl Client for EngineClient {
         options: &ContainerCommitOptions,
     ) -> Result<IdResponse> {
         container::commit(self, container, options)
+    }
+
+    fn uncancelled(&self) -> Option<Arc<dyn Client>> {
+        Some(Arc::new(self.without_cancel()))
     }
 }

@@ -276,9 +276,20 @@ impl EngineClient {
     /// A clone whose calls are aborted (with [`Error::Cancelled`]) once `cancel` is cancelled.
     ///
     /// The clone shares the connection pool; calls made through other clones are not affected.
+    /// A run of [`run_container`](crate::Docker::run_container) through a cancelled client
+    /// still kills and removes its container, through [`without_cancel`](Self::without_cancel).
     pub fn with_cancel(&self, cancel: Cancel) -> EngineClient {
         EngineClient {
             cancel: Some(cancel),
+            ..self.clone()
+        }
+    }
+
+    /// A clone that no cancel aborts (undoes [`with_cancel`](EngineClient::with_cancel)), e.g.
+    /// to clean up after a cancelled call.
+    pub fn without_cancel(&self) -> EngineClient {
+        EngineClient {
+            cancel: None,
             ..self.clone()
         }
     }

@@ -189,6 +189,10 @@ fn watch(
                 exited_at = Some(Instant::now());
                 waited = Some(w);
             }
+            Event::Waited(Err(e)) if e.is_cancelled() => {
+                *wait_pending = false;
+                break e;
+            }
             Event::Waited(Err(e)) => {
                 *wait_pending = false;
                 break Error::other(format!("waiting for container \"{id}\" to stop: {e}"));
