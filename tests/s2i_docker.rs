@@ -1205,3 +1205,46 @@ fn an_engine_client_cancel_still_removes_the_container() {
         ctx.assert_removed(&id);
     }
 }
+
+#[test]
+fn a_container_that_ignores_its_stdin_ends_the_run_promptly() {
+    let Some(ctx) = engine() else { return };
+    let base = ctx.base();
+    // A long grace for the output of the exited container: the input must end on its own,
+    // not by the close of a silent output stream.
+    let docker = ctx
+        .docker
+        .clone()
+        .with_output_grace(Duration::from_secs(60));
+    // With the output attached too, and with stdin alone.
+    for attached in [true, false] {
+        let (tx, rx) = mpsc::channel::<String>();
+        let out = Buf::default();
+        let started = Instant::now();
+        let r = run_within(
+            &docker,
+            RunContainerOptions {
+                image: base.tag.clone(),
+                command_explicit: vec!["/bin/sh".into(), "-c".into(), "sleep 1; exit 0".into()],
+                // Endless input that the container never reads.
+                stdin: Some(Box::new(io::repeat(b'x'))),
+                stdout: attached.then(|| Box::new(out.clone()) as Box<dyn Write + Send>),
+                on_start: Some(Box::new(move |id: &str| {
+                    tx.send(id.to_string()).ok();
+                    Ok(())
+                })),
+                ..Default::default()
+            },
+            Duration::from_secs(120),
+        );
+        let took = started.elapsed();
+        let id = rx.recv().expect("the container started");
+        ctx.cleanup.container(&id);
+        r.unwrap_or_else(|e| panic!("attached {attached}: {e:?}"));
+        assert!(
+            took < Duration::from_secs(10),
+            "attached {attached}: the run took {took:?}"
+        );
+        ctx.assert_removed(&id);
+    }
+}

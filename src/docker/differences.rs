@@ -83,6 +83,10 @@
 //!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging
 //!   (S2I issues #934, #1062). The silence counts only while the run waits for output, so
 //!   output still coming, or still being written to the caller's writers, is never cut.
+//!   Once the container has exited and its output ended, the rest of its `stdin` is dropped
+//!   as soon as the daemon stops taking it (a write stuck for half a second, the grace at the
+//!   latest): the reference kept writing until the daemon gave the connection up (20-30 s on
+//!   Docker for a container that does not read its input).
 //! - When the caller's `stdin` or an output writer fails, the run shuts the attach connection
 //!   down itself and does not depend on the kill to end the streams.
 //!

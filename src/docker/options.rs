@@ -88,7 +88,12 @@ pub struct RunContainerOptions {
     ///
     /// A container that exits with code 0 without reading all of it is a success (logged as
     /// a warning); one that exits otherwise is a container error, whatever happened to its
-    /// input.
+    /// input. Once the container exited and its output ended, the rest of the input is not
+    /// sent: as soon as the daemon stops taking it (a write stuck for half a second), and at
+    /// the latest after the output grace ([`DockerClient::with_output_grace`]), the run closes
+    /// the attach connection instead of waiting for the daemon to give it up.
+    ///
+    /// [`DockerClient::with_output_grace`]: super::DockerClient::with_output_grace
     pub stdin: Option<Box<dyn Read + Send>>,
     /// Receives the container's standard output as it is produced.
     pub stdout: Option<Box<dyn Write + Send>>,

@@ -67,13 +67,13 @@ pub(super) struct Pending {
 pub(super) fn wait_and_watch(
     run: &Run<'_>,
     pending: Pending,
-    reading_since: &Mutex<Option<Instant>>,
+    progress: &Progress,
     wait_pending: &mut bool,
 ) -> Result<()> {
     match spawn_wait(run.container, run.sender) {
         Ok(()) => {
             *wait_pending = true;
-            watch(run, pending, reading_since, wait_pending)
+            watch(run, pending, progress, wait_pending)
         }
         Err(e) => {
             stop(run.container, run.link);
@@ -108,6 +108,10 @@ fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
 /// ends it early: the caller's stdin failing, the output failing, the wait failing, a cancel.
 /// Ending early stops the run (see [`stop`]).
 ///
+/// Once the container exited and its output ended, an input still being copied is cut (the
+/// attach connection is shut down) as soon as its writes get stuck: nothing reads it any more
+/// (see [`close_due`]).
+///
 /// Once the container exited, its output stream has [`DockerClient::with_output_grace`] of
 /// silence to end by itself: some daemons keep it open after the exit (S2I issues #934 and
 /// #1062 were runs hanging there). The silence counts only while the output thread waits for
@@ -115,7 +119,7 @@ fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
 fn watch(
     run: &Run<'_>,
     mut pending: Pending,
-    reading_since: &Mutex<Option<Instant>>,
+    progress: &Progress,
     wait_pending: &mut bool,
 ) -> Result<()> {
     let container: &Container = run.container;
@@ -134,19 +138,17 @@ fn watch(
         }
         let next = match exited_at {
             Some(exit) if !closed_after_exit && !link.is_shut() => {
-                let silent_since = if pending.output {
-                    lock(reading_since).map(|t| t.max(exit))
-                } else {
-                    Some(exit)
-                };
                 let now = Instant::now();
-                // `None`: the output thread is busy with the caller's writers; look again later.
-                let due = silent_since.map_or(now + grace, |t| t + grace);
+                let due = close_due(exit, now, grace, &pending, progress);
                 if now >= due {
-                    log::warn!(
-                        "The output stream of container \"{id}\" stayed open {grace:?} after it \
-                         exited; closing it"
-                    );
+                    if pending.output {
+                        log::warn!(
+                            "The output stream of container \"{id}\" stayed open {grace:?} \
+                             after it exited; closing it"
+                        );
+                    } else {
+                        log::debug!("Container \"{id}\" exited; closing its unread input");
+                    }
                     closed_after_exit = true;
                     if !link.shutdown() {
                         container.remove();
@@ -203,6 +205,32 @@ fn watch(
     Err(stopped)
 }
 
+/// When the run closes the attach connection of the exited container (`exit`) itself.
+///
+/// While the output is still coming, after `grace` of silence on it (counted only while the
+/// output thread waits for data: `now + grace` while it is busy with the caller's writers).
+/// Once only the input is left, which nothing reads any more, as soon as a write of it has
+/// been stuck for [`INPUT_STALL`] since the exit (a daemon that stops reading it would keep it
+/// waiting until it gives the connection up, 20-30 s on Docker), and `grace` after the exit
+/// at the latest.
+fn close_due(
+    exit: Instant,
+    now: Instant,
+    grace: Duration,
+    pending: &Pending,
+    progress: &Progress,
+) -> Instant {
+    if pending.output {
+        return lock(&progress.reading_since).map_or(now + grace, |t| t.max(exit) + grace);
+    }
+    let latest = exit + grace;
+    match *lock(&progress.writing_since) {
+        Some(t) => latest.min(t.max(exit) + INPUT_STALL),
+        // Not writing now: look again soon.
+        None => latest.min(now + INPUT_STALL),
+    }
+}
+
 /// Turns the wait's answer into the run's result: a non-zero exit is a `ContainerError`.
 fn finish_wait(
     client: &dyn Client,
@@ -243,6 +271,18 @@ pub(super) fn reap_wait(events: &Receiver<Event>, limit: Duration) {
             Ok(_) => {}
         }
     }
+}
+
+/// How long a write of the input may be stuck after the container exited and its output
+/// ended before the run closes the input (see [`close_due`]).
+const INPUT_STALL: Duration = Duration::from_millis(500);
+
+/// When the stream threads' current read of the output and write of the input began; `None`
+/// while they do something else (e.g. hand output to the caller's writers).
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) reading_since: Mutex<Option<Instant>>,
+    pub(super) writing_since: Mutex<Option<Instant>>,
 }
 
 /// The attach stream's read half, noting when each read began (for the grace period after the
