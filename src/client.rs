@@ -24,6 +24,7 @@ use crate::ops::image::{
 use crate::ops::system::{Ping, Version};
 pub use crate::ops::BodyReader;
 use crate::ops::{container, copy, image, system};
+use crate::transport::Cancel;
 pub use crate::transport::{ShutdownHandle, StdinWriter};
 
 /// One method per Engine endpoint that the S2I operations use (the reference's `Client`).
@@ -172,6 +173,18 @@ pub trait Client: Send + Sync {
     fn uncancelled(&self) -> Option<Arc<dyn Client>> {
         None
     }
+
+    /// The same engine through a handle whose calls (and the streams they return) `cancel`
+    /// also aborts, with [`Error::Cancelled`](crate::Error::Cancelled); `None` when this client
+    /// cannot be cancelled from outside (the default: then this client itself is used, and
+    /// only the caller's own checks between reads see the cancel).
+    ///
+    /// [`Docker::build_image`](crate::Docker::build_image) cancels a build through it.
+    /// [`EngineClient`] answers [`EngineClient::also_cancelled_by`].
+    fn cancellable(&self, cancel: &Cancel) -> Option<Arc<dyn Client>> {
+        let _ = cancel;
+        None
+    }
 }
 
 impl Client for EngineClient {
@@ -276,5 +289,9 @@ impl Client for EngineClient {
 
     fn uncancelled(&self) -> Option<Arc<dyn Client>> {
         Some(Arc::new(self.without_cancel()))
+    }
+
+    fn cancellable(&self, cancel: &Cancel) -> Option<Arc<dyn Client>> {
+        Some(Arc::new(self.also_cancelled_by(cancel)))
     }
 }

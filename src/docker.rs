@@ -237,9 +237,16 @@ pub trait Docker: Send + Sync {
     /// Builds an image from the tar build context in `opts.stdin`, copying the build's output
     /// to `opts.stdout` as it arrives.
     ///
+    /// Over an [`EngineClient`](crate::EngineClient), the build fails with
+    /// [`Error::Timeout`] after the client's build timeout without a
+    /// byte of output (30 minutes by default, see
+    /// [`EngineClient::with_build_timeout`](crate::EngineClient::with_build_timeout)), and
+    /// [`BuildImageOptions::cancel`] ends it from another thread.
+    ///
     /// # Errors
     /// The daemon's error, or [`Error::Stream`] when the build failed (reported inside the
-    /// output stream).
+    /// output stream); [`Error::Timeout`] and
+    /// [`Error::Cancelled`] as above.
     fn build_image(&self, opts: BuildImageOptions) -> Result<()>;
 
     /// The image's user as written in it (`user`, `uid`, `user:group`, ...).

@@ -137,6 +137,7 @@ impl Ctx {
             stdin: Some(Box::new(Cursor::new(context))),
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
+            cancel: None,
         });
         match built {
             Ok(()) => Ok(out.text()),

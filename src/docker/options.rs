@@ -128,6 +128,13 @@ pub struct RunContainerOptions {
     /// The container's command, used verbatim when non-empty.
     pub command_explicit: Vec<String>,
     /// Cancels the run from another thread.
+    ///
+    /// The run waits for the container as long as it runs, unless its client has a wait
+    /// timeout ([`EngineClient::with_wait_timeout`](crate::EngineClient::with_wait_timeout)):
+    /// then a container still running after it fails the run with
+    /// [`Error::Timeout`](crate::Error::Timeout), and is killed and removed. The client's
+    /// cancel ([`EngineClient::with_cancel`](crate::EngineClient::with_cancel)) also ends
+    /// the run, and its container is removed all the same.
     pub cancel: Option<RunCancel>,
 }
 
@@ -205,6 +212,13 @@ pub struct BuildImageOptions {
     pub stdout: Option<Box<dyn Write + Send>>,
     /// Memory and CPU limits of the build's containers.
     pub cgroup_limits: Option<CGroupLimits>,
+    /// Cancels the build from another thread: the upload of the context and the output stream
+    /// are cut at once (through the client's [`cancellable`](crate::Client::cancellable)),
+    /// and `build_image` returns [`Error::Cancelled`](crate::Error::Cancelled); a handle
+    /// cancelled already sends nothing. One handle can cancel the builds and runs of a whole
+    /// S2I build. The container of a step in progress is the daemon's to remove (the build
+    /// asks for `forcerm`).
+    pub cancel: Option<RunCancel>,
 }
 
 impl fmt::Debug for BuildImageOptions {
@@ -214,6 +228,7 @@ impl fmt::Debug for BuildImageOptions {
             .field("stdin", &self.stdin.is_some())
             .field("stdout", &self.stdout.is_some())
             .field("cgroup_limits", &self.cgroup_limits)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }

@@ -191,7 +191,8 @@ fn watch(
                 exited_at = Some(Instant::now());
                 waited = Some(w);
             }
-            Event::Waited(Err(e)) if e.is_cancelled() => {
+            // The client's cancel, or its wait timeout: the error says so as it is.
+            Event::Waited(Err(e)) if e.is_cancelled() || e.is_timeout() => {
                 *wait_pending = false;
                 break e;
             }
@@ -340,6 +341,25 @@ mod tests {
             .killed
             .contains(&"fake-container-1".to_string()));
         assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn a_wait_timeout_fails_the_run_and_removes_the_container() {
+        let (fake, d) = setup();
+        fake.state().wait_container_err = Some(Error::Timeout {
+            what: "POST /containers/fake-container-1/wait".into(),
+            after: Duration::from_secs(1),
+        });
+        let e = d
+            .run_container(RunContainerOptions {
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let state = fake.state();
+        assert!(state.killed.contains(&"fake-container-1".to_string()));
+        assert!(state.containers.is_empty());
     }
 
     #[test]
