@@ -203,8 +203,10 @@ pub trait Docker: Send + Sync {
 
     /// Commits a container as a new image and returns the image's ID.
     ///
+    /// The reply is awaited for the client's build timeout (see [`Docker::build_image`]).
+    ///
     /// # Errors
-    /// The daemon's error, unchanged.
+    /// The daemon's error, unchanged; [`Error::Timeout`] and [`Error::Cancelled`] as above.
     fn commit_container(&self, opts: CommitContainerOptions) -> Result<String>;
 
     /// Removes an image, keeping its untagged parents (`noprune=1`).
@@ -237,16 +239,13 @@ pub trait Docker: Send + Sync {
     /// Builds an image from the tar build context in `opts.stdin`, copying the build's output
     /// to `opts.stdout` as it arrives.
     ///
-    /// Over an [`EngineClient`](crate::EngineClient), the build fails with
-    /// [`Error::Timeout`] after the client's build timeout without a
-    /// byte of output (30 minutes by default, see
-    /// [`EngineClient::with_build_timeout`](crate::EngineClient::with_build_timeout)), and
-    /// [`BuildImageOptions::cancel`] ends it from another thread.
-    ///
     /// # Errors
     /// The daemon's error, or [`Error::Stream`] when the build failed (reported inside the
-    /// output stream); [`Error::Timeout`] and
-    /// [`Error::Cancelled`] as above.
+    /// output stream); [`Error::Timeout`] after the client's build timeout without output
+    /// ([`EngineClient::with_build_timeout`], 30 minutes by default); [`Error::Cancelled`]
+    /// through [`BuildImageOptions::cancel`] or the client's own cancel.
+    ///
+    /// [`EngineClient::with_build_timeout`]: crate::EngineClient::with_build_timeout
     fn build_image(&self, opts: BuildImageOptions) -> Result<()>;
 
     /// The image's user as written in it (`user`, `uid`, `user:group`, ...).
