@@ -459,6 +459,7 @@ fn build_sample_builder(docker: &DockerClient, tag: &str) -> Result<(), Box<dyn 
         stdin: Some(Box::new(io::Cursor::new(context))),
         stdout: Some(Box::new(BuildOutput::new(output))),
         cgroup_limits: None,
+        cancel: None,
     });
     let _ = done.join();
     Ok(built?)

@@ -7,6 +7,7 @@
 //! ([`BodyReader`], [`HijackedResponse`], [`StdinWriter`], [`ShutdownHandle`]).
 
 use std::io::Read;
+use std::sync::Arc;
 
 use crate::error::Result;
 pub use crate::ops::container::HijackedResponse;
@@ -23,6 +24,7 @@ use crate::ops::image::{
 use crate::ops::system::{Ping, Version};
 pub use crate::ops::BodyReader;
 use crate::ops::{container, copy, image, system};
+use crate::transport::Cancel;
 pub use crate::transport::{ShutdownHandle, StdinWriter};
 
 /// One method per Engine endpoint that the S2I operations use (the reference's `Client`).
@@ -161,6 +163,28 @@ pub trait Client: Send + Sync {
         container: &str,
         options: &ContainerCommitOptions,
     ) -> Result<IdResponse>;
+
+    /// The same engine through a handle that no cancel of this one aborts, or `None` when there
+    /// is no such cancel to leave out (the default: then this client itself is used).
+    ///
+    /// Cleanup goes through it: a run whose client was cancelled (e.g. through
+    /// [`EngineClient::with_cancel`]) still kills and removes its container, which the
+    /// cancelled client would refuse to do. [`EngineClient`] answers a clone without its cancel.
+    fn uncancelled(&self) -> Option<Arc<dyn Client>> {
+        None
+    }
+
+    /// The same engine through a handle whose calls (and the streams they return) `cancel`
+    /// also aborts, with [`Error::Cancelled`](crate::Error::Cancelled); `None` when this client
+    /// cannot be cancelled from outside (the default: then this client itself is used, and
+    /// only the caller's own checks between reads see the cancel).
+    ///
+    /// [`Docker::build_image`](crate::Docker::build_image) cancels a build through it.
+    /// [`EngineClient`] answers [`EngineClient::also_cancelled_by`].
+    fn cancellable(&self, cancel: &Cancel) -> Option<Arc<dyn Client>> {
+        let _ = cancel;
+        None
+    }
 }
 
 impl Client for EngineClient {
@@ -261,5 +285,13 @@ impl Client for EngineClient {
         options: &ContainerCommitOptions,
     ) -> Result<IdResponse> {
         container::commit(self, container, options)
+    }
+
+    fn uncancelled(&self) -> Option<Arc<dyn Client>> {
+        Some(Arc::new(self.without_cancel()))
+    }
+
+    fn cancellable(&self, cancel: &Cancel) -> Option<Arc<dyn Client>> {
+        Some(Arc::new(self.also_cancelled_by(cancel)))
     }
 }

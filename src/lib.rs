@@ -154,7 +154,9 @@ pub use docker::{
 };
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;
-pub use ops::engine::{new_engine_api_client, Engine, EngineClient, DEFAULT_DOCKER_TIMEOUT};
+pub use ops::engine::{
+    new_engine_api_client, Engine, EngineClient, DEFAULT_BUILD_TIMEOUT, DEFAULT_DOCKER_TIMEOUT,
+};
 pub use ops::env::{get_default_docker_config, DockerConfig};
 pub use transport::Cancel;
 

@@ -68,6 +68,7 @@ impl Ctx {
             stdin: Some(Box::new(Cursor::new(context))),
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
+            cancel: None,
         });
         if let Err(e) = built {
             panic!("build {tag}: {e:?}\n{}", out.text());

@@ -900,6 +900,7 @@ fn commit_build_remove_image_and_version() {
             stdin: Some(Box::new(Cursor::new(context))),
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
+            cancel: None,
         })
         .unwrap();
         assert!(
@@ -928,6 +929,7 @@ fn commit_build_remove_image_and_version() {
                 stdin: Some(Box::new(Cursor::new(context))),
                 stdout: Some(Box::new(out.clone())),
                 cgroup_limits: None,
+                cancel: None,
             })
             .unwrap_err();
         assert!(matches!(err, Error::Stream { .. }), "{m}: {err:?}");

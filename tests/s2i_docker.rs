@@ -20,7 +20,7 @@ use s2i_docker::archive::{default_upload_tar_writer, tar_reader, LocalFileSystem
 use s2i_docker::user::parse_range_list;
 use s2i_docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, get_builder_image,
-    new_engine_api_client, pull_image, stream_container_io, BuildImageOptions, Client,
+    new_engine_api_client, pull_image, stream_container_io, BuildImageOptions, Cancel, Client,
     CommitContainerOptions, Config, Docker, DockerClient, DockerConfig, Error, ErrorCode,
     PostExecutor, PullPolicy, RunCancel, RunContainerOptions,
 };
@@ -137,6 +137,7 @@ impl Ctx {
             stdin: Some(Box::new(Cursor::new(context))),
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
+            cancel: None,
         });
         match built {
             Ok(()) => Ok(out.text()),
@@ -1142,4 +1143,109 @@ fn pulls_from_an_authenticated_registry() {
     };
     let r = get_builder_image(ctx.client.clone(), &config).unwrap();
     assert!(r.image.is_some());
+}
+
+/// Runs `run_container` on a thread; panics if it has not returned within `limit`.
+fn run_within(
+    docker: &DockerClient,
+    opts: RunContainerOptions,
+    limit: Duration,
+) -> Result<(), Error> {
+    let docker = docker.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(docker.run_container(opts));
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("run_container still running after {limit:?}"))
+}
+
+#[test]
+fn an_engine_client_cancel_still_removes_the_container() {
+    let Some(ctx) = engine() else { return };
+    let base = ctx.base();
+    let host = common::configured_host();
+    // With the output attached (the attach stream is cut) and with nothing attached (the wait
+    // is cut).
+    for attached in [true, false] {
+        let cancel = Cancel::new();
+        let config = DockerConfig {
+            endpoint: host.clone(),
+            ..Default::default()
+        };
+        let client = new_engine_api_client(&config)
+            .expect("engine client")
+            .with_cancel(cancel.clone());
+        let docker = DockerClient::new(Arc::new(client), Default::default());
+        let (tx, rx) = mpsc::channel::<String>();
+        let canceller = std::thread::spawn(move || {
+            let id = rx.recv().expect("the container started");
+            std::thread::sleep(Duration::from_millis(300));
+            cancel.cancel();
+            id
+        });
+        let out = Buf::default();
+        let r = run_within(
+            &docker,
+            RunContainerOptions {
+                image: base.tag.clone(),
+                command_explicit: vec!["/bin/sh".into(), "-c".into(), "echo up; sleep 300".into()],
+                stdout: attached.then(|| Box::new(out.clone()) as Box<dyn Write + Send>),
+                on_start: Some(Box::new(move |id: &str| {
+                    tx.send(id.to_string()).ok();
+                    Ok(())
+                })),
+                ..Default::default()
+            },
+            Duration::from_secs(30),
+        );
+        let id = canceller.join().unwrap();
+        ctx.cleanup.container(&id);
+        let e = r.unwrap_err();
+        assert!(e.is_cancelled(), "attached {attached}: {e:?}");
+        ctx.assert_removed(&id);
+    }
+}
+
+#[test]
+fn a_container_that_ignores_its_stdin_ends_the_run_promptly() {
+    let Some(ctx) = engine() else { return };
+    let base = ctx.base();
+    // A long grace for the output of the exited container: the input must end on its own,
+    // not by the close of a silent output stream.
+    let docker = ctx
+        .docker
+        .clone()
+        .with_output_grace(Duration::from_secs(60));
+    // With the output attached too, and with stdin alone.
+    for attached in [true, false] {
+        let (tx, rx) = mpsc::channel::<String>();
+        let out = Buf::default();
+        let started = Instant::now();
+        let r = run_within(
+            &docker,
+            RunContainerOptions {
+                image: base.tag.clone(),
+                command_explicit: vec!["/bin/sh".into(), "-c".into(), "sleep 1; exit 0".into()],
+                // Endless input that the container never reads.
+                stdin: Some(Box::new(io::repeat(b'x'))),
+                stdout: attached.then(|| Box::new(out.clone()) as Box<dyn Write + Send>),
+                on_start: Some(Box::new(move |id: &str| {
+                    tx.send(id.to_string()).ok();
+                    Ok(())
+                })),
+                ..Default::default()
+            },
+            Duration::from_secs(120),
+        );
+        let took = started.elapsed();
+        let id = rx.recv().expect("the container started");
+        ctx.cleanup.container(&id);
+        r.unwrap_or_else(|e| panic!("attached {attached}: {e:?}"));
+        assert!(
+            took < Duration::from_secs(10),
+            "attached {attached}: the run took {took:?}"
+        );
+        ctx.assert_removed(&id);
+    }
 }

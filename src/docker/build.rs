@@ -1,26 +1,34 @@
 //! Image builds: the tar build context goes to the engine, and the build's output (JSON lines)
 //! is copied to the caller's writer as it arrives, in-band errors included.
 //!
-//! Uses the client, ops (the build endpoint's options and the JSON-lines reader), error, and the
-//! byte copies of [`transfer`](super::transfer).
+//! Uses the client, ops (the build endpoint's options and the JSON-lines reader), error, the
+//! transport's cancel handle, the run's [`RunCancel`](super::RunCancel), and the byte copies of
+//! [`transfer`](super::transfer).
 
 use std::io::{self, Read, Write};
 
+use crate::client::Client;
 use crate::docker::transfer::{copy_stream, filled};
 use crate::docker::{BuildImageOptions, DockerClient};
 use crate::error::{Error, Result};
 use crate::ops::image::ImageBuildOptions;
 use crate::ops::stream::JsonMessages;
+use crate::transport::Cancel;
 
 /// Hands every byte read from the build's output to the caller's writer as it is read, so the
-/// caller sees the output as it arrives and whole, whatever the JSON reader makes of it.
-struct Tee<R> {
+/// caller sees the output as it arrives and whole, whatever the JSON reader makes of it. A read
+/// after a cancel fails, for clients that cannot cut the stream themselves.
+struct Tee<'a, R> {
     inner: R,
     out: Option<Box<dyn Write + Send>>,
+    cancelled: &'a dyn Fn() -> bool,
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if (self.cancelled)() {
+            return Err(Error::Cancelled.into());
+        }
         let n = self.inner.read(buf)?;
         if let Some(out) = &mut self.out {
             out.write_all(filled(buf, n)?)?;
@@ -33,7 +41,35 @@ impl<R: Read> Read for Tee<R> {
 /// Builds without cache, removing the intermediate containers, with the caller's limits; the
 /// first error reported inside the output is returned once the whole output was copied, also
 /// when it follows lines that are not JSON.
+///
+/// With a cancel handle, the build goes through a client that the handle's cancel aborts, and
+/// any failure after the cancel is [`Error::Cancelled`].
 pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
+    let Some(cancel) = opts.cancel.take() else {
+        return build(d.client.as_ref(), opts, &|| false);
+    };
+    let stop = Cancel::new();
+    let on_cancel = stop.clone();
+    let Some(_armed) = cancel.arm(Box::new(move || on_cancel.cancel())) else {
+        return Err(Error::Cancelled);
+    };
+    let client = d
+        .client
+        .cancellable(&stop)
+        .unwrap_or_else(|| d.client.clone());
+    let cancelled = || cancel.is_cancelled();
+    match build(client.as_ref(), opts, &cancelled) {
+        Err(_) if cancelled() => Err(Error::Cancelled),
+        result => result,
+    }
+}
+
+/// The build itself, through `client`; `cancelled` is checked before every read of the output.
+fn build(
+    client: &dyn Client,
+    mut opts: BuildImageOptions,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<()> {
     let limits = opts.cgroup_limits.take().unwrap_or_default();
     let options = ImageBuildOptions {
         tags: vec![opts.name.clone()],
@@ -53,10 +89,11 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
         Some(r) => r.as_mut(),
         None => &mut empty,
     };
-    let body = d.client.image_build(context, &options)?;
+    let body = client.image_build(context, &options)?;
     let mut tee = Tee {
         inner: body,
         out: opts.stdout.take(),
+        cancelled,
     };
     let mut failed = None;
     // Lines that are not JSON, and lines over the reader's cap (dropped as they are read, so
@@ -88,10 +125,14 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
 #[cfg(test)]
 mod tests {
     use std::io::Cursor;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::docker::Docker;
+    use crate::docker::{Docker, RunCancel};
     use crate::fake::testing::docker::*;
+    use crate::fake::testing::http::{serve, Server};
+    use crate::ops::engine::EngineClient;
     use crate::CGroupLimits;
 
     #[test]
@@ -112,6 +153,7 @@ mod tests {
                 cpu_quota: 5,
                 parent: "p".into(),
             }),
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(out.text().as_bytes(), output);
@@ -185,5 +227,115 @@ mod tests {
         fake.state().build_image_err = Some(Error::api(500, "no space"));
         let e = d.build_image(BuildImageOptions::default()).unwrap_err();
         assert_eq!(e.status(), Some(500));
+    }
+
+    /// Runs `f` on a thread and fails the test if it has not returned within `limit`.
+    fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("still running after {limit:?}"))
+    }
+
+    /// An engine that answers a build with a 200 and one line of output, then stays silent.
+    fn silent_builder() -> (EngineClient, Server) {
+        serve(|_| {
+            let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n{\"stream\":\"x\"}\n\r\n";
+            (head.to_vec(), false)
+        })
+    }
+
+    fn build_on(client: EngineClient, cancel: Option<RunCancel>) -> (Result<()>, String) {
+        let d = DockerClient::new(Arc::new(client), auth());
+        let out = Probe::default();
+        let built = d.build_image(BuildImageOptions {
+            name: "img".into(),
+            stdin: Some(Box::new(Cursor::new(b"context tar".to_vec()))),
+            stdout: Some(out.writer()),
+            cancel,
+            ..Default::default()
+        });
+        (built, out.text())
+    }
+
+    #[test]
+    fn a_silent_build_fails_after_the_build_timeout() {
+        let (client, _server) = silent_builder();
+        let client = client.with_build_timeout(Some(Duration::from_millis(300)));
+        let (built, out) = within(Duration::from_secs(5), move || build_on(client, None));
+        let e = built.unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        assert_eq!(out, "{\"stream\":\"x\"}\n");
+    }
+
+    #[test]
+    fn a_build_cancelled_from_another_thread_returns_promptly() {
+        let (client, server) = silent_builder();
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        let building = std::thread::spawn(move || build_on(client, Some(c)));
+        while server.requests().is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let cancelled_at = Instant::now();
+        let (built, _) = within(Duration::from_secs(5), move || {
+            cancel.cancel();
+            building.join().unwrap()
+        });
+        assert!(cancelled_at.elapsed() < Duration::from_secs(2));
+        assert!(matches!(built, Err(Error::Cancelled)), "{built:?}");
+        // The client's own cancel still applies beside the build's.
+        let (client, _server) = silent_builder();
+        let own = Cancel::new();
+        let client = client.with_cancel(own.clone());
+        let building = std::thread::spawn(move || build_on(client, Some(RunCancel::new())));
+        std::thread::sleep(Duration::from_millis(200));
+        let (built, _) = within(Duration::from_secs(5), move || {
+            own.cancel();
+            building.join().unwrap()
+        });
+        assert!(built.unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn a_cancelled_handle_builds_nothing() {
+        let (fake, d) = setup();
+        let cancel = RunCancel::new();
+        cancel.cancel();
+        let e = d
+            .build_image(BuildImageOptions {
+                cancel: Some(cancel),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e:?}");
+        assert!(fake.calls().is_empty());
+        // A client that cannot be cancelled from outside: the output stops at the next read.
+        fake.state().build_image_output = b"{\"stream\":\"x\"}\n".repeat(4);
+        let cancel = RunCancel::new();
+        let c = cancel.clone();
+        let e = d
+            .build_image(BuildImageOptions {
+                stdout: Some(Box::new(CancelOnWrite(c))),
+                cancel: Some(cancel),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e:?}");
+    }
+
+    /// An output writer that cancels the build.
+    struct CancelOnWrite(RunCancel);
+    impl Write for CancelOnWrite {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.cancel();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -87,6 +87,10 @@
 //!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging
 //!   (S2I issues #934, #1062). The silence counts only while the run waits for output, so
 //!   output still coming, or still being written to the caller's writers, is never cut.
+//!   Once the container has exited and its output ended, the rest of its `stdin` is dropped
+//!   as soon as the daemon stops taking it (a write stuck for half a second, the grace at the
+//!   latest): the reference kept writing until the daemon gave the connection up (20-30 s on
+//!   Docker for a container that does not read its input).
 //! - [`stream_container_io`](super::stream_container_io) hands a line longer than 64 KiB (or
 //!   output without newlines) to its callback in pieces of at most 64 KiB; the reference read
 //!   each line whole, however long.
@@ -95,6 +99,14 @@
 //!   waited for every holder of the pipe, however long).
 //! - When the caller's `stdin` or an output writer fails, the run shuts the attach connection
 //!   down itself and does not depend on the kill to end the streams.
+//! - No call waits forever unless asked to. A build's output and a commit's reply fail with
+//!   [`Error::Timeout`] after 30 minutes of silence ([`EngineClient::with_build_timeout`]; the
+//!   reference had no limit there, and the client's two-minute timeout would cut silent build
+//!   steps short). Waits and attached streams keep no limit by default (a container may run
+//!   and stay silent as long as it likes) but take one when asked
+//!   ([`EngineClient::with_wait_timeout`], [`EngineClient::with_attach_timeout`]). A build is
+//!   cancelled through [`BuildImageOptions::cancel`], and every call through
+//!   [`EngineClient::with_cancel`]; a run cancelled that way still removes its container.
 //!
 //! [`DEFAULT_ENTRYPOINT`]: super::DEFAULT_ENTRYPOINT
 //! [`RunContainerOptions::pull_image`]: super::RunContainerOptions::pull_image
@@ -110,3 +122,9 @@
 //! [`RunCancel`]: super::RunCancel
 //! [`Error::Cancelled`]: crate::error::Error::Cancelled
 //! [`DockerClient::with_output_grace`]: super::DockerClient::with_output_grace
+//! [`Error::Timeout`]: crate::error::Error::Timeout
+//! [`EngineClient::with_build_timeout`]: crate::EngineClient::with_build_timeout
+//! [`EngineClient::with_wait_timeout`]: crate::EngineClient::with_wait_timeout
+//! [`EngineClient::with_attach_timeout`]: crate::EngineClient::with_attach_timeout
+//! [`EngineClient::with_cancel`]: crate::EngineClient::with_cancel
+//! [`BuildImageOptions::cancel`]: super::BuildImageOptions::cancel

@@ -88,7 +88,12 @@ pub struct RunContainerOptions {
     ///
     /// A container that exits with code 0 without reading all of it is a success (logged as
     /// a warning); one that exits otherwise is a container error, whatever happened to its
-    /// input.
+    /// input. Once the container exited and its output ended, the rest of the input is not
+    /// sent: as soon as the daemon stops taking it (a write stuck for half a second), and at
+    /// the latest after the output grace ([`DockerClient::with_output_grace`]), the run closes
+    /// the attach connection instead of waiting for the daemon to give it up.
+    ///
+    /// [`DockerClient::with_output_grace`]: super::DockerClient::with_output_grace
     pub stdin: Option<Box<dyn Read + Send>>,
     /// Receives the container's standard output as it is produced.
     pub stdout: Option<Box<dyn Write + Send>>,
@@ -123,6 +128,13 @@ pub struct RunContainerOptions {
     /// The container's command, used verbatim when non-empty.
     pub command_explicit: Vec<String>,
     /// Cancels the run from another thread.
+    ///
+    /// The run waits for the container as long as it runs, unless its client has a wait
+    /// timeout ([`EngineClient::with_wait_timeout`](crate::EngineClient::with_wait_timeout)):
+    /// then a container still running after it fails the run with
+    /// [`Error::Timeout`](crate::Error::Timeout), and is killed and removed. The client's
+    /// cancel ([`EngineClient::with_cancel`](crate::EngineClient::with_cancel)) also ends
+    /// the run, and its container is removed all the same.
     pub cancel: Option<RunCancel>,
 }
 
@@ -200,6 +212,13 @@ pub struct BuildImageOptions {
     pub stdout: Option<Box<dyn Write + Send>>,
     /// Memory and CPU limits of the build's containers.
     pub cgroup_limits: Option<CGroupLimits>,
+    /// Cancels the build from another thread: the upload of the context and the output stream
+    /// are cut at once (through the client's [`cancellable`](crate::Client::cancellable)),
+    /// and `build_image` returns [`Error::Cancelled`](crate::Error::Cancelled); a handle
+    /// cancelled already sends nothing. One handle can cancel the builds and runs of a whole
+    /// S2I build. The container of a step in progress is the daemon's to remove (the build
+    /// asks for `forcerm`).
+    pub cancel: Option<RunCancel>,
 }
 
 impl fmt::Debug for BuildImageOptions {
@@ -209,6 +228,7 @@ impl fmt::Debug for BuildImageOptions {
             .field("stdin", &self.stdin.is_some())
             .field("stdout", &self.stdout.is_some())
             .field("cgroup_limits", &self.cgroup_limits)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }

@@ -61,7 +61,7 @@ use crate::ops::image::ImageInspect;
 
 use attach::attach_start_wait;
 use cancel::{Armed, CancelAction};
-use cleanup::{remove_after_lost_create, Container, RemoveOnDrop};
+use cleanup::{cleanup_client, remove_after_lost_create, Container, RemoveOnDrop};
 use command::{create_request, redacted_for_log};
 use link::Link;
 use watch::{reap_wait, Event, Run};
@@ -162,7 +162,7 @@ fn create(
     let created = match d.client.container_create(body, &name) {
         Ok(created) => created,
         Err(e) => {
-            remove_after_lost_create(d.client.as_ref(), &name, &e, cancelled);
+            remove_after_lost_create(cleanup_client(&d.client).as_ref(), &name, &e, cancelled);
             return Err(e);
         }
     };

@@ -171,7 +171,10 @@ pub fn attach(
     let podman = docker.is_podman()?;
     match docker.upgrade("POST", &endpoint, headers)? {
         Upgrade::Switched(upgraded) => {
-            let (reader, writer) = upgraded.split();
+            let (mut reader, mut writer) = upgraded.split();
+            let limit = docker.attach_timeout();
+            reader.set_read_timeout(limit)?;
+            writer.set_write_timeout(limit)?;
             let reader: Box<dyn Read + Send> = if podman && (options.stdout || options.stderr) {
                 Box::new(podman::AttachOutput::new(
                     Box::new(reader),
@@ -319,7 +322,9 @@ impl fmt::Display for Signal {
 /// Waits for a container (`POST /containers/{id}/wait?condition=..`) and returns its exit code.
 ///
 /// The condition is always sent (Podman's default differs from Docker's, `not-running`). There
-/// is no time limit: the call lasts as long as the container runs.
+/// is no time limit unless the client has one
+/// ([`with_wait_timeout`](EngineClient::with_wait_timeout)): the call lasts as long as the
+/// container runs. The client's cancel ([`with_cancel`](EngineClient::with_cancel)) ends it.
 ///
 /// A container that never ran has exit code 0 on both engines (Podman says -1).
 ///
@@ -339,13 +344,7 @@ pub fn wait(
         encode_path_segment(container),
         query(&[("condition", condition.as_str())])
     );
-    let response = docker.call(
-        "POST",
-        &endpoint,
-        Vec::new(),
-        Body::Empty,
-        Limits::Unbounded,
-    )?;
+    let response = docker.call("POST", &endpoint, Vec::new(), Body::Empty, Limits::Wait)?;
     let raw = ops::read_json_bytes(docker, response)?;
     let mut waited: ContainerWaitResponse = serde_json::from_slice(&raw).map_err(|_| {
         let text = String::from_utf8_lossy(&raw[..raw.len().min(2048)]);
@@ -446,8 +445,10 @@ pub struct ContainerCommitOptions {
 /// The reference is normalised as the Go client does: `repo` is the fully qualified name
 /// (`myimg` → `docker.io/library/myimg`) and `tag` the tag or `latest`; an empty reference sends
 /// `repo=` and `tag=` empty (an untagged image). `comment` and `author` are always sent. The
-/// configuration, when given, is the JSON body; Docker merges it with the container's. There is
-/// no time limit (committing a big container takes long).
+/// configuration, when given, is the JSON body; Docker merges it with the container's. The
+/// reply may take long (committing a big container): it is bounded by the client's build
+/// timeout ([`with_build_timeout`](EngineClient::with_build_timeout), 30 minutes by default),
+/// not by its short one.
 ///
 /// Podman ignores the body, so to Podman the configuration also goes as `changes` (Dockerfile
 /// instructions that give the image Docker's result), and a body is always sent (`{}` without
@@ -499,7 +500,7 @@ pub fn commit(
         None if podman => (json, Body::Bytes(b"{}".to_vec())),
         None => (Vec::new(), Body::Empty),
     };
-    let response = docker.call("POST", &endpoint, headers, body, Limits::Unbounded)?;
+    let response = docker.call("POST", &endpoint, headers, body, Limits::Build)?;
     let mut committed: IdResponse = ops::read_json(docker, response, "POST /commit")?;
     committed.id = podman::image_id(committed.id);
     Ok(committed)

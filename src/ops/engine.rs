@@ -52,6 +52,15 @@ pub const MAX_API_VERSION: &str = "1.45";
 /// needs 1.30.
 pub const MIN_API_VERSION: &str = "1.30";
 
+/// The default limit of silence in a build's output and a commit's reply (see
+/// [`EngineClient::with_build_timeout`]): 30 minutes.
+///
+/// A build step can run for minutes without printing anything (a compiler, a download), and
+/// committing a big container is one long silence before its reply; the client's own timeout
+/// ([`DEFAULT_DOCKER_TIMEOUT`]) would cut such builds short. Thirty minutes of silence, on the
+/// other hand, means an engine or a connection that stopped answering.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// The limit for establishing a connection (the reference's dial timeout).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,6 +108,7 @@ pub fn new_engine_api_client(config: &DockerConfig) -> Result<EngineClient> {
         pinned,
         engine: None,
         timeout: DEFAULT_DOCKER_TIMEOUT,
+        long: LongCalls::default(),
         json_limit: DEFAULT_JSON_LIMIT,
         cancel: None,
     })
@@ -150,10 +160,32 @@ pub(crate) enum Limits {
     Short,
     /// A stream (pull, archive): no total deadline, but no pause longer than the timeout.
     Stream,
-    /// No limit after connecting (wait, build, commit: their duration is the container's).
-    Unbounded,
-    /// An upgrade: the `101` within the timeout, then no limit on the raw stream.
+    /// A build or a commit: no pause in the reply longer than the build timeout.
+    Build,
+    /// A wait: the reply within the wait timeout, none by default (it lasts as long as the
+    /// container runs).
+    Wait,
+    /// An upgrade: the `101` within the timeout; the raw stream then gets the attach timeout
+    /// (none by default), set by the caller of [`EngineClient::upgrade`].
     Upgrade,
+}
+
+/// The limits of the calls that may last long: `None` waits forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LongCalls {
+    build: Option<Duration>,
+    wait: Option<Duration>,
+    attach: Option<Duration>,
+}
+
+impl Default for LongCalls {
+    fn default() -> LongCalls {
+        LongCalls {
+            build: Some(DEFAULT_BUILD_TIMEOUT),
+            wait: None,
+            attach: None,
+        }
+    }
 }
 
 struct Shared {
@@ -217,6 +249,7 @@ pub struct EngineClient {
     /// An engine fixed by [`EngineClient::with_engine`].
     engine: Option<Engine>,
     timeout: Duration,
+    long: LongCalls,
     json_limit: usize,
     cancel: Option<Cancel>,
 }
@@ -234,6 +267,9 @@ impl fmt::Debug for EngineClient {
             )
             .field("engine", &self.engine.or(self.shared.engine.get().copied()))
             .field("timeout", &self.timeout)
+            .field("build_timeout", &self.long.build)
+            .field("wait_timeout", &self.long.wait)
+            .field("attach_timeout", &self.long.attach)
             .field("json_limit", &self.json_limit)
             .field("cancellable", &self.cancel.is_some())
             .finish()
@@ -257,12 +293,70 @@ impl EngineClient {
     /// A clone whose short calls and streams give up after `timeout` without progress
     /// (default [`DEFAULT_DOCKER_TIMEOUT`]).
     ///
-    /// `wait`, `build` and `commit` never time out: they last as long as the container's work.
+    /// Builds and commits have a limit of their own
+    /// ([`with_build_timeout`](EngineClient::with_build_timeout)), and so have waits and
+    /// attached streams, which have none by default: they last as long as the container runs.
     pub fn with_timeout(&self, timeout: Duration) -> EngineClient {
         EngineClient {
             timeout,
             ..self.clone()
         }
+    }
+
+    /// A clone whose builds and commits fail with [`Error::Timeout`] after `limit` without a
+    /// byte of their reply (a build's output, a commit's answer); `None` waits forever.
+    ///
+    /// The default is [`DEFAULT_BUILD_TIMEOUT`], 30 minutes: a build step may legitimately be
+    /// silent for minutes, so the client's timeout would be too short. Sending the build
+    /// context is bounded the same way.
+    pub fn with_build_timeout(&self, limit: Option<Duration>) -> EngineClient {
+        let long = LongCalls {
+            build: limit,
+            ..self.long
+        };
+        EngineClient {
+            long,
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose waits for a container (`POST /containers/{id}/wait`) fail with
+    /// [`Error::Timeout`] when the container has not stopped within `limit`.
+    ///
+    /// The default, `None`, waits as long as the container runs: silence is normal there.
+    pub fn with_wait_timeout(&self, limit: Option<Duration>) -> EngineClient {
+        let long = LongCalls {
+            wait: limit,
+            ..self.long
+        };
+        EngineClient {
+            long,
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose attached streams (after the `101` of `POST /containers/{id}/attach`)
+    /// fail with a timeout after `limit` without a byte read (or a write stuck as long).
+    ///
+    /// The default, `None`, has no limit: a container may stay silent as long as it likes. An
+    /// attached stream ends early anyway through the cancel of
+    /// [`with_cancel`](EngineClient::with_cancel) or the writer's
+    /// [`shutdown_handle`](crate::transport::StdinWriter::shutdown_handle).
+    pub fn with_attach_timeout(&self, limit: Option<Duration>) -> EngineClient {
+        let long = LongCalls {
+            attach: limit,
+            ..self.long
+        };
+        EngineClient {
+            long,
+            ..self.clone()
+        }
+    }
+
+    /// The limit of silence on an attached stream (see
+    /// [`with_attach_timeout`](EngineClient::with_attach_timeout)).
+    pub(crate) fn attach_timeout(&self) -> Option<Duration> {
+        self.long.attach
     }
 
     /// A clone that reads JSON replies of at most `limit` bytes (default [`DEFAULT_JSON_LIMIT`]).
@@ -278,9 +372,35 @@ impl EngineClient {
     /// A clone whose calls are aborted (with [`Error::Cancelled`]) once `cancel` is cancelled.
     ///
     /// The clone shares the connection pool; calls made through other clones are not affected.
+    /// A run of [`run_container`](crate::Docker::run_container) through a cancelled client
+    /// still kills and removes its container, through [`without_cancel`](Self::without_cancel).
     pub fn with_cancel(&self, cancel: Cancel) -> EngineClient {
         EngineClient {
             cancel: Some(cancel),
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose calls are aborted by `cancel` as well as by the client's own cancel, if
+    /// any (see [`with_cancel`](EngineClient::with_cancel)).
+    pub fn also_cancelled_by(&self, cancel: &Cancel) -> EngineClient {
+        let cancel = match &self.cancel {
+            None => cancel.clone(),
+            Some(own) => {
+                let both = Cancel::new();
+                both.follow(own);
+                both.follow(cancel);
+                both
+            }
+        };
+        self.with_cancel(cancel)
+    }
+
+    /// A clone that no cancel aborts (undoes [`with_cancel`](EngineClient::with_cancel)), e.g.
+    /// to clean up after a cancelled call.
+    pub fn without_cancel(&self) -> EngineClient {
+        EngineClient {
+            cancel: None,
             ..self.clone()
         }
     }
@@ -385,7 +505,8 @@ impl EngineClient {
         let t = Some(self.timeout);
         let (response, idle) = match limits {
             Limits::Short | Limits::Stream => (t, t),
-            Limits::Unbounded => (None, None),
+            Limits::Build => (self.long.build, self.long.build),
+            Limits::Wait => (self.long.wait, self.long.wait),
             Limits::Upgrade => (t, None),
         };
         Timeouts {
@@ -550,6 +671,7 @@ impl EngineClient {
             pinned: None,
             engine: None,
             timeout: DEFAULT_DOCKER_TIMEOUT,
+            long: LongCalls::default(),
             json_limit: DEFAULT_JSON_LIMIT,
             cancel: None,
         }
@@ -558,209 +680,9 @@ impl EngineClient {
 
 #[cfg(test)]
 mod tests {
+    //! The client core against a scripted engine.
     use super::*;
     use crate::fake::testing::http::{json, serve, serve_with, Server};
 
-    #[test]
-    fn engines_by_server_header() {
-        for (server, engine) in [
-            ("Libpod/4.3.1 (linux)", Engine::Podman),
-            ("libpod/5.0.0", Engine::Podman),
-            ("Docker/20.10.24+dfsg1 (linux)", Engine::Docker),
-            ("", Engine::Docker),
-            ("Libpodder/1", Engine::Docker),
-        ] {
-            assert_eq!(Engine::from_server_header(server), engine, "{server}");
-        }
-    }
-
-    fn engine_server(server: &'static str) -> (EngineClient, Server) {
-        serve_with(false, move |r| {
-            if r.path == "/_ping" {
-                return (
-                    format!("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nServer: {server}\r\nContent-Length: 2\r\n\r\nOK").into_bytes(),
-                    false,
-                );
-            }
-            json("200 OK", "{\"Id\":\"x\"}")
-        })
-    }
-
-    #[test]
-    fn the_engine_is_asked_once() {
-        // Told by the version negotiation's ping, for all clones.
-        let (docker, server) = engine_server("Libpod/4.3.1 (linux)");
-        crate::ops::container::inspect(&docker, "abc").unwrap();
-        assert_eq!(docker.engine().unwrap(), Engine::Podman);
-        assert_eq!(
-            docker
-                .with_timeout(Duration::from_secs(1))
-                .engine()
-                .unwrap(),
-            Engine::Podman
-        );
-        assert_eq!(server.requests().len(), 2, "one ping, one inspect");
-        assert!(format!("{docker:?}").contains("Podman"));
-        // With a pinned version, by a ping of its own when first needed.
-        let (docker, server) = engine_server("Docker/20.10.24 (linux)");
-        let pinned = docker.with_api_version("1.41").unwrap();
-        assert_eq!(pinned.engine().unwrap(), Engine::Docker);
-        assert_eq!(docker.engine().unwrap(), Engine::Docker);
-        assert_eq!(server.requests().len(), 1);
-        // Asked first, by the negotiation's ping.
-        let (docker, server) = engine_server("Libpod/4.3.1 (linux)");
-        assert_eq!(docker.engine().unwrap(), Engine::Podman);
-        crate::ops::image::inspect(&docker, "app:1").unwrap();
-        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
-        assert_eq!(
-            paths,
-            ["/_ping", "/v1.41/images/docker.io/library/app:1/json"]
-        );
-        // Or not at all when the caller says.
-        let (docker, server) = engine_server("Docker/20.10.24 (linux)");
-        assert_eq!(
-            docker.with_engine(Engine::Podman).engine().unwrap(),
-            Engine::Podman
-        );
-        assert!(server.requests().is_empty());
-        // An explicit ping tells it too.
-        crate::ops::system::ping(&docker).unwrap();
-        assert_eq!(docker.engine().unwrap(), Engine::Docker);
-        assert_eq!(server.requests().len(), 1);
-    }
-
-    #[test]
-    fn api_versions() {
-        assert_eq!(&*parse_api_version("v1.41").unwrap(), "1.41");
-        assert_eq!(&*parse_api_version("1.24").unwrap(), "1.24");
-        for bad in ["1", "1.", ".1", "1.4x", "latest", "v1.41.0"] {
-            assert!(parse_api_version(bad).is_err(), "{bad}");
-        }
-        let host = "unix:///var/run/docker.sock";
-        assert_eq!(&*negotiate("1.41", host).unwrap(), "1.41");
-        assert_eq!(&*negotiate("1.56", host).unwrap(), MAX_API_VERSION);
-        assert_eq!(&*negotiate("1.45", host).unwrap(), "1.45");
-        assert_eq!(&*negotiate("", host).unwrap(), MAX_API_VERSION);
-        assert_eq!(&*negotiate("1.30", host).unwrap(), "1.30");
-        let e = negotiate("1.29", host).unwrap_err().to_string();
-        assert!(e.contains("1.29") && e.contains(MIN_API_VERSION), "{e}");
-        // Numeric, not textual, comparison.
-        assert_eq!(&*negotiate("1.100", host).unwrap(), MAX_API_VERSION);
-    }
-
-    #[test]
-    fn client_is_shareable() {
-        fn shareable<T: Send + Sync + Clone + 'static>() {}
-        shareable::<EngineClient>();
-    }
-
-    fn negotiating_server(offer: &'static str) -> (EngineClient, Server) {
-        serve_with(false, move |r| {
-            if r.path == "/_ping" {
-                let header = if offer.is_empty() {
-                    String::new()
-                } else {
-                    format!("Api-Version: {offer}\r\n")
-                };
-                return (
-                    format!("HTTP/1.1 200 OK\r\n{header}Content-Length: 2\r\n\r\nOK").into_bytes(),
-                    false,
-                );
-            }
-            if r.path.ends_with("/gone/json") {
-                return (
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
-                    false,
-                );
-            }
-            json("200 OK", "{\"Id\":\"x\"}")
-        })
-    }
-
-    #[test]
-    fn negotiates_once_and_prefixes_paths() {
-        for (offer, used) in [
-            ("1.43", "1.43"),
-            ("1.99", MAX_API_VERSION),
-            ("", MAX_API_VERSION),
-        ] {
-            let (docker, server) = negotiating_server(offer);
-            for _ in 0..3 {
-                crate::ops::container::inspect(&docker, "abc").unwrap();
-            }
-            let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
-            let want = format!("/v{used}/containers/abc/json");
-            assert_eq!(paths, ["/_ping", &want, &want, &want], "offer {offer:?}");
-            assert_eq!(docker.api_version().unwrap(), used);
-            // A clone shares the negotiated version: no second ping.
-            crate::ops::container::inspect(&docker.with_timeout(Duration::from_secs(5)), "abc")
-                .unwrap();
-            assert_eq!(server.requests().len(), 5);
-        }
-    }
-
-    #[test]
-    fn refuses_old_engines_naming_both_versions() {
-        let (docker, server) = negotiating_server("1.25");
-        let e = crate::ops::container::inspect(&docker, "abc").unwrap_err();
-        assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
-        let text = e.to_string();
-        assert!(text.contains("1.25") && text.contains("1.30"), "{text}");
-        assert_eq!(server.requests().len(), 1, "only the ping went out");
-        // A pinned version skips negotiation altogether.
-        let pinned = docker.with_api_version("v1.24").unwrap();
-        crate::ops::container::inspect(&pinned, "abc").unwrap();
-        assert_eq!(server.requests()[1].path, "/v1.24/containers/abc/json");
-    }
-
-    #[test]
-    fn empty_error_bodies_name_the_route() {
-        let (docker, _server) = serve(|r| {
-            assert!(r.path.ends_with("/json"));
-            (
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
-                false,
-            )
-        });
-        let e = crate::ops::container::inspect(&docker, "gone").unwrap_err();
-        assert!(e.is_not_found());
-        let host = docker.host().to_string();
-        assert_eq!(
-            e.to_string(),
-            format!("Error response from daemon: request returned Not Found for API route and version {host}/v1.41/containers/gone/json, check if the server supports the requested API version")
-        );
-    }
-
-    #[test]
-    fn unreachable_engines_fail_to_connect() {
-        let config = DockerConfig {
-            endpoint: "unix:///nonexistent/s2i-docker/docker.sock".into(),
-            ..Default::default()
-        };
-        let docker = new_engine_api_client(&config).unwrap();
-        let e = crate::ops::system::ping(&docker).unwrap_err();
-        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
-        let e = crate::ops::container::inspect(&docker, "abc").unwrap_err();
-        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
-    }
-
-    #[test]
-    fn json_replies_are_capped() {
-        let (docker, _server) =
-            serve(|_| json("200 OK", &format!("{{\"Id\":\"{}\"}}", "a".repeat(4096))));
-        assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
-        let small = docker.with_json_limit(1024);
-        assert!(crate::ops::container::inspect(&small, "abc").is_err());
-        // The clone's limit does not leak into the original.
-        assert!(crate::ops::container::inspect(&docker, "abc").is_ok());
-    }
-
-    #[test]
-    fn any_json_limit_is_accepted() {
-        let (docker, _server) = serve(|_| json("200 OK", "{\"Id\":\"abc\"}"));
-        for limit in [usize::MAX, usize::MAX - 1, u32::MAX as usize, 0] {
-            let r = crate::ops::container::inspect(&docker.with_json_limit(limit), "abc");
-            assert_eq!(r.is_ok(), limit > 0, "limit {limit}: {r:?}");
-        }
-    }
+    mod cases;
 }

@@ -252,8 +252,11 @@ const NO_REGISTRY_CONFIG: &str = "bnVsbA==";
 ///
 /// The build's failures arrive inside the 200 stream: read it with
 /// [`stream::copy_checked`](crate::ops::stream::copy_checked) or
-/// [`stream::consume`](crate::ops::stream::consume). Neither the call nor the stream has a time
-/// limit (a build step may stay silent for long).
+/// [`stream::consume`](crate::ops::stream::consume). The context upload, the reply and every
+/// pause in the output are bounded by the client's build timeout
+/// ([`with_build_timeout`](EngineClient::with_build_timeout), 30 minutes by default: a build
+/// step may stay silent for long), after which a read fails with [`Error::Timeout`]. The
+/// client's cancel ([`with_cancel`](EngineClient::with_cancel)) ends the call and the stream.
 ///
 /// # Errors
 /// Reading the context, connection errors, and [`Error::Api`] (e.g. 400 for a context that is
@@ -310,7 +313,7 @@ pub fn build(
         &endpoint,
         headers,
         Body::Reader(context),
-        Limits::Unbounded,
+        Limits::Build,
     )?;
     Ok(response.into_body())
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::conn::Socket;
 use crate::error::{Error, Result};
@@ -36,6 +36,8 @@ struct Inner {
     next_id: AtomicU64,
     /// The sockets in use, so `cancel` can shut them down.
     sockets: Mutex<Vec<(u64, Arc<Socket>)>>,
+    /// The handles cancelled with this one (see [`Cancel::follow`]).
+    followers: Mutex<Vec<Weak<Inner>>>,
 }
 
 impl Cancel {
@@ -52,6 +54,34 @@ impl Cancel {
         for (_, socket) in self.lock().iter() {
             let _ = socket.shutdown(Shutdown::Both);
         }
+        let followers = std::mem::take(&mut *self.followers());
+        for inner in followers.iter().filter_map(Weak::upgrade) {
+            Cancel { inner }.cancel();
+        }
+    }
+
+    /// Makes this handle cancelled whenever `leader` is (at once if it is already), so that a
+    /// call can obey two handles.
+    ///
+    /// The leader holds the follower weakly: a follower dropped everywhere else costs nothing.
+    pub(crate) fn follow(&self, leader: &Cancel) {
+        let mut followers = leader.followers();
+        // Checked under the lock, as `register` does: `cancel` sets the flag before taking
+        // the list, so a follower added here is either taken by it or cancelled now.
+        if leader.is_cancelled() {
+            drop(followers);
+            self.cancel();
+            return;
+        }
+        followers.retain(|f| f.strong_count() > 0);
+        followers.push(Arc::downgrade(&self.inner));
+    }
+
+    fn followers(&self) -> MutexGuard<'_, Vec<Weak<Inner>>> {
+        self.inner
+            .followers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether [`cancel`](Cancel::cancel) was called.
@@ -196,5 +226,27 @@ mod tests {
         drop(_wr);
         drop(t);
         server.finish();
+    }
+
+    #[test]
+    fn followers_are_cancelled_with_their_leaders() {
+        let (a, b) = (Cancel::new(), Cancel::new());
+        let both = Cancel::new();
+        both.follow(&a);
+        both.follow(&b);
+        b.cancel();
+        assert!(both.is_cancelled() && !a.is_cancelled());
+        // A leader cancelled already cancels at once; a dropped follower is let go of.
+        let late = Cancel::new();
+        late.follow(&b);
+        assert!(late.is_cancelled());
+        let gone = Cancel::new();
+        gone.follow(&a);
+        drop(gone);
+        let kept = Cancel::new();
+        kept.follow(&a);
+        assert_eq!(a.followers().len(), 2, "the dead one is pruned");
+        a.cancel();
+        assert!(kept.is_cancelled());
     }
 }

@@ -23,7 +23,8 @@ use crate::ops::stream::demux;
 use super::cleanup::{stop, Container, StopOnUnwind};
 use super::hook::catch_hook;
 use super::link::Link;
-use super::watch::{wait_and_watch, Event, Pending, Pumped, Run, Watched};
+use super::lock;
+use super::watch::{wait_and_watch, Event, Pending, Progress, Pumped, Run, Watched};
 
 /// Attach, start, stream stdin in and output out, wait, join `on_start`.
 pub(super) fn attach_start_wait(
@@ -53,9 +54,8 @@ pub(super) fn attach_start_wait(
         Some(h) => (Some(h.reader), Some(h.writer)),
         None => (None, None),
     };
-    // When the output thread's current read began; `None` while it is not reading (it is
-    // handing output to the caller's writers, which may take their time).
-    let reading_since: Mutex<Option<Instant>> = Mutex::new(None);
+    // When the output thread's current read and the input thread's current write began.
+    let progress = Progress::default();
     let target_image = opts.target_image;
 
     thread::scope(|s| {
@@ -66,9 +66,17 @@ pub(super) fn attach_start_wait(
             e
         };
         // Only stdin is attached: the read half stays open (unread) until the run ends.
-        let (output, _idle_reader) =
-            copy_output(s, run.sender, reader, stdout, stderr, &reading_since).map_err(stopping)?;
-        let (input, write_failure) = copy_input(s, run.sender, writer, stdin).map_err(stopping)?;
+        let (output, _idle_reader) = copy_output(
+            s,
+            run.sender,
+            reader,
+            stdout,
+            stderr,
+            &progress.reading_since,
+        )
+        .map_err(stopping)?;
+        let (input, write_failure) =
+            copy_input(s, run.sender, writer, stdin, &progress.writing_since).map_err(stopping)?;
         let hook = spawn_on_start(s, on_start, id).map_err(stopping)?;
         if target_image {
             dump_container_info(client, image, id);
@@ -78,7 +86,7 @@ pub(super) fn attach_start_wait(
             output,
             write_failure,
         };
-        let result = wait_and_watch(run, pending, &reading_since, wait_pending);
+        let result = wait_and_watch(run, pending, &progress, wait_pending);
         join_on_start(container, hook, result, cancelled)
     })
 }
@@ -159,11 +167,12 @@ fn copy_output<'scope, 'env>(
 
 /// Starts copying the caller's stdin into the container when both ends are there; says
 /// whether it did, and how closing an attached stdin that gets no input failed.
-fn copy_input<'scope>(
-    s: &'scope Scope<'scope, '_>,
+fn copy_input<'scope, 'env>(
+    s: &'scope Scope<'scope, 'env>,
     sender: &Sender<Event>,
     writer: Option<Box<dyn StdinWriter>>,
     stdin: Option<Box<dyn Read + Send>>,
+    writing_since: &'env Mutex<Option<Instant>>,
 ) -> Result<(bool, Option<Error>)> {
     // Writing stdin fails when the container exits before reading it all (Podman resets
     // the connection at once). The exit code says whether that mattered: `tar -xf -` on a
@@ -174,7 +183,7 @@ fn copy_input<'scope>(
             let sender = sender.clone();
             spawn(s, "s2i-input", move || {
                 let pumped = panic::catch_unwind(AssertUnwindSafe(|| {
-                    pump_stdin(&mut input, w.as_mut()).and_then(|()| {
+                    pump_stdin(&mut input, w.as_mut(), writing_since).and_then(|()| {
                         // With `StdinOnce`, this closes the container's stdin: `tar -xf -`
                         // sees EOF.
                         w.close_write().map_err(Pumped::Write)
@@ -256,7 +265,12 @@ fn spawn<'scope, T: Send + 'scope>(
 }
 
 /// Copies the caller's stdin into the container, telling the two sides' errors apart.
-fn pump_stdin(input: &mut Box<dyn Read + Send>, w: &mut dyn StdinWriter) -> Result<(), Pumped> {
+/// `writing_since` tells when the write in progress, if any, began.
+fn pump_stdin(
+    input: &mut Box<dyn Read + Send>,
+    w: &mut dyn StdinWriter,
+    writing_since: &Mutex<Option<Instant>>,
+) -> Result<(), Pumped> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match catch_hook("stdin reader", || Ok(input.read(&mut buf))) {
@@ -267,7 +281,10 @@ fn pump_stdin(input: &mut Box<dyn Read + Send>, w: &mut dyn StdinWriter) -> Resu
             Err(panicked) => return Err(Pumped::Read(panicked)),
         };
         let chunk = filled(&buf, n).map_err(|e| Pumped::Read(e.into()))?;
-        w.write_all(chunk).map_err(Pumped::Write)?;
+        *lock(writing_since) = Some(Instant::now());
+        let written = w.write_all(chunk);
+        *lock(writing_since) = None;
+        written.map_err(Pumped::Write)?;
     }
 }
 

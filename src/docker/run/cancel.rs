@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::lock;
 
-/// Cancels runs of [`Docker::run_container`](crate::Docker::run_container) from another thread.
+/// Cancels runs of [`Docker::run_container`](crate::Docker::run_container) (and builds of
+/// [`Docker::build_image`](crate::Docker::build_image), see
+/// [`BuildImageOptions::cancel`](crate::BuildImageOptions::cancel)) from another thread.
 ///
 /// Put a clone in [`RunContainerOptions::cancel`](crate::RunContainerOptions::cancel) and call
 /// [`cancel`](RunCancel::cancel) from anywhere. A running run stops at once: its attach stream
@@ -45,7 +47,7 @@ pub struct RunCancel {
 }
 
 /// What cancelling does to one run.
-pub(super) type CancelAction = Box<dyn FnOnce() + Send>;
+pub(in crate::docker) type CancelAction = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct CancelInner {
@@ -92,7 +94,7 @@ impl RunCancel {
 
     /// Registers what cancelling does to a run until the returned guard is dropped; `None`
     /// when the handle is already cancelled (then nothing is registered).
-    pub(super) fn arm(&self, action: CancelAction) -> Option<Armed> {
+    pub(in crate::docker) fn arm(&self, action: CancelAction) -> Option<Armed> {
         let mut actions = self.inner.actions();
         // Checked under the lock: `cancel` sets the flag before taking the list, so an action
         // registered here is either taken by it or refused.
@@ -108,7 +110,8 @@ impl RunCancel {
     }
 }
 
-pub(super) struct Armed {
+/// What cancelling does to one run (or build), registered until this is dropped.
+pub(in crate::docker) struct Armed {
     inner: Arc<CancelInner>,
     id: u64,
 }

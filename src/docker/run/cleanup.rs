@@ -29,7 +29,11 @@ const LOST_CREATE_PATIENCE: u32 = 3;
 
 /// The run's container, shared with its cancel action: killed at most once, removed once.
 pub(super) struct Container {
+    /// The run's client, for the wait.
     pub(super) client: Arc<dyn Client>,
+    /// What kills and removes the container: the run's client without its cancel (see
+    /// [`Client::uncancelled`]), so that a cancelled client still cleans up.
+    cleanup: Arc<dyn Client>,
     pub(super) id: String,
     /// The wait reported its exit: there is nothing to kill.
     pub(super) exited: AtomicBool,
@@ -50,6 +54,7 @@ struct Kill {
 impl Container {
     pub(super) fn new(client: Arc<dyn Client>, id: String) -> Container {
         Container {
+            cleanup: cleanup_client(&client),
             client,
             id,
             exited: AtomicBool::new(false),
@@ -71,7 +76,7 @@ impl Container {
             return;
         }
         kill.sent = true;
-        if let Err(e) = self.client.container_kill(&self.id, Signal::Kill) {
+        if let Err(e) = self.cleanup.container_kill(&self.id, Signal::Kill) {
             log::debug!("Failed to kill container \"{}\": {e}", self.id);
             kill.failed = true;
             kill.error = Some(e);
@@ -102,12 +107,12 @@ impl Container {
             remove_volumes: true,
             force: kill_failed,
         };
-        let mut result = self.client.container_remove(&self.id, &opts);
+        let mut result = self.cleanup.container_remove(&self.id, &opts);
         if !opts.force && result.as_ref().is_err_and(Error::is_conflict) {
             // Still running although it was killed (a daemon slow to reap it, a kill still on
             // its way from a cancelling thread): make the daemon do both.
             opts.force = true;
-            result = self.client.container_remove(&self.id, &opts);
+            result = self.cleanup.container_remove(&self.id, &opts);
         }
         let done = match result {
             Ok(()) => true,
@@ -122,6 +127,11 @@ impl Container {
         *removed = Some(done);
         done
     }
+}
+
+/// The client that cleans up after a run of `client`: one that no cancel of it aborts.
+pub(super) fn cleanup_client(client: &Arc<dyn Client>) -> Arc<dyn Client> {
+    client.uncancelled().unwrap_or_else(|| client.clone())
 }
 
 /// Removes the container when dropped, on the paths that leave `run_container` early

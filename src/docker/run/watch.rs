@@ -67,13 +67,13 @@ pub(super) struct Pending {
 pub(super) fn wait_and_watch(
     run: &Run<'_>,
     pending: Pending,
-    reading_since: &Mutex<Option<Instant>>,
+    progress: &Progress,
     wait_pending: &mut bool,
 ) -> Result<()> {
     match spawn_wait(run.container, run.sender) {
         Ok(()) => {
             *wait_pending = true;
-            watch(run, pending, reading_since, wait_pending)
+            watch(run, pending, progress, wait_pending)
         }
         Err(e) => {
             stop(run.container, run.link);
@@ -108,6 +108,10 @@ fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
 /// ends it early: the caller's stdin failing, the output failing, the wait failing, a cancel.
 /// Ending early stops the run (see [`stop`]).
 ///
+/// Once the container exited and its output ended, an input still being copied is cut (the
+/// attach connection is shut down) as soon as its writes get stuck: nothing reads it any more
+/// (see [`close_due`]).
+///
 /// Once the container exited, its output stream has [`DockerClient::with_output_grace`] of
 /// silence to end by itself: some daemons keep it open after the exit (S2I issues #934 and
 /// #1062 were runs hanging there). The silence counts only while the output thread waits for
@@ -115,7 +119,7 @@ fn spawn_wait(container: &Container, sender: &Sender<Event>) -> Result<()> {
 fn watch(
     run: &Run<'_>,
     mut pending: Pending,
-    reading_since: &Mutex<Option<Instant>>,
+    progress: &Progress,
     wait_pending: &mut bool,
 ) -> Result<()> {
     let container: &Container = run.container;
@@ -134,24 +138,22 @@ fn watch(
         }
         let next = match exited_at {
             Some(exit) if !closed_after_exit && !link.is_shut() => {
-                let silent_since = if pending.output {
-                    lock(reading_since).map(|t| t.max(exit))
-                } else {
-                    Some(exit)
-                };
                 let now = Instant::now();
-                // `None`: the output thread is busy with the caller's writers; look again later.
-                // A grace too long to add to the clock is no limit at all.
-                match silent_since.unwrap_or(now).checked_add(grace) {
+                // `None`: a grace too long to add to the clock, which is no limit at all.
+                match close_due(exit, now, grace, &pending, progress) {
                     None => run
                         .events
                         .recv()
                         .map_err(|_| RecvTimeoutError::Disconnected),
                     Some(due) if now >= due => {
-                        log::warn!(
-                            "The output stream of container \"{id}\" stayed open {grace:?} \
-                             after it exited; closing it"
-                        );
+                        if pending.output {
+                            log::warn!(
+                                "The output stream of container \"{id}\" stayed open {grace:?} \
+                                 after it exited; closing it"
+                            );
+                        } else {
+                            log::debug!("Container \"{id}\" exited; closing its unread input");
+                        }
                         closed_after_exit = true;
                         if !link.shutdown() {
                             container.remove();
@@ -195,6 +197,11 @@ fn watch(
                 exited_at = Some(Instant::now());
                 waited = Some(w);
             }
+            // The client's cancel, or its wait timeout: the error says so as it is.
+            Event::Waited(Err(e)) if e.is_cancelled() || e.is_timeout() => {
+                *wait_pending = false;
+                break e;
+            }
             Event::Waited(Err(e)) => {
                 *wait_pending = false;
                 break Error::other(format!("waiting for container \"{id}\" to stop: {e}"));
@@ -203,6 +210,36 @@ fn watch(
     };
     stop(container, link);
     Err(stopped)
+}
+
+/// When the run closes the attach connection of the exited container (`exit`) itself.
+///
+/// While the output is still coming, after `grace` of silence on it (counted only while the
+/// output thread waits for data: `now + grace` while it is busy with the caller's writers).
+/// Once only the input is left, which nothing reads any more, as soon as a write of it has
+/// been stuck for [`INPUT_STALL`] since the exit (a daemon that stops reading it would keep it
+/// waiting until it gives the connection up, 20-30 s on Docker), and `grace` after the exit
+/// at the latest. `None` when `grace` is too long to add to the clock: no limit.
+fn close_due(
+    exit: Instant,
+    now: Instant,
+    grace: Duration,
+    pending: &Pending,
+    progress: &Progress,
+) -> Option<Instant> {
+    if pending.output {
+        let silent_since = lock(&progress.reading_since).map_or(now, |t| t.max(exit));
+        return silent_since.checked_add(grace);
+    }
+    let stall = match *lock(&progress.writing_since) {
+        Some(t) => t.max(exit) + INPUT_STALL,
+        // Not writing now: look again soon.
+        None => now + INPUT_STALL,
+    };
+    Some(
+        exit.checked_add(grace)
+            .map_or(stall, |latest| latest.min(stall)),
+    )
 }
 
 /// Turns the wait's answer into the run's result: a non-zero exit is a `ContainerError`.
@@ -246,6 +283,18 @@ pub(super) fn reap_wait(events: &Receiver<Event>, limit: Duration) {
             Ok(_) => {}
         }
     }
+}
+
+/// How long a write of the input may be stuck after the container exited and its output
+/// ended before the run closes the input (see [`close_due`]).
+const INPUT_STALL: Duration = Duration::from_millis(500);
+
+/// When the stream threads' current read of the output and write of the input began; `None`
+/// while they do something else (e.g. hand output to the caller's writers).
+#[derive(Default)]
+pub(super) struct Progress {
+    pub(super) reading_since: Mutex<Option<Instant>>,
+    pub(super) writing_since: Mutex<Option<Instant>>,
 }
 
 /// The attach stream's read half, noting when each read began (for the grace period after the
@@ -303,6 +352,25 @@ mod tests {
             .killed
             .contains(&"fake-container-1".to_string()));
         assert!(fake.state().containers.is_empty());
+    }
+
+    #[test]
+    fn a_wait_timeout_fails_the_run_and_removes_the_container() {
+        let (fake, d) = setup();
+        fake.state().wait_container_err = Some(Error::Timeout {
+            what: "POST /containers/fake-container-1/wait".into(),
+            after: Duration::from_secs(1),
+        });
+        let e = d
+            .run_container(RunContainerOptions {
+                stdout: Some(Box::new(io::sink())),
+                ..opts("assemble")
+            })
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let state = fake.state();
+        assert!(state.killed.contains(&"fake-container-1".to_string()));
+        assert!(state.containers.is_empty());
     }
 
     #[test]
@@ -431,27 +499,6 @@ mod tests {
     }
 
     #[test]
-    fn an_endless_output_grace_is_no_limit() {
-        // The wait answers while the output is still being written: the grace is computed,
-        // and `Duration::MAX` must mean "never close", not an overflow.
-        let (fake, d) = setup();
-        let d = d.with_output_grace(Duration::MAX);
-        fake.state().attach_output =
-            [stdcopy_frame(1, b"one\n"), stdcopy_frame(1, b"two\n")].concat();
-        let out = Probe::default();
-        let o = out.clone();
-        let r = within(Duration::from_secs(10), move || {
-            d.run_container(RunContainerOptions {
-                stdout: Some(Box::new(SlowWriter(o, Duration::from_millis(100)))),
-                ..opts("assemble")
-            })
-        });
-        r.unwrap();
-        assert_eq!(out.text(), "one\ntwo\n");
-        assert!(fake.state().containers.is_empty());
-    }
-
-    #[test]
     fn output_is_read_to_its_end_while_the_wait_has_answered() {
         // The wait answers at once, the stream ends by itself: everything arrives, no warning.
         let (fake, d) = setup();
@@ -482,5 +529,26 @@ mod tests {
                 "remove"
             ]
         );
+    }
+
+    #[test]
+    fn an_endless_output_grace_is_no_limit() {
+        // The wait answers while the output is still being written: the grace is computed,
+        // and `Duration::MAX` must mean "never close", not an overflow.
+        let (fake, d) = setup();
+        let d = d.with_output_grace(Duration::MAX);
+        fake.state().attach_output =
+            [stdcopy_frame(1, b"one\n"), stdcopy_frame(1, b"two\n")].concat();
+        let out = Probe::default();
+        let o = out.clone();
+        let r = within(Duration::from_secs(10), move || {
+            d.run_container(RunContainerOptions {
+                stdout: Some(Box::new(SlowWriter(o, Duration::from_millis(100)))),
+                ..opts("assemble")
+            })
+        });
+        r.unwrap();
+        assert_eq!(out.text(), "one\ntwo\n");
+        assert!(fake.state().containers.is_empty());
     }
 }
