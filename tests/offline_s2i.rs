@@ -452,10 +452,17 @@ fn pulls_with_credentials_retries_and_failures() {
         );
         fake.clear_faults();
 
-        // Not retriable: a manifest the registry does not have, a cut reply, an in-band error.
+        // A reply cut before it began is the connection's failure: retried, and the second
+        // attempt gets the image.
+        fake.clear_requests();
+        fake.fail(Route::ImagesCreate, Fault::HangUpAfter(0))
+            .times(1);
+        assert!(d.pull_image(PRIVATE).unwrap().is_some(), "{m}");
+        assert_eq!(count(&fake, Route::ImagesCreate), 2, "{m}");
+
+        // Not retriable: a manifest the registry does not have, an in-band error.
         for fault in [
             Fault::Status(404, "manifest unknown".into()),
-            Fault::HangUpAfter(0),
             Fault::InBand("toomanyrequests: slow down".into()),
         ] {
             fake.clear_requests();
