@@ -233,18 +233,31 @@ fn registry() -> Option<(String, AuthConfig)> {
     Some((addr, auth))
 }
 
-/// Pushes the case's image to the registry as `<registry>/<unique>:1` (removing the local
-/// name again), and pulls it through a proxy armed with `fault`; the pull's result and time.
-fn pull_through(case: &Case, fault: Fault) -> Option<(s2i_docker::Result<()>, Duration)> {
-    let (addr, auth) = registry()?;
-    let name = format!("{addr}/{}:1", common::unique_name("s2i-test-faults"));
+/// Builds an image of its own (the case's image with a label; not the shared image, whose names
+/// other tests change) as `<registry>/<unique>:1`, pushes it and removes it locally.
+fn push_image(case: &Case, addr: &str, auth: &AuthConfig) -> String {
+    let repo = common::unique_name("s2i-test-faults");
+    let name = format!("{addr}/{repo}:1");
     case.cleanup.image(&name);
+    let dockerfile = format!("FROM {}\nLABEL s2i-test-faults-pull={repo}\n", case.image);
+    let context = common::build_context_tar(&dockerfile, &[]);
+    let path = format!("/build?t={name}&rm=1&forcerm=1&networkmode=none");
+    let built = raw_request(
+        &case.engine.host,
+        "POST",
+        &path,
+        Some("application/x-tar"),
+        &context,
+    )
+    .expect("build the image to push");
+    let out = String::from_utf8_lossy(&built.body);
+    assert!(
+        built.status == 200 && !out.contains("errorDetail"),
+        "build of {name}: {out}"
+    );
     let direct = setup::client(&case.engine.host);
-    direct
-        .image_tag(&case.image, &name)
-        .expect("tag for the registry");
     let options = ImagePushOptions {
-        registry_auth: encode_auth(&auth).expect("encode the credentials"),
+        registry_auth: encode_auth(auth).expect("encode the credentials"),
         tls_verify: Some(false),
     };
     let pushed = direct.image_push(&name, &options).expect("push");
@@ -256,16 +269,40 @@ fn pull_through(case: &Case, fault: Fault) -> Option<(s2i_docker::Result<()>, Du
         None,
         &[],
     )
-    .expect("untag");
-    assert!(r.status < 300, "untag {name}: {}", r.status);
+    .expect("remove the local image");
+    assert!(r.status < 300, "remove {name}: {}", r.status);
+    name
+}
+
+/// Pushes an image to the registry and pulls it through a proxy armed with `fault`; the
+/// pull's result and time.
+fn pull_through(case: &Case, fault: Fault) -> Option<(s2i_docker::Result<()>, Duration)> {
+    let (addr, auth) = registry()?;
+    let name = push_image(case, &addr, &auth);
     let proxy = Proxy::start(&case.engine.socket, fault);
     let client = std::sync::Arc::new(setup::client(&proxy.endpoint()));
     let docker = s2i_docker::DockerClient::new(client, auth)
         .with_pull_retry_count(0)
         .with_pull_inactivity_timeout(TIMEOUT);
-    let outcome = setup::within(BOUND, move || docker.pull_image(&name).map(drop));
+    let pulled = name.clone();
+    let outcome = setup::within(BOUND, move || docker.pull_image(&pulled).map(drop));
     assert!(proxy.fired() > 0, "no fault: {:#?}", proxy.requests());
+    drop(proxy);
+    if common::is_podman() {
+        wait_for_image(&case.engine.host, &name);
+    }
     Some(outcome)
+}
+
+/// Podman goes on pulling when its client is gone: waits (up to 20 s) for the image, so that
+/// the cleanup finds it.
+fn wait_for_image(host: &str, name: &str) {
+    let until = Instant::now() + Duration::from_secs(20);
+    let path = format!("/images/{name}/json");
+    while !matches!(raw_request(host, "GET", &path, None, &[]), Ok(r) if r.status == 200) {
+        assert!(Instant::now() < until, "{name} never arrived");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

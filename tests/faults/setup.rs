@@ -64,7 +64,8 @@ pub fn base(engine: &Engine) -> Arc<Base> {
         common::BUILDER_DOCKERFILE
     );
     let context = common::build_context_tar(&dockerfile, &[]);
-    let path = format!("/build?t={tag}&rm=1&forcerm=1&networkmode=none");
+    // No cache: cached steps are images other builds may be removing at that moment.
+    let path = format!("/build?t={tag}&rm=1&forcerm=1&nocache=1&networkmode=none");
     let built = raw_request(
         &engine.host,
         "POST",
@@ -87,16 +88,42 @@ pub fn base(engine: &Engine) -> Arc<Base> {
     base
 }
 
-/// A name of the busybox image for one test (`<unique>:latest`), removed by `cleanup`: the
+/// Held while a name of the shared image is added or removed: Podman 4.3 loses one of two
+/// concurrent changes of one image's names (a test's name vanished right after it was added).
+static NAMES: Mutex<()> = Mutex::new(());
+
+/// A name of the busybox image for one test (`<unique>:latest`), removed when dropped: the
 /// containers of a run are named after it.
-pub fn test_image(engine: &Engine, base: &Base, cleanup: &Cleanup) -> String {
-    let repo = common::unique_name("s2i-test-faults");
-    let tag = format!("{repo}:latest");
-    cleanup.image(&tag);
-    let path = format!("/images/{}/tag?repo={repo}&tag=latest", base.tag);
-    let r = raw_request(&engine.host, "POST", &path, None, &[]).expect("tag the image");
-    assert!(r.status < 300, "tag {tag}: {}", r.status);
-    tag
+pub struct TestImage {
+    host: String,
+    pub name: String,
+}
+
+impl TestImage {
+    pub fn new(engine: &Engine, base: &Base) -> TestImage {
+        let repo = common::unique_name("s2i-test-faults");
+        let image = TestImage {
+            host: engine.host.clone(),
+            name: format!("{repo}:latest"),
+        };
+        let path = format!("/images/{}/tag?repo={repo}&tag=latest", base.tag);
+        let _names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        let r = raw_request(&engine.host, "POST", &path, None, &[]).expect("tag the image");
+        assert!(r.status < 300, "tag {}: {}", image.name, r.status);
+        image
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let _names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        let path = format!("/images/{}?force=1", self.name);
+        match raw_request(&self.host, "DELETE", &path, None, &[]) {
+            Ok(r) if r.status < 300 || r.status == 404 => {}
+            Ok(r) => eprintln!("cleanup: image {}: {}", self.name, r.status),
+            Err(e) => eprintln!("cleanup: image {}: {e}", self.name),
+        }
+    }
 }
 
 /// An engine client at `endpoint` that gives up after [`TIMEOUT`] without progress.
