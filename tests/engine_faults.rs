@@ -9,6 +9,14 @@
 //! `run_container`; `engine_faults/transfers.rs` uploads, downloads, builds and pulls, and
 //! `engine_faults/podman_restart.rs` a Podman service killed in the middle of a run.
 //!
+//! A test marked `#[ignore]` asserts the behaviour the library owes and fails today; its reason
+//! says what the library does instead (`cargo test --test engine_faults -- --ignored`).
+//!
+//! Some behaviour is as documented and asserted so: a stalled output stream is closed once the
+//! container exited and its grace passed (the run succeeds, without the output withheld); a
+//! removal that fails is logged, not returned; wait, build and commit have no time limit, so
+//! they are broken by cuts here, not by stalls.
+//!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`), Docker or
 //! Podman; where none answers the tests print one line and pass, except under `CI=true`.
 

@@ -91,6 +91,23 @@ fn upload_cut_mid_body_fails() {
         .at(At::Body(100_000));
     let (result, _) = upload_through(&case, fault);
     let e = result.expect_err("the upload succeeded");
+    eprintln!("the upload cut: {e:?}");
+    assert!(
+        setup::is_transport(&e),
+        "not an i/o or protocol error: {e:?}"
+    );
+}
+
+#[test]
+fn upload_reset_mid_body_fails() {
+    let Some(case) = crate::case() else { return };
+    let fault = Fault::new("PUT", "/archive")
+        .in_request()
+        .at(At::Body(100_000))
+        .reset();
+    let (result, _) = upload_through(&case, fault);
+    let e = result.expect_err("the upload succeeded");
+    eprintln!("the upload reset: {e:?}");
     assert!(
         setup::is_transport(&e),
         "not an i/o or protocol error: {e:?}"
