@@ -177,6 +177,7 @@ fn build_through(case: &Case, fault: Fault, tag: &str) -> (s2i_docker::Result<()
         stdin: Some(Box::new(Cursor::new(context))),
         stdout: Some(Box::new(Captured::default())),
         cgroup_limits: None,
+        cancel: None,
     };
     let (result, _) = setup::within(BOUND, move || docker.build_image(opts));
     assert!(proxy.fired() > 0, "no fault: {:#?}", proxy.requests());
