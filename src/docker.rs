@@ -11,9 +11,7 @@
 //!
 //! This file holds the trait and [`DockerClient`], whose methods are short; each operation's
 //! work is in a file of its own, listed in the [`Docker`] trait's docs. The options are in
-//! `options.rs`, the label names and lookups in [`labels`]. Every container `run_container`
-//! creates is labelled with its creating process, so that [`remove_abandoned_containers`] (in
-//! [`reap`]) can remove those left by a process that was killed.
+//! `options.rs`, the label names and lookups in [`labels`], abandoned containers in [`reap`].
 //!
 //! This layer uses client, ops, transport, error, config, auth, user, image_ref and archive; never
 //! fake, which stands above it.
