@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::Cleanup;
@@ -24,6 +24,14 @@ use s2i_docker::{
     new_engine_api_client, remove_abandoned_containers, AuthConfig, Client, Docker, DockerClient,
     DockerConfig, EngineClient, RunContainerOptions, CREATED_AT_LABEL, CREATED_BY_LABEL,
 };
+
+/// One test at a time: Podman's build cache loses a layer when one test removes its image while
+/// another builds the same steps.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn engine() -> Option<(EngineClient, Cleanup)> {
     let host = common::engine_host()?;
@@ -110,6 +118,7 @@ fn listed(docker: &EngineClient, label: &str) -> Vec<String> {
 
 #[test]
 fn containers_of_a_gone_process_are_removed_and_those_of_a_live_one_kept() {
+    let _serial = serial();
     let Some((docker, cleanup)) = engine() else {
         return;
     };
@@ -167,6 +176,7 @@ fn containers_of_a_gone_process_are_removed_and_those_of_a_live_one_kept() {
 
 #[test]
 fn run_container_labels_the_containers_it_creates() {
+    let _serial = serial();
     let Some((docker, cleanup)) = engine() else {
         return;
     };
