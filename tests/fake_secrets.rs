@@ -12,8 +12,9 @@
 //! line, in an error's `Display` or `Debug`, or in the `Debug` of the values involved
 //! (`AuthConfig`, `AuthConfigurations`, `ImagePullOptions`, `DockerClient`, `EngineClient`).
 //!
-//! The helpers are found on `PATH`, which the tests extend once with their directory; the
-//! tests run one at a time.
+//! The helpers are found on `PATH`, which the helpers' test extends with their temporary
+//! directory while it runs (and restores, removing the directory, when it ends); the tests run
+//! one at a time.
 #![cfg(feature = "fake")]
 
 use std::fmt::Debug;
@@ -79,19 +80,14 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
-/// Installs the logger and the helpers' directory on `PATH` (once), and runs the tests one at
-/// a time.
+/// Installs the logger (once), and runs the tests one at a time.
 fn setup() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
-    static ONCE: OnceLock<PathBuf> = OnceLock::new();
+    static ONCE: OnceLock<()> = OnceLock::new();
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ONCE.get_or_init(|| {
         log::set_logger(&Capture).expect("the only logger of this binary");
         log::set_max_level(log::LevelFilter::Trace);
-        let dir = helpers_dir();
-        let path = std::env::var("PATH").unwrap_or_default();
-        std::env::set_var("PATH", format!("{}:{path}", dir.display()));
-        dir
     });
     guard
 }
@@ -103,41 +99,73 @@ fn log_lines() -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // credential helpers
 
-/// Writes the helpers into a directory of this process under Cargo's scratch directory for
-/// integration tests (`CARGO_TARGET_TMPDIR`): `s2ipass` answers the user and password,
-/// `s2itoken` an identity token (user `<token>`), `s2ibroken` prints its secret on both streams
-/// and fails.
-fn helpers_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("s2i-secrets-helpers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("helpers directory");
-    // `get` reads the server URL on stdin and answers {ServerURL, Username, Secret}.
-    let answer = |user: &str, secret: &str| {
-        format!(
-            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
-             printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\\n' \"$server\"\n"
-        )
-    };
-    let helpers = [
-        ("s2ipass", answer(USER, PASSWORD)),
-        ("s2itoken", answer("<token>", HELPER_TOKEN)),
-        (
-            "s2ibroken",
+/// The credential helpers, in a temporary directory put first on `PATH`: `s2ipass` answers the
+/// user and password, `s2itoken` an identity token (user `<token>`), `s2ibroken` prints its
+/// secret on both streams and fails. Dropped, it restores `PATH` and removes the directory.
+struct Helpers {
+    dir: PathBuf,
+    path: Option<std::ffi::OsString>,
+}
+
+impl Helpers {
+    fn install() -> Helpers {
+        let dir = std::env::temp_dir().join(format!(
+            "s2i-secrets-helpers-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("helpers directory");
+        let helpers = Helpers {
+            path: std::env::var_os("PATH"),
+            dir,
+        };
+        // `get` reads the server URL on stdin and answers {ServerURL, Username, Secret}.
+        let answer = |user: &str, secret: &str| {
             format!(
-                "#!/bin/sh\necho \"partial {{\\\"Secret\\\":\\\"{PASSWORD}\\\"\"\n\
-                 echo \"cannot reach keychain, secret {PASSWORD}\" >&2\nexit 3\n"
+                "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+                 printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{secret}\"}}\\n' \"$server\"\n"
+            )
+        };
+        let scripts = [
+            ("s2ipass", answer(USER, PASSWORD)),
+            ("s2itoken", answer("<token>", HELPER_TOKEN)),
+            (
+                "s2ibroken",
+                format!(
+                    "#!/bin/sh\necho \"partial {{\\\"Secret\\\":\\\"{PASSWORD}\\\"\"\n\
+                     echo \"cannot reach keychain, secret {PASSWORD}\" >&2\nexit 3\n"
+                ),
             ),
-        ),
-    ];
-    for (name, script) in helpers {
-        let path = dir.join(format!("docker-credential-{name}"));
-        let mut f = std::fs::File::create(&path).expect("write a helper");
-        f.write_all(script.as_bytes()).expect("write a helper");
-        drop(f);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod a helper");
+        ];
+        for (name, script) in scripts {
+            let path = helpers.dir.join(format!("docker-credential-{name}"));
+            let mut f = std::fs::File::create(&path).expect("write a helper");
+            f.write_all(script.as_bytes()).expect("write a helper");
+            drop(f);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod a helper");
+        }
+        let mut path = helpers.dir.clone().into_os_string();
+        if let Some(old) = &helpers.path {
+            path.push(":");
+            path.push(old);
+        }
+        std::env::set_var("PATH", path);
+        helpers
     }
-    dir
+}
+
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        match &self.path {
+            Some(p) => std::env::set_var("PATH", p),
+            None => std::env::remove_var("PATH"),
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A docker `config.json` naming `helper` for [`REGISTRY`] (or, with `None`, an `auths` entry
@@ -312,6 +340,7 @@ fn pulls_with_an_identity_token() {
 #[test]
 fn pulls_with_credential_helpers() {
     let _serial = setup();
+    let helpers = Helpers::install();
     let fake = engine();
     let image = format!("{REGISTRY}/app:1");
 
@@ -360,6 +389,9 @@ fn pulls_with_credential_helpers() {
     assert_values_clean(&auth, &d, &fake, &f);
     assert_values_clean(&token_auth, &d2, &fake, &f);
     assert_logs_clean(&f);
+    let dir = helpers.dir.clone();
+    drop(helpers);
+    assert!(!dir.exists());
 }
 
 #[test]
