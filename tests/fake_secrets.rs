@@ -12,7 +12,7 @@
 //! line, in an error's `Display` or `Debug`, or in the `Debug` of the values involved
 //! (`AuthConfig`, `AuthConfigurations`, `ImagePullOptions`, `DockerClient`, `EngineClient`).
 //!
-//! The helpers are found on `PATH`, which the helpers' test extends with their temporary
+//! The credential helpers are found on `PATH`, which their test extends with their temporary
 //! directory while it runs (and restores, removing the directory, when it ends); the tests run
 //! one at a time.
 #![cfg(feature = "fake")]
@@ -102,13 +102,13 @@ fn log_lines() -> Vec<String> {
 /// The credential helpers, in a temporary directory put first on `PATH`: `s2ipass` answers the
 /// user and password, `s2itoken` an identity token (user `<token>`), `s2ibroken` prints its
 /// secret on both streams and fails. Dropped, it restores `PATH` and removes the directory.
-struct Helpers {
+struct CredentialHelpers {
     dir: PathBuf,
     path: Option<std::ffi::OsString>,
 }
 
-impl Helpers {
-    fn install() -> Helpers {
+impl CredentialHelpers {
+    fn install() -> CredentialHelpers {
         let dir = std::env::temp_dir().join(format!(
             "s2i-secrets-helpers-{}-{:?}",
             std::process::id(),
@@ -118,7 +118,7 @@ impl Helpers {
                 .as_nanos()
         ));
         std::fs::create_dir_all(&dir).expect("helpers directory");
-        let helpers = Helpers {
+        let credential_helpers = CredentialHelpers {
             path: std::env::var_os("PATH"),
             dir,
         };
@@ -141,24 +141,26 @@ impl Helpers {
             ),
         ];
         for (name, script) in scripts {
-            let path = helpers.dir.join(format!("docker-credential-{name}"));
+            let path = credential_helpers
+                .dir
+                .join(format!("docker-credential-{name}"));
             let mut f = std::fs::File::create(&path).expect("write a helper");
             f.write_all(script.as_bytes()).expect("write a helper");
             drop(f);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                 .expect("chmod a helper");
         }
-        let mut path = helpers.dir.clone().into_os_string();
-        if let Some(old) = &helpers.path {
+        let mut path = credential_helpers.dir.clone().into_os_string();
+        if let Some(old) = &credential_helpers.path {
             path.push(":");
             path.push(old);
         }
         std::env::set_var("PATH", path);
-        helpers
+        credential_helpers
     }
 }
 
-impl Drop for Helpers {
+impl Drop for CredentialHelpers {
     fn drop(&mut self) {
         match &self.path {
             Some(p) => std::env::set_var("PATH", p),
@@ -340,7 +342,7 @@ fn pulls_with_an_identity_token() {
 #[test]
 fn pulls_with_credential_helpers() {
     let _serial = setup();
-    let helpers = Helpers::install();
+    let credential_helpers = CredentialHelpers::install();
     let fake = engine();
     let image = format!("{REGISTRY}/app:1");
 
@@ -389,8 +391,8 @@ fn pulls_with_credential_helpers() {
     assert_values_clean(&auth, &d, &fake, &f);
     assert_values_clean(&token_auth, &d2, &fake, &f);
     assert_logs_clean(&f);
-    let dir = helpers.dir.clone();
-    drop(helpers);
+    let dir = credential_helpers.dir.clone();
+    drop(credential_helpers);
     assert!(!dir.exists());
 }
 
