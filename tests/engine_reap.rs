@@ -206,8 +206,11 @@ fn run_container_labels_the_containers_it_creates() {
     let labels = inspected.config.and_then(|c| c.labels).unwrap_or_default();
     let creator: Creator = labels[CREATED_BY_LABEL].parse().expect("a creator");
     assert_eq!(creator, Creator::current());
+    let (secs, nanos) = labels[CREATED_AT_LABEL]
+        .split_once('.')
+        .expect("<secs>.<nanos>");
     assert!(
-        labels[CREATED_AT_LABEL].parse::<u64>().is_ok(),
+        secs.parse::<u64>().is_ok() && nanos.parse::<u32>().is_ok(),
         "{labels:?}"
     );
     // The run removed its container.

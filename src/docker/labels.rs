@@ -43,7 +43,8 @@ pub const DEPRECATED_DESTINATION_LABEL: &str = "io.s2i.destination";
 /// `4242:1234567@6f1c0d7e-1d2a-4c4f-9a55-0c3f3b0e2a11/4026531836`.
 pub const CREATED_BY_LABEL: &str = "io.github.s2i-docker.created-by";
 
-/// Label of every container the library creates: when, in seconds since the Unix epoch.
+/// Label of every container the library creates: when, in seconds since the Unix epoch with
+/// nanoseconds after a dot, e.g. `1796517843.123456789`.
 pub const CREATED_AT_LABEL: &str = "io.github.s2i-docker.created-at";
 
 /// Where sources are extracted when nothing says otherwise.

@@ -6,7 +6,7 @@
 //! cleanup of [`run_container`](crate::Docker::run_container): its container stays. Each
 //! container the library creates is labelled with [`CREATED_BY_LABEL`] (the creating process:
 //! its pid, its start time and the host it ran on) and [`CREATED_AT_LABEL`] (when, in seconds
-//! since the Unix epoch), so that a later process can tell whether the creator still runs.
+//! since the Unix epoch with nanoseconds after a dot), so that a later process can tell whether the creator still runs.
 //!
 //! # Who created a container
 //!
@@ -177,20 +177,33 @@ fn unix_now() -> u64 {
 }
 
 /// The labels every container the library creates carries: [`CREATED_BY_LABEL`] with this
-/// process as [`Creator`], and [`CREATED_AT_LABEL`] with the time in seconds since the Unix
-/// epoch.
+/// process as [`Creator`], and [`CREATED_AT_LABEL`] with the time since the Unix epoch in
+/// seconds, with nanoseconds after a dot (`1796517843.123456789`).
 ///
 /// ```
 /// use s2i_docker::docker::labels::{CREATED_AT_LABEL, CREATED_BY_LABEL};
 /// let labels = s2i_docker::docker::reap::creation_labels();
 /// assert!(labels[CREATED_BY_LABEL].starts_with(&format!("{}:", std::process::id())));
-/// assert!(labels[CREATED_AT_LABEL].parse::<u64>().unwrap() > 1_600_000_000);
+/// let (secs, nanos) = labels[CREATED_AT_LABEL].split_once('.').unwrap();
+/// assert!(secs.parse::<u64>().unwrap() > 1_600_000_000);
+/// assert_eq!(nanos.len(), 9);
 /// ```
 pub fn creation_labels() -> HashMap<String, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let at = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
     HashMap::from([
         (CREATED_BY_LABEL.to_string(), Creator::current().to_string()),
-        (CREATED_AT_LABEL.to_string(), unix_now().to_string()),
+        (CREATED_AT_LABEL.to_string(), at),
     ])
+}
+
+/// The whole seconds of a [`CREATED_AT_LABEL`] value (`<secs>` or `<secs>.<fraction>`).
+fn created_at_secs(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let secs = value.split_once('.').map_or(value, |(secs, _)| secs);
+    secs.parse().ok()
 }
 
 /// Why a listed container is removed, if it is.
@@ -205,7 +218,7 @@ fn abandoned(c: &ContainerSummary, max_age: Option<Duration>, now: u64) -> Optio
     let created = c
         .labels
         .get(CREATED_AT_LABEL)
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(|v| created_at_secs(v))
         .unwrap_or_else(|| u64::try_from(c.created).unwrap_or(0));
     let age = Duration::from_secs(now.saturating_sub(created));
     (age > max_age).then(|| {
@@ -217,10 +230,12 @@ fn abandoned(c: &ContainerSummary, max_age: Option<Duration>, now: u64) -> Optio
     })
 }
 
-/// Whether the container's [`CREATED_BY_LABEL`] came from its image (an image committed from
-/// a labelled container carries its labels, and so do the containers created from it): such a
-/// container was not created by the library, and is left alone. When that cannot be told (the
-/// engine fails), the container is left alone too.
+/// Whether the container's [`CREATED_BY_LABEL`] and [`CREATED_AT_LABEL`] came from its image
+/// (an image committed from a labelled container carries its labels, and so do the containers
+/// created from it): such a container was not created by the library, and is left alone. A
+/// container the library created from such an image has labels of its own: another creation
+/// time, to the nanosecond, even when the same process made the image. When that cannot be
+/// told (the engine fails), the container is left alone too.
 fn inherited(client: &dyn Client, c: &ContainerSummary) -> bool {
     let image = if c.image_id.is_empty() {
         &c.image
@@ -235,8 +250,11 @@ fn inherited(client: &dyn Client, c: &ContainerSummary) -> bool {
             let of_image = inspect
                 .config
                 .and_then(|config| config.labels)
-                .and_then(|mut labels| labels.remove(CREATED_BY_LABEL));
-            of_image.is_some() && of_image.as_ref() == c.labels.get(CREATED_BY_LABEL)
+                .unwrap_or_default();
+            let same = |key: &str| of_image.get(key) == c.labels.get(key);
+            of_image.contains_key(CREATED_BY_LABEL)
+                && same(CREATED_BY_LABEL)
+                && same(CREATED_AT_LABEL)
         }
         Err(e) if e.is_not_found() => false,
         Err(e) => {
@@ -260,9 +278,9 @@ fn inherited(client: &dyn Client, c: &ContainerSummary) -> bool {
 /// so is one whose creator label does not parse. Containers of processes that still run are
 /// kept unless too old: choose `max_age` longer than the longest build.
 ///
-/// A container whose creator label is that of its image was not created by the library: an
-/// image committed from a labelled container (as S2I commits its builds) carries its labels,
-/// and so does every container created from that image. Such containers are left alone, as
+/// A container whose creator and creation time labels are those of its image was not created
+/// by the library: an image committed from a labelled container (as S2I commits its builds)
+/// carries its labels, and so does every container created from that image. Such containers are left alone, as
 /// are those whose image cannot be inspected (one image inspect per container to remove).
 ///
 /// A container that is gone by the time it is removed (another process removed it) is not

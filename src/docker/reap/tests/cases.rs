@@ -107,8 +107,22 @@ fn run_container_labels_its_container() {
     assert_eq!(labels.len(), 2, "{labels:?}");
     let creator: Creator = labels[CREATED_BY_LABEL].parse().unwrap();
     assert_eq!(creator, Creator::current());
-    let at: u64 = labels[CREATED_AT_LABEL].parse().unwrap();
+    let at = created_at_secs(&labels[CREATED_AT_LABEL]).unwrap();
     assert!((before..=unix_now()).contains(&at), "{at}");
+    let (_, nanos) = labels[CREATED_AT_LABEL].split_once('.').unwrap();
+    assert!(nanos.len() == 9 && nanos.bytes().all(|b| b.is_ascii_digit()));
+}
+
+#[test]
+fn creation_times_with_and_without_a_fraction() {
+    assert_eq!(created_at_secs("1796517843.123456789"), Some(1_796_517_843));
+    assert_eq!(created_at_secs(" 1796517843 "), Some(1_796_517_843));
+    assert_eq!(created_at_secs("1796517843."), Some(1_796_517_843));
+    assert_eq!(created_at_secs("2026-12-06T00:00:00Z"), None);
+    assert_eq!(created_at_secs(""), None);
+    // Two calls never share a creation time.
+    let (a, b) = (creation_labels(), creation_labels());
+    assert_ne!(a[CREATED_AT_LABEL], b[CREATED_AT_LABEL]);
 }
 
 #[test]
@@ -264,21 +278,35 @@ fn through_the_fake_engine() {
 fn labels_inherited_from_the_image_are_not_the_library_s() {
     let fake = FakeClient::new();
     let dead = dead_creator().to_string();
-    // An image committed from a labelled container carries the label, and so do the
+    let image_at = "1796517843.123456789";
+    // An image committed from a labelled container carries both labels, and so do the
     // containers created from it.
-    let committed = image("sha256:app", &[(CREATED_BY_LABEL, &dead)], &[]);
+    let committed = image(
+        "sha256:app",
+        &[(CREATED_BY_LABEL, &dead), (CREATED_AT_LABEL, image_at)],
+        &[],
+    );
     fake.add_image("app:1", committed);
-    let mut from_image = body(labels(&dead, unix_now()));
+    let mut inherited_labels = labels(&dead, 0);
+    inherited_labels.insert(CREATED_AT_LABEL.into(), image_at.into());
+    let mut from_image = body(inherited_labels);
     from_image.config.image = "app:1".into();
     fake.state()
         .containers
         .insert("from-image".into(), from_image);
-    // Of that image but labelled by the library when it created it: its own label.
-    let other_dead = dead_creator().to_string();
-    let mut own = body(labels(&other_dead, unix_now()));
+    // Of that image, but labelled by the library when it created it: its own labels, even
+    // when the same process made the image.
+    let mut own = body(labels(&dead, unix_now()));
     own.config.image = "app:1".into();
     fake.state().containers.insert("own".into(), own);
-    assert_eq!(remove_abandoned_containers(&fake, None).unwrap(), ["own"]);
+    let other_dead = dead_creator().to_string();
+    let mut other = body(labels(&other_dead, unix_now()));
+    other.config.image = "app:1".into();
+    fake.state().containers.insert("other".into(), other);
+    let mut removed = remove_abandoned_containers(&fake, None).unwrap();
+    removed.sort();
+    assert_eq!(removed, ["other", "own"]);
+    assert!(fake.state().containers.contains_key("from-image"));
     assert!(fake.calls().contains(&"inspect_image".to_string()));
     // An engine that fails to inspect: the container is left alone, with a warning.
     let mut again = body(labels(&other_dead, unix_now()));
