@@ -13,7 +13,8 @@ use crate::error::Result;
 pub use crate::ops::container::HijackedResponse;
 use crate::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
-    ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
+    ContainerInspect, ContainerListOptions, ContainerRemoveOptions, ContainerSummary,
+    ContainerWaitResponse, IdResponse,
 };
 pub use crate::ops::container::{Signal, WaitCondition};
 use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
@@ -133,6 +134,22 @@ pub trait Client: Send + Sync {
     /// # Errors
     /// A 404 for a missing container, a 409 for a running one without `force`.
     fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()>;
+    /// `GET /containers/json?all=1&filters={"label":[...]}`: the containers, all or only the
+    /// running ones, that carry the labels named.
+    ///
+    /// The default implementation, for implementations of the trait written before this
+    /// method, fails with [`Error::Unsupported`](crate::Error::Unsupported) without sending
+    /// anything; [`EngineClient`] and the fakes implement it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an empty label filter (nothing
+    /// is sent); a 400 for a filter the daemon refuses.
+    fn container_list(&self, options: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        let _ = options;
+        Err(crate::error::Error::Unsupported(
+            "this Client does not implement container_list (GET /containers/json)".into(),
+        ))
+    }
     /// `PUT /containers/{id}/archive?path=..`: extracts the tar read from `content` into `path`.
     ///
     /// # Errors
@@ -258,6 +275,10 @@ impl Client for EngineClient {
 
     fn container_remove(&self, container: &str, options: &ContainerRemoveOptions) -> Result<()> {
         container::remove(self, container, options)
+    }
+
+    fn container_list(&self, options: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        container::list(self, options)
     }
 
     fn copy_to_container(

@@ -11,7 +11,7 @@
 //!
 //! This file holds the trait and [`DockerClient`], whose methods are short; each operation's
 //! work is in a file of its own, listed in the [`Docker`] trait's docs. The options are in
-//! `options.rs`, the label names and lookups in [`labels`].
+//! `options.rs`, the label names and lookups in [`labels`], abandoned containers in [`reap`].
 //!
 //! This layer uses client, ops, transport, error, config, auth, user, image_ref and archive; never
 //! fake, which stands above it.
@@ -35,6 +35,7 @@ pub mod differences;
 pub mod labels;
 mod options;
 mod pull;
+pub mod reap;
 mod run;
 mod transfer;
 mod users;
@@ -63,6 +64,7 @@ pub use options::{
 pub use pull::{get_builder_image, get_rebuild_image, get_runtime_image, pull_image};
 pub use pull::{PullProgress, PullResult};
 pub use pull::{DEFAULT_PULL_RETRY_COUNT, DEFAULT_PULL_RETRY_DELAY, RETRIABLE_ERRORS};
+pub use reap::remove_abandoned_containers;
 pub use run::RunCancel;
 pub use run::{DEFAULT_ENTRYPOINT, DEFAULT_SHM_SIZE};
 pub use transfer::stream_container_io;
@@ -93,7 +95,9 @@ use labels::{image_from_inspect, scripts_url_of};
 ///   `src/docker/transfer.rs`;
 /// - the image getters (`get_image_id`, `get_image_user`, `get_labels`, `get_on_build`, ...),
 ///   `inspect_image`, the removals, `kill_container`, `version`, `check_reachable`:
-///   `src/docker.rs` itself, a few lines each.
+///   `src/docker.rs` itself, a few lines each;
+/// - [`remove_abandoned_containers`] (the containers of killed processes) and the labels that
+///   `run_container` puts on its containers ([`reap::creation_labels`]): `src/docker/reap.rs`.
 ///
 /// Beside them: the user checks ([`check_allowed_user`] and its kin) in `src/docker/users.rs`,
 /// [`stream_container_io`] in `src/docker/transfer.rs`, the options' types in

@@ -95,6 +95,14 @@
 //! `FakeEngine` (an in-process daemon speaking real HTTP/1.1, in memory or on a Unix socket,
 //! with fault injection and request recording).
 //!
+//! # Containers left by a killed process
+//!
+//! [`run_container`](Docker::run_container) removes its container on every path it controls;
+//! a process that is killed leaves it. Every container the library creates is labelled with
+//! its creating process and time ([`CREATED_BY_LABEL`], [`CREATED_AT_LABEL`]), and
+//! [`remove_abandoned_containers`] removes those whose creator is gone, or that are older than
+//! an age given (see [`docker::reap`]).
+//!
 //! # Engines
 //!
 //! Tested against Docker Engine 20.10 (API 1.41) and Podman 4.3's Docker-compatible service;
@@ -141,16 +149,18 @@ pub use client::{
 };
 pub use config::{AuthConfig, CGroupLimits, Config, ContainerConfig, Image, PullPolicy};
 pub use docker::labels::{
-    ASSEMBLE_INPUT_FILES_LABEL, ASSEMBLE_RUNTIME_USER_LABEL, ASSEMBLE_USER_LABEL,
-    DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL, DEPRECATED_SCRIPTS_URL_LABEL,
-    DESTINATION_LABEL, LOCATION_ENVIRONMENT, SCRIPTS_URL_ENVIRONMENT, SCRIPTS_URL_LABEL,
+    ASSEMBLE_INPUT_FILES_LABEL, ASSEMBLE_RUNTIME_USER_LABEL, ASSEMBLE_USER_LABEL, CREATED_AT_LABEL,
+    CREATED_BY_LABEL, DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL,
+    DEPRECATED_SCRIPTS_URL_LABEL, DESTINATION_LABEL, LOCATION_ENVIRONMENT, SCRIPTS_URL_ENVIRONMENT,
+    SCRIPTS_URL_LABEL,
 };
 pub use docker::{
     check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user,
-    get_builder_image, get_rebuild_image, get_runtime_image, new, pull_image, stream_container_io,
-    BuildImageOptions, CommandOverrides, CommitContainerOptions, Docker, DockerClient, OnStartHook,
-    PostExecutor, PullProgress, PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT,
-    DEFAULT_PULL_RETRY_COUNT, DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, RETRIABLE_ERRORS,
+    get_builder_image, get_rebuild_image, get_runtime_image, new, pull_image,
+    remove_abandoned_containers, stream_container_io, BuildImageOptions, CommandOverrides,
+    CommitContainerOptions, Docker, DockerClient, OnStartHook, PostExecutor, PullProgress,
+    PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT, DEFAULT_PULL_RETRY_COUNT,
+    DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, RETRIABLE_ERRORS,
 };
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;

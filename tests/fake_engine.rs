@@ -10,7 +10,7 @@ use s2i_docker::fake::engine::{
 };
 use s2i_docker::ops::container::{
     self, ContainerAttachOptions, ContainerCommitOptions, ContainerConfig, ContainerCreateBody,
-    ContainerRemoveOptions, HostConfig,
+    ContainerListOptions, ContainerRemoveOptions, HostConfig,
 };
 use s2i_docker::ops::copy::{self, CopyToContainerOptions};
 use s2i_docker::ops::image::{self, ImageBuildOptions, ImagePullOptions, ImageRemoveOptions};
@@ -728,6 +728,14 @@ fn call_route(docker: &EngineClient, fake: &RunningFake, route: Route) -> Result
         Route::ContainerRemove => {
             container::remove(docker, &id, &ContainerRemoveOptions::default())
         }
+        Route::ContainerList => container::list(
+            docker,
+            &ContainerListOptions {
+                all: true,
+                labels: vec!["a=b".into()],
+            },
+        )
+        .map(drop),
         Route::ArchivePut => {
             let t = tar_of(&[("f", b"1", 0o644)]);
             copy::put_archive(docker, &id, "/tmp", &mut &t[..], &Default::default())
@@ -759,6 +767,7 @@ const ROUTES: &[Route] = &[
     Route::ContainerInspect,
     Route::ContainerKill,
     Route::ContainerRemove,
+    Route::ContainerList,
     Route::ArchivePut,
     Route::ArchiveGet,
     Route::ArchiveHead,
@@ -926,7 +935,7 @@ fn unknown_routes_are_recorded_and_strict_mode_reports_them() {
     let _fds = shared_fds();
     let fake = FakeEngine::new().strict().serve_unix().unwrap();
     let mut s = UnixStream::connect(fake.socket_path().unwrap()).unwrap();
-    s.write_all(b"GET /v1.41/containers/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /v1.41/networks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();

@@ -77,6 +77,13 @@
 //!   environment and entrypoint from one reply) and does not attach when no stream is given.
 //! - The create request is logged (at `debug`) with the names of its environment variables
 //!   only; the reference logged their values, hiding only passwords in proxy URLs.
+//! - The container is labelled with the process that created it and when
+//!   ([`CREATED_BY_LABEL`](super::labels::CREATED_BY_LABEL),
+//!   [`CREATED_AT_LABEL`](super::labels::CREATED_AT_LABEL)), so that
+//!   [`remove_abandoned_containers`](super::remove_abandoned_containers) can remove the
+//!   containers of a process that was killed; the reference set no label. An image committed
+//!   from such a container inherits the labels (the engine merges the container's labels into
+//!   the image's), which the removal recognises.
 //! - A create whose reply is lost (the connection cut, a reply that does not parse or comes
 //!   too late) may still have created the container: it is removed by the name the run asked
 //!   for. After a timeout the run keeps looking for it for three times the create's time

@@ -1,6 +1,8 @@
 //! The labels and environment variables by which a builder image describes itself to S2I, the
 //! defaults that apply when it says nothing, and (inside the crate) how an image's metadata is
-//! read: its labels and environment with S2I's fallbacks and warnings.
+//! read: its labels and environment with S2I's fallbacks and warnings. Also the labels the
+//! library puts on the containers it creates ([`CREATED_BY_LABEL`], [`CREATED_AT_LABEL`]; see
+//! [`reap`](crate::docker::reap)).
 //!
 //! Uses config (the [`Image`] the lookups read) and ops (the image inspect it is made from).
 
@@ -35,6 +37,15 @@ pub const DEPRECATED_SCRIPTS_URL_LABEL: &str = "io.s2i.scripts-url";
 
 /// Deprecated form of [`DESTINATION_LABEL`], still read.
 pub const DEPRECATED_DESTINATION_LABEL: &str = "io.s2i.destination";
+
+/// Label of every container the library creates: the process that created it, as
+/// `<pid>:<start>@<host>` (see [`Creator`](crate::docker::reap::Creator)), e.g.
+/// `4242:1234567@6f1c0d7e-1d2a-4c4f-9a55-0c3f3b0e2a11/4026531836`.
+pub const CREATED_BY_LABEL: &str = "io.github.s2i-docker.created-by";
+
+/// Label of every container the library creates: when, in seconds since the Unix epoch with
+/// nanoseconds after a dot, e.g. `1796517843.123456789`.
+pub const CREATED_AT_LABEL: &str = "io.github.s2i-docker.created-at";
 
 /// Where sources are extracted when nothing says otherwise.
 pub const DEFAULT_DESTINATION: &str = "/tmp";

@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::fake::{clone_error, fail};
 use crate::ops::container::{
     ContainerAttachOptions, ContainerCommitOptions, ContainerCreateBody, ContainerCreateResponse,
-    ContainerInspect, ContainerRemoveOptions, ContainerWaitResponse, IdResponse,
+    ContainerInspect, ContainerListOptions, ContainerRemoveOptions, ContainerSummary,
+    ContainerWaitResponse, IdResponse,
 };
 use crate::ops::container::{Signal, WaitCondition};
 use crate::ops::copy::{ContainerPathStat, CopyToContainerOptions};
@@ -64,7 +65,7 @@ pub type OnCall = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct FakeClientState {
     /// The name of every call, in order: `ping`, `version`, `inspect_image`, `pull`,
     /// `remove_image`, `build`, `create`, `attach`, `start`, `wait`, `inspect_container`,
-    /// `kill`, `remove`, `copy_to_container`, `copy_from_container`, `commit`.
+    /// `kill`, `remove`, `list`, `copy_to_container`, `copy_from_container`, `commit`.
     pub calls: Vec<String>,
     /// Called with the name of every call once it is recorded, before it is answered, and
     /// without the state's lock held (so it may call the fake): e.g. to cancel a run at a
@@ -147,6 +148,12 @@ pub struct FakeClientState {
     pub remove_failures: VecDeque<Error>,
     /// Fails every container removal.
     pub remove_err: Option<Error>,
+    /// The options of the last container list. A list answers from `containers`: those whose
+    /// create body has every label asked for, and without `all` only the started ones not
+    /// killed.
+    pub list_options: Option<ContainerListOptions>,
+    /// Fails every container list.
+    pub list_err: Option<Error>,
     /// The container of the last wait.
     pub wait_container_id: String,
     /// The exit code every wait reports.
@@ -643,6 +650,40 @@ impl Client for FakeClient {
         }
     }
 
+    fn container_list(&self, options: &ContainerListOptions) -> Result<Vec<ContainerSummary>> {
+        let mut state = self.record("list");
+        state.list_options = Some(options.clone());
+        fail(&state.list_err)?;
+        let mut listed: Vec<ContainerSummary> = state
+            .containers
+            .iter()
+            .filter(|(id, _)| {
+                options.all || (state.started.contains(id) && !state.killed.contains(id))
+            })
+            .filter(|(_, body)| {
+                let labels = body.config.labels.clone().unwrap_or_default();
+                options.labels.iter().all(|f| match f.split_once('=') {
+                    Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
+                    None => labels.contains_key(f),
+                })
+            })
+            .map(|(id, body)| ContainerSummary {
+                id: id.clone(),
+                image: body.config.image.clone(),
+                state: if state.started.contains(id) {
+                    "running"
+                } else {
+                    "created"
+                }
+                .into(),
+                labels: body.config.labels.clone().unwrap_or_default(),
+                ..Default::default()
+            })
+            .collect();
+        listed.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(listed)
+    }
+
     fn copy_to_container(
         &self,
         container: &str,
@@ -694,98 +735,4 @@ impl Client for FakeClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_and_slow_lines() {
-        assert_eq!(
-            stdcopy_frame(2, b"hi"),
-            [2, 0, 0, 0, 0, 0, 0, 2, b'h', b'i']
-        );
-        let mut r = SlowLines {
-            data: Cursor::new(b"a\nbc\nd".to_vec()),
-            delay: Duration::from_millis(1),
-            at_line_start: true,
-        };
-        let mut out = String::new();
-        r.read_to_string(&mut out).unwrap();
-        assert_eq!(out, "a\nbc\nd");
-    }
-
-    #[test]
-    fn debug_leaves_credentials_out_and_on_call_sees_every_call() {
-        let fake = Arc::new(FakeClient::new());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let (s, f) = (seen.clone(), fake.clone());
-        fake.state().on_call = Some(Arc::new(move |call: &str| {
-            s.lock().unwrap().push(call.to_string());
-            // Without the lock held: the hook may look at the fake.
-            assert!(!f.calls().is_empty());
-        }));
-        let options = ImagePullOptions {
-            registry_auth: "eyJwYXNzd29yZCI6Imh1bnRlcjIifQo=".into(),
-            ..Default::default()
-        };
-        fake.image_pull("quay.io/x:1", &options).unwrap();
-        fake.ping().unwrap();
-        assert_eq!(*seen.lock().unwrap(), ["pull", "ping"]);
-        let debug = format!("{fake:?}");
-        assert!(debug.contains("quay.io/x:1"), "{debug}");
-        assert!(!debug.contains("eyJwYXNzd29yZCI6"), "{debug}");
-    }
-
-    #[test]
-    fn attach_holds_until_killed() {
-        let fake = Arc::new(FakeClient::new());
-        fake.state().run_until_killed = true;
-        fake.state().attach_output = stdcopy_frame(1, b"x");
-        let mut h = fake
-            .container_attach("c1", &ContainerAttachOptions::default())
-            .unwrap();
-        let f = fake.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            f.container_kill("c1", Signal::Kill).unwrap();
-        });
-        let mut all = Vec::new();
-        h.reader.read_to_end(&mut all).unwrap();
-        t.join().unwrap();
-        assert_eq!(all, stdcopy_frame(1, b"x"));
-        assert!(h.writer.write_all(b"late").is_err());
-        assert_eq!(fake.calls(), ["attach", "kill"]);
-    }
-
-    #[test]
-    fn attach_ends_on_shutdown_and_wait_on_removal() {
-        let fake = Arc::new(FakeClient::new());
-        fake.state().run_until_killed = true;
-        fake.state()
-            .containers
-            .insert("c1".into(), Default::default());
-        let mut h = fake
-            .container_attach("c1", &ContainerAttachOptions::default())
-            .unwrap();
-        let handle = h.writer.shutdown_handle().unwrap();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            handle.shutdown();
-        });
-        let mut all = Vec::new();
-        h.reader.read_to_end(&mut all).unwrap();
-        t.join().unwrap();
-        assert!(h.writer.write_all(b"late").is_err());
-        // Not killed: a wait blocks until the container is removed.
-        let f = fake.clone();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            f.container_remove("c1", &ContainerRemoveOptions::default())
-                .unwrap();
-        });
-        let waited = fake
-            .container_wait("c1", WaitCondition::NotRunning)
-            .unwrap();
-        t.join().unwrap();
-        assert_eq!(waited.status_code, KILLED_EXIT_CODE);
-    }
-}
+mod tests;

@@ -25,6 +25,7 @@
 //! | [`Route::ContainerInspect`] | `GET /containers/{id}/json` |
 //! | [`Route::ContainerKill`] | `POST /containers/{id}/kill?signal=` |
 //! | [`Route::ContainerRemove`] | `DELETE /containers/{id}?force=` |
+//! | [`Route::ContainerList`] | `GET /containers/json?all=&filters={"label":[...]}` |
 //! | [`Route::ArchivePut`], [`Route::ArchiveGet`], [`Route::ArchiveHead`] | `PUT`/`GET`/`HEAD /containers/{id}/archive?path=` |
 //! | [`Route::Commit`] | `POST /commit?container=&repo=&tag=` |
 //!
@@ -229,6 +230,8 @@ pub enum Route {
     ContainerKill,
     /// `DELETE /containers/{id}`.
     ContainerRemove,
+    /// `GET /containers/json`.
+    ContainerList,
     /// `PUT /containers/{id}/archive`.
     ArchivePut,
     /// `GET /containers/{id}/archive`.

@@ -1,4 +1,4 @@
-//! Container endpoints: create, attach, start, wait, inspect, kill, remove, commit (and the
+//! Container endpoints: create, attach, start, wait, inspect, kill, remove, list, commit (and the
 //! logs that complete a Podman attach).
 //!
 //! Each endpoint's options sit directly above its function; the Engine's container models are
@@ -19,8 +19,8 @@ use crate::transport::{encode_path_segment, query, Body, ResponseBody, Upgrade};
 
 pub use crate::ops::models::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspect,
-    ContainerState, ContainerWaitExitError, ContainerWaitResponse, HostConfig, IdResponse,
-    NetworkSettings, PortBinding,
+    ContainerState, ContainerSummary, ContainerWaitExitError, ContainerWaitResponse, HostConfig,
+    IdResponse, NetworkSettings, PortBinding,
 };
 
 /// Normalises capability names as the Go client does before `POST /containers/create`:
@@ -424,6 +424,61 @@ pub fn remove(
     );
     let response = docker.call("DELETE", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
     ops::discard(response)
+}
+
+/// Options of `GET /containers/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerListOptions {
+    /// Stopped and created containers too, not only running ones (`all=1`).
+    pub all: bool,
+    /// Only containers with these labels: `key` (any value) or `key=value`, all of them
+    /// (`filters={"label":[...]}`).
+    pub labels: Vec<String>,
+}
+
+/// Lists containers (`GET /containers/json?all=1&filters={"label":[...]}`).
+///
+/// Without `all` only running containers are listed. The label filters go as the Engine's
+/// `filters` JSON; a container must carry every label named. Podman's Docker-compatible API
+/// answers the same request the same way.
+///
+/// ```no_run
+/// use s2i_docker::ops::container::{self, ContainerListOptions};
+/// let docker = s2i_docker::EngineClient::from_env()?;
+/// let options = ContainerListOptions { all: true, labels: vec!["app=web".into()] };
+/// for c in container::list(&docker, &options)? {
+///     println!("{} {:?} {}", c.id, c.names, c.state);
+/// }
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an empty label filter (nothing is sent); [`Error::Api`] 400 for
+/// a filter the daemon refuses; connection errors, timeouts, [`Error::Decode`].
+pub fn list(
+    docker: &EngineClient,
+    options: &ContainerListOptions,
+) -> Result<Vec<ContainerSummary>> {
+    if options.labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(Error::InvalidInput(
+            "invalid label filter: value is empty (use `key` or `key=value`)".into(),
+        ));
+    }
+    let filters = if options.labels.is_empty() {
+        String::new()
+    } else {
+        serde_json::json!({ "label": options.labels }).to_string()
+    };
+    let mut params = Vec::with_capacity(2);
+    if options.all {
+        params.push(("all", "1"));
+    }
+    if !filters.is_empty() {
+        params.push(("filters", filters.as_str()));
+    }
+    let endpoint = format!("/containers/json{}", query(&params));
+    let response = docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short)?;
+    ops::read_json(docker, response, "GET /containers/json")
 }
 
 /// Options of `POST /commit`.

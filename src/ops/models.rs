@@ -24,8 +24,8 @@ mod system;
 
 pub use container::{
     ContainerConfig, ContainerCreateBody, ContainerCreateResponse, ContainerInspect,
-    ContainerState, ContainerWaitExitError, ContainerWaitResponse, HostConfig, IdResponse,
-    NetworkSettings, PortBinding,
+    ContainerState, ContainerSummary, ContainerWaitExitError, ContainerWaitResponse, HostConfig,
+    IdResponse, NetworkSettings, PortBinding,
 };
 pub use copy::ContainerPathStat;
 pub use image::{ImageDeleteResponseItem, ImageInspect};
@@ -34,8 +34,8 @@ pub use system::{ComponentVersion, Ping, Version};
 
 // The types that stay beside their endpoint functions.
 pub use crate::ops::container::{
-    ContainerAttachOptions, ContainerCommitOptions, ContainerRemoveOptions, HijackedResponse,
-    Signal, WaitCondition,
+    ContainerAttachOptions, ContainerCommitOptions, ContainerListOptions, ContainerRemoveOptions,
+    HijackedResponse, Signal, WaitCondition,
 };
 pub use crate::ops::copy::CopyToContainerOptions;
 pub use crate::ops::image::{

@@ -1,12 +1,13 @@
 //! What the container runs: its command (the reference's §3.4), its entrypoint, and the
 //! create request (§3.2), and that request as the log shows it.
 //!
-//! Sends nothing. Uses the options, the image metadata functions of the `docker` module, the
-//! Engine API's request types, `archive` for Go's path cleaning, and the run's `hook` (for
-//! `command_overrides`).
+//! Sends nothing. Uses the options, the image metadata functions of the `docker` module and
+//! `reap`'s creation labels, the Engine API's request types, `archive` for Go's path cleaning,
+//! and the run's `hook` (for `command_overrides`).
 
 use crate::config::Image;
 use crate::docker::labels::{destination_of, image_from_inspect, scripts_url_of};
+use crate::docker::reap::creation_labels;
 use crate::docker::RunContainerOptions;
 use crate::error::Result;
 use crate::ops::container::{ContainerConfig, ContainerCreateBody, HostConfig};
@@ -108,7 +109,8 @@ pub(crate) fn path_join(parts: &[&str]) -> String {
     String::from_utf8_lossy(&crate::archive::clean(joined.as_bytes())).into_owned()
 }
 
-/// The create request (the reference's §3.2).
+/// The create request (the reference's §3.2), labelled with who created the container and
+/// when ([`creation_labels`]), so that a later process can remove it should this one be killed.
 fn create_body(
     opts: &RunContainerOptions,
     image: String,
@@ -127,6 +129,7 @@ fn create_body(
             open_stdin: opts.stdin.is_some(),
             stdin_once: opts.stdin.is_some(),
             attach_stdout: opts.stdout.is_some(),
+            labels: Some(creation_labels()),
             ..Default::default()
         },
         host_config: HostConfig {

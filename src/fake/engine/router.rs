@@ -174,6 +174,9 @@ fn dispatch(cx: &Cx<'_>, req: &Request, s: &[&str]) -> Outcome {
         ("POST", ["containers", "create"]) => cx.on(Route::ContainersCreate, || {
             containers::create(shared, req, q)
         }),
+        ("GET", ["containers", "json"]) => {
+            cx.on(Route::ContainerList, || containers::list(shared, q))
+        }
         ("POST", ["containers", id, "attach"]) => cx.on(Route::ContainerAttach, || {
             containers::attach(shared, req, id, q)
         }),

@@ -194,11 +194,11 @@ fn unknown_routes_and_versions() {
 #[test]
 fn strict_mode_reports_unhandled_requests() {
     let fake = builder().strict().serve_unix().unwrap();
-    call(&fake, "GET", "/v1.41/containers/json", b"");
+    call(&fake, "GET", "/v1.41/networks", b"");
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fake.requests()));
     let msg = caught.unwrap_err();
     let msg = msg.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("GET /containers/json"), "{msg}");
+    assert!(msg.contains("GET /networks"), "{msg}");
     fake.clear_requests();
     drop(fake);
 }

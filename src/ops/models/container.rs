@@ -1,6 +1,6 @@
 //! The container models: a container's configuration ([`ContainerConfig`], [`HostConfig`] and
 //! the body of a create that joins them), the inspect reply and its parts, and the replies of
-//! create, wait and commit.
+//! create, wait, list ([`ContainerSummary`]) and commit.
 //!
 //! Plain serde types: they use nothing of the crate but [`ops`](mod@crate::ops)' decoding of
 //! `null` lists and maps.
@@ -247,4 +247,34 @@ pub struct IdResponse {
     /// The ID.
     #[serde(rename = "Id", alias = "ID", default)]
     pub id: String,
+}
+
+/// One container of `GET /containers/json` (the fields this crate reads).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    /// The container's ID.
+    #[serde(default)]
+    pub id: String,
+    /// Its names, each with a leading `/` on Docker.
+    #[serde(default, deserialize_with = "crate::ops::null_default")]
+    pub names: Vec<String>,
+    /// The image it was created from, as given.
+    #[serde(default)]
+    pub image: String,
+    /// The ID of that image.
+    #[serde(rename = "ImageID", default)]
+    pub image_id: String,
+    /// When it was created, in seconds since the Unix epoch.
+    #[serde(default)]
+    pub created: i64,
+    /// `created`, `running`, `paused`, `restarting`, `removing`, `exited` or `dead`.
+    #[serde(default)]
+    pub state: String,
+    /// Its status in words, e.g. `Exited (0) 5 minutes ago`.
+    #[serde(default)]
+    pub status: String,
+    /// Its labels.
+    #[serde(default, deserialize_with = "crate::ops::null_default")]
+    pub labels: HashMap<String, String>,
 }

@@ -1,4 +1,4 @@
-//! Container handlers: create, attach, start, wait, inspect, kill and remove, with the daemon's
+//! Container handlers: create, attach, start, wait, inspect, kill, remove and list, with the daemon's
 //! rules (names, commands, running containers) and texts.
 //!
 //! Like every handler, it reads and changes the fake's state and nothing else; `server` pumps
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{no_such_container, Action, AttachPlan, Outcome, Query, WaitCondition, WaitPlan};
 use crate::fake::engine::http::{Body, Reply, Request};
-use crate::fake::engine::state::{Shared, Status};
+use crate::fake::engine::state::{Container, Shared, Status};
 
 /// The daemon's container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, an optional leading `/`.
 fn valid_name(name: &str) -> bool {
@@ -157,6 +157,48 @@ pub(super) fn inspect(shared: &Shared, key: &str) -> Reply {
         Some(id) => Reply::json(200, &st.containers[&id].inspect_json()),
         None => no_such_container(key),
     }
+}
+
+/// `GET /containers/json?all=&filters=`: running containers, or all with `all`, that carry
+/// every label of the `label` filter (`key` or `key=value`), newest first. Other filters are
+/// refused as the daemon refuses unknown ones.
+pub(super) fn list(shared: &Shared, q: &Query) -> Reply {
+    let filters: Value = match q.get("filters") {
+        "" => json!({}),
+        f => match serde_json::from_str(f) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return Reply::error(400, &format!("invalid filter '{f}'")),
+        },
+    };
+    let mut wanted = Vec::new();
+    for (key, values) in filters.as_object().into_iter().flatten() {
+        if key != "label" {
+            return Reply::error(400, &format!("invalid filter '{key}'"));
+        }
+        // The daemon takes `["a","b"]` and the older `{"a":true,"b":true}`.
+        match values {
+            Value::Array(a) => wanted.extend(a.iter().filter_map(Value::as_str).map(String::from)),
+            Value::Object(m) => wanted.extend(m.keys().cloned()),
+            _ => return Reply::error(400, "invalid filter 'label'"),
+        }
+    }
+    let all = q.flag("all");
+    let st = shared.lock();
+    let mut listed: Vec<&Container> = st
+        .containers
+        .values()
+        .filter(|c| all || c.status == Status::Running)
+        .filter(|c| {
+            let labels = &c.config["Labels"];
+            wanted.iter().all(|f| match f.split_once('=') {
+                Some((k, v)) => labels[k].as_str() == Some(v),
+                None => labels.get(f.as_str()).is_some(),
+            })
+        })
+        .collect();
+    listed.sort_by(|a, b| b.created_unix.cmp(&a.created_unix).then(a.id.cmp(&b.id)));
+    let out: Vec<Value> = listed.iter().map(|c| c.summary_json()).collect();
+    Reply::json(200, &Value::Array(out))
 }
 
 /// A signal name or number (`SIGKILL`, `KILL`, `9`).

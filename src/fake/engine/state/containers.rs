@@ -47,6 +47,8 @@ pub(crate) struct Container {
     pub(crate) config: Value,
     pub(crate) host_config: Value,
     pub(crate) created: String,
+    /// `created` in seconds since the Unix epoch, as the container list shows it.
+    pub(crate) created_unix: u64,
     pub(crate) fs: Fs,
     pub(crate) status: Status,
     pub(crate) exit_code: i64,
@@ -188,6 +190,29 @@ impl Container {
         true
     }
 
+    /// This container in the `GET /containers/json` reply.
+    pub(crate) fn summary_json(&self) -> Value {
+        let status = match self.status {
+            Status::Created => "Created".to_string(),
+            Status::Running => "Up".to_string(),
+            Status::Exited => format!("Exited ({})", self.exit_code),
+        };
+        json!({
+            "Id": self.id,
+            "Names": [format!("/{}", self.name)],
+            "Image": self.config["Image"],
+            "ImageID": self.image_id,
+            "Command": self.argv().join(" "),
+            "Created": self.created_unix,
+            "State": self.status.as_str(),
+            "Status": status,
+            "Labels": match &self.config["Labels"] {
+                Value::Null => json!({}),
+                labels => labels.clone(),
+            },
+        })
+    }
+
     /// The `GET /containers/{id}/json` reply.
     pub(crate) fn inspect_json(&self) -> Value {
         let argv = self.argv();
@@ -309,6 +334,7 @@ impl State {
             config,
             host_config,
             created: now_text(),
+            created_unix: clock::now().0,
             fs,
             status: Status::Created,
             exit_code: 0,

@@ -486,3 +486,68 @@ fn podman_creates_from_the_docker_meaning_of_a_short_name() {
     create(&docker, &body("app:1"), "n").unwrap();
     assert_eq!(images(&server), ["app:1"]);
 }
+
+#[test]
+fn list_sends_all_and_label_filters_and_reads_both_engines_replies() {
+    let (docker, server) = serve(|r| {
+        if r.query.iter().any(|(k, _)| k == "all") {
+            // Docker's form.
+            json(
+                "200 OK",
+                r#"[{"Id":"a1","Names":["/s2i_a"],"Image":"builder:1","ImageID":"sha256:b","Command":"true","Created":1700000000,"State":"exited","Status":"Exited (0) 1 minute ago","Labels":{"k":"v"},"Ports":[],"Mounts":[]}]"#,
+            )
+        } else {
+            // Podman 4's: names without `/`, nulls for empty lists and maps.
+            json(
+                "200 OK",
+                r#"[{"Id":"p1","Names":["s2i_p"],"Image":"localhost/b:1","ImageID":"b","Created":1700000001,"State":"running","Labels":null,"Ports":null}]"#,
+            )
+        }
+    });
+    let options = ContainerListOptions {
+        all: true,
+        labels: vec!["io.example/by".into(), "k=v w".into()],
+    };
+    let docker_list = list(&docker, &options).unwrap();
+    assert_eq!(docker_list.len(), 1);
+    let a = &docker_list[0];
+    assert_eq!(
+        (a.id.as_str(), a.image_id.as_str(), a.state.as_str()),
+        ("a1", "sha256:b", "exited")
+    );
+    assert_eq!(a.names, ["/s2i_a"]);
+    assert_eq!(a.created, 1_700_000_000);
+    assert_eq!(a.labels, HashMap::from([("k".into(), "v".into())]));
+    let podman_list = list(&docker, &ContainerListOptions::default()).unwrap();
+    assert_eq!(podman_list[0].names, ["s2i_p"]);
+    assert!(podman_list[0].labels.is_empty());
+
+    let requests = server.requests();
+    assert_eq!(requests[0].path, "/v1.41/containers/json");
+    assert_eq!(
+        requests[0].query,
+        [
+            ("all".to_string(), "1".to_string()),
+            (
+                "filters".to_string(),
+                r#"{"label":["io.example/by","k=v w"]}"#.to_string()
+            )
+        ]
+    );
+    // Neither `all` nor `filters` when not asked for.
+    assert!(requests[1].query.is_empty(), "{:?}", requests[1].query);
+    // An empty label filter is refused before anything is sent.
+    let e = list(
+        &docker,
+        &ContainerListOptions {
+            all: true,
+            labels: vec![String::new()],
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput(m) if m.contains("label filter")),
+        "{e:?}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
