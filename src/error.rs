@@ -19,6 +19,8 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+mod context;
+
 /// The registry error codes (OCI distribution) for a missing repository or tag, as the engines
 /// print them.
 const REGISTRY_NOT_FOUND: &[&str] = &["manifest unknown", "name unknown"];

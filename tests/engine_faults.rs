@@ -292,8 +292,6 @@ fn wait_reply_cut_fails_and_the_container_is_removed() {
 }
 
 #[test]
-#[ignore = "a wait that fails in transit is returned as Error::Other (its text kept, its kind lost): \
-            callers cannot tell it from other failures through Error::Io/Protocol"]
 fn wait_reply_cut_fails_with_a_transport_error() {
     let Some(case) = case() else { return };
     let fault = Fault::new("POST", "/wait");

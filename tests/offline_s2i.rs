@@ -1134,12 +1134,17 @@ fn check_error(route: Route, fault: &Fault, o: &Outcome) -> Result<(), String> {
     let ok = match (route, fault, result) {
         // `wait` has no time limit: a slow reply only takes longer.
         (Route::ContainerWait, Fault::Delay(_), r) => r.is_ok(),
-        // A failed wait is wrapped with the container's ID.
-        (Route::ContainerWait, _, Err(Error::Other(m))) => {
-            m.starts_with("waiting for container \"")
+        // A failed wait keeps its kind, with the container's ID in its text.
+        (Route::ContainerWait, _, Err(e)) => {
+            text.contains("waiting for container \"")
                 && match fault {
-                    Fault::Status(..) => m.contains("injected failure"),
-                    Fault::MalformedHead => m.contains("malformed HTTP response"),
+                    Fault::Status(..) => {
+                        e.status() == Some(500) && text.contains("injected failure")
+                    }
+                    Fault::MalformedHead => {
+                        matches!(e, Error::Protocol(m) if m.contains("malformed HTTP response"))
+                    }
+                    Fault::HangUpAfter(_) => transport_error(e),
                     _ => true,
                 }
         }

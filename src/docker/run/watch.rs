@@ -202,9 +202,10 @@ fn watch(
                 *wait_pending = false;
                 break e;
             }
+            // Of its own kind (a cut connection stays an i/o error), saying what broke.
             Event::Waited(Err(e)) => {
                 *wait_pending = false;
-                break Error::other(format!("waiting for container \"{id}\" to stop: {e}"));
+                break e.context(format_args!("waiting for container \"{id}\" to stop"));
             }
         }
     };
@@ -345,8 +346,9 @@ mod tests {
         let e = d.run_container(opts("assemble")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "waiting for container \"fake-container-1\" to stop: Error response from daemon: wait broke"
+            "Error response from daemon: waiting for container \"fake-container-1\" to stop: wait broke"
         );
+        assert_eq!(e.status(), Some(500));
         assert!(fake
             .state()
             .killed
