@@ -66,7 +66,7 @@ pub use pull::{PullProgress, PullResult};
 pub use pull::{DEFAULT_PULL_RETRY_COUNT, DEFAULT_PULL_RETRY_DELAY, RETRIABLE_ERRORS};
 pub use reap::remove_abandoned_containers;
 pub use run::RunCancel;
-pub use run::{DEFAULT_ENTRYPOINT, DEFAULT_SHM_SIZE};
+pub use run::{DEFAULT_ENTRYPOINT, DEFAULT_SHM_SIZE, REMOVE_WINDOW};
 pub use transfer::stream_container_io;
 pub use users::{check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user};
 
@@ -156,7 +156,9 @@ pub trait Docker: Send + Sync {
     ///
     /// # Errors
     /// A non-zero exit is [`Error::Container`] with the exit code and the container's state; a
-    /// cancelled run is [`Error::Cancelled`]; other errors are the daemon's or the hooks'.
+    /// cancelled run is [`Error::Cancelled`]; other errors are the daemon's or the hooks'. A
+    /// run that succeeded but whose container could not be removed within [`REMOVE_WINDOW`]
+    /// fails with the removal's error, which names the container left behind.
     ///
     /// # Example
     /// `assemble` with the sources on its standard input, against the recording fake client

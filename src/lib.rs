@@ -160,7 +160,7 @@ pub use docker::{
     remove_abandoned_containers, stream_container_io, BuildImageOptions, CommandOverrides,
     CommitContainerOptions, Docker, DockerClient, OnStartHook, PostExecutor, PullProgress,
     PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT, DEFAULT_PULL_RETRY_COUNT,
-    DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, RETRIABLE_ERRORS,
+    DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, REMOVE_WINDOW, RETRIABLE_ERRORS,
 };
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;

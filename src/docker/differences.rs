@@ -89,6 +89,16 @@
 //!   for. After a timeout the run keeps looking for it for three times the create's time
 //!   limit, since the daemon may carry the create out later. A daemon's error reply created
 //!   nothing (a 409 names *another* container) and removes nothing.
+//! - The run's container is removed for sure or the run says so. A removal that fails in
+//!   transit or that the daemon cannot carry out now (a 5xx, a conflict) is tried again, with
+//!   pauses, for up to [`REMOVE_WINDOW`] (10 s; an engine restarted meanwhile is covered), and
+//!   a 404 counts as removed. A container still there then fails a run that had otherwise
+//!   succeeded, with the removal's error naming the container left behind; a run that failed
+//!   keeps its error and the container is logged at error level. The reference tried once
+//!   and only logged a failure.
+//! - A wait that fails keeps its error's kind (a cut connection is still [`Error::Io`], a
+//!   daemon's reply still [`Error::Api`] with its status), with `waiting for container ".."
+//!   to stop` in its text; the reference wrapped it in a plain error.
 //! - The container is waited for while its streams are copied, not after. When it has exited
 //!   and its output stream stays open and silent for a grace period
 //!   ([`DockerClient::with_output_grace`], 5 s), the run closes the stream instead of hanging
@@ -122,6 +132,9 @@
 //! [`RETRIABLE_ERRORS`]: super::RETRIABLE_ERRORS
 //! [`DockerClient::with_pull_retry_delay`]: super::DockerClient::with_pull_retry_delay
 //! [`Error::Stream`]: crate::error::Error::Stream
+//! [`Error::Io`]: crate::error::Error::Io
+//! [`Error::Api`]: crate::error::Error::Api
+//! [`REMOVE_WINDOW`]: super::REMOVE_WINDOW
 //! [`Error::is_connection_error`]: crate::error::Error::is_connection_error
 //! [`RunContainerOptions::on_start`]: super::RunContainerOptions::on_start
 //! [`get_image_name`]: crate::image_ref::get_image_name

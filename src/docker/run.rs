@@ -23,7 +23,11 @@
 //!    happened (`join_on_start`, `run/attach.rs`).
 //! 7. `post_exec`: the caller's `post_exec` runs when all went well.
 //! 8. `remove_and_reap`: the container is removed with its volumes, forced when the kill
-//!    failed or the daemon says it still runs (`Container::remove`, `run/cleanup.rs`).
+//!    failed or the daemon says it still runs (`Container::remove`, `run/cleanup.rs`). A
+//!    removal that fails in transit or that the daemon cannot carry out now is tried again,
+//!    with pauses, for up to [`REMOVE_WINDOW`]; a 404 counts as removed. A container still
+//!    there then is logged at error level; when the run had otherwise succeeded, its result is
+//!    that error, which names the container left behind (a run that failed keeps its error).
 //!
 //! A run uses the caller's thread and up to four more: one copies the caller's stdin into the
 //! attach stream, one copies the container's output out of it, one runs `on_start`, and one
@@ -79,6 +83,17 @@ pub const DEFAULT_ENTRYPOINT: &[&str] = &["/usr/bin/env"];
 /// it (see [`DockerClient::with_output_grace`]).
 pub(crate) const DEFAULT_OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
+/// How long the removal of a run's container keeps trying: 10 s.
+///
+/// A removal that fails in transit (the engine unreachable, the connection cut) or that the
+/// daemon cannot carry out now (a 5xx, a conflict) is sent again after a pause (200 ms,
+/// doubling up to 2 s) until this much time has passed since the first attempt; a removal in
+/// flight then is not cut short. This covers an engine restarted during the run. A container
+/// that is still there then makes a run that had otherwise succeeded fail with the removal's
+/// error (of its kind, naming the container left behind); a run that failed keeps its error,
+/// and the container is logged at error level.
+pub const REMOVE_WINDOW: Duration = Duration::from_secs(10);
+
 /// How long a run that ended early waits, after removing its container, for the wait thread to
 /// hear of the removal and release its connection.
 const WAIT_AFTER_REMOVAL: Duration = Duration::from_secs(2);
@@ -126,7 +141,12 @@ pub(crate) fn run_container(d: &DockerClient, mut opts: RunContainerOptions) -> 
     remove_and_reap(&container, wait_pending, sender, &events);
     // The remaining option streams go with `opts`.
     drop(guard);
-    result
+    match (result, container.take_removal_error()) {
+        // Logged at error level by the removal; the run's own failure says more.
+        (Err(e), _) => Err(e),
+        (Ok(()), Some(left)) => Err(left),
+        (Ok(()), None) => Ok(()),
+    }
 }
 
 /// The image's inspect, after a pull when `pull_image` asks for it and the image is missing.
@@ -309,6 +329,23 @@ mod tests {
     use crate::docker::Docker;
     use crate::fake::testing::docker::*;
     use crate::fake::FakeClient;
+
+    #[test]
+    fn a_wait_cut_in_transit_stays_an_io_error() {
+        let (fake, d) = setup();
+        fake.state().wait_container_err = Some(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "reply cut",
+        )));
+        let e = d.run_container(opts("assemble")).unwrap_err();
+        assert!(matches!(&e, Error::Io(_)), "{e:?}");
+        assert!(e.is_connection_error(), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "i/o error: waiting for container \"fake-container-1\" to stop: reply cut"
+        );
+        assert!(fake.state().containers.is_empty());
+    }
 
     #[test]
     fn call_sequence_with_and_without_streams() {

@@ -23,6 +23,13 @@ use crate::ops::container::{ContainerRemoveOptions, Signal};
 use super::link::Link;
 use super::lock;
 
+/// The first pause between two removals of the run's container; each next one is twice as
+/// long, up to [`REMOVE_PAUSE_MAX`].
+const REMOVE_PAUSE: Duration = Duration::from_millis(200);
+
+/// The longest pause between two removals of the run's container.
+const REMOVE_PAUSE_MAX: Duration = Duration::from_secs(2);
+
 /// After a create whose reply came too late, how many times its own time limit the run keeps
 /// looking for the container the daemon may still create.
 const LOST_CREATE_PATIENCE: u32 = 3;
@@ -39,8 +46,18 @@ pub(super) struct Container {
     pub(super) exited: AtomicBool,
     /// Held while the kill is sent, so that a second caller learns how the first one went.
     kill: Mutex<Kill>,
-    /// Whether the removal succeeded, once it was tried.
-    removed: Mutex<Option<bool>>,
+    /// How the removal went, once it was tried.
+    removed: Mutex<Removal>,
+    /// How long the removal keeps trying ([`REMOVE_WINDOW`](super::REMOVE_WINDOW)).
+    window: Duration,
+}
+
+/// How the removal of the run's container went.
+enum Removal {
+    NotTried,
+    Removed,
+    /// The container is left; the error says why, until the run takes it.
+    Failed(Option<Error>),
 }
 
 #[derive(Default)]
@@ -59,8 +76,16 @@ impl Container {
             id,
             exited: AtomicBool::new(false),
             kill: Mutex::new(Kill::default()),
-            removed: Mutex::new(None),
+            removed: Mutex::new(Removal::NotTried),
+            window: super::REMOVE_WINDOW,
         }
+    }
+
+    /// The same with another window for the removal's retries.
+    #[cfg(test)]
+    pub(super) fn with_window(mut self, window: Duration) -> Container {
+        self.window = window;
+        self
     }
 
     /// Kills the container now, so that its streams end and waits return, unless it exited or
@@ -91,42 +116,96 @@ impl Container {
     /// first time it is called; whether the container is gone.
     ///
     /// The removal is forced when the kill failed, or when the daemon says the container still
-    /// runs: a forced removal kills it first. Failures are logged, never returned (they do not
-    /// change the run's result).
+    /// runs: a forced removal kills it first. A removal that fails in transit, or that the
+    /// daemon cannot carry out now (a 5xx, a conflict once forced), is tried again after a
+    /// pause (200 ms, doubling up to 2 s) until the window ([`REMOVE_WINDOW`](super::REMOVE_WINDOW))
+    /// has passed; a 404 means the container is gone. A container that is still there then is
+    /// logged at error level, and [`take_removal_error`](Container::take_removal_error) says
+    /// why.
     pub(super) fn remove(&self) -> bool {
         let mut removed = lock(&self.removed);
-        if let Some(done) = *removed {
-            return done;
+        match *removed {
+            Removal::NotTried => {}
+            Removal::Removed => return true,
+            Removal::Failed(_) => return false,
         }
         self.kill();
         let (kill_failed, kill_error) = {
             let mut kill = lock(&self.kill);
             (kill.failed, kill.error.take())
         };
-        let mut opts = ContainerRemoveOptions {
-            remove_volumes: true,
-            force: kill_failed,
-        };
-        let mut result = self.cleanup.container_remove(&self.id, &opts);
-        if !opts.force && result.as_ref().is_err_and(Error::is_conflict) {
-            // Still running although it was killed (a daemon slow to reap it, a kill still on
-            // its way from a cancelling thread): make the daemon do both.
-            opts.force = true;
-            result = self.cleanup.container_remove(&self.id, &opts);
-        }
-        let done = match result {
-            Ok(()) => true,
+        *removed = match self.remove_within_window(kill_failed) {
+            Ok(()) => Removal::Removed,
             Err(e) => {
                 if let Some(k) = kill_error {
                     log::warn!("Failed to kill container \"{}\": {k}", self.id);
                 }
-                log::warn!("Failed to remove container \"{}\": {e}", self.id);
-                false
+                let e = e.context(format_args!(
+                    "container \"{}\" is left behind: removing it failed",
+                    self.id
+                ));
+                log::error!("{e}");
+                Removal::Failed(Some(e))
             }
         };
-        *removed = Some(done);
-        done
+        matches!(*removed, Removal::Removed)
     }
+
+    /// Why the container could not be removed, once: `None` if it was removed (or not tried).
+    pub(super) fn take_removal_error(&self) -> Option<Error> {
+        match &mut *lock(&self.removed) {
+            Removal::Failed(e) => e.take(),
+            _ => None,
+        }
+    }
+
+    /// Sends the removal until it succeeds, the daemon refuses it for good, or the window has
+    /// passed (a removal in flight then is not cut short: its own time limit applies).
+    fn remove_within_window(&self, force: bool) -> Result<(), Error> {
+        let mut opts = ContainerRemoveOptions {
+            remove_volumes: true,
+            force,
+        };
+        let until = Instant::now().checked_add(self.window);
+        let mut pause = REMOVE_PAUSE;
+        loop {
+            let e = match self.cleanup.container_remove(&self.id, &opts) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_not_found() => {
+                    log::debug!("Container \"{}\" is gone already: {e}", self.id);
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if !opts.force && e.is_conflict() {
+                // Still running although it was killed (a daemon slow to reap it, a kill still
+                // on its way from a cancelling thread): make the daemon do both.
+                opts.force = true;
+                continue;
+            }
+            let now = Instant::now();
+            let left = until.map_or(pause, |until| until.saturating_duration_since(now));
+            if !worth_retrying(&e) || left.is_zero() {
+                return Err(e);
+            }
+            log::debug!(
+                "Failed to remove container \"{}\", trying again in {pause:?}: {e}",
+                self.id
+            );
+            thread::sleep(pause.min(left));
+            pause = (pause * 2).min(REMOVE_PAUSE_MAX);
+        }
+    }
+}
+
+/// Whether a removal that failed so may succeed later: it failed in transit (the engine
+/// unreachable, the connection cut, no reply in time), or the daemon could not carry it out
+/// now (a 5xx, or a conflict such as a removal already in progress).
+fn worth_retrying(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Connect { .. } | Error::Io(_) | Error::Protocol(_) | Error::Timeout { .. }
+    ) || e.status().is_some_and(|s| s == 409 || s >= 500)
 }
 
 /// The client that cleans up after a run of `client`: one that no cancel of it aborts.
@@ -261,12 +340,80 @@ mod tests {
     use crate::fake::{stdcopy_frame, FakeClient};
 
     #[test]
-    fn cleanup_failures_are_logged_not_returned() {
+    fn a_container_left_behind_fails_a_run_that_succeeded() {
+        // A refusal that waiting does not change: tried once.
         let (fake, d) = setup();
-        fake.state().remove_err = Some(Error::api(500, "device busy"));
+        fake.state().remove_err = Some(Error::api(400, "bad parameter"));
+        let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
+        let e = r.unwrap_err();
+        assert_eq!(e.status(), Some(400));
+        let text = "Error response from daemon: container \"fake-container-1\" is left behind: removing it failed: bad parameter";
+        assert_eq!(e.to_string(), text);
+        assert_logged(&logs, log::Level::Error, text);
+        assert_eq!(fake.calls().iter().filter(|c| *c == "remove").count(), 1);
+
+        // A run that failed keeps its error; the container is logged.
+        let (fake, d) = setup();
+        fake.state().remove_err = Some(Error::api(400, "bad parameter"));
+        fake.state().wait_container_result = 3;
+        let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
+        assert_eq!(r.unwrap_err().exit_code(), Some(3));
+        assert_logged(&logs, log::Level::Error, text);
+    }
+
+    #[test]
+    fn a_removal_that_fails_in_transit_is_tried_again() {
+        let (fake, d) = setup();
+        for e in [io_error(), Error::api(500, "device busy")] {
+            fake.state().remove_failures.push_back(e);
+        }
         let (r, logs) = logs_of(|| d.run_container(opts("assemble")));
         r.unwrap();
-        assert_logged(&logs, log::Level::Warn, "Failed to remove container \"fake-container-1\": Error response from daemon: device busy");
+        assert_eq!(fake.calls().iter().filter(|c| *c == "remove").count(), 3);
+        assert!(fake.state().containers.is_empty());
+        assert!(logs.iter().all(|(l, _)| *l > log::Level::Warn), "{logs:?}");
+
+        // Gone already (a removal that reached the daemon but whose reply was lost).
+        let (fake, d) = setup();
+        fake.state().remove_failures.push_back(io_error());
+        fake.state()
+            .remove_failures
+            .push_back(Error::api(404, "No such container: fake-container-1"));
+        d.run_container(opts("assemble")).unwrap();
+        assert_eq!(fake.calls().iter().filter(|c| *c == "remove").count(), 2);
+    }
+
+    #[test]
+    fn the_removal_gives_up_after_its_window() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .containers
+            .insert("c1".into(), Default::default());
+        fake.state().remove_err = Some(io_error());
+        let c = Container::new(fake.clone(), "c1".into()).with_window(Duration::from_millis(700));
+        let started = Instant::now();
+        let (removed, logs) = logs_of(|| c.remove());
+        let took = started.elapsed();
+        assert!(!removed);
+        assert!(took >= Duration::from_millis(700), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        // At 0, 200 ms, 600 ms and 700 ms.
+        assert_eq!(fake.calls().iter().filter(|c| *c == "remove").count(), 4);
+        let e = c.take_removal_error().unwrap();
+        assert!(e.is_connection_error(), "{e:?}");
+        assert!(matches!(e, Error::Io(_)));
+        assert!(
+            e.to_string().contains("container \"c1\" is left behind"),
+            "{e}"
+        );
+        assert!(
+            logs.iter().any(|(l, _)| *l == log::Level::Error),
+            "{logs:?}"
+        );
+        // Once: a second call neither tries again nor returns the error again.
+        assert!(!c.remove());
+        assert!(c.take_removal_error().is_none());
+        assert_eq!(fake.calls().iter().filter(|c| *c == "remove").count(), 4);
     }
 
     #[test]
