@@ -380,23 +380,6 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_cut_in_transit_stays_an_io_error() {
-        let (fake, d) = setup();
-        fake.state().wait_container_err = Some(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "reply cut",
-        )));
-        let e = d.run_container(opts("assemble")).unwrap_err();
-        assert!(matches!(&e, Error::Io(_)), "{e:?}");
-        assert!(e.is_connection_error(), "{e:?}");
-        assert_eq!(
-            e.to_string(),
-            "i/o error: waiting for container \"fake-container-1\" to stop: reply cut"
-        );
-        assert!(fake.state().containers.is_empty());
-    }
-
-    #[test]
     fn pull_image_pulls_a_missing_image_decision_2() {
         let (fake, d) = setup();
         fake.state()
