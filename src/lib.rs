@@ -79,6 +79,22 @@
 //! [`archive`] (the upload tar stream). [`fake`] stands at the top: the doubles for users'
 //! tests, and `fake::testing`, the one home of the crate's own in-process test servers.
 //!
+//! # Time limits and cancelling
+//!
+//! No call waits forever unless the caller says so:
+//!
+//! | call | limit |
+//! |---|---|
+//! | short calls (inspect, create, start, remove, ...) and the pauses inside streamed bodies (pull progress, archives) | [`DEFAULT_DOCKER_TIMEOUT`], [`EngineClient::with_timeout`] |
+//! | a build's output and a commit's reply | [`DEFAULT_BUILD_TIMEOUT`] of silence, [`EngineClient::with_build_timeout`] |
+//! | a wait for a running container, an attached container's output | none by default (a container may run silently for hours); [`EngineClient::with_wait_timeout`], [`EngineClient::with_attach_timeout`] |
+//! | a pull's progress stream | [`DockerClient::with_pull_inactivity_timeout`] |
+//! | a run's output stream after the container exited | [`DockerClient::with_output_grace`] |
+//!
+//! Every call can be cancelled from another thread: [`EngineClient::with_cancel`] (all calls of
+//! that client), [`RunCancel`] for a run, [`BuildImageOptions::cancel`] for a build. A cancelled
+//! run still removes its container, retrying for up to [`REMOVE_WINDOW`].
+//!
 //! # Errors
 //!
 //! One [`Error`] type. Callers match on kinds through predicates, never on strings:
