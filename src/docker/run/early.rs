@@ -18,6 +18,11 @@
 //!   that still answers);
 //! - no answer (the inspect failed, or had no state): the run asks again after another grace.
 //!
+//! A container that closes its stdout and stderr and runs on cannot be told from one whose
+//! connection was cut: its run fails too. On Docker and Podman alike a cut output is not
+//! completed from the container's logs here (Podman's attach is, for the signs
+//! `ops::podman::attach` knows): the run fails instead.
+//!
 //! Waits keep no limit of their own: a run whose streams are all still open waits as long as
 //! its container runs.
 //!
