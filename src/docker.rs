@@ -520,6 +520,15 @@ impl DockerClient {
     /// while the caller's `stdout`/`stderr` writers take their time, so output that is still
     /// coming is never cut short. A grace too long for the clock (e.g. `Duration::MAX`) means
     /// the stream is never closed by the run.
+    ///
+    /// The grace also bounds how long the run waits for the wait's answer once the output
+    /// stream ended: half a second after the end (or the grace, if shorter) it asks the engine
+    /// with a container inspect. A container still running lost its attach connection, and
+    /// the run fails with an [`Error::Io`] saying so; a container that exited gets the rest of
+    /// the grace for its wait to answer, and then the run takes the exit code from the inspect
+    /// (a wait's reply can be lost without an error: waits have no time limit by default). A
+    /// failed inspect is tried again after another grace. The same check follows a write of
+    /// `stdin` that fails with a connection error.
     pub fn with_output_grace(mut self, grace: Duration) -> DockerClient {
         self.output_grace = grace;
         self

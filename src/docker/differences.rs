@@ -108,6 +108,12 @@
 //!   as soon as the daemon stops taking it (a write stuck for half a second, the grace at the
 //!   latest): the reference kept writing until the daemon gave the connection up (20-30 s on
 //!   Docker for a container that does not read its input).
+//! - A stream of the attach connection that ends before the wait answers (the output ending,
+//!   a write of `stdin` failing with a connection error) is checked with a container inspect:
+//!   a container still running lost its connection, and the run fails with an i/o error
+//!   saying so (the reference went on and could succeed with its output or input cut short);
+//!   a container that exited, whose wait stays silent for the output grace, finishes the run
+//!   with the exit code of the inspect (the reference waited forever).
 //! - [`stream_container_io`](super::stream_container_io) hands a line longer than 64 KiB (or
 //!   output without newlines) to its callback in pieces of at most 64 KiB; the reference read
 //!   each line whole, however long.

@@ -20,7 +20,10 @@
 //!    its streams ended, or until something ends the run early: a stream failing, the wait
 //!    failing, a cancel. An early end stops the run (`stop`, `run/cleanup.rs`): the attach
 //!    connection is shut down and the container killed. Then `on_start` is joined, whatever
-//!    happened (`join_on_start`, `run/attach.rs`).
+//!    happened (`join_on_start`, `run/attach.rs`). A stream that ends before the wait answers
+//!    (`run/early.rs`) makes the run ask the engine, with an inspect, whether the container
+//!    still runs: if it does, the attach connection was lost and the run fails; if not, a wait
+//!    that stays silent for the output grace is replaced by the exit the inspect found.
 //! 7. `post_exec`: the caller's `post_exec` runs when all went well.
 //! 8. `remove_and_reap`: the container is removed with its volumes, forced when the kill
 //!    failed or the daemon says it still runs (`Container::remove`, `run/cleanup.rs`). A
@@ -49,6 +52,7 @@ mod attach;
 mod cancel;
 mod cleanup;
 mod command;
+mod early;
 mod hook;
 mod link;
 mod watch;

@@ -160,6 +160,9 @@ pub struct FakeClientState {
     pub wait_container_result: i64,
     /// Fails every wait.
     pub wait_container_err: Option<Error>,
+    /// Waits get no answer (a reply that never comes) until the container is removed; then
+    /// they answer `wait_container_result`.
+    pub wait_stalls: bool,
     /// What a container inspect answers.
     pub wait_container_err_inspect_json: ContainerInspect,
     /// Fails every container inspect.
@@ -601,12 +604,19 @@ impl Client for FakeClient {
         container: &str,
         _condition: WaitCondition,
     ) -> Result<ContainerWaitResponse> {
-        let (run_until_killed, result) = {
+        let (run_until_killed, stalls, result) = {
             let mut state = self.record("wait");
             state.wait_container_id = container.to_string();
             fail(&state.wait_container_err)?;
-            (state.run_until_killed, state.wait_container_result)
+            (
+                state.run_until_killed,
+                state.wait_stalls,
+                state.wait_container_result,
+            )
         };
+        if stalls {
+            self.shared.wait_ended(container, false, None);
+        }
         let status_code = if run_until_killed {
             self.shared.wait_ended(container, true, None);
             KILLED_EXIT_CODE

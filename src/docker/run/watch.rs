@@ -5,10 +5,13 @@
 //! The wait's thread is not joined when the run stops early: the run must not depend on the
 //! daemon answering it, and the removal of the container ends it soon after ([`reap_wait`]
 //! gives it a moment to let go of its connection). Once the container exited, its output
-//! stream gets a grace period of silence to end by itself (see [`watch`]).
+//! stream gets a grace period of silence to end by itself (see [`watch`]). A stream that ends
+//! before the wait answered is checked with an inspect (`early`): a connection lost while the
+//! container runs fails the run, and a wait that does not answer after the exit is replaced by
+//! the inspect's exit code.
 //!
 //! Uses the [`Client`] trait through the run's [`DockerClient`], and of the run `cleanup` (to
-//! stop it), [`Link`] and `lock`.
+//! stop it), `early`, [`Link`] and `lock`.
 
 use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
@@ -24,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::ops::container::{ContainerWaitResponse, WaitCondition};
 
 use super::cleanup::{stop, Container};
+use super::early::{output_failed, EarlyEnd};
 use super::link::Link;
 use super::lock;
 
@@ -47,6 +51,8 @@ pub(super) enum Event {
     Waited(Result<ContainerWaitResponse>),
     /// The run was cancelled.
     Cancelled,
+    /// The attach connection was lost while the container ran (see `early`).
+    Lost(Error),
 }
 
 /// How copying the caller's stdin failed: reading it, or writing it into the container.
@@ -130,6 +136,7 @@ fn watch(
     let mut exited_at: Option<Instant> = None;
     // The run closed the output stream of the exited container itself.
     let mut closed_after_exit = false;
+    let mut early = EarlyEnd::new(grace);
     let stopped = loop {
         if !pending.input && !pending.output {
             if let Some(w) = waited.take() {
@@ -163,10 +170,7 @@ fn watch(
                     Some(due) => run.events.recv_timeout(due - now),
                 }
             }
-            _ => run
-                .events
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
+            _ => early.next(run, exited_at.is_none()),
         };
         let event = match next {
             Ok(event) => event,
@@ -181,16 +185,21 @@ fn watch(
             Event::Input(Ok(())) => pending.input = false,
             Event::Input(Err(Pumped::Write(e))) => {
                 pending.input = false;
+                early.input_failed(&e, exited_at.is_none());
                 pending.write_failure.get_or_insert(e.into());
             }
             Event::Input(Err(Pumped::Read(e))) => break e,
-            Event::Output(Ok(())) => pending.output = false,
+            Event::Output(Ok(())) => {
+                pending.output = false;
+                early.output_ended(exited_at.is_none());
+            }
             Event::Output(Err(e)) if closed_after_exit || link.is_shut() => {
                 // Cut by the run itself after the exit: everything before was copied.
                 log::debug!("Output stream of container \"{id}\" closed: {e}");
                 pending.output = false;
             }
-            Event::Output(Err(e)) => break e,
+            Event::Output(Err(e)) => break output_failed(id, e),
+            Event::Lost(e) => break e,
             Event::Waited(Ok(w)) => {
                 *wait_pending = false;
                 container.exited.store(true, Ordering::SeqCst);
