@@ -6,8 +6,9 @@
 //! ```
 //!
 //! With no arguments it needs no registry: it builds a tiny builder image from the host's static
-//! busybox (`/bin/busybox`, Debian's `busybox-static`), builds `examples/sample-app` with it, runs
-//! the result once, and removes both images (unless `--keep`).
+//! busybox (`/bin/busybox`, Debian's `busybox-static`) or, when there is none, from the host's
+//! `/bin/sh`, a few tools and the shared libraries they load; builds `examples/sample-app` with
+//! it, runs the result once, and removes both images (unless `--keep`).
 //!
 //! The steps are those of S2I: check (and pull) the builder image, check its user, run its
 //! `assemble` script with the sources streamed in as a tar on stdin and its output streamed out
@@ -26,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[path = "s2i_build/host_tools.rs"]
+mod host_tools;
+
 use s2i_docker::archive::{default_upload_tar_writer, tar_reader, LocalFileSystem};
 use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::ops::stream::JsonMessage;
@@ -41,13 +45,20 @@ const USAGE: &str = "\
 usage: cargo run --example s2i_build [-- <source-dir> <builder-image> <output-tag>] [options]
 
 With no arguments, builds the bundled sample application with a builder image made from the
-host's /bin/busybox, runs it, and removes the images it made.
+host's static /bin/busybox (or, when there is none, from the host's /bin/sh, tar, env and a few
+coreutils with their shared libraries), runs it, and removes the images it made.
 
 options:
   --keep               keep the images this example created (the sample's builder and output)
   --allowed-uids LIST  user IDs the builder may run as, e.g. 1- (default: any; the sample uses 1-)
   --run-timeout SECS   stop the built image's first run after SECS seconds (default 10)
-  -h, --help           this text";
+  -h, --help           this text
+
+environment:
+  DOCKER_HOST          the engine (default unix:///var/run/docker.sock)
+  S2I_EXAMPLE_BUSYBOX  the static busybox of the sample builder (default /bin/busybox); a path
+                       with no static busybox, e.g. /nonexistent, makes the sample builder from
+                       the host's /bin/sh and tools instead";
 
 /// The sample builder's Dockerfile: busybox alone, with S2I scripts and labels.
 const SAMPLE_DOCKERFILE: &str = r#"FROM scratch
@@ -68,6 +79,28 @@ echo "---> Installing the application sources into /opt/app-root"
 cp -Rf /tmp/src/. /opt/app-root/
 echo "---> (assemble writes its notes to stderr: $(find /opt/app-root -type f | wc -l) files installed)" >&2
 ls -l /opt/app-root/bin
+echo "---> Build finished"
+"#;
+
+/// The sample builder's Dockerfile without busybox: the host's tools and libraries (`rootfs/`),
+/// and one `RUN` that uses them (`sh`, `mkdir`, `chown`). The image has no `ld.so.cache`:
+/// `LD_LIBRARY_PATH` names the libraries' directories.
+const HOST_TOOLS_DOCKERFILE: &str = r#"FROM scratch
+COPY rootfs/ /
+ENV PATH=/bin HOME=/opt/app-root LD_LIBRARY_PATH={library_path}
+RUN mkdir -p -m 1777 /tmp && mkdir -p /opt/app-root && chown 1001:0 /opt/app-root
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i io.openshift.s2i.destination=/tmp io.k8s.description="A tiny S2I builder made of the host's sh and coreutils"
+USER 1001
+WORKDIR /opt/app-root
+CMD ["/usr/libexec/s2i/usage"]
+"#;
+
+/// `assemble` without busybox: `cp` and the shell's own commands.
+const HOST_TOOLS_ASSEMBLE: &str = r#"#!/bin/sh
+set -e
+echo "---> Installing the application sources into /opt/app-root"
+cp -R /tmp/src/. /opt/app-root/
+echo "---> (assemble writes its notes to stderr: installed $(cd /opt/app-root && echo *))" >&2
 echo "---> Build finished"
 "#;
 
@@ -192,14 +225,22 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     };
 
     if args.sample {
+        let source = SampleSource::find();
         step(
             2,
             &format!(
-                "Building the sample builder image {} from /bin/busybox",
-                args.builder
+                "Building the sample builder image {} {}",
+                args.builder, source
             ),
         );
-        build_sample_builder(&docker, &args.builder)?;
+        let context = match source {
+            SampleSource::Busybox(path) => busybox_context(&path)?,
+            SampleSource::HostTools(why) => {
+                println!("    ({why})");
+                host_tools_context()?
+            }
+        };
+        build_sample_builder(&docker, &args.builder, context)?;
         cleanup.images.push(args.builder.clone());
     } else {
         step(2, &format!("Builder image {}", args.builder));
@@ -426,33 +467,118 @@ fn run_once(
     }
 }
 
-/// Builds the sample builder image from the host's static busybox.
-fn build_sample_builder(docker: &DockerClient, tag: &str) -> Result<(), Box<dyn StdError>> {
-    let busybox = match std::fs::read("/bin/busybox") {
-        Ok(b) => b,
-        Err(e) => {
-            return Err(format!(
-                "/bin/busybox: {e}\n       the sample builder is made from a static busybox: \
-                 install it with `apt-get install busybox-static` (Debian/Ubuntu)"
-            )
-            .into())
+/// What the sample builder is made of.
+enum SampleSource {
+    /// A static busybox, at this path.
+    Busybox(PathBuf),
+    /// The host's own tools, for this reason (no static busybox).
+    HostTools(String),
+}
+
+impl SampleSource {
+    /// The static busybox at `S2I_EXAMPLE_BUSYBOX` (default `/bin/busybox`) if there is one,
+    /// else the host's tools.
+    fn find() -> SampleSource {
+        let path = PathBuf::from(
+            std::env::var_os("S2I_EXAMPLE_BUSYBOX").unwrap_or_else(|| "/bin/busybox".into()),
+        );
+        let why = match std::fs::read(&path) {
+            Err(e) => format!("{}: {e}", path.display()),
+            Ok(data) => match host_tools::read_elf(&data) {
+                Ok(deps) if deps.is_static() => return SampleSource::Busybox(path),
+                Ok(_) => format!("{} is not a static executable", path.display()),
+                Err(e) => format!("{}: {e}", path.display()),
+            },
+        };
+        SampleSource::HostTools(why)
+    }
+}
+
+impl std::fmt::Display for SampleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleSource::Busybox(path) => write!(f, "from the static busybox {}", path.display()),
+            SampleSource::HostTools(_) => f.write_str("from the host's /bin/sh and coreutils"),
         }
-    };
+    }
+}
+
+/// A build context: a tar of `(name, data, mode)` regular files, with the directories above
+/// them.
+fn context_tar(files: &[(String, Vec<u8>, u32)]) -> io::Result<Vec<u8>> {
     let mut context = ::tar::Builder::new(Vec::new());
-    for (name, data, mode) in [
-        ("Dockerfile", SAMPLE_DOCKERFILE.as_bytes(), 0o644),
-        ("busybox", &busybox[..], 0o755),
-        ("assemble", SAMPLE_ASSEMBLE.as_bytes(), 0o755),
-        ("run", SAMPLE_RUN.as_bytes(), 0o755),
-        ("usage", SAMPLE_USAGE.as_bytes(), 0o755),
-    ] {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (name, data, mode) in files {
+        for dir in Path::new(name).ancestors().skip(1) {
+            if !dir.as_os_str().is_empty() && dirs.insert(dir.to_path_buf()) {
+                let mut header = ::tar::Header::new_ustar();
+                header.set_size(0);
+                header.set_mode(0o755);
+                header.set_entry_type(::tar::EntryType::Directory);
+                context.append_data(&mut header, dir, io::empty())?;
+            }
+        }
         let mut header = ::tar::Header::new_ustar();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(*mode);
         header.set_entry_type(::tar::EntryType::Regular);
-        context.append_data(&mut header, name, data)?;
+        context.append_data(&mut header, name, &data[..])?;
     }
-    let context = context.into_inner()?;
+    context.into_inner()
+}
+
+/// The sample builder's context from a static busybox.
+fn busybox_context(path: &Path) -> Result<Vec<u8>, Box<dyn StdError>> {
+    let busybox = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let files = [
+        ("Dockerfile", SAMPLE_DOCKERFILE.as_bytes().to_vec(), 0o644),
+        ("busybox", busybox, 0o755),
+        ("assemble", SAMPLE_ASSEMBLE.as_bytes().to_vec(), 0o755),
+        ("run", SAMPLE_RUN.as_bytes().to_vec(), 0o755),
+        ("usage", SAMPLE_USAGE.as_bytes().to_vec(), 0o755),
+    ];
+    let files: Vec<_> = files
+        .into_iter()
+        .map(|(n, d, m)| (n.to_string(), d, m))
+        .collect();
+    Ok(context_tar(&files)?)
+}
+
+/// The sample builder's context from the host's tools: `rootfs/` holds each tool, library and
+/// the dynamic loader at its path, and the S2I scripts.
+fn host_tools_context() -> Result<Vec<u8>, Box<dyn StdError>> {
+    let found = host_tools::collect().map_err(|e| {
+        format!("the sample builder needs a static busybox or the host's tools: {e}")
+    })?;
+    let mut files = Vec::new();
+    for (image_path, host) in &found.files {
+        let data = std::fs::read(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        if image_path.as_str() == host.to_string_lossy() {
+            println!("    {image_path}");
+        } else {
+            println!("    {image_path} (from {})", host.display());
+        }
+        files.push((format!("rootfs{image_path}"), data, 0o755));
+    }
+    for (name, script) in [
+        ("assemble", HOST_TOOLS_ASSEMBLE),
+        ("run", SAMPLE_RUN),
+        ("usage", SAMPLE_USAGE),
+    ] {
+        let path = format!("rootfs/usr/libexec/s2i/{name}");
+        files.push((path, script.as_bytes().to_vec(), 0o755));
+    }
+    let dockerfile = HOST_TOOLS_DOCKERFILE.replace("{library_path}", &found.library_dirs.join(":"));
+    files.push(("Dockerfile".into(), dockerfile.into_bytes(), 0o644));
+    Ok(context_tar(&files)?)
+}
+
+/// Builds the sample builder image from its context.
+fn build_sample_builder(
+    docker: &DockerClient,
+    tag: &str,
+    context: Vec<u8>,
+) -> Result<(), Box<dyn StdError>> {
     let (output, done) = stream_to_terminal("    | ")?;
     let built = docker.build_image(BuildImageOptions {
         name: tag.to_string(),
