@@ -202,7 +202,30 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     if !args.source.is_dir() {
         return Err(format!("{} is not a directory", args.source.display()).into());
     }
+    let docker = connect()?;
+    let mut cleanup = Cleanup {
+        docker: docker.clone(),
+        images: Vec::new(),
+        keep: args.keep,
+    };
+    prepare_builder(args, &docker, &mut cleanup)?;
+    let builder = check_builder(args, &docker)?;
+    let assemble_user = check_user(args, &docker, builder.on_build)?;
+    assemble(args, &docker, &builder, &assemble_user, &mut cleanup)?;
+    run_built(args, &docker, &builder.scripts_dir)?;
 
+    println!("\n==> Done in {:.1}s", started.elapsed().as_secs_f64());
+    if args.sample && !args.keep {
+        println!("    (the sample's images are removed now; pass --keep to keep them)");
+    } else {
+        println!("    run it again: docker run --rm {}", args.tag);
+    }
+    drop(cleanup);
+    Ok(())
+}
+
+/// Step 1: the engine at `DOCKER_HOST`, and its version.
+fn connect() -> Result<DockerClient, Box<dyn StdError>> {
     step(1, "Connecting to the engine");
     let config = get_default_docker_config();
     let client: Arc<dyn Client> = Arc::new(new_engine_api_client(&config)?);
@@ -218,12 +241,16 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         "    {} — engine {} (API {})",
         config.endpoint, version.version, version.api_version
     );
-    let mut cleanup = Cleanup {
-        docker: docker.clone(),
-        images: Vec::new(),
-        keep: args.keep,
-    };
+    Ok(docker)
+}
 
+/// Step 2: the sample's builder image is built (and removed at the end); another is used as
+/// given.
+fn prepare_builder(
+    args: &Args,
+    docker: &DockerClient,
+    cleanup: &mut Cleanup,
+) -> Result<(), Box<dyn StdError>> {
     if args.sample {
         let source = SampleSource::find();
         step(
@@ -240,13 +267,24 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
                 host_tools_context()?
             }
         };
-        build_sample_builder(&docker, &args.builder, context)?;
+        build_sample_builder(docker, &args.builder, context)?;
         cleanup.images.push(args.builder.clone());
     } else {
         step(2, &format!("Builder image {}", args.builder));
         println!("    (given on the command line)");
     }
+    Ok(())
+}
 
+/// What step 3 found out about the builder image.
+struct Builder {
+    on_build: bool,
+    scripts_url: String,
+    scripts_dir: String,
+}
+
+/// Step 3: the builder image is there (pulled if not) and has its S2I scripts.
+fn check_builder(args: &Args, docker: &DockerClient) -> Result<Builder, Box<dyn StdError>> {
     step(
         3,
         &format!(
@@ -254,7 +292,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
             args.builder
         ),
     );
-    let pulled = pull_image(&args.builder, &docker, PullPolicy::IfNotPresent)?;
+    let pulled = pull_image(&args.builder, docker, PullPolicy::IfNotPresent)?;
     let image_id = pulled.image.map(|i| i.id).unwrap_or_default();
     println!(
         "    image {image_id}{}",
@@ -275,19 +313,31 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         .into());
     };
     println!("    S2I scripts in {scripts_dir}");
+    Ok(Builder {
+        on_build: pulled.on_build,
+        scripts_dir: scripts_dir.to_string(),
+        scripts_url: scripts_url.clone(),
+    })
+}
 
+/// Step 4: the user `assemble` runs as, which must be allowed.
+fn check_user(
+    args: &Args,
+    docker: &DockerClient,
+    on_build: bool,
+) -> Result<String, Box<dyn StdError>> {
     step(4, "Checking the user the build runs as");
     let s2i_config = Config {
         builder_image: args.builder.clone(),
         allowed_uids: parse_range_list(&args.allowed_uids)?,
         ..Default::default()
     };
-    let assemble_user = get_assemble_user(&docker, &s2i_config)?;
+    let assemble_user = get_assemble_user(docker, &s2i_config)?;
     check_allowed_user_with_assemble_user(
-        &docker,
+        docker,
         &args.builder,
         &s2i_config.allowed_uids,
-        pulled.on_build,
+        on_build,
         &s2i_config.assemble_user,
     )?;
     let allowed = if args.allowed_uids.is_empty() {
@@ -301,7 +351,41 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         assemble_user.as_str()
     };
     println!("    assemble runs as {shown}; allowed user IDs: {allowed} — ok");
+    Ok(assemble_user)
+}
 
+/// The commit of step 6: the `run` script as the command, and S2I's labels.
+fn commit_options(args: &Args, builder: &Builder, assemble_user: &str) -> CommitContainerOptions {
+    CommitContainerOptions {
+        repository: args.tag.clone(),
+        user: assemble_user.to_string(),
+        command: vec![format!("{}/run", builder.scripts_dir.trim_end_matches('/'))],
+        env: vec![format!("BUILT_FROM={}", args.builder)],
+        labels: [
+            ("io.openshift.s2i.build.image", args.builder.as_str()),
+            (
+                "io.openshift.s2i.build.source-location",
+                &args.source.display().to_string(),
+            ),
+            ("io.openshift.s2i.scripts-url", &builder.scripts_url),
+            ("io.k8s.display-name", &args.tag),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Default::default()
+    }
+}
+
+/// Steps 5 and 6: `assemble` runs with the sources on its stdin, and its container is
+/// committed.
+fn assemble(
+    args: &Args,
+    docker: &DockerClient,
+    builder: &Builder,
+    assemble_user: &str,
+    cleanup: &mut Cleanup,
+) -> Result<(), Box<dyn StdError>> {
     step(
         5,
         &format!(
@@ -321,25 +405,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     let commit = {
         let docker = docker.clone();
         let committed = committed.clone();
-        let opts = CommitContainerOptions {
-            repository: args.tag.clone(),
-            user: assemble_user.clone(),
-            command: vec![format!("{}/run", scripts_dir.trim_end_matches('/'))],
-            env: vec![format!("BUILT_FROM={}", args.builder)],
-            labels: [
-                ("io.openshift.s2i.build.image", args.builder.as_str()),
-                (
-                    "io.openshift.s2i.build.source-location",
-                    &args.source.display().to_string(),
-                ),
-                ("io.openshift.s2i.scripts-url", &scripts_url),
-                ("io.k8s.display-name", &args.tag),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..Default::default()
-        };
+        let opts = commit_options(args, builder, assemble_user);
         // S2I commits the container right after assemble succeeded, before it is removed.
         move |container: &str, _destination: &str| -> s2i_docker::Result<()> {
             println!(
@@ -362,7 +428,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     let result = docker.run_container(RunContainerOptions {
         image: args.builder.clone(),
         command: "assemble".into(),
-        user: assemble_user.clone(),
+        user: assemble_user.to_string(),
         stdin: Some(Box::new(sources)),
         stdout: Some(Box::new(stdout)),
         stderr: Some(Box::new(stderr)),
@@ -375,18 +441,27 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     });
     // The output streams end with the container; wait for their last lines.
     let _ = (out_done.join(), err_done.join());
+    let committed = committed.lock().map(|c| c.is_some()).unwrap_or(false);
+    if committed && args.sample {
+        cleanup.images.push(args.tag.clone());
+    }
     result?;
     println!(
         "    assemble finished in {:.1}s",
         assembled.elapsed().as_secs_f64()
     );
-    if committed.lock().map(|c| c.is_none()).unwrap_or(true) {
+    if !committed {
         return Err("the container was not committed".into());
     }
-    if args.sample {
-        cleanup.images.push(args.tag.clone());
-    }
+    Ok(())
+}
 
+/// Step 7: the built image runs once.
+fn run_built(
+    args: &Args,
+    docker: &DockerClient,
+    scripts_dir: &str,
+) -> Result<(), Box<dyn StdError>> {
     step(7, &format!("Running {} once", args.tag));
     for (k, v) in sorted(docker.get_labels(&args.tag)?) {
         if k.starts_with("io.openshift.s2i") || k.starts_with("io.k8s") {
@@ -410,16 +485,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
             vec![format!("BUILT_FROM={}", args.builder)],
         ))
     };
-    run_once(&docker, &args.tag, args.run_timeout, explicit)?;
-
-    println!("\n==> Done in {:.1}s", started.elapsed().as_secs_f64());
-    if args.sample && !args.keep {
-        println!("    (the sample's images are removed now; pass --keep to keep them)");
-    } else {
-        println!("    run it again: docker run --rm {}", args.tag);
-    }
-    drop(cleanup);
-    Ok(())
+    run_once(docker, &args.tag, args.run_timeout, explicit)
 }
 
 /// Runs the built image as it is (its `run` script), showing its output; a run that is still
