@@ -6,8 +6,9 @@
 //! ```
 //!
 //! With no arguments it needs no registry: it builds a tiny builder image from the host's static
-//! busybox (`/bin/busybox`, Debian's `busybox-static`), builds `examples/sample-app` with it, runs
-//! the result once, and removes both images (unless `--keep`).
+//! busybox (`/bin/busybox`, Debian's `busybox-static`) or, when there is none, from the host's
+//! `/bin/sh`, a few tools and the shared libraries they load; builds `examples/sample-app` with
+//! it, runs the result once, and removes both images (unless `--keep`).
 //!
 //! The steps are those of S2I: check (and pull) the builder image, check its user, run its
 //! `assemble` script with the sources streamed in as a tar on stdin and its output streamed out
@@ -26,6 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[path = "s2i_build/host_tools.rs"]
+mod host_tools;
+
 use s2i_docker::archive::{default_upload_tar_writer, tar_reader, LocalFileSystem};
 use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::ops::stream::JsonMessage;
@@ -41,13 +45,20 @@ const USAGE: &str = "\
 usage: cargo run --example s2i_build [-- <source-dir> <builder-image> <output-tag>] [options]
 
 With no arguments, builds the bundled sample application with a builder image made from the
-host's /bin/busybox, runs it, and removes the images it made.
+host's static /bin/busybox (or, when there is none, from the host's /bin/sh, tar, env and a few
+coreutils with their shared libraries), runs it, and removes the images it made.
 
 options:
   --keep               keep the images this example created (the sample's builder and output)
   --allowed-uids LIST  user IDs the builder may run as, e.g. 1- (default: any; the sample uses 1-)
   --run-timeout SECS   stop the built image's first run after SECS seconds (default 10)
-  -h, --help           this text";
+  -h, --help           this text
+
+environment:
+  DOCKER_HOST          the engine (default unix:///var/run/docker.sock)
+  S2I_EXAMPLE_BUSYBOX  the static busybox of the sample builder (default /bin/busybox); a path
+                       with no static busybox, e.g. /nonexistent, makes the sample builder from
+                       the host's /bin/sh and tools instead";
 
 /// The sample builder's Dockerfile: busybox alone, with S2I scripts and labels.
 const SAMPLE_DOCKERFILE: &str = r#"FROM scratch
@@ -68,6 +79,28 @@ echo "---> Installing the application sources into /opt/app-root"
 cp -Rf /tmp/src/. /opt/app-root/
 echo "---> (assemble writes its notes to stderr: $(find /opt/app-root -type f | wc -l) files installed)" >&2
 ls -l /opt/app-root/bin
+echo "---> Build finished"
+"#;
+
+/// The sample builder's Dockerfile without busybox: the host's tools and libraries (`rootfs/`),
+/// and one `RUN` that uses them (`sh`, `mkdir`, `chown`). The image has no `ld.so.cache`:
+/// `LD_LIBRARY_PATH` names the libraries' directories.
+const HOST_TOOLS_DOCKERFILE: &str = r#"FROM scratch
+COPY rootfs/ /
+ENV PATH=/bin HOME=/opt/app-root LD_LIBRARY_PATH={library_path}
+RUN mkdir -p -m 1777 /tmp && mkdir -p /opt/app-root && chown 1001:0 /opt/app-root
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i io.openshift.s2i.destination=/tmp io.k8s.description="A tiny S2I builder made of the host's sh and coreutils"
+USER 1001
+WORKDIR /opt/app-root
+CMD ["/usr/libexec/s2i/usage"]
+"#;
+
+/// `assemble` without busybox: `cp` and the shell's own commands.
+const HOST_TOOLS_ASSEMBLE: &str = r#"#!/bin/sh
+set -e
+echo "---> Installing the application sources into /opt/app-root"
+cp -R /tmp/src/. /opt/app-root/
+echo "---> (assemble writes its notes to stderr: installed $(cd /opt/app-root && echo *))" >&2
 echo "---> Build finished"
 "#;
 
@@ -169,7 +202,30 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     if !args.source.is_dir() {
         return Err(format!("{} is not a directory", args.source.display()).into());
     }
+    let docker = connect()?;
+    let mut cleanup = Cleanup {
+        docker: docker.clone(),
+        images: Vec::new(),
+        keep: args.keep,
+    };
+    prepare_builder(args, &docker, &mut cleanup)?;
+    let builder = check_builder(args, &docker)?;
+    let assemble_user = check_user(args, &docker, builder.on_build)?;
+    assemble(args, &docker, &builder, &assemble_user, &mut cleanup)?;
+    run_built(args, &docker, &builder.scripts_dir)?;
 
+    println!("\n==> Done in {:.1}s", started.elapsed().as_secs_f64());
+    if args.sample && !args.keep {
+        println!("    (the sample's images are removed now; pass --keep to keep them)");
+    } else {
+        println!("    run it again: docker run --rm {}", args.tag);
+    }
+    drop(cleanup);
+    Ok(())
+}
+
+/// Step 1: the engine at `DOCKER_HOST`, and its version.
+fn connect() -> Result<DockerClient, Box<dyn StdError>> {
     step(1, "Connecting to the engine");
     let config = get_default_docker_config();
     let client: Arc<dyn Client> = Arc::new(new_engine_api_client(&config)?);
@@ -185,27 +241,50 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         "    {} — engine {} (API {})",
         config.endpoint, version.version, version.api_version
     );
-    let mut cleanup = Cleanup {
-        docker: docker.clone(),
-        images: Vec::new(),
-        keep: args.keep,
-    };
+    Ok(docker)
+}
 
+/// Step 2: the sample's builder image is built (and removed at the end); another is used as
+/// given.
+fn prepare_builder(
+    args: &Args,
+    docker: &DockerClient,
+    cleanup: &mut Cleanup,
+) -> Result<(), Box<dyn StdError>> {
     if args.sample {
+        let source = SampleSource::find();
         step(
             2,
             &format!(
-                "Building the sample builder image {} from /bin/busybox",
-                args.builder
+                "Building the sample builder image {} {}",
+                args.builder, source
             ),
         );
-        build_sample_builder(&docker, &args.builder)?;
+        let context = match source {
+            SampleSource::Busybox(path) => busybox_context(&path)?,
+            SampleSource::HostTools(why) => {
+                println!("    ({why})");
+                host_tools_context()?
+            }
+        };
+        build_sample_builder(docker, &args.builder, context)?;
         cleanup.images.push(args.builder.clone());
     } else {
         step(2, &format!("Builder image {}", args.builder));
         println!("    (given on the command line)");
     }
+    Ok(())
+}
 
+/// What step 3 found out about the builder image.
+struct Builder {
+    on_build: bool,
+    scripts_url: String,
+    scripts_dir: String,
+}
+
+/// Step 3: the builder image is there (pulled if not) and has its S2I scripts.
+fn check_builder(args: &Args, docker: &DockerClient) -> Result<Builder, Box<dyn StdError>> {
     step(
         3,
         &format!(
@@ -213,7 +292,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
             args.builder
         ),
     );
-    let pulled = pull_image(&args.builder, &docker, PullPolicy::IfNotPresent)?;
+    let pulled = pull_image(&args.builder, docker, PullPolicy::IfNotPresent)?;
     let image_id = pulled.image.map(|i| i.id).unwrap_or_default();
     println!(
         "    image {image_id}{}",
@@ -234,19 +313,31 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         .into());
     };
     println!("    S2I scripts in {scripts_dir}");
+    Ok(Builder {
+        on_build: pulled.on_build,
+        scripts_dir: scripts_dir.to_string(),
+        scripts_url: scripts_url.clone(),
+    })
+}
 
+/// Step 4: the user `assemble` runs as, which must be allowed.
+fn check_user(
+    args: &Args,
+    docker: &DockerClient,
+    on_build: bool,
+) -> Result<String, Box<dyn StdError>> {
     step(4, "Checking the user the build runs as");
     let s2i_config = Config {
         builder_image: args.builder.clone(),
         allowed_uids: parse_range_list(&args.allowed_uids)?,
         ..Default::default()
     };
-    let assemble_user = get_assemble_user(&docker, &s2i_config)?;
+    let assemble_user = get_assemble_user(docker, &s2i_config)?;
     check_allowed_user_with_assemble_user(
-        &docker,
+        docker,
         &args.builder,
         &s2i_config.allowed_uids,
-        pulled.on_build,
+        on_build,
         &s2i_config.assemble_user,
     )?;
     let allowed = if args.allowed_uids.is_empty() {
@@ -260,7 +351,41 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
         assemble_user.as_str()
     };
     println!("    assemble runs as {shown}; allowed user IDs: {allowed} — ok");
+    Ok(assemble_user)
+}
 
+/// The commit of step 6: the `run` script as the command, and S2I's labels.
+fn commit_options(args: &Args, builder: &Builder, assemble_user: &str) -> CommitContainerOptions {
+    CommitContainerOptions {
+        repository: args.tag.clone(),
+        user: assemble_user.to_string(),
+        command: vec![format!("{}/run", builder.scripts_dir.trim_end_matches('/'))],
+        env: vec![format!("BUILT_FROM={}", args.builder)],
+        labels: [
+            ("io.openshift.s2i.build.image", args.builder.as_str()),
+            (
+                "io.openshift.s2i.build.source-location",
+                &args.source.display().to_string(),
+            ),
+            ("io.openshift.s2i.scripts-url", &builder.scripts_url),
+            ("io.k8s.display-name", &args.tag),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Default::default()
+    }
+}
+
+/// Steps 5 and 6: `assemble` runs with the sources on its stdin, and its container is
+/// committed.
+fn assemble(
+    args: &Args,
+    docker: &DockerClient,
+    builder: &Builder,
+    assemble_user: &str,
+    cleanup: &mut Cleanup,
+) -> Result<(), Box<dyn StdError>> {
     step(
         5,
         &format!(
@@ -280,25 +405,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     let commit = {
         let docker = docker.clone();
         let committed = committed.clone();
-        let opts = CommitContainerOptions {
-            repository: args.tag.clone(),
-            user: assemble_user.clone(),
-            command: vec![format!("{}/run", scripts_dir.trim_end_matches('/'))],
-            env: vec![format!("BUILT_FROM={}", args.builder)],
-            labels: [
-                ("io.openshift.s2i.build.image", args.builder.as_str()),
-                (
-                    "io.openshift.s2i.build.source-location",
-                    &args.source.display().to_string(),
-                ),
-                ("io.openshift.s2i.scripts-url", &scripts_url),
-                ("io.k8s.display-name", &args.tag),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..Default::default()
-        };
+        let opts = commit_options(args, builder, assemble_user);
         // S2I commits the container right after assemble succeeded, before it is removed.
         move |container: &str, _destination: &str| -> s2i_docker::Result<()> {
             println!(
@@ -321,7 +428,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     let result = docker.run_container(RunContainerOptions {
         image: args.builder.clone(),
         command: "assemble".into(),
-        user: assemble_user.clone(),
+        user: assemble_user.to_string(),
         stdin: Some(Box::new(sources)),
         stdout: Some(Box::new(stdout)),
         stderr: Some(Box::new(stderr)),
@@ -334,18 +441,27 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
     });
     // The output streams end with the container; wait for their last lines.
     let _ = (out_done.join(), err_done.join());
+    let committed = committed.lock().map(|c| c.is_some()).unwrap_or(false);
+    if committed && args.sample {
+        cleanup.images.push(args.tag.clone());
+    }
     result?;
     println!(
         "    assemble finished in {:.1}s",
         assembled.elapsed().as_secs_f64()
     );
-    if committed.lock().map(|c| c.is_none()).unwrap_or(true) {
+    if !committed {
         return Err("the container was not committed".into());
     }
-    if args.sample {
-        cleanup.images.push(args.tag.clone());
-    }
+    Ok(())
+}
 
+/// Step 7: the built image runs once.
+fn run_built(
+    args: &Args,
+    docker: &DockerClient,
+    scripts_dir: &str,
+) -> Result<(), Box<dyn StdError>> {
     step(7, &format!("Running {} once", args.tag));
     for (k, v) in sorted(docker.get_labels(&args.tag)?) {
         if k.starts_with("io.openshift.s2i") || k.starts_with("io.k8s") {
@@ -369,16 +485,7 @@ fn build(args: &Args) -> Result<(), Box<dyn StdError>> {
             vec![format!("BUILT_FROM={}", args.builder)],
         ))
     };
-    run_once(&docker, &args.tag, args.run_timeout, explicit)?;
-
-    println!("\n==> Done in {:.1}s", started.elapsed().as_secs_f64());
-    if args.sample && !args.keep {
-        println!("    (the sample's images are removed now; pass --keep to keep them)");
-    } else {
-        println!("    run it again: docker run --rm {}", args.tag);
-    }
-    drop(cleanup);
-    Ok(())
+    run_once(docker, &args.tag, args.run_timeout, explicit)
 }
 
 /// Runs the built image as it is (its `run` script), showing its output; a run that is still
@@ -426,33 +533,118 @@ fn run_once(
     }
 }
 
-/// Builds the sample builder image from the host's static busybox.
-fn build_sample_builder(docker: &DockerClient, tag: &str) -> Result<(), Box<dyn StdError>> {
-    let busybox = match std::fs::read("/bin/busybox") {
-        Ok(b) => b,
-        Err(e) => {
-            return Err(format!(
-                "/bin/busybox: {e}\n       the sample builder is made from a static busybox: \
-                 install it with `apt-get install busybox-static` (Debian/Ubuntu)"
-            )
-            .into())
+/// What the sample builder is made of.
+enum SampleSource {
+    /// A static busybox, at this path.
+    Busybox(PathBuf),
+    /// The host's own tools, for this reason (no static busybox).
+    HostTools(String),
+}
+
+impl SampleSource {
+    /// The static busybox at `S2I_EXAMPLE_BUSYBOX` (default `/bin/busybox`) if there is one,
+    /// else the host's tools.
+    fn find() -> SampleSource {
+        let path = PathBuf::from(
+            std::env::var_os("S2I_EXAMPLE_BUSYBOX").unwrap_or_else(|| "/bin/busybox".into()),
+        );
+        let why = match std::fs::read(&path) {
+            Err(e) => format!("{}: {e}", path.display()),
+            Ok(data) => match host_tools::read_elf(&data) {
+                Ok(deps) if deps.is_static() => return SampleSource::Busybox(path),
+                Ok(_) => format!("{} is not a static executable", path.display()),
+                Err(e) => format!("{}: {e}", path.display()),
+            },
+        };
+        SampleSource::HostTools(why)
+    }
+}
+
+impl std::fmt::Display for SampleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleSource::Busybox(path) => write!(f, "from the static busybox {}", path.display()),
+            SampleSource::HostTools(_) => f.write_str("from the host's /bin/sh and coreutils"),
         }
-    };
+    }
+}
+
+/// A build context: a tar of `(name, data, mode)` regular files, with the directories above
+/// them.
+fn context_tar(files: &[(String, Vec<u8>, u32)]) -> io::Result<Vec<u8>> {
     let mut context = ::tar::Builder::new(Vec::new());
-    for (name, data, mode) in [
-        ("Dockerfile", SAMPLE_DOCKERFILE.as_bytes(), 0o644),
-        ("busybox", &busybox[..], 0o755),
-        ("assemble", SAMPLE_ASSEMBLE.as_bytes(), 0o755),
-        ("run", SAMPLE_RUN.as_bytes(), 0o755),
-        ("usage", SAMPLE_USAGE.as_bytes(), 0o755),
-    ] {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (name, data, mode) in files {
+        for dir in Path::new(name).ancestors().skip(1) {
+            if !dir.as_os_str().is_empty() && dirs.insert(dir.to_path_buf()) {
+                let mut header = ::tar::Header::new_ustar();
+                header.set_size(0);
+                header.set_mode(0o755);
+                header.set_entry_type(::tar::EntryType::Directory);
+                context.append_data(&mut header, dir, io::empty())?;
+            }
+        }
         let mut header = ::tar::Header::new_ustar();
         header.set_size(data.len() as u64);
-        header.set_mode(mode);
+        header.set_mode(*mode);
         header.set_entry_type(::tar::EntryType::Regular);
-        context.append_data(&mut header, name, data)?;
+        context.append_data(&mut header, name, &data[..])?;
     }
-    let context = context.into_inner()?;
+    context.into_inner()
+}
+
+/// The sample builder's context from a static busybox.
+fn busybox_context(path: &Path) -> Result<Vec<u8>, Box<dyn StdError>> {
+    let busybox = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let files = [
+        ("Dockerfile", SAMPLE_DOCKERFILE.as_bytes().to_vec(), 0o644),
+        ("busybox", busybox, 0o755),
+        ("assemble", SAMPLE_ASSEMBLE.as_bytes().to_vec(), 0o755),
+        ("run", SAMPLE_RUN.as_bytes().to_vec(), 0o755),
+        ("usage", SAMPLE_USAGE.as_bytes().to_vec(), 0o755),
+    ];
+    let files: Vec<_> = files
+        .into_iter()
+        .map(|(n, d, m)| (n.to_string(), d, m))
+        .collect();
+    Ok(context_tar(&files)?)
+}
+
+/// The sample builder's context from the host's tools: `rootfs/` holds each tool, library and
+/// the dynamic loader at its path, and the S2I scripts.
+fn host_tools_context() -> Result<Vec<u8>, Box<dyn StdError>> {
+    let found = host_tools::collect().map_err(|e| {
+        format!("the sample builder needs a static busybox or the host's tools: {e}")
+    })?;
+    let mut files = Vec::new();
+    for (image_path, host) in &found.files {
+        let data = std::fs::read(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        if image_path.as_str() == host.to_string_lossy() {
+            println!("    {image_path}");
+        } else {
+            println!("    {image_path} (from {})", host.display());
+        }
+        files.push((format!("rootfs{image_path}"), data, 0o755));
+    }
+    for (name, script) in [
+        ("assemble", HOST_TOOLS_ASSEMBLE),
+        ("run", SAMPLE_RUN),
+        ("usage", SAMPLE_USAGE),
+    ] {
+        let path = format!("rootfs/usr/libexec/s2i/{name}");
+        files.push((path, script.as_bytes().to_vec(), 0o755));
+    }
+    let dockerfile = HOST_TOOLS_DOCKERFILE.replace("{library_path}", &found.library_dirs.join(":"));
+    files.push(("Dockerfile".into(), dockerfile.into_bytes(), 0o644));
+    Ok(context_tar(&files)?)
+}
+
+/// Builds the sample builder image from its context.
+fn build_sample_builder(
+    docker: &DockerClient,
+    tag: &str,
+    context: Vec<u8>,
+) -> Result<(), Box<dyn StdError>> {
     let (output, done) = stream_to_terminal("    | ")?;
     let built = docker.build_image(BuildImageOptions {
         name: tag.to_string(),
