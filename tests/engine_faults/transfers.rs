@@ -162,11 +162,12 @@ fn download_stalled_times_out() {
 }
 
 /// Builds a `FROM scratch` image whose `RUN` step takes two seconds, through a proxy armed
-/// with `fault`; the result, and the label its build containers carry.
+/// with `fault`; the result, and the label its build containers and the images of its steps
+/// carry (the label comes first, so even a build cut after a step leaves only labelled images).
 fn build_through(case: &Case, fault: Fault, tag: &str) -> (s2i_docker::Result<()>, String) {
     let label = common::unique_name("s2i-test-faults-build");
     let dockerfile = format!(
-        "FROM scratch\nCOPY busybox /bin/busybox\nLABEL s2i-test-faults={label}\n\
+        "FROM scratch\nLABEL s2i-test-faults={label}\nCOPY busybox /bin/busybox\n\
          RUN [\"/bin/busybox\",\"sleep\",\"2\"]\n"
     );
     let context = common::build_context_tar(&dockerfile, &[]);
@@ -201,6 +202,29 @@ fn wait_for_the_build_to_end(host: &str, label: &str) {
         std::thread::sleep(Duration::from_millis(250));
     }
     std::thread::sleep(Duration::from_secs(2));
+    remove_step_images(host, label);
+}
+
+/// Removes the images of the steps a cut build finished (the engine keeps them untagged, as
+/// its build cache), found by the build's label.
+fn remove_step_images(host: &str, label: &str) {
+    let path = format!(
+        "/images/json?all=1&filters=%7B%22label%22%3A%5B%22s2i-test-faults%3D{label}%22%5D%7D"
+    );
+    let r = raw_request(host, "GET", &path, None, &[]).expect("list images");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let listed: serde_json::Value = serde_json::from_slice(&r.body).expect("image list");
+    let ids = listed.as_array().into_iter().flatten();
+    for id in ids.filter_map(|i| i["Id"].as_str()) {
+        let r = raw_request(host, "DELETE", &format!("/images/{id}?force=1"), None, &[])
+            .expect("remove image");
+        assert!(
+            r.status == 200 || r.status == 404,
+            "removing {id}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
 }
 
 #[test]
