@@ -1,12 +1,12 @@
-//! Docker host strings (`Host::parse`) and the engine from the environment (`DOCKER_HOST`,
-//! `DOCKER_API_VERSION` read by `get_default_docker_config` and `new_engine_api_client`): no
-//! panic; a parsed host prints to a string that parses back to it; the client's host is the
-//! parsed one; the client builds exactly when the host and the version parse.
+//! Docker host strings (`Host::parse`), `DOCKER_HOST` as `new_engine_api_client` takes it, and
+//! API versions (`EngineClient::with_api_version`, as `DOCKER_API_VERSION` is read): no panic; a
+//! parsed host prints to a string that parses back to it; the client builds exactly when the
+//! host parses, with that host; a version is taken exactly when it is `[v]<digits>.<digits>`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use s2i_docker::transport::Host;
-use s2i_docker::{get_default_docker_config, new_engine_api_client};
+use s2i_docker::{new_engine_api_client, DockerConfig};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
@@ -31,38 +31,28 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // From the environment: a set DOCKER_HOST is taken as it is (no socket is probed).
-    if host.is_empty() || host.contains('\0') || version.contains('\0') {
-        return;
-    }
-    std::env::set_var("DOCKER_HOST", host);
-    std::env::set_var("DOCKER_API_VERSION", version);
-    std::env::remove_var("DOCKER_TLS_VERIFY");
-    std::env::remove_var("DOCKER_TLS");
-    let config = get_default_docker_config();
-    assert_eq!(config.endpoint, host);
-    assert!(!config.use_tls && !config.tls_verify && config.tried_endpoints.is_empty());
+    // What `get_default_docker_config` makes of a set DOCKER_HOST (taken as it is) goes to
+    // `new_engine_api_client`. The variable itself is not set here: glibc keeps every value
+    // ever given to setenv, so setting it on each input would grow the process without bound.
+    let config = DockerConfig {
+        endpoint: host.to_string(),
+        ..DockerConfig::default()
+    };
     match new_engine_api_client(&config) {
         Ok(client) => {
-            // No DOCKER_TLS*: the client's host is parsed without TLS (port 2375 by default).
+            // No TLS asked for: the client's host is parsed without it (port 2375 by default).
             assert_eq!(Some(client.host()), Host::parse(host, false).as_ref().ok());
-            let again = client.with_api_version(version);
-            assert!(
-                version.is_empty() || again.is_ok(),
-                "{version:?} pinned but refused"
-            );
+            let pinned = client.with_api_version(version);
+            let v = version.strip_prefix('v').unwrap_or(version);
+            let well_formed = v.split_once('.').is_some_and(|(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|p| p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u32>().is_ok())
+            });
+            if pinned.is_ok() != well_formed {
+                panic!("API version {version:?}: {:?}", pinned.err());
+            }
         }
-        Err(e) => {
-            let version_ok = version.is_empty()
-                || new_engine_api_client(&s2i_docker::DockerConfig {
-                    endpoint: "unix:///fuzz.sock".into(),
-                    ..config.clone()
-                })
-                .is_ok();
-            assert!(
-                Host::parse(host, false).is_err() || !version_ok,
-                "{host:?} {version:?}: {e}"
-            );
-        }
+        Err(e) => assert!(Host::parse(host, false).is_err(), "{host:?}: {e}"),
     }
 });
