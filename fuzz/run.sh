@@ -9,8 +9,8 @@
 # Exits non-zero when any target crashed, timed out or ran out of memory; the input is kept under
 # fuzz/artifacts/<target>/. New corpus entries go to a temporary directory, removed at the end.
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); uses the nightly toolchain when there
-# is one. Targets are built without a sanitizer (the crate has no unsafe code), with debug
-# assertions and overflow checks.
+# is one (without a sanitizer the default toolchain builds the targets too). Targets are built
+# without a sanitizer (the crate has no unsafe code), with debug assertions and overflow checks.
 set -euo pipefail
 
 secs=${1:?usage: bash fuzz/run.sh TARGET-SECONDS [RSS_MB]}
@@ -20,9 +20,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 toolchain=()
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
     toolchain=(+nightly)
-else
-    # cargo-fuzz passes -Z flags to rustc; stable takes them with this.
-    export RUSTC_BOOTSTRAP=1
 fi
 cargo "${toolchain[@]}" fuzz build --sanitizer none
 bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
