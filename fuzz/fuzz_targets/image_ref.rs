@@ -11,13 +11,15 @@ use s2i_docker::image_ref::{
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
     if let Ok(r) = parse_normalized_named(&s) {
-        // A Docker Hub path whose first component looks like a registry (`docker.io/a.b/c`) has
-        // a familiar form (`a.b/c`) that names that registry, as in Go's `FamiliarString`:
-        // only the fully qualified form must read back then
-        // (regressions/image_ref/familiar-name-reads-as-domain).
+        // Two familiar forms do not read back, as in Go's `FamiliarString`: a Docker Hub path
+        // whose first component looks like a registry (`docker.io/a.b/c` shows as `a.b/c`), and
+        // an official image named by 64 hex digits (refused as an image ID). Only the fully
+        // qualified form must read back then (regressions/image_ref/familiar-name-*).
         let first = r.path.split('/').next().unwrap_or_default();
         let domain_like = first.contains(['.', ':']) || first == "localhost";
-        let familiar_ok = r.domain != "docker.io" || !domain_like;
+        let familiar = r.familiar_name();
+        let hex_id = familiar.len() == 64 && familiar.bytes().all(|b| b.is_ascii_hexdigit());
+        let familiar_ok = r.domain != "docker.io" || !(domain_like || hex_id);
         let forms = [
             Some(r.to_string()),
             familiar_ok.then(|| r.familiar_string()),
