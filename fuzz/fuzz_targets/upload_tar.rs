@@ -176,9 +176,10 @@ impl FileSystem for Fs {
 type Entry = (Vec<u8>, u8, u32, u64, u64, Vec<u8>, Vec<u8>);
 
 /// The entries the walk should write for `node` named `name`; `false` if the file shrinks.
-fn expect(name: Vec<u8>, node: &Node, top: bool, out: &mut Vec<Entry>) -> bool {
+/// Setuid, setgid and sticky survive only when `keep` (the adapter's `keep_special_bits`).
+fn expect(name: Vec<u8>, node: &Node, top: bool, keep: bool, out: &mut Vec<Entry>) -> bool {
     let i = &node.info;
-    let perm = |p: u32| (i.mode & 0o7000) | p;
+    let perm = |p: u32| if keep { (i.mode & 0o7000) | p } else { p };
     let entry = |kind, mode, link, data| {
         (
             name.clone(),
@@ -197,7 +198,7 @@ fn expect(name: Vec<u8>, node: &Node, top: bool, out: &mut Vec<Entry>) -> bool {
             }
             for (child, n) in children.iter().filter(|(c, _)| c.as_slice() != b".git") {
                 let path = [name.as_slice(), b"/", child].concat();
-                if !expect(path, n, false, out) {
+                if !expect(path, n, false, keep, out) {
                     return false;
                 }
             }
@@ -238,12 +239,13 @@ fn run(u: &mut Unstructured) -> Result<()> {
         .unwrap_or_default()
         .as_bytes()
         .to_vec();
+    let keep = u.arbitrary::<bool>()?;
     let mut want = Vec::new();
-    let complete = expect(new_base, &tree, true, &mut want);
+    let complete = expect(new_base, &tree, true, keep, &mut want);
     let fs = Fs(BTreeMap::from([(root, tree)]));
 
     let mut tar = Vec::new();
-    let mut writer = ChmodAdapter::new(ArchiveWriter::new(&mut tar));
+    let mut writer = ChmodAdapter::new(ArchiveWriter::new(&mut tar)).keep_special_bits(keep);
     let res = write_upload_tar(
         &fs,
         Path::new(std::ffi::OsStr::from_bytes(&src)),
