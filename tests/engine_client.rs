@@ -77,6 +77,7 @@ fn build_test_image(docker: &EngineClient, cleanup: &Cleanup, tag: &str) {
     let context = common::build_context_tar(common::BUILDER_DOCKERFILE, &[]);
     cleanup.image(tag);
     let options = ImageBuildOptions {
+        no_cache: true,
         tags: vec![tag.to_string()],
         remove: true,
         force_remove: true,

@@ -50,6 +50,7 @@ fn build_test_image(docker: &EngineClient, cleanup: &Cleanup, tag: &str, extra: 
     let context = common::build_context_tar(&dockerfile, &[]);
     cleanup.image(tag);
     let options = ImageBuildOptions {
+        no_cache: true,
         tags: vec![tag.to_string()],
         remove: true,
         force_remove: true,

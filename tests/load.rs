@@ -52,6 +52,7 @@ fn build_test_image(host: &str, cleanup: &Cleanup) -> String {
     let context = common::build_context_tar(common::BUILDER_DOCKERFILE, &[]);
     cleanup.image(&tag);
     let options = ImageBuildOptions {
+        no_cache: true,
         tags: vec![tag.clone()],
         remove: true,
         force_remove: true,

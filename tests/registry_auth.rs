@@ -339,6 +339,7 @@ fn push_test_image(docker: &EngineClient, cleanup: &Cleanup, registry: &Registry
     );
     let context = common::build_context_tar(&dockerfile, &[]);
     let options = ImageBuildOptions {
+        no_cache: true,
         tags: vec![local.clone()],
         remove: true,
         force_remove: true,
