@@ -3,7 +3,7 @@
 # with -rss_limit_mb=RSS_MB (default 256) and -timeout=10, starting from its seed corpus
 # (corpus/<target>) and its crash inputs (regressions/<target>, if any).
 #
-#   bash fuzz/run.sh TARGET-SECONDS [RSS_MB]
+#   bash fuzz/run.sh TARGET-SECONDS [RSS_MB] [TARGET...]     # default: every target
 #
 # Prints, per target: executions, CPU seconds (user + system), crashes, timeouts, out-of-memory.
 # Exits non-zero when any target crashed, timed out or ran out of memory; the input is kept under
@@ -13,8 +13,9 @@
 # without a sanitizer (the crate has no unsafe code), with debug assertions and overflow checks.
 set -euo pipefail
 
-secs=${1:?usage: bash fuzz/run.sh TARGET-SECONDS [RSS_MB]}
+secs=${1:?usage: bash fuzz/run.sh TARGET-SECONDS [RSS_MB] [TARGET...]}
 rss=${2:-256}
+shift $(($# < 2 ? $# : 2))
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 toolchain=()
@@ -24,6 +25,7 @@ fi
 cargo "${toolchain[@]}" fuzz build --sanitizer none
 bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
 targets=$(cargo "${toolchain[@]}" fuzz list)
+[ $# -eq 0 ] || targets=$*
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/s2i-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

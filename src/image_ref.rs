@@ -75,6 +75,21 @@ impl Reference {
     }
 
     /// The name as the docker CLI prints it: `busybox`, `user/app`, `quay.io/x/y`.
+    ///
+    /// As with the CLI's `FamiliarName`, the short form of a Docker Hub name does not always read
+    /// back as the same name: `docker.io/a.b/c` prints as `a.b/c`, which names the registry
+    /// `a.b`, and `docker.io/library/` followed by 64 hex digits prints as those digits, which
+    /// read as an image ID. Store or pass on the fully qualified form (`to_string()`, or
+    /// [`name`](Reference::name)); it always reads back.
+    ///
+    /// ```
+    /// use s2i_docker::image_ref::parse_normalized_named;
+    ///
+    /// let r = parse_normalized_named("docker.io/a.b/c").unwrap();
+    /// assert_eq!(r.familiar_name(), "a.b/c");
+    /// assert_eq!(parse_normalized_named("a.b/c").unwrap().domain, "a.b");
+    /// assert_eq!(parse_normalized_named(&r.to_string()).unwrap(), r);
+    /// ```
     pub fn familiar_name(&self) -> String {
         if self.domain == DEFAULT_DOMAIN {
             match self.path.strip_prefix("library/") {

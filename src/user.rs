@@ -240,8 +240,14 @@ impl From<Vec<Range>> for RangeList {
 }
 
 impl fmt::Display for RangeList {
-    /// The ranges joined by `,`, as [`parse_range_list`] reads them back.
+    /// The ranges joined by `,`, as [`parse_range_list`] reads them back. A list of one empty
+    /// range prints as `-` (an empty range alone would print as `""`, the list of none).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [only] = self.0.as_slice() {
+            if only.is_empty() {
+                return f.write_str("-");
+            }
+        }
         for (i, r) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
@@ -531,6 +537,22 @@ mod tests {
     }
 
     #[test]
+    fn a_list_prints_as_it_reads_back() {
+        for (input, shown) in [
+            ("", ""),
+            ("-", "-"),
+            (" ", "-"),
+            (",", ","),
+            ("1-5,7", "1-5,7"),
+            ("-,3", ",3"),
+        ] {
+            let list = parse_range_list(input).unwrap();
+            assert_eq!(list.to_string(), shown, "{input:?}");
+            assert_eq!(parse_range_list(shown).unwrap(), list, "{input:?}");
+        }
+    }
+
+    #[test]
     fn constructors() {
         assert_eq!(new_range(1, 5).unwrap().to_string(), "1-5");
         assert_eq!(new_range(3, 3).unwrap().to_string(), "3");
@@ -570,7 +592,7 @@ mod tests {
             (",", ",", 2, true),
             ("1,,2", "1,,2", 3, false),
             ("1-5,100-", "1-5,100-", 2, false),
-            (" -", "", 1, true),
+            (" -", "-", 1, true),
         ];
         for &(input, shown, n, empty) in cases {
             let l = parse_range_list(input).unwrap();

@@ -322,7 +322,8 @@ pub fn parse_request_head(buf: &[u8]) -> Result<Status<(usize, RequestHead)>> {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] when the reason or a header contains CR, LF or NUL.
+/// [`Error::InvalidInput`] when the status is not three digits (100 to 999), or the reason or
+/// a header contains CR, LF or NUL.
 pub fn write_response_head(
     out: &mut Vec<u8>,
     status: u16,
@@ -330,6 +331,11 @@ pub fn write_response_head(
     headers: &[(&str, String)],
     framing: Framing,
 ) -> Result<()> {
+    if !(100..=999).contains(&status) {
+        return Err(Error::InvalidInput(format!(
+            "the status {status} is not three digits (100 to 999)"
+        )));
+    }
     if has_line_break(reason) {
         return Err(Error::InvalidInput(
             "the reason phrase has a line break or NUL".into(),
@@ -749,6 +755,10 @@ mod tests {
             (out.len(), 404, "Not Found")
         );
         assert!(write_response_head(&mut out, 200, "OK\r\nX: y", &[], Framing::None).is_err());
+        // A status line has three digits: `050` reads as 50, which cannot be written back.
+        for status in [0, 50, 99, 1000] {
+            assert!(write_response_head(&mut out, status, "x", &[], Framing::None).is_err());
+        }
         assert!(
             write_response_head(&mut out, 200, "OK", &[("X", "a\nb".into())], Framing::None)
                 .is_err()
