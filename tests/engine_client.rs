@@ -73,23 +73,9 @@ fn tar_of(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
 }
 
 /// Builds the busybox test image under `tag`; the cleanup guard removes it.
-fn build_test_image(docker: &EngineClient, cleanup: &Cleanup, tag: &str) {
-    let context = common::build_context_tar(common::BUILDER_DOCKERFILE, &[]);
-    cleanup.image(tag);
-    let options = ImageBuildOptions {
-        no_cache: true,
-        tags: vec![tag.to_string()],
-        remove: true,
-        force_remove: true,
-        network_mode: "none".into(),
-        ..Default::default()
-    };
-    let output = docker
-        .image_build(&mut &context[..], &options)
-        .expect("POST /build");
-    let mut log = Vec::new();
-    let result = stream::copy_checked(output, &mut log);
-    result.unwrap_or_else(|e| panic!("build failed: {e}\n{}", String::from_utf8_lossy(&log)));
+fn build_test_image(cleanup: &Cleanup, tag: &str) {
+    let host = common::engine_host().expect("the engine answered");
+    common::build_image(&host, cleanup, tag, common::BUILDER_DOCKERFILE);
 }
 
 #[test]
@@ -99,7 +85,7 @@ fn image_and_container_lifecycle() {
         return;
     };
     let tag = format!("{}:t1", common::unique_name("s2i-test-engine"));
-    build_test_image(&docker, &cleanup, &tag);
+    build_test_image(&cleanup, &tag);
 
     // Image inspect, with the raw JSON.
     let (image, raw) = docker

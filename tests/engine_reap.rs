@@ -18,8 +18,6 @@ use s2i_docker::docker::reap::{creation_labels, Creator};
 use s2i_docker::ops::container::{
     ContainerConfig, ContainerCreateBody, ContainerListOptions, HostConfig,
 };
-use s2i_docker::ops::image::ImageBuildOptions;
-use s2i_docker::ops::stream;
 use s2i_docker::{
     new_engine_api_client, remove_abandoned_containers, AuthConfig, Client, Docker, DockerClient,
     DockerConfig, EngineClient, RunContainerOptions, CREATED_AT_LABEL, CREATED_BY_LABEL,
@@ -45,24 +43,10 @@ fn engine() -> Option<(EngineClient, Cleanup)> {
 
 /// Builds the busybox test image under `tag`, with the Dockerfile lines `extra` added; the
 /// cleanup guard removes it.
-fn build_test_image(docker: &EngineClient, cleanup: &Cleanup, tag: &str, extra: &str) {
+fn build_test_image(cleanup: &Cleanup, tag: &str, extra: &str) {
+    let host = common::engine_host().expect("the engine answered");
     let dockerfile = format!("{}{extra}", common::BUILDER_DOCKERFILE);
-    let context = common::build_context_tar(&dockerfile, &[]);
-    cleanup.image(tag);
-    let options = ImageBuildOptions {
-        no_cache: true,
-        tags: vec![tag.to_string()],
-        remove: true,
-        force_remove: true,
-        network_mode: "none".into(),
-        ..Default::default()
-    };
-    let output = docker
-        .image_build(&mut &context[..], &options)
-        .expect("POST /build");
-    let mut log = Vec::new();
-    let result = stream::copy_checked(output, &mut log);
-    result.unwrap_or_else(|e| panic!("build failed: {e}\n{}", String::from_utf8_lossy(&log)));
+    common::build_image(&host, cleanup, tag, &dockerfile);
 }
 
 /// A process of this host that ran and was reaped.
@@ -124,7 +108,7 @@ fn containers_of_a_gone_process_are_removed_and_those_of_a_live_one_kept() {
         return;
     };
     let tag = format!("{}:1", common::unique_name("s2i-test-reap"));
-    build_test_image(&docker, &cleanup, &tag, "");
+    build_test_image(&cleanup, &tag, "");
 
     let dead = dead_creator();
     assert_eq!(dead.is_gone(), Some(true));
@@ -137,7 +121,7 @@ fn containers_of_a_gone_process_are_removed_and_those_of_a_live_one_kept() {
     // do the containers created from it: not the library's, never removed.
     let labelled_tag = format!("{}:1", common::unique_name("s2i-test-reap"));
     let label_line = format!("LABEL {CREATED_BY_LABEL}=\"{dead}\"\n");
-    build_test_image(&docker, &cleanup, &labelled_tag, &label_line);
+    build_test_image(&cleanup, &labelled_tag, &label_line);
     let inherited_id = create_labelled(&docker, &labelled_tag, None);
     cleanup.container(&inherited_id);
 
@@ -182,7 +166,7 @@ fn run_container_labels_the_containers_it_creates() {
         return;
     };
     let tag = format!("{}:1", common::unique_name("s2i-test-reap"));
-    build_test_image(&docker, &cleanup, &tag, "");
+    build_test_image(&cleanup, &tag, "");
 
     let expected = creation_labels();
     let seen = Arc::new(Mutex::new(None));

@@ -27,8 +27,6 @@ use s2i_docker::docker::reap::Creator;
 use s2i_docker::ops::container::{
     ContainerConfig, ContainerCreateBody, ContainerListOptions, ContainerRemoveOptions, HostConfig,
 };
-use s2i_docker::ops::image::ImageBuildOptions;
-use s2i_docker::ops::stream;
 use s2i_docker::{
     new_engine_api_client, AuthConfig, Client, Docker, DockerClient, DockerConfig, EngineClient,
     RunContainerOptions, CREATED_BY_LABEL,
@@ -44,27 +42,11 @@ fn engine_client(host: &str) -> EngineClient {
     new_engine_api_client(&config).expect("client for the test engine")
 }
 
-/// Builds the busybox test image under a new tag, with a client of its own (dropped before any
+/// Builds the busybox test image under a new tag, through requests of its own (before any
 /// figure is taken); the cleanup guard removes the image.
 fn build_test_image(host: &str, cleanup: &Cleanup) -> String {
     let tag = format!("{}:1", common::unique_name("s2i-test-load"));
-    let docker = engine_client(host);
-    let context = common::build_context_tar(common::BUILDER_DOCKERFILE, &[]);
-    cleanup.image(&tag);
-    let options = ImageBuildOptions {
-        no_cache: true,
-        tags: vec![tag.clone()],
-        remove: true,
-        force_remove: true,
-        network_mode: "none".into(),
-        ..Default::default()
-    };
-    let output = docker
-        .image_build(&mut &context[..], &options)
-        .expect("POST /build");
-    let mut log = Vec::new();
-    let result = stream::copy_checked(output, &mut log);
-    result.unwrap_or_else(|e| panic!("build failed: {e}\n{}", String::from_utf8_lossy(&log)));
+    common::build_image(host, cleanup, &tag, common::BUILDER_DOCKERFILE);
     tag
 }
 

@@ -337,19 +337,8 @@ fn push_test_image(docker: &EngineClient, cleanup: &Cleanup, registry: &Registry
         "{}LABEL {ID_LABEL}={id_label}\n",
         common::BUILDER_DOCKERFILE
     );
-    let context = common::build_context_tar(&dockerfile, &[]);
-    let options = ImageBuildOptions {
-        no_cache: true,
-        tags: vec![local.clone()],
-        remove: true,
-        force_remove: true,
-        network_mode: "none".into(),
-        ..Default::default()
-    };
-    let out = docker
-        .image_build(&mut context.as_slice(), &options)
-        .expect("build the test image");
-    stream::copy_checked(out, &mut std::io::sink()).expect("the build succeeds");
+    let host = common::engine_host().expect("the engine answered");
+    common::build_image(&host, cleanup, &local, &dockerfile);
     let (built, _) = docker
         .image_inspect_with_raw(&local)
         .expect("inspect the built image");

@@ -135,6 +135,23 @@ fn has_interpreter(elf: &[u8]) -> bool {
     (0..count).any(|i| u32_at(phoff as usize + i * size) == Some(3))
 }
 
+/// Builds `dockerfile` (with `busybox` beside it in the context) as `tag`, without the build
+/// cache and with no network, through a plain `POST /build`; panics with the build's output
+/// when it fails. The cleanup guard is told about `tag` first, so a failed build's tag goes too.
+pub fn build_image(host: &str, cleanup: &Cleanup, tag: &str, dockerfile: &str) {
+    cleanup.image(tag);
+    let context = build_context_tar(dockerfile, &[]);
+    let path = format!("/build?t={tag}&nocache=1&rm=1&forcerm=1&networkmode=none");
+    let built = raw_request(host, "POST", &path, Some("application/x-tar"), &context)
+        .unwrap_or_else(|e| panic!("build of {tag}: {e}"));
+    let out = String::from_utf8_lossy(&built.body);
+    assert!(
+        built.status == 200 && !out.contains("errorDetail"),
+        "build of {tag}: HTTP {}: {out}",
+        built.status
+    );
+}
+
 /// A build context (an uncompressed tar) with `Dockerfile`, `busybox` and the given files as
 /// `(path, content, mode)`.
 pub fn build_context_tar(dockerfile: &str, files: &[(&str, &[u8], u32)]) -> Vec<u8> {
