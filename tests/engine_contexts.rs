@@ -36,15 +36,23 @@ const ENGINE_VARIABLES: &[&str] = &[
 /// The marker that makes [`child`] run.
 const CHILD: &str = "S2I_TEST_CONTEXTS_CHILD";
 
-/// Run by the parent in a child process: finds the engine from the environment, connects, pings
-/// and asks the version, printing each step's outcome.
+/// A context [`child`] asks for by name ([`DockerConfig::from_context`]) instead of reading the
+/// environment.
+const NAMED: &str = "S2I_TEST_CONTEXTS_NAMED";
+
+/// Run by the parent in a child process: finds the engine from the environment (or the context
+/// [`NAMED`]), connects and asks the version, printing each step's outcome.
 #[test]
 fn child() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
     let report = |line: String| println!("REPORT {line}");
-    let config = match DockerConfig::from_env() {
+    let found = match std::env::var(NAMED) {
+        Ok(name) => DockerConfig::from_context(&name),
+        Err(_) => DockerConfig::from_env(),
+    };
+    let config = match found {
         Ok(c) => c,
         Err(e) => {
             report(format!("config: error {e}"));
@@ -219,6 +227,25 @@ fn contexts_made_by_the_docker_cli() {
     assert_has(&r, &format!("config: error {missing}"));
     // The infallible form does not fall back to the default socket either.
     assert_has(&r, &format!("default: {missing}"));
+    // A context asked for by name, as `docker --context NAME`, whatever DOCKER_CONTEXT says.
+    let r = dir.child(&[
+        (NAMED, "s2i-test-engine"),
+        ("DOCKER_CONTEXT", "s2i-test-missing"),
+    ]);
+    assert_has(
+        &r,
+        &format!("config: endpoint={host} context=s2i-test-engine"),
+    );
+    assert_has(&r, &format!("version: ok engine={engine}"));
+    let r = dir.child(&[(NAMED, "s2i-test-missing")]);
+    assert_has(
+        &r,
+        "config: error docker context \"s2i-test-missing\" not found: ",
+    );
+    assert_has(
+        &r,
+        "meta.json does not exist; `docker context ls` lists the contexts",
+    );
 
     // A currentContext that names a context no longer there.
     dir.docker(&[

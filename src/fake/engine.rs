@@ -36,7 +36,8 @@
 //! (Docker 29 speaks 1.52 and refuses anything before 1.44). Any other path gets
 //! `404 {"message":"page not found"}`.
 //!
-//! On the wire it behaves like the daemon's Go server: every reply carries `Api-Version: 1.41`,
+//! On the wire it behaves like the daemon's Go server: every reply carries `Api-Version: 1.41`
+//! (or the version given to [`api_version`](FakeEngine::api_version)),
 //! `Ostype: linux`, `Docker-Experimental: false` and `Server: Docker/20.10.24 (linux)`; errors
 //! are `{"message":"..."}` with `Content-Type: application/json`; a body of at most 2048 bytes
 //! goes out with `Content-Length` and a longer one chunked (Go's buffering rule); pull and

@@ -113,6 +113,34 @@ impl DockerConfig {
     /// # Errors
     ///
     /// As [`context::load`]: the context does not exist or its files cannot be read.
+    ///
+    /// ```
+    /// use s2i_docker::ops::env::context::context_dir_name;
+    /// use s2i_docker::DockerConfig;
+    ///
+    /// // What `docker context create remote --docker host=tcp://10.0.0.5:2376,ca=...` writes.
+    /// let config_dir = std::env::temp_dir().join(format!("s2i-docker-named-doc-{}", std::process::id()));
+    /// let hash = context_dir_name("remote");
+    /// let meta = config_dir.join("contexts/meta").join(&hash);
+    /// let tls = config_dir.join("contexts/tls").join(&hash).join("docker");
+    /// std::fs::create_dir_all(&meta)?;
+    /// std::fs::create_dir_all(&tls)?;
+    /// std::fs::write(
+    ///     meta.join("meta.json"),
+    ///     r#"{"Name":"remote","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":false}}}"#,
+    /// )?;
+    /// std::fs::write(tls.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n...")?;
+    /// std::env::set_var("DOCKER_CONFIG", &config_dir);
+    ///
+    /// let remote = DockerConfig::from_context("remote")?;
+    /// assert_eq!(remote.endpoint, "tcp://10.0.0.5:2376");
+    /// assert_eq!(remote.context.as_deref(), Some("remote"));
+    /// assert_eq!(remote.ca_file, tls.join("ca.pem"));
+    /// assert!(remote.tls_verify);
+    /// assert!(DockerConfig::from_context("nope").is_err());
+    /// # std::fs::remove_dir_all(&config_dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_context(name: &str) -> Result<DockerConfig> {
         let env = |name: &str| std::env::var(name).ok();
         if name == context::DEFAULT_CONTEXT {

@@ -55,19 +55,19 @@ pub(crate) enum Selected {
 }
 
 impl Selected {
-    /// Where the name came from and how to choose another, after the text "context NAME".
+    /// Where the name came from and how to choose another, after the text of the error.
     fn hint(&self) -> String {
         match self {
             Selected::Variable => {
-                "(from DOCKER_CONTEXT); unset DOCKER_CONTEXT or set it to an existing context"
+                " (from DOCKER_CONTEXT); unset DOCKER_CONTEXT or set it to an existing context"
                     .to_string()
             }
             Selected::ConfigFile(file) => format!(
-                "(the currentContext of {}); choose another with `docker context use NAME` \
+                " (the currentContext of {}); choose another with `docker context use NAME` \
                  (`docker context use default` for the default engine)",
                 file.display()
             ),
-            Selected::Named => "; choose an existing context".to_string(),
+            Selected::Named => "; `docker context ls` lists the contexts".to_string(),
         }
     }
 }
@@ -186,7 +186,7 @@ pub(crate) fn load_selected(config_dir: &Path, name: &str, why: &Selected) -> Re
     let file = contexts.join("meta").join(&hash).join("meta.json");
     let Some(bytes) = read_capped(&file)? else {
         return Err(Error::InvalidInput(format!(
-            "docker context \"{name}\" not found: {} does not exist {}",
+            "docker context \"{name}\" not found: {} does not exist{}",
             file.display(),
             why.hint()
         )));
