@@ -21,10 +21,10 @@
 //!    rootless engine's socket). When none exists, [`DEFAULT_HOST`], and the connection error
 //!    names every socket looked at.
 //!
-//! Differences from the docker CLI: step 3 and 4 (the CLI knows neither Podman nor its
-//! sockets); a context's CA is added to the system's roots (the CLI trusts only the context's
-//! CA there, as it does with `DOCKER_CERT_PATH`); there is no `--context` or `--host` flag
-//! (use [`DockerConfig::from_context`] or fill a [`DockerConfig`] by hand).
+//! Differences from the docker CLI: steps 3 and 4 (the CLI knows neither Podman's variable nor
+//! its sockets); a context's CA is added to the system's roots, as `DOCKER_CERT_PATH`'s is (the
+//! CLI trusts a context's CA alone); there is no `--context` or `--host` flag (use
+//! [`DockerConfig::from_context`] or fill a [`DockerConfig`] by hand).
 //!
 //! Uses nothing else of the crate but `error`: it reads variables and files and probes
 //! sockets; [`new_engine_api_client`](super::engine::new_engine_api_client) turns the result
