@@ -122,7 +122,41 @@
 //! # Engines
 //!
 //! Tested against Docker Engine 20.10 (API 1.41) and Podman 4.3's Docker-compatible service;
-//! how the engine is found and where Podman differs is in [`ops::env`] and [`ops::podman`].
+//! where Podman differs is in [`ops::podman`].
+//!
+//! **Which engine.** [`EngineClient::from_env`] (through [`get_default_docker_config`]) finds
+//! it as the docker CLI does; [`ops::env`] has the details:
+//!
+//! 1. `DOCKER_HOST`, with `DOCKER_TLS_VERIFY`, `DOCKER_TLS` and `DOCKER_CERT_PATH`;
+//! 2. else the docker context that `DOCKER_CONTEXT` names, else the `currentContext` of
+//!    `config.json` in `DOCKER_CONFIG` (default `~/.docker`): the host and certificates that
+//!    `docker context create` wrote there. `default` means no context. A context that does not
+//!    exist is an error naming it and the file looked for, never a fall back to another engine;
+//! 3. else `CONTAINER_HOST` (Podman's variable), as it is;
+//! 4. else the first of `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/podman/podman.sock` and
+//!    `/run/podman/podman.sock` whose socket exists. A socket that exists but refuses is the
+//!    engine, and its error says why: "permission denied" comes with the usual fixes (the
+//!    `docker` group, a rootless engine's socket).
+//!
+//! An `ssh://` host, from any of them, is handed to the host parser as it is.
+//!
+//! **Trust roots.** With the `tls` feature, a daemon's certificate is verified against the CA
+//! file and the system's roots, found as Go finds them: the bundle in `SSL_CERT_FILE`, else the
+//! first that exists of Debian's, Fedora and RHEL's, openSUSE's, OpenELEC's, CentOS 7's and
+//! Alpine's, plus every file of the directories in `SSL_CERT_DIR` (else `/etc/ssl/certs` and
+//! `/etc/pki/tls/certs`).
+//!
+//! **API versions.** Negotiated on the first call: the engine's newest, up to
+//! [`MAX_API_VERSION`](ops::engine::MAX_API_VERSION). An engine newer than that may have dropped
+//! it (Docker 29 refuses clients before 1.44), so it is also asked for its oldest version
+//! (`/version`), which the client speaks when it is newer. `DOCKER_API_VERSION` pins a version;
+//! one older than [`MIN_API_VERSION`](ops::engine::MIN_API_VERSION) is an error.
+//!
+//! **Differences from the docker CLI.** It knows neither `CONTAINER_HOST` nor Podman's sockets
+//! (steps 3 and 4); it trusts a context's CA alone, where this client adds it to the system's
+//! roots (as both do for `DOCKER_CERT_PATH`); it does not ask a newer engine for its oldest
+//! version; it has `--context` and `--host` flags, for which there are
+//! [`DockerConfig::from_context`] and a [`DockerConfig`] filled by hand.
 //!
 //! # Features
 //!

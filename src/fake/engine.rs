@@ -30,10 +30,14 @@
 //! | [`Route::Commit`] | `POST /commit?container=&repo=&tag=` |
 //!
 //! Paths may carry a version prefix (`/v1.41/...`) or not; a version above 1.41 gets the
-//! daemon's `400 client version ... is too new`. Any other path gets
+//! daemon's `400 client version ... is too new`, one below 1.12 its `400 client version ... is
+//! too old`. [`api_version`](FakeEngine::api_version) and
+//! [`min_api_version`](FakeEngine::min_api_version) move those bounds, to play a newer engine
+//! (Docker 29 speaks 1.52 and refuses anything before 1.44). Any other path gets
 //! `404 {"message":"page not found"}`.
 //!
-//! On the wire it behaves like the daemon's Go server: every reply carries `Api-Version: 1.41`,
+//! On the wire it behaves like the daemon's Go server: every reply carries `Api-Version: 1.41`
+//! (or the version given to [`api_version`](FakeEngine::api_version)),
 //! `Ostype: linux`, `Docker-Experimental: false` and `Server: Docker/20.10.24 (linux)`; errors
 //! are `{"message":"..."}` with `Content-Type: application/json`; a body of at most 2048 bytes
 //! goes out with `Content-Length` and a longer one chunked (Go's buffering rule); pull and
@@ -493,6 +497,57 @@ impl FakeEngine {
         self
     }
 
+    /// The newest API version the daemon speaks (default `1.41`, Docker 20.10's): the
+    /// `Api-Version` header of every reply and `/version`'s `ApiVersion`. A request whose
+    /// prefix is newer gets the daemon's `400 client version 1.52 is too new. Maximum supported
+    /// API version is 1.41`.
+    ///
+    /// A version that is not `<major>.<minor>`, or older than the
+    /// [`min_api_version`](Self::min_api_version), makes serving fail.
+    pub fn api_version(mut self, version: &str) -> Self {
+        if valid_version(version) {
+            self.state.versions.max = version.to_string();
+        } else {
+            self.errors.push(format!("invalid API version {version:?}"));
+        }
+        self
+    }
+
+    /// The oldest API version the daemon accepts (default `1.12`): `/version`'s
+    /// `MinAPIVersion`. A request whose prefix is older gets the daemon's `400 client version
+    /// 1.41 is too old. Minimum supported API version is 1.44, please upgrade your client to a
+    /// newer version`, as Docker 29 answers. The newest version is raised to it if it is older.
+    ///
+    /// ```
+    /// use s2i_docker::fake::engine::FakeEngine;
+    ///
+    /// // Docker 29: API 1.44 to 1.52.
+    /// let fake = FakeEngine::new().min_api_version("1.44").api_version("1.52").serve_in_memory()?;
+    /// let docker = fake.client()?;
+    /// let refused = docker.with_api_version("1.41")?;
+    /// let e = s2i_docker::ops::system::version(&refused).unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "Error response from daemon: client version 1.41 is too old. Minimum supported API \
+    ///      version is 1.44, please upgrade your client to a newer version"
+    /// );
+    /// // Negotiated, the client speaks a version the engine accepts.
+    /// assert_eq!(s2i_docker::ops::system::version(&docker)?.min_api_version, "1.44");
+    /// assert_eq!(docker.api_version()?, s2i_docker::ops::engine::MAX_API_VERSION);
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
+    pub fn min_api_version(mut self, version: &str) -> Self {
+        if valid_version(version) {
+            self.state.versions.min = version.to_string();
+            if version_key(&self.state.versions.max) < version_key(version) {
+                self.state.versions.max = version.to_string();
+            }
+        } else {
+            self.errors.push(format!("invalid API version {version:?}"));
+        }
+        self
+    }
+
     /// Requests that no route matches fail the test: [`RunningFake::requests`] and dropping
     /// the fake panic when there were any. (They are always recorded and answered `404`.)
     pub fn strict(mut self) -> Self {
@@ -558,7 +613,14 @@ impl FakeEngine {
         })
     }
 
-    fn into_shared(self) -> Result<Arc<Shared>> {
+    fn into_shared(mut self) -> Result<Arc<Shared>> {
+        let versions = &self.state.versions;
+        if version_key(&versions.max) < version_key(&versions.min) {
+            self.errors.push(format!(
+                "API version {} is older than the minimum API version {}",
+                versions.max, versions.min
+            ));
+        }
         if !self.errors.is_empty() {
             return Err(Error::InvalidInput(format!(
                 "fake engine seed: {}",
@@ -577,6 +639,21 @@ impl FakeEngine {
             name: socket.to_path_buf(),
         })
     }
+}
+
+/// Whether `v` is `<major>.<minor>`.
+fn valid_version(v: &str) -> bool {
+    v.split_once('.').is_some_and(|(a, b)| {
+        [a, b]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// `1.41` → `(1, 41)`, compared numerically.
+fn version_key(v: &str) -> (u32, u32) {
+    let (a, b) = v.split_once('.').unwrap_or((v, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
 }
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);

@@ -32,12 +32,16 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::ops::env::{existing, get_default_docker_config, or_list, DockerConfig};
 use crate::ops::{self, image, system};
 use crate::transport::{
     Body, Cancel, Host, Request, Response, Timeouts, TlsSettings, Transport, Upgrade,
 };
+
+mod versions;
+
+use versions::{check_api_version, may_refuse_max, negotiate, parse_api_version, raise_to_minimum};
 
 /// The inactivity limit of calls to the engine (and of a pull's progress stream).
 pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -49,8 +53,15 @@ pub const DEFAULT_DOCKER_TIMEOUT: Duration = Duration::from_secs(120);
 pub const MAX_API_VERSION: &str = "1.45";
 
 /// The oldest API version this client accepts: `POST /containers/{id}/wait?condition=not-running`
-/// needs 1.30.
+/// needs 1.30. A `DOCKER_API_VERSION` (or [`EngineClient::with_api_version`]) below it is an
+/// error, and so is an engine that speaks only older versions.
 pub const MIN_API_VERSION: &str = "1.30";
+
+/// What a connection error on a Unix socket that this user may not open adds to the text.
+const PERMISSION_HINT: &str = "; add the user to the `docker` group (`sudo usermod -aG docker \
+    $USER`, then log in again), or set DOCKER_HOST to a socket the user may open, such as \
+    rootless Docker's unix://$XDG_RUNTIME_DIR/docker.sock or Podman's \
+    unix://$XDG_RUNTIME_DIR/podman/podman.sock";
 
 /// The default limit of silence in a build's output and a commit's reply (see
 /// [`EngineClient::with_build_timeout`]): 30 minutes.
@@ -72,15 +83,20 @@ pub const DEFAULT_JSON_LIMIT: usize = 16 << 20;
 /// TLS is used when `use_tls` or `tls_verify` is set; the daemon's certificate is verified only
 /// with `tls_verify`. Each of the CA, certificate and key files is used only if it exists.
 /// `DOCKER_API_VERSION` (e.g. `1.41` or `v1.41`) pins the API version; otherwise it is
-/// negotiated with the engine on the first call (`GET /_ping`), capped at [`MAX_API_VERSION`].
+/// negotiated with the engine on the first call (see [`EngineClient::api_version`]).
 ///
 /// No connection is made here.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for an endpoint that is not `unix://...` or `tcp://...` or an
-/// invalid `DOCKER_API_VERSION`; TLS setup errors (unreadable or invalid certificate files, or
-/// TLS asked for without the `tls` feature).
+/// [`Error::InvalidInput`] for a configuration whose [`error`](DockerConfig::error) is set (the
+/// environment named an engine that cannot be used, e.g. a docker context that does not
+/// exist), an endpoint that is not `unix://...` or `tcp://...`, or a `DOCKER_API_VERSION` that
+/// is invalid or older than [`MIN_API_VERSION`]; TLS setup errors (unreadable or invalid
+/// certificate files, or TLS asked for without the `tls` feature).
 pub fn new_engine_api_client(config: &DockerConfig) -> Result<EngineClient> {
+    if let Some(why) = &config.error {
+        return Err(Error::InvalidInput(why.clone()));
+    }
     let tls = (config.use_tls || config.tls_verify).then(|| TlsSettings {
         ca_file: existing(&config.ca_file),
         cert_file: existing(&config.cert_file),
@@ -90,7 +106,11 @@ pub fn new_engine_api_client(config: &DockerConfig) -> Result<EngineClient> {
     let host = Host::parse(&config.endpoint, tls.is_some())?;
     let transport = Transport::new(host, tls)?;
     let pinned = match std::env::var("DOCKER_API_VERSION") {
-        Ok(v) if !v.is_empty() => Some(parse_api_version(&v)?),
+        Ok(v) if !v.is_empty() => Some(check_api_version(&v).map_err(|e| {
+            Error::InvalidInput(format!(
+                "DOCKER_API_VERSION: {e}; unset it to negotiate the version with the engine"
+            ))
+        })?),
         _ => None,
     };
     // The list belongs to the endpoint the search fell back to (its first entry), not to
@@ -111,45 +131,6 @@ pub fn new_engine_api_client(config: &DockerConfig) -> Result<EngineClient> {
         long: LongCalls::default(),
         json_limit: DEFAULT_JSON_LIMIT,
         cancel: None,
-    })
-}
-
-/// Checks a `<major>.<minor>` version, dropping a leading `v`.
-fn parse_api_version(v: &str) -> Result<Arc<str>> {
-    let trimmed = v.strip_prefix('v').unwrap_or(v);
-    if version_tuple(trimmed).is_none() {
-        return Err(Error::InvalidInput(format!(
-            "invalid API version {v:?}: it must look like <major>.<minor>, e.g. 1.41"
-        )));
-    }
-    Ok(Arc::from(trimmed))
-}
-
-fn version_tuple(v: &str) -> Option<(u32, u32)> {
-    let (major, minor) = v.split_once('.')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(major) || !digits(minor) {
-        return None;
-    }
-    Some((major.parse().ok()?, minor.parse().ok()?))
-}
-
-/// The version to speak with a server that offers `server`: the lower of it and the maximum.
-fn negotiate(server: &str, host: &str) -> Result<Arc<str>> {
-    let Some(offered) = version_tuple(server) else {
-        return Ok(Arc::from(MAX_API_VERSION));
-    };
-    let min = version_tuple(MIN_API_VERSION).unwrap_or_default();
-    if offered < min {
-        return Err(Error::Unsupported(format!(
-            "the engine at {host} speaks API version {server}, older than {MIN_API_VERSION}, the oldest this client supports"
-        )));
-    }
-    let max = version_tuple(MAX_API_VERSION).unwrap_or_default();
-    Ok(if offered < max {
-        Arc::from(server)
-    } else {
-        Arc::from(MAX_API_VERSION)
     })
 }
 
@@ -408,7 +389,8 @@ impl EngineClient {
     /// A clone that speaks API version `version` (`1.41` or `v1.41`) without negotiating.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the version is not `<major>.<minor>`.
+    /// [`Error::InvalidInput`] when the version is not `<major>.<minor>` or is older than
+    /// [`MIN_API_VERSION`].
     pub fn with_api_version(&self, version: &str) -> Result<EngineClient> {
         Ok(EngineClient {
             pinned: Some(parse_api_version(version)?),
@@ -461,6 +443,16 @@ impl EngineClient {
 
     /// The API version in use, negotiating it first if no call has done so yet.
     ///
+    /// The negotiation, once per client (shared by its clones), as the docker CLI's: `GET
+    /// /_ping` tells the newest version the engine speaks (`Api-Version`), and the client
+    /// speaks the older of that and [`MAX_API_VERSION`] (an engine that does not tell gets
+    /// [`MAX_API_VERSION`]). One step more than the CLI: an engine newer than
+    /// [`MAX_API_VERSION`] may have dropped it (Docker 29 refuses versions before 1.44 with
+    /// `client version 1.41 is too old`), so the client also asks its `/version` for
+    /// `MinAPIVersion` and, when that is newer, speaks the engine's oldest version (logging a
+    /// warning) rather than one the engine refuses. A version pinned by `DOCKER_API_VERSION` or
+    /// [`with_api_version`](EngineClient::with_api_version) is used as it is.
+    ///
     /// # Errors
     /// The ping's errors when negotiating (the engine is unreachable, ...), and
     /// [`Error::Unsupported`] for an engine older than [`MIN_API_VERSION`].
@@ -497,8 +489,37 @@ impl EngineClient {
         }
         self.note_server(response.header("Server").unwrap_or_default());
         let _ = response.read_to_vec(1 << 10);
-        let agreed = negotiate(&server, &self.host().to_string())?;
+        let host = self.host().to_string();
+        let mut agreed = negotiate(&server, &host)?;
+        if may_refuse_max(&server) {
+            if let Some(minimum) = self.minimum_version(&server) {
+                agreed = raise_to_minimum(agreed, &minimum, &server, &host);
+            }
+        }
         Ok(self.shared.negotiated.get_or_init(|| agreed).clone())
+    }
+
+    /// The oldest API version the engine accepts (`MinAPIVersion` of `/version`, asked in the
+    /// version the engine offers, which it surely speaks); `None` when it does not tell.
+    fn minimum_version(&self, server: &str) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Versions {
+            #[serde(rename = "MinAPIVersion", default)]
+            min_api_version: String,
+        }
+        let response = self
+            .send_raw(Request {
+                method: "GET",
+                target: format!("/v{server}/version"),
+                headers: Vec::new(),
+                body: Body::Empty,
+                timeouts: self.timeouts(Limits::Short),
+            })
+            .ok()?;
+        let ok = response.status < 400;
+        let body = response.read_to_vec(64 << 10).ok()?;
+        let versions: Versions = serde_json::from_slice(&body).ok().filter(|_| ok)?;
+        Some(versions.min_api_version).filter(|v| !v.is_empty())
     }
 
     fn timeouts(&self, limits: Limits) -> Timeouts {
@@ -528,9 +549,10 @@ impl EngineClient {
             .map_err(|e| self.name_tried(e))
     }
 
-    /// A connection error names every socket looked at when none answered.
+    /// A connection error names every socket looked at when none answered, and says how to
+    /// get the permission to open a Unix socket.
     fn name_tried(&self, e: Error) -> Error {
-        match (e, &self.shared.tried) {
+        let e = match (e, &self.shared.tried) {
             (
                 Error::Connect {
                     failure, source, ..
@@ -542,7 +564,8 @@ impl EngineClient {
                 source,
             },
             (e, _) => e,
-        }
+        };
+        with_permission_hint(e)
     }
 
     /// Sends `method` to `/v<version><endpoint>` (the endpoint carries its query) and returns a
@@ -622,6 +645,24 @@ impl EngineClient {
     }
 }
 
+/// Adds the usual fixes to a permission error on a Unix socket: the text then reads
+/// `permission denied while trying to connect to the docker API at unix:///...; add the user
+/// to the docker group ...`.
+fn with_permission_hint(e: Error) -> Error {
+    match e {
+        Error::Connect {
+            host,
+            failure: ConnectFailure::PermissionDenied,
+            source,
+        } if host.starts_with("unix://") && !host.ends_with(PERMISSION_HINT) => Error::Connect {
+            host: format!("{host}{PERMISSION_HINT}"),
+            failure: ConnectFailure::PermissionDenied,
+            source,
+        },
+        e => e,
+    }
+}
+
 // Registry operations the S2I flows do not use (so not part of the `Client` trait): tagging an
 // image for a registry and pushing it there.
 impl EngineClient {
@@ -683,6 +724,7 @@ mod tests {
     //! The client core against a scripted engine.
     use super::*;
     use crate::fake::testing::http::{json, serve, serve_with, Server};
+    use crate::fake::testing::wire::TempDir;
 
     mod cases;
 }

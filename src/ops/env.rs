@@ -1,17 +1,49 @@
-//! Where the engine is, as the docker CLI's environment says: [`DockerConfig`] and
-//! [`get_default_docker_config`] (`DOCKER_HOST`, `CONTAINER_HOST`, `DOCKER_CERT_PATH`,
-//! `DOCKER_TLS_VERIFY`, `DOCKER_TLS`, the sockets of Docker and Podman), and the docker CLI's
-//! configuration directory ([`dir`]).
+//! Where the engine is, found the way the docker CLI finds it: [`DockerConfig`] and
+//! [`get_default_docker_config`] (`DOCKER_HOST`, docker contexts, `CONTAINER_HOST`,
+//! `DOCKER_CERT_PATH`, `DOCKER_TLS_VERIFY`, `DOCKER_TLS`, the sockets of Docker and Podman), and
+//! the docker CLI's configuration directory ([`dir`]).
 //!
-//! Uses nothing else of the crate: it reads variables and probes sockets;
-//! [`new_engine_api_client`](super::engine::new_engine_api_client) turns the result into a client.
+//! # How the engine is chosen
+//!
+//! 1. `DOCKER_HOST`, when set: that engine, with TLS from `DOCKER_TLS_VERIFY`, `DOCKER_TLS` and
+//!    the certificates in `DOCKER_CERT_PATH` (else in [`dir()`]).
+//! 2. Else the docker context that `DOCKER_CONTEXT` names, else the `currentContext` of
+//!    `config.json` in [`dir()`] (what `docker context use NAME` writes): the context's
+//!    `Endpoints.docker.Host`, and TLS when it has certificates or `SkipTLSVerify` (see
+//!    [`context`]). A context that does not exist is an error naming it and the file looked
+//!    for, never a quiet fall back to another engine. The context `default` means no context.
+//! 3. Else (the `default` context) `CONTAINER_HOST`, Podman's variable, passed on as it is
+//!    (an `ssh://` URL included: the host parser decides what it accepts).
+//! 4. Else the first of [`DEFAULT_HOST`], `$XDG_RUNTIME_DIR/podman/podman.sock` and
+//!    [`PODMAN_SYSTEM_HOST`] whose socket exists. Only a socket that does not exist is passed
+//!    over: one that refuses the connection, or that this user may not open, is the engine,
+//!    and its error says so (a permission error with the usual fixes: the `docker` group, a
+//!    rootless engine's socket). When none exists, [`DEFAULT_HOST`], and the connection error
+//!    names every socket looked at.
+//!
+//! Differences from the docker CLI: steps 3 and 4 (the CLI knows neither Podman's variable nor
+//! its sockets); a context's CA is added to the system's roots, as `DOCKER_CERT_PATH`'s is (the
+//! CLI trusts a context's CA alone); there is no `--context` or `--host` flag (use
+//! [`DockerConfig::from_context`] or fill a [`DockerConfig`] by hand).
+//!
+//! Uses nothing else of the crate but `error`: it reads variables and files and probes
+//! sockets; [`new_engine_api_client`](super::engine::new_engine_api_client) turns the result
+//! into a client.
 
 use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+
+pub mod context;
+mod sha256;
+
+use context::Context;
 
 /// How to reach the engine (the reference's `api.DockerConfig`).
 ///
 /// [`get_default_docker_config`] fills it from the docker CLI's
-/// environment variables; [`new_engine_api_client`](crate::new_engine_api_client) connects with it.
+/// environment variables and contexts; [`new_engine_api_client`](crate::new_engine_api_client)
+/// connects with it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DockerConfig {
     /// `unix:///path` or `tcp://host:port[/base-path]`.
@@ -27,56 +59,174 @@ pub struct DockerConfig {
     /// Speak TLS and verify the daemon's certificate (`DOCKER_TLS_VERIFY`).
     pub tls_verify: bool,
     /// The sockets [`get_default_docker_config`] looked at
-    /// when no variable named an engine and none of them answered (`endpoint` is the first);
+    /// when no variable named an engine and none of them existed (`endpoint` is the first);
     /// connection errors name them all. Empty otherwise: leave it empty when filling the rest by
     /// hand.
     pub tried_endpoints: Vec<String>,
+    /// The docker context the endpoint and certificates come from; `None` for the `default`
+    /// context (the variables, or the sockets found).
+    pub context: Option<String>,
+    /// Why the environment names no usable engine (a docker context that does not exist, an
+    /// unreadable `config.json`, ...), set by [`get_default_docker_config`], which cannot fail;
+    /// [`new_engine_api_client`](crate::new_engine_api_client) then fails with this text
+    /// instead of connecting anywhere. `None` otherwise.
+    pub error: Option<String>,
 }
 
-/// Where the engine is when `DOCKER_HOST` says nothing.
+impl DockerConfig {
+    /// As [`get_default_docker_config`], with its error as an error: a docker context that
+    /// does not exist, a `config.json` or `meta.json` that cannot be read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the context, or the file, and
+    /// what to change.
+    ///
+    /// ```
+    /// use s2i_docker::DockerConfig;
+    ///
+    /// let config_dir = std::env::temp_dir().join(format!("s2i-docker-env-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&config_dir)?;
+    /// std::fs::write(config_dir.join("config.json"), r#"{"currentContext":"gone"}"#)?;
+    /// std::env::set_var("DOCKER_CONFIG", &config_dir);
+    /// std::env::remove_var("DOCKER_HOST");
+    /// std::env::remove_var("DOCKER_CONTEXT");
+    ///
+    /// let e = DockerConfig::from_env().unwrap_err().to_string();
+    /// assert!(e.starts_with("docker context \"gone\" not found: "), "{e}");
+    /// // The infallible form carries the error to the client, which refuses to connect.
+    /// let config = s2i_docker::get_default_docker_config();
+    /// assert_eq!(config.error.as_deref(), Some(e.as_str()));
+    /// assert!(s2i_docker::new_engine_api_client(&config).is_err());
+    /// # std::fs::remove_dir_all(&config_dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_env() -> Result<DockerConfig> {
+        config_from(&|name| std::env::var(name).ok(), &home_dir, &|host| {
+            probe(host)
+        })
+    }
+
+    /// The engine of the docker context `name` in [`dir()`], as `docker --context NAME` uses
+    /// it (`default`: as [`from_env`](DockerConfig::from_env) without a context).
+    ///
+    /// # Errors
+    ///
+    /// As [`context::load`]: the context does not exist or its files cannot be read.
+    ///
+    /// ```
+    /// use s2i_docker::ops::env::context::context_dir_name;
+    /// use s2i_docker::DockerConfig;
+    ///
+    /// // What `docker context create remote --docker host=tcp://10.0.0.5:2376,ca=...` writes.
+    /// let config_dir = std::env::temp_dir().join(format!("s2i-docker-named-doc-{}", std::process::id()));
+    /// let hash = context_dir_name("remote");
+    /// let meta = config_dir.join("contexts/meta").join(&hash);
+    /// let tls = config_dir.join("contexts/tls").join(&hash).join("docker");
+    /// std::fs::create_dir_all(&meta)?;
+    /// std::fs::create_dir_all(&tls)?;
+    /// std::fs::write(
+    ///     meta.join("meta.json"),
+    ///     r#"{"Name":"remote","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2376","SkipTLSVerify":false}}}"#,
+    /// )?;
+    /// std::fs::write(tls.join("ca.pem"), "-----BEGIN CERTIFICATE-----\n...")?;
+    /// std::env::set_var("DOCKER_CONFIG", &config_dir);
+    ///
+    /// let remote = DockerConfig::from_context("remote")?;
+    /// assert_eq!(remote.endpoint, "tcp://10.0.0.5:2376");
+    /// assert_eq!(remote.context.as_deref(), Some("remote"));
+    /// assert_eq!(remote.ca_file, tls.join("ca.pem"));
+    /// assert!(remote.tls_verify);
+    /// assert!(DockerConfig::from_context("nope").is_err());
+    /// # std::fs::remove_dir_all(&config_dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_context(name: &str) -> Result<DockerConfig> {
+        let env = |name: &str| std::env::var(name).ok();
+        if name == context::DEFAULT_CONTEXT {
+            return default_context(&env, &home_dir, &|host| probe(host));
+        }
+        let ctx = context::load(&dir(), name)?;
+        Ok(from_context(ctx))
+    }
+}
+
+/// Where the engine is when nothing says otherwise.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The socket of a rootful Podman service (looked for after [`DEFAULT_HOST`] and the rootless
 /// one, `$XDG_RUNTIME_DIR/podman/podman.sock`).
 pub const PODMAN_SYSTEM_HOST: &str = "unix:///run/podman/podman.sock";
 
-/// Reads `DOCKER_HOST`, `DOCKER_CERT_PATH`, `DOCKER_TLS_VERIFY` and `DOCKER_TLS` as the reference
-/// does, and looks for Podman when no variable names an engine.
+/// Finds the engine as the docker CLI does (see the [module documentation](self) for the
+/// order), and looks for Podman when nothing names an engine.
 ///
-/// - `endpoint`: `DOCKER_HOST`; else `CONTAINER_HOST` when it is a `unix://` or `tcp://` URL
-///   (Podman's variable); else the first of [`DEFAULT_HOST`],
-///   `$XDG_RUNTIME_DIR/podman/podman.sock` and [`PODMAN_SYSTEM_HOST`] that accepts a connection
-///   (nothing is sent); else [`DEFAULT_HOST`], with all of them in `tried_endpoints` so that
-///   connection errors name them.
-/// - certificates: `cert.pem`, `key.pem` and `ca.pem` in `DOCKER_CERT_PATH`, else in
-///   [`dir()`] (`DOCKER_CONFIG` or `~/.docker`).
+/// - `endpoint`: `DOCKER_HOST`; else the docker context selected by `DOCKER_CONTEXT` or
+///   `config.json`'s `currentContext`; else `CONTAINER_HOST` (Podman's variable); else the
+///   first of [`DEFAULT_HOST`], `$XDG_RUNTIME_DIR/podman/podman.sock` and
+///   [`PODMAN_SYSTEM_HOST`] whose socket exists (nothing is sent); else [`DEFAULT_HOST`], with
+///   all of them in `tried_endpoints` so that connection errors name them.
+/// - certificates: `cert.pem`, `key.pem` and `ca.pem` in the context's TLS directory; without a
+///   context in `DOCKER_CERT_PATH`, else in [`dir()`] (`DOCKER_CONFIG` or `~/.docker`).
 /// - `tls_verify` / `use_tls`: true when `DOCKER_TLS_VERIFY` / `DOCKER_TLS` is set to anything
-///   non-empty, even `0` or `false` (as the docker CLI reads them).
+///   non-empty, even `0` or `false` (as the docker CLI reads them); for a context, TLS when it
+///   has certificates or `SkipTLSVerify`, verified unless `SkipTLSVerify`.
+///
+/// It cannot fail: when the environment names an engine that cannot be used (a context that
+/// does not exist, ...), the result carries the reason in [`DockerConfig::error`] and
+/// [`new_engine_api_client`](crate::new_engine_api_client) fails with it.
+/// [`DockerConfig::from_env`] returns it as an error at once.
 pub fn get_default_docker_config() -> DockerConfig {
-    config_from(
-        &|name| std::env::var(name).ok(),
-        &home_dir,
-        &accepts_connections,
-    )
+    DockerConfig::from_env().unwrap_or_else(|e| DockerConfig {
+        error: Some(e.to_string()),
+        ..Default::default()
+    })
+}
+
+/// What probing a socket found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// It accepted a connection.
+    Answers,
+    /// There is no socket there: look further.
+    Absent,
+    /// It is there but refused (not running, permission denied, ...): this is the engine, and
+    /// its error is the one to show.
+    Fails,
 }
 
 fn config_from(
     env: &dyn Fn(&str) -> Option<String>,
     home: &dyn Fn() -> Option<PathBuf>,
-    answers: &dyn Fn(&str) -> bool,
-) -> DockerConfig {
+    probe: &dyn Fn(&str) -> Probe,
+) -> Result<DockerConfig> {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
-    let named = set("DOCKER_HOST").or_else(|| {
-        set("CONTAINER_HOST").filter(|h| h.starts_with("unix://") || h.starts_with("tcp://"))
-    });
+    if set("DOCKER_HOST").is_none() {
+        let config_dir = dir_from(env, home);
+        if let Some((name, why)) = context::selected(set("DOCKER_CONTEXT"), &config_dir)? {
+            let ctx = context::load_selected(&config_dir, &name, &why)?;
+            return Ok(from_context(ctx));
+        }
+    }
+    default_context(env, home, probe)
+}
+
+/// The `default` context: the variables, else the sockets found.
+fn default_context(
+    env: &dyn Fn(&str) -> Option<String>,
+    home: &dyn Fn() -> Option<PathBuf>,
+    probe: &dyn Fn(&str) -> Probe,
+) -> Result<DockerConfig> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let named = set("DOCKER_HOST").or_else(|| set("CONTAINER_HOST"));
     let (endpoint, tried_endpoints) = match named {
         Some(host) => (host, Vec::new()),
-        None => discover(candidate_hosts(env), answers),
+        None => discover(candidate_hosts(env), probe),
     };
     let cert_path = set("DOCKER_CERT_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| dir_from(env, home));
-    DockerConfig {
+    Ok(DockerConfig {
         endpoint,
         cert_file: cert_path.join("cert.pem"),
         key_file: cert_path.join("key.pem"),
@@ -84,6 +234,29 @@ fn config_from(
         use_tls: set("DOCKER_TLS").is_some(),
         tls_verify: set("DOCKER_TLS_VERIFY").is_some(),
         tried_endpoints,
+        context: None,
+        error: None,
+    })
+}
+
+/// The engine of a docker context: its host, and TLS as the docker CLI sets it up from the
+/// context's files and `SkipTLSVerify`.
+fn from_context(ctx: Context) -> DockerConfig {
+    let endpoint = if ctx.host.is_empty() {
+        DEFAULT_HOST.to_string()
+    } else {
+        ctx.host
+    };
+    DockerConfig {
+        endpoint,
+        cert_file: ctx.tls_dir.join("cert.pem"),
+        key_file: ctx.tls_dir.join("key.pem"),
+        ca_file: ctx.tls_dir.join("ca.pem"),
+        use_tls: ctx.has_tls_data || ctx.skip_tls_verify,
+        tls_verify: ctx.has_tls_data && !ctx.skip_tls_verify,
+        tried_endpoints: Vec::new(),
+        context: Some(ctx.name),
+        error: None,
     }
 }
 
@@ -102,9 +275,10 @@ fn candidate_hosts(env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     hosts
 }
 
-/// The first candidate that answers, with no list; else the first candidate, with all of them.
-fn discover(candidates: Vec<String>, answers: &dyn Fn(&str) -> bool) -> (String, Vec<String>) {
-    if let Some(found) = candidates.iter().find(|h| answers(h)) {
+/// The first candidate whose socket is there (answering or not), with no list; else the first
+/// candidate, with all of them.
+fn discover(candidates: Vec<String>, probe: &dyn Fn(&str) -> Probe) -> (String, Vec<String>) {
+    if let Some(found) = candidates.iter().find(|h| probe(h) != Probe::Absent) {
         return (found.clone(), Vec::new());
     }
     let first = candidates
@@ -114,11 +288,25 @@ fn discover(candidates: Vec<String>, answers: &dyn Fn(&str) -> bool) -> (String,
     (first, candidates)
 }
 
-/// Whether something listens on a `unix://` socket (connects and hangs up; a socket-activated
-/// service is started by it).
-fn accepts_connections(host: &str) -> bool {
-    host.strip_prefix("unix://")
-        .is_some_and(|path| std::os::unix::net::UnixStream::connect(path).is_ok())
+/// Connects to a `unix://` socket and hangs up (a socket-activated service is started by it).
+/// Only "no such file" (or a path through a non-directory) means there is no socket.
+fn probe(host: &str) -> Probe {
+    let Some(path) = host.strip_prefix("unix://") else {
+        return Probe::Absent;
+    };
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Probe::Answers,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
+            Probe::Absent
+        }
+        Err(e) => {
+            log::debug!("{host}: {e}");
+            Probe::Fails
+        }
+    }
 }
 
 /// `a`, `a or b`, `a, b or c`.
@@ -184,195 +372,9 @@ pub(crate) fn existing(path: &Path) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    //! Finding the engine: variables, contexts, sockets.
     use super::*;
-    use crate::error::Error;
-    use crate::ops::engine::new_engine_api_client;
-    use std::collections::HashMap;
+    use crate::fake::testing::wire::TempDir;
 
-    fn config(vars: &[(&str, &str)], home: Option<&str>) -> DockerConfig {
-        config_answered(vars, home, &[])
-    }
-
-    /// The configuration when exactly the sockets `listening` answer.
-    fn config_answered(
-        vars: &[(&str, &str)],
-        home: Option<&str>,
-        listening: &[&str],
-    ) -> DockerConfig {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let home = home.map(PathBuf::from);
-        config_from(&|name| vars.get(name).cloned(), &|| home.clone(), &|host| {
-            listening.contains(&host)
-        })
-    }
-
-    #[test]
-    fn looks_for_podman_when_no_variable_names_an_engine() {
-        let rootless = "unix:///run/user/1000/podman/podman.sock";
-        let xdg = [("XDG_RUNTIME_DIR", "/run/user/1000")];
-        // Docker answers: Docker, even with Podman around.
-        let c = config_answered(&xdg, None, &[DEFAULT_HOST, rootless, PODMAN_SYSTEM_HOST]);
-        assert_eq!(c.endpoint, DEFAULT_HOST);
-        assert!(c.tried_endpoints.is_empty());
-        // Rootless Podman before rootful Podman.
-        let c = config_answered(&xdg, None, &[rootless, PODMAN_SYSTEM_HOST]);
-        assert_eq!(c.endpoint, rootless);
-        assert!(c.tried_endpoints.is_empty());
-        let c = config_answered(&xdg, None, &[PODMAN_SYSTEM_HOST]);
-        assert_eq!(c.endpoint, PODMAN_SYSTEM_HOST);
-        // Without XDG_RUNTIME_DIR (or a relative one) there is no rootless socket to look at.
-        let c = config_answered(&[], None, &[rootless, PODMAN_SYSTEM_HOST]);
-        assert_eq!(c.endpoint, PODMAN_SYSTEM_HOST);
-        let c = config_answered(&[("XDG_RUNTIME_DIR", "run")], None, &[]);
-        assert_eq!(c.tried_endpoints, [DEFAULT_HOST, PODMAN_SYSTEM_HOST]);
-        // Nothing answers: Docker's socket, and the list for the connection error.
-        let c = config_answered(&[("XDG_RUNTIME_DIR", "/run/user/1000/")], None, &[]);
-        assert_eq!(c.endpoint, DEFAULT_HOST);
-        assert_eq!(
-            c.tried_endpoints,
-            [DEFAULT_HOST, rootless, PODMAN_SYSTEM_HOST]
-        );
-        // Root's runtime directory is /run: the rootful socket is listed once.
-        let c = config_answered(&[("XDG_RUNTIME_DIR", "/run")], None, &[]);
-        assert_eq!(c.tried_endpoints, [DEFAULT_HOST, PODMAN_SYSTEM_HOST]);
-        // A variable that names an engine is used as it is: nothing is looked at.
-        for vars in [
-            [("DOCKER_HOST", "tcp://10.0.0.1:2375")],
-            [("CONTAINER_HOST", "unix:///somewhere/podman.sock")],
-        ] {
-            let c = config_from(
-                &|name| {
-                    vars.iter()
-                        .find(|(k, _)| *k == name)
-                        .map(|(_, v)| v.to_string())
-                },
-                &|| None,
-                &|host| panic!("{host} looked at"),
-            );
-            assert!(c.tried_endpoints.is_empty());
-            assert_eq!(c.endpoint, vars[0].1);
-        }
-    }
-
-    #[test]
-    fn connection_errors_name_the_sockets_tried() {
-        assert_eq!(or_list(&[]), "");
-        assert_eq!(or_list(&["a".into()]), "a");
-        assert_eq!(or_list(&["a".into(), "b".into()]), "a or b");
-        assert_eq!(or_list(&["a".into(), "b".into(), "c".into()]), "a, b or c");
-
-        let dir = std::env::temp_dir().join(format!("s2i-docker-discovery-{}", std::process::id()));
-        let hosts: Vec<String> = ["docker.sock", "podman/podman.sock", "podman.sock"]
-            .iter()
-            .map(|f| format!("unix://{}/{f}", dir.display()))
-            .collect();
-        let (endpoint, tried) = discover(hosts.clone(), &accepts_connections);
-        assert_eq!(endpoint, hosts[0]);
-        let config = DockerConfig {
-            endpoint,
-            tried_endpoints: tried,
-            ..Default::default()
-        };
-        let docker = new_engine_api_client(&config).unwrap();
-        let e = crate::ops::system::ping(&docker).unwrap_err();
-        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
-        let text = e.to_string();
-        assert!(
-            text.starts_with(&format!(
-                "failed to connect to the docker API at {}, {} or {}; check if the path is correct",
-                hosts[0], hosts[1], hosts[2]
-            )),
-            "{text}"
-        );
-        // An endpoint set by hand is named alone.
-        let named = DockerConfig {
-            endpoint: hosts[1].clone(),
-            tried_endpoints: hosts.clone(),
-            ..Default::default()
-        };
-        let e = crate::ops::system::ping(&new_engine_api_client(&named).unwrap()).unwrap_err();
-        assert!(!e.to_string().contains(&hosts[0]), "{e}");
-
-        // A socket that accepts connections is found.
-        std::fs::create_dir_all(dir.join("podman")).unwrap();
-        let path = dir.join("podman/podman.sock");
-        let _ = std::fs::remove_file(&path);
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        assert_eq!(
-            discover(hosts.clone(), &accepts_connections),
-            (hosts[1].clone(), vec![])
-        );
-        drop(listener);
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(!accepts_connections("tcp://127.0.0.1:1"));
-    }
-
-    #[test]
-    fn default_config_from_environment() {
-        let c = config(&[], Some("/home/u"));
-        assert_eq!(c.endpoint, DEFAULT_HOST);
-        assert_eq!(c.ca_file, PathBuf::from("/home/u/.docker/ca.pem"));
-        assert_eq!(c.cert_file, PathBuf::from("/home/u/.docker/cert.pem"));
-        assert_eq!(c.key_file, PathBuf::from("/home/u/.docker/key.pem"));
-        assert!(!c.use_tls && !c.tls_verify);
-
-        let c = config(
-            &[
-                ("DOCKER_HOST", "tcp://10.0.0.1:2376"),
-                ("CONTAINER_HOST", "unix:///run/podman.sock"),
-                ("DOCKER_CERT_PATH", "/certs"),
-                ("DOCKER_TLS_VERIFY", "0"),
-                ("DOCKER_CONFIG", "/cfg"),
-            ],
-            Some("/home/u"),
-        );
-        assert_eq!(c.endpoint, "tcp://10.0.0.1:2376");
-        assert_eq!(c.key_file, PathBuf::from("/certs/key.pem"));
-        // Any non-empty value turns verification on, "0" included (as the docker CLI does).
-        assert!(c.tls_verify && !c.use_tls);
-
-        let c = config(
-            &[
-                ("CONTAINER_HOST", "unix:///run/podman.sock"),
-                ("DOCKER_CONFIG", "/cfg"),
-                ("DOCKER_TLS", "1"),
-                ("DOCKER_TLS_VERIFY", ""),
-            ],
-            None,
-        );
-        assert_eq!(c.endpoint, "unix:///run/podman.sock");
-        assert_eq!(c.ca_file, PathBuf::from("/cfg/ca.pem"));
-        assert!(c.use_tls && !c.tls_verify);
-
-        // Podman's ssh:// hosts are not for this client.
-        let c = config(
-            &[("CONTAINER_HOST", "ssh://core@host/run/podman.sock")],
-            None,
-        );
-        assert_eq!(c.endpoint, DEFAULT_HOST);
-        assert_eq!(c.ca_file, PathBuf::from(".docker/ca.pem"));
-    }
-
-    #[test]
-    fn home_from_passwd() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
-                      daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
-                      broken\n\
-                      u:x:1000:1000:U,,,:/home/u:/bin/sh\n";
-        assert_eq!(passwd_home(passwd, "0"), Some(PathBuf::from("/root")));
-        assert_eq!(passwd_home(passwd, "1000"), Some(PathBuf::from("/home/u")));
-        assert_eq!(passwd_home(passwd, "42"), None);
-        assert!(dir().ends_with(".docker") || std::env::var_os("DOCKER_CONFIG").is_some());
-    }
-
-    #[test]
-    fn tls_files_are_used_only_when_present() {
-        let dir = std::env::temp_dir();
-        assert_eq!(existing(Path::new("")), None);
-        assert_eq!(existing(&dir.join("no-such-file-s2i-docker.pem")), None);
-        assert_eq!(existing(&dir), Some(dir.clone()));
-    }
+    mod cases;
 }

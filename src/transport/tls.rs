@@ -1,7 +1,8 @@
 //! TLS to a `tcp://` engine with rustls (ring provider): the client configuration, built once
 //! per transport from [`TlsSettings`] (the CA file added to the system's roots, the client key
 //! pair, or no verification when `DOCKER_TLS_VERIFY` is unset), and the handshake on a new
-//! socket. The stream that follows is in [`stream`].
+//! socket. The stream that follows is in [`stream`]; the system's roots, found as Go finds
+//! them (`SSL_CERT_FILE`, `SSL_CERT_DIR`, each distribution's bundle), in [`roots`].
 //!
 //! Error texts follow the docker CLI's (`could not load X509 key pair: ...`), so the same
 //! misconfiguration reads the same.
@@ -28,12 +29,10 @@ use super::host::Host;
 use super::TlsSettings;
 use crate::error::{Error, Result};
 
+mod roots;
 mod stream;
 
 pub(crate) use stream::{TlsReader, TlsStream, TlsWriter};
-
-/// The system's CA bundle (Debian, Ubuntu, Alpine, Arch; Fedora links it too).
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// A client configuration and the name to verify, built once per transport.
 pub(crate) struct Connector {
@@ -57,7 +56,8 @@ impl Connector {
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error(e.to_string()))?;
         let builder = if settings.verify {
-            builder.with_root_certificates(root_store(settings.ca_file.as_deref())?)
+            builder
+                .with_root_certificates(root_store(settings.ca_file.as_deref(), &roots::system())?)
         } else {
             builder
                 .dangerous()
@@ -126,13 +126,10 @@ impl Connector {
 }
 
 /// The system roots plus the CA file.
-fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore> {
+fn root_store(ca_file: Option<&Path>, system: &[CertificateDer<'static>]) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
-    if let Ok(pem) = read_pem_file(Path::new(SYSTEM_CA_BUNDLE)) {
-        let (added, ignored) =
-            roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).flatten());
-        log::trace!("system CA bundle: {added} certificates ({ignored} unusable)");
-    }
+    let (added, ignored) = roots.add_parsable_certificates(system.iter().cloned());
+    log::trace!("system roots: {added} certificates ({ignored} unusable)");
     if let Some(file) = ca_file {
         let pem = read_pem_file(file).map_err(|e| {
             tls_error(format!(
@@ -489,6 +486,25 @@ mod tests {
             Some(settings(d, Some("missing.pem"), None, true))
         )
         .is_ok());
+    }
+
+    #[test]
+    fn system_roots_and_the_ca_file_are_trusted_together() {
+        if !tools_present() {
+            return;
+        }
+        let dir = TempDir::new();
+        let d = dir.path();
+        make_certs(d).expect("certificates");
+        let found = roots::load(&roots::Sources {
+            files: vec![d.join("ca.pem")],
+            dirs: vec![],
+        });
+        assert_eq!(found.certs.len(), 1);
+        assert_eq!(root_store(None, &found.certs).unwrap().len(), 1);
+        let both = root_store(Some(&d.join("other-ca.pem")), &found.certs).unwrap();
+        assert_eq!(both.len(), 2);
+        assert_eq!(root_store(Some(&d.join("ca.pem")), &[]).unwrap().len(), 1);
     }
 
     #[test]

@@ -305,6 +305,9 @@ pub(crate) struct Reply {
     pub(crate) body: Body,
     /// Whether the daemon's middleware headers go out (not on the router's own 404).
     pub(crate) daemon_headers: bool,
+    /// The `Api-Version` among them: the engine's, set by the router; the default one until
+    /// then.
+    pub(crate) api_version: Option<String>,
 }
 
 impl Reply {
@@ -314,6 +317,7 @@ impl Reply {
             headers: Vec::new(),
             body,
             daemon_headers: true,
+            api_version: None,
         }
     }
 
@@ -406,8 +410,11 @@ impl Write for Wire<'_> {
 }
 
 /// The daemon's middleware headers, sorted the way Go writes them.
-pub(crate) fn daemon_headers(out: &mut Vec<(&'static str, String)>) {
-    out.push(("Api-Version", API_VERSION.to_string()));
+pub(crate) fn daemon_headers(out: &mut Vec<(&'static str, String)>, api_version: Option<&str>) {
+    out.push((
+        "Api-Version",
+        api_version.unwrap_or(API_VERSION).to_string(),
+    ));
     out.push(("Docker-Experimental", "false".to_string()));
     out.push(("Ostype", "linux".to_string()));
     out.push(("Server", format!("Docker/{DOCKER_VERSION} (linux)")));
@@ -417,7 +424,7 @@ pub(crate) fn daemon_headers(out: &mut Vec<(&'static str, String)>) {
 pub(crate) fn head_bytes(reply: &Reply, close: bool, chunked: bool) -> Vec<u8> {
     let mut headers = reply.headers.clone();
     if reply.daemon_headers {
-        daemon_headers(&mut headers);
+        daemon_headers(&mut headers, reply.api_version.as_deref());
     }
     headers.sort_by(|a, b| a.0.cmp(b.0));
     let (secs, _) = clock::now();
@@ -466,6 +473,7 @@ pub(crate) fn write_reply(
         // Nothing to cut in a 204: send a 200 with a body, and cut that.
         let mut r = Reply::error(200, "fake engine: truncated");
         r.daemon_headers = reply.daemon_headers;
+        r.api_version = reply.api_version.clone();
         return write_reply(wire, &r, head_only, close, damage);
     }
     let mut out = head_bytes(reply, close, chunked);

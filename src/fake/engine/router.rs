@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::build::error_line;
 use super::http::{percent_decode, Damage, Reply, Request, MALFORMED_HEAD};
-use super::state::{parse_reference, Shared, State, API_VERSION, MIN_API_VERSION};
+use super::state::{parse_reference, ApiVersions, Shared, State};
 use super::{Fault, RecordedRequest, Route, MAX_RECORDED_BODY};
 
 mod archive;
@@ -145,12 +145,27 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Outcome {
     let (version, segs) = split_path(req);
     let q = Query(req.query());
     let seq = record(shared, req, &segs, version.clone(), &q.0);
-    if let Some(refused) = version.as_deref().and_then(refuse_version) {
-        return Outcome::from(refused);
+    let versions = shared.lock().versions.clone();
+    let mut outcome = match version
+        .as_deref()
+        .and_then(|v| refuse_version(v, &versions))
+    {
+        Some(refused) => Outcome::from(refused),
+        None => {
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let cx = Cx {
+                shared,
+                seq,
+                q: &q,
+                versions: &versions,
+            };
+            dispatch(&cx, req, &s)
+        }
+    };
+    if let Action::Reply(reply) = &mut outcome.action {
+        reply.api_version = Some(versions.max);
     }
-    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let cx = Cx { shared, seq, q: &q };
-    dispatch(&cx, req, &s)
+    outcome
 }
 
 /// The table: which handler answers (method, path segments without the version prefix).
@@ -159,7 +174,7 @@ fn dispatch(cx: &Cx<'_>, req: &Request, s: &[&str]) -> Outcome {
     let head = req.method == "HEAD";
     match (req.method.as_str(), s) {
         ("GET" | "HEAD", ["_ping"]) => cx.on(Route::Ping, || system::ping(head)),
-        ("GET", ["version"]) => cx.on(Route::Version, system::version),
+        ("GET", ["version"]) => cx.on(Route::Version, || system::version(cx.versions)),
         ("GET", ["images", name @ .., "json"]) if !name.is_empty() => cx
             .on(Route::ImageInspect, || {
                 images::inspect(shared, &name.join("/"))
@@ -226,22 +241,21 @@ fn split_path(req: &Request) -> (Option<String>, Vec<String>) {
 }
 
 /// The daemon's `400` for a version it does not speak; `None` for one it does.
-fn refuse_version(v: &str) -> Option<Reply> {
+fn refuse_version(v: &str, versions: &ApiVersions) -> Option<Reply> {
     let n = version_number(v);
-    if n > version_number(API_VERSION) {
+    let ApiVersions { max, min } = versions;
+    if n > version_number(max) {
         return Some(Reply::error(
             400,
-            &format!(
-                "client version {v} is too new. Maximum supported API version is {API_VERSION}"
-            ),
+            &format!("client version {v} is too new. Maximum supported API version is {max}"),
         ));
     }
-    if n < version_number(MIN_API_VERSION) {
+    if n < version_number(min) {
         return Some(Reply::error(
             400,
             &format!(
-                "client version {v} is too old. Minimum supported API version is \
-                 {MIN_API_VERSION}, please upgrade your client to a newer version"
+                "client version {v} is too old. Minimum supported API version is {min}, please \
+                 upgrade your client to a newer version"
             ),
         ));
     }
@@ -284,11 +298,13 @@ fn take_fault(st: &mut State, route: Route) -> Option<Fault> {
     Some(fault)
 }
 
-/// What a matched route needs to run: the state, the request's record, its query.
+/// What a matched route needs to run: the state, the request's record, its query, the API
+/// versions the daemon speaks.
 struct Cx<'a> {
     shared: &'a Shared,
     seq: u64,
     q: &'a Query,
+    versions: &'a ApiVersions,
 }
 
 impl Cx<'_> {

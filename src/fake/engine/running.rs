@@ -61,9 +61,9 @@ impl RunningFake {
 
     /// A client of this fake: [`new_engine_api_client`](crate::new_engine_api_client) with
     /// [`host`](Self::host) as the endpoint, or, in memory, a client over
-    /// [`transport`](Self::transport). It negotiates API 1.41 with its first request (unless
-    /// `DOCKER_API_VERSION` pins another version, which the fake may refuse as the daemon
-    /// would).
+    /// [`transport`](Self::transport). It negotiates the API version with its first request
+    /// (1.41 unless the fake was given other versions), unless `DOCKER_API_VERSION` pins
+    /// another version, which the fake may refuse as the daemon would.
     ///
     /// A client of an in-memory fake that outlives it gets [`Error::Connect`] (the engine is
     /// not running) for every new connection.

@@ -274,7 +274,9 @@ fn serve_wait(
     close: bool,
     damage: Damage,
 ) -> io::Result<()> {
-    let head = Reply::new(200, Body::Stream(Vec::new())).header("Content-Type", "application/json");
+    let mut head =
+        Reply::new(200, Body::Stream(Vec::new())).header("Content-Type", "application/json");
+    head.api_version = Some(shared.lock().versions.max.clone());
     let head_bytes = http::head_bytes(&head, close, true);
     wire.write_all(&head_bytes)?;
     wire.flush()?;

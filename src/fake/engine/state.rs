@@ -24,9 +24,9 @@ pub(crate) use containers::{Container, Status};
 pub(crate) use images::Image;
 pub(crate) use reference::{decode_registry_auth, parse_reference, registry_host, Reference};
 
-/// The API version the fake speaks (Docker 20.10).
+/// The API version the fake speaks by default (Docker 20.10).
 pub(crate) const API_VERSION: &str = "1.41";
-/// The oldest API version the daemon accepts.
+/// The oldest API version the daemon accepts by default.
 pub(crate) const MIN_API_VERSION: &str = "1.12";
 /// The daemon version in `Server` and `/version`.
 pub(crate) const DOCKER_VERSION: &str = "20.10.24";
@@ -126,6 +126,23 @@ impl Shared {
     }
 }
 
+/// The API versions the daemon speaks: the newest (in every reply's `Api-Version`) and the
+/// oldest; a request with a version prefix outside them gets the daemon's `400`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApiVersions {
+    pub(crate) max: String,
+    pub(crate) min: String,
+}
+
+impl Default for ApiVersions {
+    fn default() -> ApiVersions {
+        ApiVersions {
+            max: API_VERSION.to_string(),
+            min: MIN_API_VERSION.to_string(),
+        }
+    }
+}
+
 /// A registered fault and how many more requests it applies to.
 #[derive(Clone, Debug)]
 pub(crate) struct FaultEntry {
@@ -155,6 +172,7 @@ pub(crate) struct State {
     /// Exit codes of removed containers, for a `wait` that outlives its container.
     pub(crate) removed: BTreeMap<String, i64>,
     pub(crate) strict: bool,
+    pub(crate) versions: ApiVersions,
     next_id: u64,
     next_port: u16,
 }

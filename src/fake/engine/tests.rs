@@ -498,3 +498,5 @@ fn bad_seeds_are_reported_not_panicked() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err}");
 }
+
+mod versions;

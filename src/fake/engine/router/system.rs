@@ -1,11 +1,11 @@
 //! `/_ping` and `/version`: what the daemon says about itself.
 //!
-//! Constant replies, from the versions `state` declares.
+//! Constant replies, but for the API versions the daemon was given.
 
 use serde_json::json;
 
 use crate::fake::engine::http::{Body, Reply};
-use crate::fake::engine::state::{API_VERSION, DOCKER_VERSION, MIN_API_VERSION};
+use crate::fake::engine::state::{ApiVersions, DOCKER_VERSION};
 
 /// `GET`/`HEAD /_ping`.
 pub(super) fn ping(head: bool) -> Reply {
@@ -17,7 +17,8 @@ pub(super) fn ping(head: bool) -> Reply {
 }
 
 /// `GET /version`.
-pub(super) fn version() -> Reply {
+pub(super) fn version(versions: &ApiVersions) -> Reply {
+    let ApiVersions { max, min } = versions;
     Reply::json(
         200,
         &json!({
@@ -26,14 +27,14 @@ pub(super) fn version() -> Reply {
                 "Name": "Engine",
                 "Version": DOCKER_VERSION,
                 "Details": {
-                    "ApiVersion": API_VERSION, "Arch": "amd64", "Experimental": "false",
+                    "ApiVersion": max, "Arch": "amd64", "Experimental": "false",
                     "GitCommit": "fake", "GoVersion": "go1.19.8", "KernelVersion": "6.1.0",
-                    "MinAPIVersion": MIN_API_VERSION, "Os": "linux"
+                    "MinAPIVersion": min, "Os": "linux"
                 }
             }],
             "Version": DOCKER_VERSION,
-            "ApiVersion": API_VERSION,
-            "MinAPIVersion": MIN_API_VERSION,
+            "ApiVersion": max,
+            "MinAPIVersion": min,
             "GitCommit": "fake",
             "GoVersion": "go1.19.8",
             "Os": "linux",

@@ -74,10 +74,17 @@ fn the_engine_is_asked_once() {
 #[test]
 fn api_versions() {
     assert_eq!(&*parse_api_version("v1.41").unwrap(), "1.41");
-    assert_eq!(&*parse_api_version("1.24").unwrap(), "1.24");
+    assert_eq!(&*parse_api_version("1.30").unwrap(), "1.30");
+    assert_eq!(&*parse_api_version("1.52").unwrap(), "1.52");
     for bad in ["1", "1.", ".1", "1.4x", "latest", "v1.41.0"] {
         assert!(parse_api_version(bad).is_err(), "{bad}");
     }
+    // Older than the client supports: a clear error, not a request the engine answers oddly.
+    assert_eq!(
+        check_api_version("v1.24").unwrap_err(),
+        "API version 1.24 is older than 1.30, the oldest this client supports"
+    );
+    assert!(parse_api_version("0.9").is_err());
     let host = "unix:///var/run/docker.sock";
     assert_eq!(&*negotiate("1.41", host).unwrap(), "1.41");
     assert_eq!(&*negotiate("1.56", host).unwrap(), MAX_API_VERSION);
@@ -132,12 +139,18 @@ fn negotiates_once_and_prefixes_paths() {
         }
         let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
         let want = format!("/v{used}/containers/abc/json");
-        assert_eq!(paths, ["/_ping", &want, &want, &want], "offer {offer:?}");
+        // A newer engine is asked for its oldest version (this one does not tell).
+        let mut expected = vec!["/_ping".to_string()];
+        if offer == "1.99" {
+            expected.push("/v1.99/version".into());
+        }
+        expected.extend([want.clone(), want.clone(), want.clone()]);
+        assert_eq!(paths, expected, "offer {offer:?}");
         assert_eq!(docker.api_version().unwrap(), used);
         // A clone shares the negotiated version: no second ping.
         crate::ops::container::inspect(&docker.with_timeout(Duration::from_secs(5)), "abc")
             .unwrap();
-        assert_eq!(server.requests().len(), 5);
+        assert_eq!(server.requests().len(), expected.len() + 1);
     }
 }
 
@@ -150,9 +163,128 @@ fn refuses_old_engines_naming_both_versions() {
     assert!(text.contains("1.25") && text.contains("1.30"), "{text}");
     assert_eq!(server.requests().len(), 1, "only the ping went out");
     // A pinned version skips negotiation altogether.
-    let pinned = docker.with_api_version("v1.24").unwrap();
+    let pinned = docker.with_api_version("v1.30").unwrap();
     crate::ops::container::inspect(&pinned, "abc").unwrap();
-    assert_eq!(server.requests()[1].path, "/v1.24/containers/abc/json");
+    assert_eq!(server.requests()[1].path, "/v1.30/containers/abc/json");
+    assert!(docker.with_api_version("1.24").is_err());
+}
+
+/// An engine newer than the client, offering `offer` and answering `/version` with
+/// `MinAPIVersion: minimum` (no such field when empty, a 404 for `-`).
+fn newer_server(offer: &'static str, minimum: &'static str) -> (EngineClient, Server) {
+    serve_with(false, move |r| {
+        if r.path == "/_ping" {
+            return (
+                format!("HTTP/1.1 200 OK\r\nApi-Version: {offer}\r\nContent-Length: 2\r\n\r\nOK")
+                    .into_bytes(),
+                false,
+            );
+        }
+        if r.path.ends_with("/version") {
+            return match minimum {
+                "-" => json("404 Not Found", "{\"message\":\"page not found\"}"),
+                "" => json("200 OK", "{\"ApiVersion\":\"1.52\"}"),
+                m => json(
+                    "200 OK",
+                    &format!("{{\"ApiVersion\":\"{offer}\",\"MinAPIVersion\":\"{m}\"}}"),
+                ),
+            };
+        }
+        json("200 OK", "{\"Id\":\"x\"}")
+    })
+}
+
+#[test]
+fn engines_that_dropped_old_versions_are_spoken_to_in_one_they_accept() {
+    for (offer, minimum, used) in [
+        // Docker 29: 1.44 to 1.52; the client's newest is accepted.
+        ("1.52", "1.44", MAX_API_VERSION),
+        ("1.52", "1.12", MAX_API_VERSION),
+        // An engine that accepts nothing this old: its oldest.
+        ("1.60", "1.50", "1.50"),
+        // It does not tell, or tells nonsense: the client's newest, and the engine decides.
+        ("1.60", "", MAX_API_VERSION),
+        ("1.60", "-", MAX_API_VERSION),
+        ("1.60", "x", MAX_API_VERSION),
+        ("1.60", "1.70", MAX_API_VERSION),
+    ] {
+        let (docker, server) = newer_server(offer, minimum);
+        crate::ops::container::inspect(&docker, "abc").unwrap();
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/_ping".to_string(),
+                format!("/v{offer}/version"),
+                format!("/v{used}/containers/abc/json")
+            ],
+            "{offer} {minimum}"
+        );
+        assert_eq!(docker.api_version().unwrap(), used);
+    }
+    // An engine no newer than the client needs no second question.
+    let (docker, server) = newer_server(MAX_API_VERSION, "1.50");
+    crate::ops::container::inspect(&docker, "abc").unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn permission_errors_say_how_to_get_the_permission() {
+    let denied = |host: &str| Error::Connect {
+        host: host.into(),
+        failure: ConnectFailure::PermissionDenied,
+        source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+    };
+    let e = with_permission_hint(denied("unix:///var/run/docker.sock"));
+    assert!(matches!(
+        e,
+        Error::Connect {
+            failure: ConnectFailure::PermissionDenied,
+            ..
+        }
+    ));
+    assert_eq!(
+        e.to_string(),
+        "permission denied while trying to connect to the docker API at \
+         unix:///var/run/docker.sock; add the user to the `docker` group (`sudo usermod -aG \
+         docker $USER`, then log in again), or set DOCKER_HOST to a socket the user may open, \
+         such as rootless Docker's unix://$XDG_RUNTIME_DIR/docker.sock or Podman's \
+         unix://$XDG_RUNTIME_DIR/podman/podman.sock"
+    );
+    // Once only, and only for sockets.
+    assert_eq!(
+        with_permission_hint(e)
+            .to_string()
+            .matches("usermod")
+            .count(),
+        1
+    );
+    let tcp = with_permission_hint(denied("tcp://10.0.0.1:2375")).to_string();
+    assert!(!tcp.contains("usermod"), "{tcp}");
+    let refused = with_permission_hint(Error::Connect {
+        host: "unix:///var/run/docker.sock".into(),
+        failure: ConnectFailure::NotRunning,
+        source: std::io::ErrorKind::ConnectionRefused.into(),
+    });
+    assert!(!refused.to_string().contains("usermod"));
+
+    // Through the client: a socket this user may not open. Root opens any file, so the
+    // operating system's answer cannot be staged for every user; run it where it can be.
+    let dir = TempDir::new();
+    let path = dir.path().join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        return;
+    }
+    let docker = new_engine_api_client(&DockerConfig {
+        endpoint: format!("unix://{}", path.display()),
+        ..Default::default()
+    })
+    .unwrap();
+    let text = crate::ops::system::ping(&docker).unwrap_err().to_string();
+    assert!(text.contains("`docker` group"), "{text}");
 }
 
 #[test]
