@@ -159,6 +159,7 @@ pub mod ops;
 pub mod transport;
 pub mod user;
 
+pub use auth::RegistryCredentials;
 pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};
 pub use client::{
     BodyReader, Client, HijackedResponse, ShutdownHandle, Signal, StdinWriter, WaitCondition,
@@ -178,6 +179,7 @@ pub use docker::{
     PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT, DEFAULT_PULL_RETRY_COUNT,
     DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, REMOVE_WINDOW, RETRIABLE_ERRORS,
 };
+pub use docker::{BuildEvent, BuildProgress};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;
 pub use ops::engine::{

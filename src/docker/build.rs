@@ -1,19 +1,167 @@
 //! Image builds: the tar build context goes to the engine, and the build's output (JSON lines)
-//! is copied to the caller's writer as it arrives, in-band errors included.
+//! is copied to the caller's writer as it arrives, in-band errors included; the progress
+//! callback sees the upload and the build's steps as [`BuildEvent`]s.
 //!
-//! Uses the client, ops (the build endpoint's options and the JSON-lines reader), error, the
-//! transport's cancel handle, the run's [`RunCancel`](super::RunCancel), and the byte copies of
-//! [`transfer`](super::transfer).
+//! The build carries the credentials of every registry the client's source lists in its
+//! `X-Registry-Config`, as `docker build` sends all the configured ones (the engine gives each
+//! registry its own entry alone when it pulls a base image).
+//!
+//! Uses the client, ops (the build endpoint's options and the JSON-lines reader), auth (the
+//! `X-Registry-Config`), error, the transport's cancel handle, the run's
+//! [`RunCancel`](super::RunCancel), and the byte copies of [`transfer`](super::transfer).
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
+use crate::auth::encode_registry_config;
 use crate::client::Client;
 use crate::docker::transfer::{copy_stream, filled};
 use crate::docker::{BuildImageOptions, DockerClient};
 use crate::error::{Error, Result};
 use crate::ops::image::ImageBuildOptions;
-use crate::ops::stream::JsonMessages;
+use crate::ops::stream::{BuildStep, JsonMessage, JsonMessages};
 use crate::transport::Cancel;
+
+/// One event of a build's progress, as [`DockerClient::with_build_progress`] reports it.
+///
+/// The events come in order: `Upload` while the context is sent, `Uploaded` once, then the
+/// build's messages (`Step`, `Output`, `Status`) as the engine sends them, and `Built` at the
+/// end of a successful build. A failed build ends without `Built`; its error is what
+/// [`build_image`](crate::Docker::build_image) returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum BuildEvent<'a> {
+    /// `sent` bytes of the build context have gone to the engine so far (once per write of
+    /// the context, up to 64 KiB each).
+    Upload {
+        /// Bytes sent so far.
+        sent: u64,
+    },
+    /// The whole context was sent: `sent` bytes.
+    Uploaded {
+        /// Bytes sent in all.
+        sent: u64,
+    },
+    /// A step begins (`Step 2/5 : RUN make`, Podman's `STEP 2/5: RUN make`).
+    Step(BuildStep<'a>),
+    /// Output of the current step, or another line of the engine's (` ---> Running in ..`),
+    /// as the engine sent it: usually one line, with its newline.
+    Output {
+        /// The text.
+        text: &'a str,
+    },
+    /// A status message, e.g. the pull of a base image (`status`, `id`, `progress`).
+    Status(&'a JsonMessage),
+    /// The image was built.
+    Built {
+        /// Its ID, `sha256:...`.
+        id: &'a str,
+    },
+}
+
+/// A callback that receives every event of a build (see [`BuildEvent`]).
+pub type BuildProgress = Arc<dyn Fn(&BuildEvent<'_>) + Send + Sync>;
+
+impl DockerClient {
+    /// Calls `progress` with every event of every build: the upload of its context, its steps
+    /// and their output, the pulls of its base images, and the built image's ID (see
+    /// [`BuildEvent`]).
+    ///
+    /// The callback runs on the thread that called [`build_image`](crate::Docker::build_image);
+    /// the build waits for it.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::{Arc, Mutex};
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, BuildEvent, BuildImageOptions, Docker, DockerClient};
+    ///
+    /// let client = Arc::new(FakeClient::new());
+    /// client.state().build_image_output = concat!(
+    ///     r#"{"stream":"Step 1/2 : FROM base\n"}"#, "\n",
+    ///     r#"{"stream":"Step 2/2 : RUN make\n"}"#, "\n",
+    ///     r#"{"stream":"compiled\n"}"#, "\n",
+    ///     r#"{"aux":{"ID":"sha256:abc"}}"#, "\n",
+    /// ).as_bytes().to_vec();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let docker = DockerClient::new(client, AuthConfig::default()).with_build_progress(move |e| {
+    ///     s.lock().unwrap().push(match e {
+    ///         BuildEvent::Uploaded { sent } => format!("sent {sent} bytes"),
+    ///         BuildEvent::Step(step) => format!("{}/{} {}", step.number, step.total, step.instruction),
+    ///         BuildEvent::Output { text } => text.trim_end().to_string(),
+    ///         BuildEvent::Built { id } => format!("built {id}"),
+    ///         _ => return,
+    ///     })
+    /// });
+    /// docker.build_image(BuildImageOptions {
+    ///     name: "app:1".into(),
+    ///     stdin: Some(Box::new(&b"a tar"[..])),
+    ///     ..Default::default()
+    /// })?;
+    /// assert_eq!(
+    ///     *seen.lock().unwrap(),
+    ///     ["sent 5 bytes", "1/2 FROM base", "2/2 RUN make", "compiled", "built sha256:abc"]
+    /// );
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
+    pub fn with_build_progress(
+        mut self,
+        progress: impl Fn(&BuildEvent<'_>) + Send + Sync + 'static,
+    ) -> DockerClient {
+        self.build_progress = Some(Arc::new(progress));
+        self
+    }
+}
+
+/// The build context, counting what the engine took and telling the progress callback.
+struct Upload<'a> {
+    inner: &'a mut (dyn Read + Send),
+    sent: u64,
+    done: bool,
+    progress: Option<&'a BuildProgress>,
+}
+
+impl Read for Upload<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        if let Some(progress) = self.progress {
+            if n > 0 {
+                progress(&BuildEvent::Upload { sent: self.sent });
+            } else if !buf.is_empty() && !self.done {
+                self.done = true;
+                progress(&BuildEvent::Uploaded { sent: self.sent });
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Tells the progress callback what a message of the build's output says.
+fn report(progress: &BuildProgress, message: &JsonMessage) {
+    if !message.stream.is_empty() {
+        match BuildStep::parse(&message.stream) {
+            Some(step) => progress(&BuildEvent::Step(step)),
+            None => progress(&BuildEvent::Output {
+                text: &message.stream,
+            }),
+        }
+    }
+    if !message.status.is_empty() {
+        progress(&BuildEvent::Status(message));
+    }
+    let id = message
+        .aux
+        .as_ref()
+        .and_then(|aux| aux.get("ID"))
+        .and_then(|id| id.as_str());
+    if let Some(id) = id {
+        progress(&BuildEvent::Built { id });
+    }
+}
 
 /// Hands every byte read from the build's output to the caller's writer as it is read, so the
 /// caller sees the output as it arrives and whole, whatever the JSON reader makes of it. A read
@@ -45,8 +193,12 @@ impl<R: Read> Read for Tee<'_, R> {
 /// With a cancel handle, the build goes through a client that the handle's cancel aborts, and
 /// any failure after the cancel is [`Error::Cancelled`].
 pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
+    let registry_config = encode_registry_config(d.credentials.as_ref())?.unwrap_or_default();
+    let progress = d.build_progress.as_ref();
     let Some(cancel) = opts.cancel.take() else {
-        return build(d.client.as_ref(), opts, &|| false);
+        return build(d.client.as_ref(), opts, registry_config, progress, &|| {
+            false
+        });
     };
     let stop = Cancel::new();
     let on_cancel = stop.clone();
@@ -58,7 +210,7 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
         .cancellable(&stop)
         .unwrap_or_else(|| d.client.clone());
     let cancelled = || cancel.is_cancelled();
-    match build(client.as_ref(), opts, &cancelled) {
+    match build(client.as_ref(), opts, registry_config, progress, &cancelled) {
         Err(_) if cancelled() => Err(Error::Cancelled),
         result => result,
     }
@@ -68,6 +220,8 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
 fn build(
     client: &dyn Client,
     mut opts: BuildImageOptions,
+    registry_config: String,
+    progress: Option<&BuildProgress>,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<()> {
     let limits = opts.cgroup_limits.take().unwrap_or_default();
@@ -82,6 +236,11 @@ fn build(
         cpu_period: limits.cpu_period,
         cpu_quota: limits.cpu_quota,
         cgroup_parent: limits.parent,
+        build_args: std::mem::take(&mut opts.build_args),
+        target: std::mem::take(&mut opts.target),
+        labels: std::mem::take(&mut opts.labels),
+        pull: opts.pull,
+        registry_config,
         ..Default::default()
     };
     let mut empty = io::empty();
@@ -89,7 +248,13 @@ fn build(
         Some(r) => r.as_mut(),
         None => &mut empty,
     };
-    let body = client.image_build(context, &options)?;
+    let mut upload = Upload {
+        inner: context,
+        sent: 0,
+        done: false,
+        progress,
+    };
+    let body = client.image_build(&mut upload, &options)?;
     let mut tee = Tee {
         inner: body,
         out: opts.stdout.take(),
@@ -101,7 +266,11 @@ fn build(
     // daemon error anywhere in the output is seen.
     for message in JsonMessages::new(&mut tee).skip_long_lines() {
         match message {
-            Ok(_) => {}
+            Ok(m) => {
+                if let Some(progress) = progress {
+                    report(progress, &m);
+                }
+            }
             // The build failed; the rest of the output (and the error itself) still goes to
             // the caller before the error is returned.
             Err(e @ Error::Stream { .. }) => {
