@@ -25,8 +25,9 @@ use crate::transport::Cancel;
 /// One event of a build's progress, as [`DockerClient::with_build_progress`] reports it.
 ///
 /// The events come in order: `Upload` while the context is sent, `Uploaded` once, then the
-/// build's messages (`Step`, `Output`, `Status`) as the engine sends them, and `Built` at the
-/// end of a successful build. A failed build ends without `Built`; its error is what
+/// build's messages (`Step`, `Output`, `Status`) as the engine sends them, with `Built` once
+/// the engine names the image (Docker then adds its `Successfully built` and `Successfully
+/// tagged` lines as `Output`). A failed build has no `Built`; its error is what
 /// [`build_image`](crate::Docker::build_image) returns.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -140,15 +141,20 @@ impl Read for Upload<'_> {
     }
 }
 
-/// Tells the progress callback what a message of the build's output says.
-fn report(progress: &BuildProgress, message: &JsonMessage) {
+/// Tells the progress callback what a message of the build's output says. `after_step` is
+/// whether the previous message announced a step: Docker ends a step's line with a message of
+/// its own, a bare newline, which is no output.
+fn report(progress: &BuildProgress, message: &JsonMessage, after_step: &mut bool) {
     if !message.stream.is_empty() {
-        match BuildStep::parse(&message.stream) {
+        let step = BuildStep::parse(&message.stream);
+        match step {
             Some(step) => progress(&BuildEvent::Step(step)),
+            None if *after_step && message.stream == "\n" => {}
             None => progress(&BuildEvent::Output {
                 text: &message.stream,
             }),
         }
+        *after_step = step.is_some();
     }
     if !message.status.is_empty() {
         progress(&BuildEvent::Status(message));
@@ -240,6 +246,7 @@ fn build(
         target: std::mem::take(&mut opts.target),
         labels: std::mem::take(&mut opts.labels),
         pull: opts.pull,
+        network_mode: std::mem::take(&mut opts.network_mode),
         registry_config,
         ..Default::default()
     };
@@ -261,6 +268,7 @@ fn build(
         cancelled,
     };
     let mut failed = None;
+    let mut after_step = false;
     // Lines that are not JSON, and lines over the reader's cap (dropped as they are read, so
     // memory stays bounded), were copied as they are; the reader goes on after them, so a
     // daemon error anywhere in the output is seen.
@@ -268,7 +276,7 @@ fn build(
         match message {
             Ok(m) => {
                 if let Some(progress) = progress {
-                    report(progress, &m);
+                    report(progress, &m, &mut after_step);
                 }
             }
             // The build failed; the rest of the output (and the error itself) still goes to

@@ -244,6 +244,9 @@ pub struct BuildImageOptions {
     /// Pull the base images even when present (`--pull`), with the client's registry
     /// credentials.
     pub pull: bool,
+    /// The network of the `RUN` steps (`--network`), e.g. `none` or `host`; empty for the
+    /// engine's default.
+    pub network_mode: String,
     /// Cancels the build from another thread: the upload of the context and the output stream
     /// are cut at once (through the client's [`cancellable`](crate::Client::cancellable)),
     /// and `build_image` returns [`Error::Cancelled`](crate::Error::Cancelled); a handle
@@ -266,6 +269,7 @@ impl fmt::Debug for BuildImageOptions {
             .field("target", &self.target)
             .field("labels", &self.labels)
             .field("pull", &self.pull)
+            .field("network_mode", &self.network_mode)
             .field("cancel", &self.cancel)
             .finish()
     }

@@ -288,7 +288,8 @@ fn answer(conn: TcpStream, seen: &Mutex<Vec<(String, Option<String>)>>) {
                 continue;
             };
             let value = value.trim();
-            if name.eq_ignore_ascii_case("authorization") {
+            // Podman sends an empty `Basic` (`:`) when it has no credentials: anonymous.
+            if name.eq_ignore_ascii_case("authorization") && decode_authorization(value) != ":" {
                 authorization = Some(decode_authorization(value));
             } else if name.eq_ignore_ascii_case("content-length") {
                 content_length = value.parse().unwrap_or(0);
