@@ -145,11 +145,12 @@ impl Read for Upload<'_> {
 /// whether the previous message announced a step: Docker ends a step's line with a message of
 /// its own, a bare newline, which is no output.
 fn report(progress: &BuildProgress, message: &JsonMessage, after_step: &mut bool) {
+    let right_after_step = std::mem::replace(after_step, false);
     if !message.stream.is_empty() {
         let step = BuildStep::parse(&message.stream);
         match step {
             Some(step) => progress(&BuildEvent::Step(step)),
-            None if *after_step && message.stream == "\n" => {}
+            None if right_after_step && message.stream == "\n" => {}
             None => progress(&BuildEvent::Output {
                 text: &message.stream,
             }),
@@ -404,6 +405,104 @@ mod tests {
         fake.state().build_image_err = Some(Error::api(500, "no space"));
         let e = d.build_image(BuildImageOptions::default()).unwrap_err();
         assert_eq!(e.status(), Some(500));
+    }
+
+    #[test]
+    fn build_options_and_the_registries_credentials_reach_the_engine() {
+        use base64::Engine as _;
+        let (fake, d) = setup();
+        let local = crate::AuthConfig {
+            username: "u".into(),
+            password: "p".into(),
+            server_address: "127.0.0.1:5000".into(),
+            ..Default::default()
+        };
+        let d = d.with_registry_credentials(vec![local]);
+        let opts = BuildImageOptions {
+            name: "img".into(),
+            build_args: [("A".to_string(), "secret-value".to_string())].into(),
+            target: "t".into(),
+            labels: [("l".to_string(), "v".to_string())].into(),
+            pull: true,
+            network_mode: "none".into(),
+            ..Default::default()
+        };
+        let debug = format!("{opts:?}");
+        assert!(
+            !debug.contains("secret-value") && debug.contains("\"A\""),
+            "{debug}"
+        );
+        d.build_image(opts).unwrap();
+        let o = fake.state().build_image_opts.clone().unwrap();
+        assert_eq!(o.build_args["A"], "secret-value");
+        assert_eq!((o.target.as_str(), o.pull), ("t", true));
+        assert_eq!(
+            (o.labels["l"].as_str(), o.network_mode.as_str()),
+            ("v", "none")
+        );
+        let json = base64::engine::general_purpose::URL_SAFE
+            .decode(&o.registry_config)
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(json["127.0.0.1:5000"]["username"], "u");
+        // Anonymous: no credentials at all.
+        let (fake, d) = setup();
+        d.build_image(BuildImageOptions::default()).unwrap();
+        assert_eq!(
+            fake.state()
+                .build_image_opts
+                .clone()
+                .unwrap()
+                .registry_config,
+            ""
+        );
+    }
+
+    #[test]
+    fn progress_events_of_a_podman_build_and_of_a_failed_one() {
+        use std::sync::Mutex;
+        let (fake, d) = setup();
+        fake.state().build_image_output = concat!(
+            "{\"stream\":\"[1/2] STEP 1/2: FROM base AS b\\n\"}\n",
+            "{\"status\":\"Pulling\",\"id\":\"base\"}\n",
+            "{\"stream\":\"\\n\"}\n",
+            "{\"stream\":\"[2/2] STEP 2/2: RUN make\\n\"}\n",
+            "{\"stream\":\"made\\n\"}\n",
+            "{\"aux\":{\"ID\":\"sha256:1\"}}\n",
+        )
+        .as_bytes()
+        .to_vec();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let d = d.with_build_progress(move |e| s.lock().unwrap().push(format!("{e:?}")));
+        d.build_image(BuildImageOptions {
+            stdin: Some(Box::new(Cursor::new(b"abc".to_vec()))),
+            ..Default::default()
+        })
+        .unwrap();
+        let seen = std::mem::take(&mut *seen.lock().unwrap());
+        assert_eq!(seen.len(), 8, "{seen:#?}");
+        assert_eq!(seen[0], "Upload { sent: 3 }");
+        assert_eq!(seen[1], "Uploaded { sent: 3 }");
+        assert!(seen[2].contains("number: 1, total: 2, instruction: \"FROM base AS b\""));
+        assert!(seen[3].starts_with("Status(") && seen[3].contains("Pulling"));
+        // Not right after the step line: a blank line of output.
+        assert_eq!(seen[4], "Output { text: \"\\n\" }");
+        assert!(seen[5].contains("instruction: \"RUN make\""));
+        assert_eq!(seen[6], "Output { text: \"made\\n\" }");
+        assert_eq!(seen[7], "Built { id: \"sha256:1\" }");
+
+        // A failed build: the events up to the error, no `Built`.
+        fake.state().build_image_output =
+            b"{\"stream\":\"Step 1/1 : RUN false\"}\n{\"error\":\"RUN failed\"}\n".to_vec();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e2 = events.clone();
+        let d = d.with_build_progress(move |e| e2.lock().unwrap().push(format!("{e:?}")));
+        let e = d.build_image(BuildImageOptions::default()).unwrap_err();
+        assert_eq!(e.to_string(), "RUN failed");
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].starts_with("Uploaded") && events[1].starts_with("Step("));
     }
 
     /// Runs `f` on a thread and fails the test if it has not returned within `limit`.

@@ -619,6 +619,60 @@ mod tests {
     }
 
     #[test]
+    fn credentials_go_to_their_own_registry_only() {
+        let fake = Arc::new(FakeClient::new());
+        for name in ["quay.io/a:1", "other.io/b:1", "busybox:latest"] {
+            fake.state().registry.insert(name.into(), builder());
+        }
+        let quay = crate::AuthConfig {
+            username: "q".into(),
+            password: "p".into(),
+            server_address: "https://quay.io/v2/".into(),
+            ..Default::default()
+        };
+        let d = DockerClient::new(fake.clone(), quay.clone());
+        for name in ["quay.io/a:1", "other.io/b:1", "busybox"] {
+            d.pull_image(name).unwrap();
+        }
+        let sent: Vec<String> = fake
+            .state()
+            .pulls
+            .iter()
+            .map(|p| p.1.registry_auth.clone())
+            .collect();
+        assert_eq!(
+            sent,
+            [encode_auth(&quay).unwrap(), "e30K".into(), "e30K".into()]
+        );
+    }
+
+    #[test]
+    fn a_rebuild_pulls_with_the_credentials_of_its_tags_registry() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .registry
+            .insert("127.0.0.1:5001/app:latest".into(), builder());
+        let for_registry = |server: &str| crate::AuthConfig {
+            username: server.into(),
+            password: "p".into(),
+            server_address: server.into(),
+            ..Default::default()
+        };
+        let config = Config {
+            tag: "127.0.0.1:5001/app".into(),
+            builder_pull_policy: PullPolicy::Always,
+            pull_authentication: for_registry("127.0.0.1:5000"),
+            runtime_authentication: for_registry("127.0.0.1:5001"),
+            ..Default::default()
+        };
+        get_rebuild_image(fake.clone(), &config).unwrap();
+        assert_eq!(
+            fake.state().pulls[0].1.registry_auth,
+            encode_auth(&for_registry("127.0.0.1:5001")).unwrap()
+        );
+    }
+
+    #[test]
     fn check_and_pull() {
         let (fake, d) = setup();
         assert!(d.check_and_pull_image("builder").unwrap().is_some());
