@@ -160,14 +160,16 @@ pub fn label_of(docker: &EngineClient, name: &str, label: &str) -> Option<String
 // ---------------------------------------------------------------------------------------------
 // the stand-in registry
 
+/// What the stand-in received: `(request line, decoded Authorization header)`.
+type Seen = Mutex<Vec<(String, Option<String>)>>;
+
 /// A registry on 127.0.0.1 that refuses everything with a Basic challenge and records every
 /// request line with its `Authorization` header. One per test binary, shared by its tests:
 /// each test looks at the requests for its own repositories.
 pub struct StandIn {
     /// `127.0.0.1:PORT`.
     pub addr: String,
-    /// `(request line, decoded Authorization header)`.
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Arc<Seen>,
 }
 
 impl StandIn {
@@ -260,7 +262,7 @@ impl StandIn {
 }
 
 /// Answers every request of one connection with a 401 Basic challenge.
-fn answer(conn: TcpStream, seen: &Mutex<Vec<(String, Option<String>)>>) {
+fn answer(conn: TcpStream, seen: &Seen) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut out) = conn.try_clone() else {
         return;
