@@ -176,13 +176,10 @@ impl DockerClient {
 
 fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
     let credentials = credentials_for_image(d.credentials.as_ref(), name);
-    if credentials.is_empty() {
-        log::debug!("Pulling {name} without credentials");
-    } else {
-        log::debug!(
-            "Pulling {name} with the credentials for {}",
-            credentials.server_address
-        );
+    match (credentials.is_empty(), credentials.server_address.as_str()) {
+        (true, _) => log::debug!("Pulling {name} without credentials"),
+        (false, "") => log::debug!("Pulling {name} with credentials"),
+        (false, server) => log::debug!("Pulling {name} with the credentials for {server}"),
     }
     let auth = encode_auth(&credentials).map_err(|e| Error::pull_image(name, e))?;
     let attempts = d.pull_retry_count.saturating_add(1);
