@@ -50,8 +50,9 @@
 //! [`RegistryCredentials`] source (one [`AuthConfig`], a list, an [`AuthConfigurations`], or a
 //! closure) and asks it for the registry of each image it pulls: [`credentials_for_image`].
 //! Credentials whose `server_address` names another registry are never sent. A build sends,
-//! in its [`REGISTRY_CONFIG_HEADER`], the credentials of every registry the source lists
-//! ([`encode_registry_config`]), as `docker build` does with all configured registries.
+//! in its [`REGISTRY_CONFIG_HEADER`], the credentials of every registry the source lists, as
+//! `docker build` does with all configured registries, and those of its base images'
+//! registries ([`encode_registry_config`]).
 //!
 //! Secrets (passwords, `auth` values, tokens) never appear in errors or logs.
 //!

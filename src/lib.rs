@@ -124,8 +124,9 @@
 //!
 //! A build ([`BuildImageOptions`]) takes build arguments, a target stage, labels, `pull` and a
 //! network mode, and sends in its `X-Registry-Config` the credentials of every registry the
-//! source lists, as `docker build` sends all configured registries, so a `FROM` a private
-//! image pulls with its registry's credentials. Its progress (the context's upload in bytes,
+//! source lists, as `docker build` sends all configured registries, and of the registries its
+//! Dockerfile's `FROM` lines (and `COPY --from` images) name, read from the head of the
+//! context: a `FROM` a private image pulls with its registry's credentials. Its progress (the context's upload in bytes,
 //! each step, its output, the pulls of base images, the built image's ID) goes to the
 //! callback of [`DockerClient::with_build_progress`] as [`BuildEvent`]s, as a pull's goes to
 //! [`DockerClient::with_pull_progress`].

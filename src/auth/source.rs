@@ -205,13 +205,15 @@ fn credentials_for_registry(
 }
 
 /// The `X-Registry-Config` value of a build: base64url (with padding) of the JSON map from
-/// registry to credentials, for every registry of `source.registries()` that it has
-/// credentials for; `None` when there are none.
+/// registry to credentials, for the registries of `images` (the build's base images) and
+/// every registry of `source.registries()`, those the source has credentials for; `None`
+/// when there are none.
 ///
 /// Keys are what the engine looks credentials up by: `https://index.docker.io/v1/` for
 /// Docker Hub, `host[:port]` otherwise. As the docker CLI does for `docker build`, all the
-/// configured registries are sent, not only those the Dockerfile names: the engine hands each
-/// registry its own entry only.
+/// configured registries are sent, not only those the Dockerfile names (the engine hands each
+/// registry its own entry only); the base images' registries are asked about too, so a source
+/// that cannot list its registries (a closure) still serves a `FROM` its registry.
 ///
 /// # Example
 /// ```
@@ -225,21 +227,39 @@ fn credentials_for_registry(
 ///     server_address: "127.0.0.1:5000".into(),
 ///     ..Default::default()
 /// }];
-/// let header = encode_registry_config(&auths)?.unwrap();
+/// let header = encode_registry_config(&auths, &[])?.unwrap();
 /// let json = base64::engine::general_purpose::URL_SAFE.decode(header).unwrap();
 /// assert_eq!(
 ///     String::from_utf8(json).unwrap(),
 ///     r#"{"127.0.0.1:5000":{"username":"u","password":"p","serveraddress":"127.0.0.1:5000"}}"#
 /// );
-/// assert_eq!(encode_registry_config(&AuthConfig::default())?, None);
+/// assert_eq!(encode_registry_config(&AuthConfig::default(), &[])?, None);
+///
+/// // A closure, asked about the registry of the base image.
+/// let token = |registry: &str| {
+///     (registry == "quay.io").then(|| AuthConfig { identity_token: "t".into(), ..Default::default() })
+/// };
+/// assert!(encode_registry_config(&token, &["quay.io/org/base:1".to_string()])?.is_some());
+/// assert_eq!(encode_registry_config(&token, &["busybox".to_string()])?, None);
 /// # Ok::<(), s2i_docker::Error>(())
 /// ```
 ///
 /// # Errors
 /// Only if JSON encoding fails, which it does not for strings.
-pub fn encode_registry_config(source: &dyn RegistryCredentials) -> Result<Option<String>> {
+pub fn encode_registry_config(
+    source: &dyn RegistryCredentials,
+    images: &[String],
+) -> Result<Option<String>> {
+    let mut registries = source.registries();
+    registries.extend(
+        images
+            .iter()
+            .filter_map(|i| image_registry(i).ok().flatten()),
+    );
+    registries.sort();
+    registries.dedup();
     let mut found = BTreeMap::new();
-    for registry in source.registries() {
+    for registry in registries {
         if let Some(mut auth) = credentials_for_registry(source, &registry) {
             let key = server_url(&registry);
             if auth.server_address.is_empty() {
@@ -346,7 +366,7 @@ mod tests {
     #[test]
     fn registry_config_of_a_build() {
         let list = vec![auth("h", "index.docker.io"), auth("l", "127.0.0.1:5000")];
-        let value = encode_registry_config(&list).unwrap().unwrap();
+        let value = encode_registry_config(&list, &[]).unwrap().unwrap();
         let json: serde_json::Value =
             serde_json::from_slice(&URL_SAFE.decode(value).unwrap()).unwrap();
         assert_eq!(
@@ -361,9 +381,9 @@ mod tests {
             })
         );
         let unbound = auth("u", "");
-        assert_eq!(encode_registry_config(&unbound).unwrap(), None);
+        assert_eq!(encode_registry_config(&unbound, &[]).unwrap(), None);
         let file = load(TWO).unwrap();
-        let value = encode_registry_config(&file).unwrap().unwrap();
+        let value = encode_registry_config(&file, &[]).unwrap().unwrap();
         let json: serde_json::Value =
             serde_json::from_slice(&URL_SAFE.decode(value).unwrap()).unwrap();
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();

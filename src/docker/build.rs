@@ -2,9 +2,11 @@
 //! is copied to the caller's writer as it arrives, in-band errors included; the progress
 //! callback sees the upload and the build's steps as [`BuildEvent`]s.
 //!
-//! The build carries the credentials of every registry the client's source lists in its
-//! `X-Registry-Config`, as `docker build` sends all the configured ones (the engine gives each
-//! registry its own entry alone when it pulls a base image).
+//! The build carries in its `X-Registry-Config` the credentials of every registry the client's
+//! source lists, as `docker build` sends all the configured ones (the engine gives each
+//! registry its own entry alone when it pulls a base image), and of the registries of the
+//! images the Dockerfile pulls, which `build/dockerfile.rs` reads from the head of the context:
+//! so a source that cannot list its registries (a closure) serves a private base image too.
 //!
 //! Uses the client, ops (the build endpoint's options and the JSON-lines reader), auth (the
 //! `X-Registry-Config`), error, the transport's cancel handle, the run's
@@ -13,7 +15,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use crate::auth::encode_registry_config;
+use crate::auth::{encode_registry_config, RegistryCredentials};
 use crate::client::Client;
 use crate::docker::transfer::{copy_stream, filled};
 use crate::docker::{BuildImageOptions, DockerClient};
@@ -21,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::ops::image::ImageBuildOptions;
 use crate::ops::stream::{BuildStep, JsonMessage, JsonMessages};
 use crate::transport::Cancel;
+
+mod dockerfile;
 
 /// One event of a build's progress, as [`DockerClient::with_build_progress`] reports it.
 ///
@@ -199,13 +203,14 @@ impl<R: Read> Read for Tee<'_, R> {
 ///
 /// With a cancel handle, the build goes through a client that the handle's cancel aborts, and
 /// any failure after the cancel is [`Error::Cancelled`].
+///
+/// The context's head, up to its Dockerfile (at most 4 MiB), is read before the request is
+/// sent and held in memory, then sent first.
 pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Result<()> {
-    let registry_config = encode_registry_config(d.credentials.as_ref())?.unwrap_or_default();
+    let credentials = d.credentials.as_ref();
     let progress = d.build_progress.as_ref();
     let Some(cancel) = opts.cancel.take() else {
-        return build(d.client.as_ref(), opts, registry_config, progress, &|| {
-            false
-        });
+        return build(d.client.as_ref(), opts, credentials, progress, &|| false);
     };
     let stop = Cancel::new();
     let on_cancel = stop.clone();
@@ -217,7 +222,7 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
         .cancellable(&stop)
         .unwrap_or_else(|| d.client.clone());
     let cancelled = || cancel.is_cancelled();
-    match build(client.as_ref(), opts, registry_config, progress, &cancelled) {
+    match build(client.as_ref(), opts, credentials, progress, &cancelled) {
         Err(_) if cancelled() => Err(Error::Cancelled),
         result => result,
     }
@@ -227,11 +232,21 @@ pub(crate) fn build_image(d: &DockerClient, mut opts: BuildImageOptions) -> Resu
 fn build(
     client: &dyn Client,
     mut opts: BuildImageOptions,
-    registry_config: String,
+    credentials: &dyn RegistryCredentials,
     progress: Option<&BuildProgress>,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<()> {
     let limits = opts.cgroup_limits.take().unwrap_or_default();
+    let mut empty = io::empty();
+    let context: &mut (dyn Read + Send) = match opts.stdin.as_mut() {
+        Some(r) => r.as_mut(),
+        None => &mut empty,
+    };
+    // The base images' registries get their credentials: the Dockerfile is read from the
+    // head of the context, which then goes to the engine whole.
+    let (head, images) = dockerfile::peek_images(context, "", &opts.build_args)?;
+    let registry_config = encode_registry_config(credentials, &images)?.unwrap_or_default();
+    let mut context = io::Cursor::new(head).chain(context);
     let options = ImageBuildOptions {
         tags: vec![opts.name.clone()],
         no_cache: true,
@@ -251,13 +266,8 @@ fn build(
         registry_config,
         ..Default::default()
     };
-    let mut empty = io::empty();
-    let context: &mut (dyn Read + Send) = match opts.stdin.as_mut() {
-        Some(r) => r.as_mut(),
-        None => &mut empty,
-    };
     let mut upload = Upload {
-        inner: context,
+        inner: &mut context,
         sent: 0,
         done: false,
         progress,
@@ -455,6 +465,47 @@ mod tests {
                 .unwrap()
                 .registry_config,
             ""
+        );
+    }
+
+    #[test]
+    fn a_closure_is_asked_about_the_registries_of_the_base_images() {
+        use base64::Engine as _;
+        let (fake, d) = setup();
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let a = asked.clone();
+        let d = d.with_registry_credentials(move |registry: &str| {
+            a.lock().unwrap().push(registry.to_string());
+            (registry == "quay.io").then(|| crate::AuthConfig {
+                identity_token: "t".into(),
+                ..Default::default()
+            })
+        });
+        let mut tar = tar::Builder::new(Vec::new());
+        let dockerfile =
+            b"ARG V=1\nFROM quay.io/org/base:$V AS b\nFROM b\nCOPY --from=busybox /x /x\n";
+        let mut header = tar::Header::new_gnu();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, "Dockerfile", &dockerfile[..])
+            .unwrap();
+        let context = tar.into_inner().unwrap();
+        d.build_image(BuildImageOptions {
+            stdin: Some(Box::new(Cursor::new(context.clone()))),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(*asked.lock().unwrap(), ["docker.io", "quay.io"]);
+        let state = fake.state();
+        assert_eq!(state.build_image_context, context, "the context went whole");
+        let o = state.build_image_opts.clone().unwrap();
+        let json = base64::engine::general_purpose::URL_SAFE
+            .decode(&o.registry_config)
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"quay.io": {"identitytoken": "t", "serveraddress": "quay.io"}})
         );
     }
 

@@ -206,7 +206,9 @@ pub struct CommitContainerOptions {
 /// `BuildImageOptions`, with the build's arguments, target stage, labels and pull).
 ///
 /// The credentials of the base images' registries come from the client's
-/// [registry credentials](super::DockerClient::with_registry_credentials), and the build's
+/// [registry credentials](super::DockerClient::with_registry_credentials): those of every
+/// registry the source lists, and of the registries the Dockerfile's `FROM` lines name (it is
+/// read from the head of the context, up to 4 MiB in, and sent whole), and the build's
 /// progress goes to its [build progress](super::DockerClient::with_build_progress) callback.
 ///
 /// # Example
