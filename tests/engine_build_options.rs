@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use s2i_docker::{
     AuthConfig, BuildEvent, BuildImageOptions, Client, Docker, DockerClient, EngineClient,
+    RegistryCredentials,
 };
 
 use common::Cleanup;
@@ -32,7 +33,7 @@ enum Seen {
 /// A client for the test engine that records its build events.
 fn recording(
     docker: &EngineClient,
-    auth: Vec<AuthConfig>,
+    auth: impl RegistryCredentials + 'static,
 ) -> (DockerClient, Arc<Mutex<Vec<Seen>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
@@ -97,7 +98,7 @@ fn a_private_base_image_is_pulled_with_its_registrys_credentials() {
     let dockerfile = format!("FROM {base}\nLABEL derived=yes\n");
 
     // Without credentials the engine cannot pull the base.
-    let (anonymous, _) = recording(&docker, Vec::new());
+    let (anonymous, _) = recording(&docker, Vec::<AuthConfig>::new());
     let tag = common::unique_name("s2i-test-derived");
     let (built, _) = build_with(&anonymous, &cleanup, &tag, &dockerfile, Default::default());
     let text = built.unwrap_err().to_string_with_causes().to_lowercase();
@@ -109,15 +110,36 @@ fn a_private_base_image_is_pulled_with_its_registrys_credentials() {
     let (d, seen) = recording(&docker, vec![registry.credentials()]);
     let (built, _) = build_with(&d, &cleanup, &tag, &dockerfile, Default::default());
     built.unwrap_or_else(|e| panic!("build FROM {base}: {}", e.to_string_with_causes()));
-    let labels = labels(&docker, &tag);
-    assert_eq!(labels.get("base"), Some(&value), "{labels:?}");
-    assert_eq!(labels.get("derived").map(String::as_str), Some("yes"));
-    let seen = seen.lock().unwrap();
+    let l = labels(&docker, &tag);
+    assert_eq!(l.get("base"), Some(&value), "{l:?}");
+    assert_eq!(l.get("derived").map(String::as_str), Some("yes"));
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
         seen.iter()
             .any(|e| matches!(e, Seen::Step(1, _, i) if i.contains(&base))),
         "{seen:?}"
     );
+
+    // A closure cannot list its registries: the Dockerfile's FROM names the one to ask about.
+    // Another base, not pulled yet.
+    let base = registries::push_labelled(&docker, &cleanup, &registry, "base", &value);
+    let tag = common::unique_name("s2i-test-derived");
+    let r = registry.clone();
+    let by_registry = move |name: &str| (name == r.addr).then(|| r.credentials());
+    let (d, _) = recording(&docker, by_registry);
+    let dockerfile = "ARG BASE\nFROM $BASE\n".to_string();
+    let (built, _) = build_with(
+        &d,
+        &cleanup,
+        &tag,
+        &dockerfile,
+        BuildImageOptions {
+            build_args: [("BASE".to_string(), base.clone())].into(),
+            ..Default::default()
+        },
+    );
+    built.unwrap_or_else(|e| panic!("build FROM {base}: {}", e.to_string_with_causes()));
+    assert_eq!(labels(&docker, &tag).get("base"), Some(&value));
 }
 
 #[test]
@@ -136,7 +158,7 @@ fn build_arguments_target_labels_and_progress() {
          FROM first AS second\n\
          LABEL stage=second\n"
     );
-    let (d, seen) = recording(&docker, Vec::new());
+    let (d, seen) = recording(&docker, Vec::<AuthConfig>::new());
 
     let first = format!("{}:1", common::unique_name("s2i-test-first"));
     let (built, context_len) = build_with(
