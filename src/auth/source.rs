@@ -361,6 +361,9 @@ mod tests {
         assert_eq!(credentials_for_image(&file, "busybox").username, "u");
         assert!(credentials_for_image(&file, "127.0.0.1:5000/x").is_empty());
         assert_eq!(file.registries(), ["docker.io", "quay.io"]);
+        let helpers = load(r#"{"auths":{"https://GCR.io/":{"auth":"dTpw"}},"credHelpers":{"gcr.io":"gcloud","ecr.example.com":"ecr"}}"#)
+            .unwrap();
+        assert_eq!(helpers.registries(), ["ecr.example.com", "gcr.io"]);
     }
 
     #[test]
