@@ -652,6 +652,7 @@ fn build_sample_builder(
         stdout: Some(Box::new(BuildOutput::new(output))),
         cgroup_limits: None,
         cancel: None,
+        ..Default::default()
     });
     let _ = done.join();
     Ok(built?)

@@ -44,6 +44,16 @@
 //! - An `auth` that decodes to a value without a colon is not echoed in the error (the
 //!   reference printed it; it is often a token).
 //!
+//! # Credentials per image, and for builds
+//!
+//! A [`DockerClient`](crate::DockerClient) takes its credentials from a
+//! [`RegistryCredentials`] source (one [`AuthConfig`], a list, an [`AuthConfigurations`], or a
+//! closure) and asks it for the registry of each image it pulls: [`credentials_for_image`].
+//! Credentials whose `server_address` names another registry are never sent. A build sends,
+//! in its [`REGISTRY_CONFIG_HEADER`], the credentials of every registry the source lists, as
+//! `docker build` does with all configured registries, and those of its base images'
+//! registries ([`encode_registry_config`]).
+//!
 //! Secrets (passwords, `auth` values, tokens) never appear in errors or logs.
 //!
 //! Auth may use `error`, `config` (for [`AuthConfig`]) and `image_ref` (to find an image's
@@ -66,8 +76,12 @@ mod config_file;
 #[cfg(test)]
 mod fixtures;
 mod helper;
+mod source;
 
 pub use config_file::docker_config_path;
+pub use source::{
+    credentials_for_image, encode_registry_config, RegistryCredentials, REGISTRY_CONFIG_HEADER,
+};
 
 use helper::{run_helper, server_url};
 
@@ -343,7 +357,14 @@ struct WireAuth<'a> {
 /// # Errors
 /// Only if JSON encoding fails, which it does not for strings.
 pub fn encode_auth(auth: &AuthConfig) -> Result<String> {
-    let wire = WireAuth {
+    let mut json = serde_json::to_vec(&wire(auth))?;
+    json.push(b'\n');
+    Ok(URL_SAFE.encode(json))
+}
+
+/// The engine's JSON form of `auth`.
+fn wire(auth: &AuthConfig) -> WireAuth<'_> {
+    WireAuth {
         username: &auth.username,
         password: &auth.password,
         auth: "",
@@ -351,10 +372,7 @@ pub fn encode_auth(auth: &AuthConfig) -> Result<String> {
         serveraddress: &auth.server_address,
         identitytoken: &auth.identity_token,
         registrytoken: &auth.registry_token,
-    };
-    let mut json = serde_json::to_vec(&wire)?;
-    json.push(b'\n');
-    Ok(URL_SAFE.encode(json))
+    }
 }
 
 /// The `(name, value)` of the `X-Registry-Auth` header for `auth`.

@@ -48,6 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::archive::{FileSystem, MakeTarWriter};
+use crate::auth::RegistryCredentials;
 use crate::client::Client;
 use crate::config::{AuthConfig, Image};
 use crate::error::{Error, Result};
@@ -57,6 +58,7 @@ use crate::ops::image::{ImageInspect, ImageRemoveOptions};
 use crate::ops::stream::JsonMessage;
 use crate::ops::system::Version;
 
+pub use build::{BuildEvent, BuildProgress};
 pub use options::{
     BuildImageOptions, CommandOverrides, CommitContainerOptions, OnStartHook, PostExecutor,
     RunContainerOptions,
@@ -405,7 +407,9 @@ pub trait Docker: Send + Sync {
 #[derive(Clone)]
 pub struct DockerClient {
     client: Arc<dyn Client>,
-    auth: AuthConfig,
+    /// Asked for the credentials of each image's registry (see `pull.rs`).
+    credentials: Arc<dyn RegistryCredentials>,
+    build_progress: Option<BuildProgress>,
     pull_retry_delay: Duration,
     pull_retry_count: u32,
     pull_inactivity_timeout: Duration,
@@ -416,7 +420,8 @@ pub struct DockerClient {
 impl fmt::Debug for DockerClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DockerClient")
-            .field("auth", &self.auth)
+            .field("credentials", &"<per registry>")
+            .field("build_progress", &self.build_progress.is_some())
             .field("pull_retry_delay", &self.pull_retry_delay)
             .field("pull_retry_count", &self.pull_retry_count)
             .field("pull_inactivity_timeout", &self.pull_inactivity_timeout)
@@ -426,7 +431,8 @@ impl fmt::Debug for DockerClient {
     }
 }
 
-/// Creates the real [`Docker`] over `client`; `auth` is used for every pull it makes.
+/// Creates the real [`Docker`] over `client`; `auth` is sent with the pulls from its registry
+/// (see [`DockerClient::new`]).
 ///
 /// The same as [`DockerClient::new`] (the reference's `New`).
 ///
@@ -447,7 +453,13 @@ pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
 }
 
 impl DockerClient {
-    /// The S2I operations over `client`; `auth` is sent with every pull this instance makes.
+    /// The S2I operations over `client`; `auth` is sent with every pull this instance makes
+    /// from the registry its `server_address` names, and never to another registry.
+    ///
+    /// Credentials without a `server_address` name no registry and go with every pull, as in
+    /// the reference; those from [`get_image_registry_auth`](crate::get_image_registry_auth)
+    /// always name theirs. For credentials for several registries, see
+    /// [`with_registry_credentials`](DockerClient::with_registry_credentials).
     ///
     /// Over a real engine, `client` comes from
     /// [`new_engine_api_client`](crate::new_engine_api_client); in tests, from the `fake`
@@ -478,7 +490,8 @@ impl DockerClient {
     pub fn new(client: Arc<dyn Client>, auth: AuthConfig) -> DockerClient {
         DockerClient {
             client,
-            auth,
+            credentials: Arc::new(auth),
+            build_progress: None,
             pull_retry_delay: DEFAULT_PULL_RETRY_DELAY,
             pull_retry_count: DEFAULT_PULL_RETRY_COUNT,
             pull_inactivity_timeout: crate::ops::engine::DEFAULT_DOCKER_TIMEOUT,

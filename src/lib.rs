@@ -111,6 +111,26 @@
 //! `FakeEngine` (an in-process daemon speaking real HTTP/1.1, in memory or on a Unix socket,
 //! with fault injection and request recording).
 //!
+//! # Registries and builds
+//!
+//! Each pull sends the credentials of its image's registry alone: a [`DockerClient`] asks its
+//! [`RegistryCredentials`] source (one [`AuthConfig`], a `Vec<AuthConfig>`, an
+//! [`AuthConfigurations`] read from a docker config file with its credential helpers, or a
+//! closure from registry to credentials; see
+//! [`with_registry_credentials`](DockerClient::with_registry_credentials)) for the registry of
+//! every image it pulls, for `run_container`, rebuild and runtime images too. Credentials whose
+//! `server_address` names another registry are never sent; Docker Hub's names (`docker.io`,
+//! `index.docker.io`, `registry-1.docker.io`, `https://index.docker.io/v1/`) are one registry.
+//!
+//! A build ([`BuildImageOptions`]) takes build arguments, a target stage, labels, `pull` and a
+//! network mode, and sends in its `X-Registry-Config` the credentials of every registry the
+//! source lists, as `docker build` sends all configured registries, and of the registries its
+//! Dockerfile's `FROM` lines (and `COPY --from` images) name, read from the head of the
+//! context: a `FROM` a private image pulls with its registry's credentials. Its progress (the context's upload in bytes,
+//! each step, its output, the pulls of base images, the built image's ID) goes to the
+//! callback of [`DockerClient::with_build_progress`] as [`BuildEvent`]s, as a pull's goes to
+//! [`DockerClient::with_pull_progress`].
+//!
 //! # Containers left by a killed process
 //!
 //! [`run_container`](Docker::run_container) removes its container on every path it controls;
@@ -193,6 +213,7 @@ pub mod ops;
 pub mod transport;
 pub mod user;
 
+pub use auth::RegistryCredentials;
 pub use auth::{get_image_registry_auth, load_image_registry_auth, AuthConfigurations};
 pub use client::{
     BodyReader, Client, HijackedResponse, ShutdownHandle, Signal, StdinWriter, WaitCondition,
@@ -212,6 +233,7 @@ pub use docker::{
     PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT, DEFAULT_PULL_RETRY_COUNT,
     DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, REMOVE_WINDOW, RETRIABLE_ERRORS,
 };
+pub use docker::{BuildEvent, BuildProgress};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;
 pub use ops::engine::{

@@ -69,6 +69,7 @@ impl Ctx {
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
             cancel: None,
+            ..Default::default()
         });
         if let Err(e) = built {
             panic!("build {tag}: {e:?}\n{}", out.text());

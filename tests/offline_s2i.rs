@@ -908,6 +908,7 @@ fn commit_build_remove_image_and_version() {
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
             cancel: None,
+            ..Default::default()
         })
         .unwrap();
         assert!(
@@ -937,6 +938,7 @@ fn commit_build_remove_image_and_version() {
                 stdout: Some(Box::new(out.clone())),
                 cgroup_limits: None,
                 cancel: None,
+                ..Default::default()
             })
             .unwrap_err();
         assert!(matches!(err, Error::Stream { .. }), "{m}: {err:?}");

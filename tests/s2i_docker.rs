@@ -138,6 +138,7 @@ impl Ctx {
             stdout: Some(Box::new(out.clone())),
             cgroup_limits: None,
             cancel: None,
+            ..Default::default()
         });
         match built {
             Ok(()) => Ok(out.text()),

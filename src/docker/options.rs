@@ -67,8 +67,10 @@ pub struct RunContainerOptions {
     pub image: String,
     /// Check the image and pull it if missing before the run.
     pub pull_image: bool,
-    /// Not used: pulls use the credentials given to
-    /// [`DockerClient::new`](super::DockerClient::new) (as in the reference).
+    /// Not used: pulls use the credentials of the client
+    /// ([`DockerClient::new`](super::DockerClient::new),
+    /// [`with_registry_credentials`](super::DockerClient::with_registry_credentials)) for the
+    /// image's registry, as in the reference.
     pub pull_auth: AuthConfig,
     /// The scripts are inside the uploaded tar, under `<destination>/scripts`.
     pub external_scripts: bool,
@@ -201,7 +203,29 @@ pub struct CommitContainerOptions {
 }
 
 /// Options of [`Docker::build_image`](super::Docker::build_image) (the reference's
-/// `BuildImageOptions`).
+/// `BuildImageOptions`, with the build's arguments, target stage, labels and pull).
+///
+/// The credentials of the base images' registries come from the client's
+/// [registry credentials](super::DockerClient::with_registry_credentials): those of every
+/// registry the source lists, and of the registries the Dockerfile's `FROM` lines name (it is
+/// read from the head of the context, up to 4 MiB in, and sent whole), and the build's
+/// progress goes to its [build progress](super::DockerClient::with_build_progress) callback.
+///
+/// # Example
+/// ```
+/// use s2i_docker::BuildImageOptions;
+///
+/// let opts = BuildImageOptions {
+///     name: "app:1".into(),
+///     stdin: Some(Box::new(std::io::empty())), // a tar with a Dockerfile
+///     build_args: [("VERSION".to_string(), "1.2".to_string())].into(),
+///     target: "runtime".into(),
+///     labels: [("org.example.team".to_string(), "web".to_string())].into(),
+///     pull: true,
+///     ..Default::default()
+/// };
+/// # drop(opts);
+/// ```
 #[derive(Default)]
 pub struct BuildImageOptions {
     /// The new image's tag.
@@ -212,6 +236,19 @@ pub struct BuildImageOptions {
     pub stdout: Option<Box<dyn Write + Send>>,
     /// Memory and CPU limits of the build's containers.
     pub cgroup_limits: Option<CGroupLimits>,
+    /// Values of the Dockerfile's `ARG`s (`--build-arg NAME=value`). `Debug` shows their
+    /// names only.
+    pub build_args: HashMap<String, String>,
+    /// The stage of a multi-stage Dockerfile to build (`--target`); empty builds the last.
+    pub target: String,
+    /// Labels for the built image (`--label`), beside the Dockerfile's own.
+    pub labels: HashMap<String, String>,
+    /// Pull the base images even when present (`--pull`), with the client's registry
+    /// credentials.
+    pub pull: bool,
+    /// The network of the `RUN` steps (`--network`), e.g. `none` or `host`; empty for the
+    /// engine's default.
+    pub network_mode: String,
     /// Cancels the build from another thread: the upload of the context and the output stream
     /// are cut at once (through the client's [`cancellable`](crate::Client::cancellable)),
     /// and `build_image` returns [`Error::Cancelled`](crate::Error::Cancelled); a handle
@@ -223,11 +260,18 @@ pub struct BuildImageOptions {
 
 impl fmt::Debug for BuildImageOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut build_args: Vec<&String> = self.build_args.keys().collect();
+        build_args.sort();
         f.debug_struct("BuildImageOptions")
             .field("name", &self.name)
             .field("stdin", &self.stdin.is_some())
             .field("stdout", &self.stdout.is_some())
             .field("cgroup_limits", &self.cgroup_limits)
+            .field("build_args", &build_args)
+            .field("target", &self.target)
+            .field("labels", &self.labels)
+            .field("pull", &self.pull)
+            .field("network_mode", &self.network_mode)
             .field("cancel", &self.cancel)
             .finish()
     }

@@ -2,6 +2,9 @@
 //! progress and an inactivity limit; and the builder, rebuild and runtime images a build needs,
 //! with their users checked.
 //!
+//! Each pull sends the credentials of its image's registry alone, as the client's
+//! [`RegistryCredentials`] source answers them ([`credentials_for_image`]).
+//!
 //! Uses the client, ops (the pull endpoint and its JSON-lines output), auth (the pull's
 //! `X-Registry-Auth`), config, image_ref and error.
 
@@ -9,9 +12,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use crate::auth::encode_auth;
+use crate::auth::{credentials_for_image, encode_auth, RegistryCredentials};
 use crate::client::Client;
-use crate::config::{Config, Image, PullPolicy};
+use crate::config::{AuthConfig, Config, Image, PullPolicy};
 use crate::docker::labels::image_from_inspect;
 use crate::docker::users::check_allowed_user_with_assemble_user;
 use crate::docker::{Docker, DockerClient};
@@ -117,8 +120,68 @@ pub(crate) fn pull_with_retries(d: &DockerClient, name: &str) -> Result<Image> {
     pull_and_inspect(d, &name).map(|i| image_from_inspect(&i))
 }
 
+impl DockerClient {
+    /// Takes the credentials of every pull from `source`, asked with the registry of the image
+    /// pulled (replacing those given to [`new`](DockerClient::new)); a build sends those of all
+    /// the registries `source` lists.
+    ///
+    /// `source` may be an [`AuthConfigurations`](crate::AuthConfigurations) (a docker config
+    /// file), a `Vec<AuthConfig>`, one [`AuthConfig`], or a closure from registry to
+    /// credentials: see [`RegistryCredentials`]. Credentials whose `server_address` names
+    /// another registry than the image's are never sent.
+    ///
+    /// # Example
+    /// ```
+    /// # #[cfg(feature = "fake")] {
+    /// use std::sync::Arc;
+    /// use s2i_docker::fake::FakeClient;
+    /// use s2i_docker::{AuthConfig, Docker, DockerClient};
+    ///
+    /// let for_registry = |server: &str, user: &str| AuthConfig {
+    ///     username: user.into(),
+    ///     password: format!("{user}-secret"),
+    ///     server_address: server.into(),
+    ///     ..Default::default()
+    /// };
+    /// let client = Arc::new(FakeClient::new());
+    /// let docker = DockerClient::new(client.clone(), AuthConfig::default())
+    ///     .with_registry_credentials(vec![
+    ///         for_registry("quay.io", "q"),
+    ///         for_registry("registry.example.com:5000", "r"),
+    ///     ])
+    ///     .with_pull_retry_count(0);
+    /// for image in ["quay.io/org/builder", "registry.example.com:5000/runtime", "busybox"] {
+    ///     let _ = docker.pull_image(image); // nothing to pull in the fake
+    /// }
+    /// let sent: Vec<String> = client.state().pulls.iter().map(|p| p.1.registry_auth.clone()).collect();
+    /// assert_eq!(sent[0], s2i_docker::auth::encode_auth(&for_registry("quay.io", "q"))?);
+    /// assert_eq!(sent[1], s2i_docker::auth::encode_auth(&for_registry("registry.example.com:5000", "r"))?);
+    /// assert_eq!(sent[2], "e30K"); // Docker Hub: anonymous
+    /// # }
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
+    pub fn with_registry_credentials(
+        mut self,
+        source: impl RegistryCredentials + 'static,
+    ) -> DockerClient {
+        self.credentials = Arc::new(source);
+        self
+    }
+
+    /// The source of this client's registry credentials.
+    pub fn registry_credentials(&self) -> &dyn RegistryCredentials {
+        self.credentials.as_ref()
+    }
+}
+
 fn pull_and_inspect(d: &DockerClient, name: &str) -> Result<ImageInspect> {
-    let auth = encode_auth(&d.auth).map_err(|e| Error::pull_image(name, e))?;
+    let credentials = credentials_for_image(d.credentials.as_ref(), name);
+    match (credentials.is_empty(), credentials.server_address.as_str()) {
+        (true, _) => log::debug!("Pulling {name} without credentials"),
+        (false, "") => log::debug!("Pulling {name} with credentials"),
+        (false, server) => log::debug!("Pulling {name} with the credentials for {server}"),
+    }
+    let auth = encode_auth(&credentials).map_err(|e| Error::pull_image(name, e))?;
     let attempts = d.pull_retry_count.saturating_add(1);
     for attempt in 1..=attempts {
         let err = match pull_once(d, name, &auth) {
@@ -260,7 +323,8 @@ fn pull_and_check(
 }
 
 /// Gets the builder image (`config.builder_image`) as `config.builder_pull_policy` says, with
-/// `config.pull_authentication`, and checks its users against `config.allowed_uids`.
+/// `config.pull_authentication` (sent only to the registry it names), and checks its users
+/// against `config.allowed_uids`.
 ///
 /// # Errors
 /// Those of [`pull_image`] and
@@ -307,10 +371,17 @@ pub fn get_builder_image(client: Arc<dyn Client>, config: &Config) -> Result<Pul
 /// Gets the previous build's image (`config.tag`) for an incremental build, as
 /// `config.builder_pull_policy` says, and checks its users.
 ///
+/// The pull sends `config.pull_authentication` or `config.runtime_authentication`, whichever
+/// names the registry of `config.tag` (the reference sent the builder's, wherever the image
+/// was).
+///
 /// # Errors
 /// As [`get_builder_image`].
 pub fn get_rebuild_image(client: Arc<dyn Client>, config: &Config) -> Result<PullResult> {
-    let d = DockerClient::new(client, config.pull_authentication.clone());
+    let d = DockerClient::new(client, AuthConfig::default()).with_registry_credentials(vec![
+        config.pull_authentication.clone(),
+        config.runtime_authentication.clone(),
+    ]);
     pull_and_check(&config.tag, &d, config.builder_pull_policy, config)
 }
 
@@ -542,6 +613,60 @@ mod tests {
         })
         .unwrap();
         assert_eq!(fake.state().pulls[0].1.registry_auth, expected);
+    }
+
+    #[test]
+    fn credentials_go_to_their_own_registry_only() {
+        let fake = Arc::new(FakeClient::new());
+        for name in ["quay.io/a:1", "other.io/b:1", "busybox:latest"] {
+            fake.state().registry.insert(name.into(), builder());
+        }
+        let quay = crate::AuthConfig {
+            username: "q".into(),
+            password: "p".into(),
+            server_address: "https://quay.io/v2/".into(),
+            ..Default::default()
+        };
+        let d = DockerClient::new(fake.clone(), quay.clone());
+        for name in ["quay.io/a:1", "other.io/b:1", "busybox"] {
+            d.pull_image(name).unwrap();
+        }
+        let sent: Vec<String> = fake
+            .state()
+            .pulls
+            .iter()
+            .map(|p| p.1.registry_auth.clone())
+            .collect();
+        assert_eq!(
+            sent,
+            [encode_auth(&quay).unwrap(), "e30K".into(), "e30K".into()]
+        );
+    }
+
+    #[test]
+    fn a_rebuild_pulls_with_the_credentials_of_its_tags_registry() {
+        let fake = Arc::new(FakeClient::new());
+        fake.state()
+            .registry
+            .insert("127.0.0.1:5001/app:latest".into(), builder());
+        let for_registry = |server: &str| crate::AuthConfig {
+            username: server.into(),
+            password: "p".into(),
+            server_address: server.into(),
+            ..Default::default()
+        };
+        let config = Config {
+            tag: "127.0.0.1:5001/app".into(),
+            builder_pull_policy: PullPolicy::Always,
+            pull_authentication: for_registry("127.0.0.1:5000"),
+            runtime_authentication: for_registry("127.0.0.1:5001"),
+            ..Default::default()
+        };
+        get_rebuild_image(fake.clone(), &config).unwrap();
+        assert_eq!(
+            fake.state().pulls[0].1.registry_auth,
+            encode_auth(&for_registry("127.0.0.1:5001")).unwrap()
+        );
     }
 
     #[test]

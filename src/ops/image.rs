@@ -209,7 +209,10 @@ fn remove_as_given(
 }
 
 /// Options of `POST /build`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// `Debug` shows neither the credentials nor the build arguments' values (they often carry
+/// tokens).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ImageBuildOptions {
     /// Tags for the image (`t`, repeated).
     pub tags: Vec<String>,
@@ -237,18 +240,57 @@ pub struct ImageBuildOptions {
     pub labels: HashMap<String, String>,
     /// The network of the `RUN` steps, e.g. `none` or `host` (`networkmode`, when non-empty).
     pub network_mode: String,
+    /// Values of the Dockerfile's `ARG`s (`buildargs`, JSON, when non-empty).
+    pub build_args: HashMap<String, String>,
+    /// The stage of a multi-stage Dockerfile to build (`target`, when non-empty); the stages
+    /// after it are not built.
+    pub target: String,
+    /// Pull the base images even when present (`pull=1`).
+    pub pull: bool,
+    /// The `X-Registry-Config` header value: base64url JSON of registry → credentials, see
+    /// [`encode_registry_config`](crate::auth::encode_registry_config); empty sends `null`
+    /// (no credentials).
+    pub registry_config: String,
 }
 
-/// `X-Registry-Config` of a build: base64url of `null` (no registry credentials), as the Go
-/// client sends it.
+impl fmt::Debug for ImageBuildOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut build_args: Vec<&String> = self.build_args.keys().collect();
+        build_args.sort();
+        f.debug_struct("ImageBuildOptions")
+            .field("tags", &self.tags)
+            .field("no_cache", &self.no_cache)
+            .field("remove", &self.remove)
+            .field("force_remove", &self.force_remove)
+            .field("memory", &self.memory)
+            .field("memory_swap", &self.memory_swap)
+            .field("cpu_shares", &self.cpu_shares)
+            .field("cpu_period", &self.cpu_period)
+            .field("cpu_quota", &self.cpu_quota)
+            .field("cgroup_parent", &self.cgroup_parent)
+            .field("dockerfile", &self.dockerfile)
+            .field("labels", &self.labels)
+            .field("network_mode", &self.network_mode)
+            .field("build_args", &build_args)
+            .field("target", &self.target)
+            .field("pull", &self.pull)
+            .field("registry_config", &redacted(&self.registry_config))
+            .finish()
+    }
+}
+
+/// `X-Registry-Config` of a build without credentials: base64url of `null`, as the Go client
+/// sends it.
 const NO_REGISTRY_CONFIG: &str = "bnVsbA==";
 
 /// Builds an image from a tar build context (`POST /build`) and returns the JSON-lines output.
 ///
 /// The context is streamed from `context` with chunked encoding, never held in memory. The
 /// query carries `t` per tag, `nocache=1`, `rm=1`/`rm=0`, `forcerm=1`, the resource limits that
-/// are non-zero (`memory`, `memswap`, `cpushares`, `cpuperiod`, `cpuquota`), `cgroupparent` and
-/// `dockerfile` and `networkmode` when non-empty, and `labels` as JSON when there are any.
+/// are non-zero (`memory`, `memswap`, `cpushares`, `cpuperiod`, `cpuquota`), `cgroupparent`,
+/// `dockerfile`, `networkmode` and `target` when non-empty, `pull=1`, and `labels` and
+/// `buildargs` as JSON when there are any. The credentials go in the `X-Registry-Config`
+/// header ([`ImageBuildOptions::registry_config`]), which is never logged.
 ///
 /// The build's failures arrive inside the 200 stream: read it with
 /// [`stream::copy_checked`](crate::ops::stream::copy_checked) or
@@ -282,6 +324,11 @@ pub fn build(
     } else {
         serde_json::to_string(&options.labels)?
     };
+    let build_args = if options.build_args.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&options.build_args)?
+    };
     let mut params: Vec<(&str, &str)> = options.tags.iter().map(|t| ("t", t.as_str())).collect();
     if options.no_cache {
         params.push(("nocache", "1"));
@@ -303,9 +350,23 @@ pub fn build(
     if !options.network_mode.is_empty() {
         params.push(("networkmode", options.network_mode.as_str()));
     }
+    if !build_args.is_empty() {
+        params.push(("buildargs", build_args.as_str()));
+    }
+    if !options.target.is_empty() {
+        params.push(("target", options.target.as_str()));
+    }
+    if options.pull {
+        params.push(("pull", "1"));
+    }
+    let registry_config = if options.registry_config.is_empty() {
+        NO_REGISTRY_CONFIG
+    } else {
+        options.registry_config.as_str()
+    };
     let headers = vec![
         ("Content-Type", "application/x-tar".to_string()),
-        ("X-Registry-Config", NO_REGISTRY_CONFIG.to_string()),
+        ("X-Registry-Config", registry_config.to_string()),
     ];
     let endpoint = format!("/build{}", query(&params));
     let response = docker.call(

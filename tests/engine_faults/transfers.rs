@@ -179,6 +179,7 @@ fn build_through(case: &Case, fault: Fault, tag: &str) -> (s2i_docker::Result<()
         stdout: Some(Box::new(Captured::default())),
         cgroup_limits: None,
         cancel: None,
+        ..Default::default()
     };
     let (result, _) = setup::within(BOUND, move || docker.build_image(opts));
     assert!(proxy.fired() > 0, "no fault: {:#?}", proxy.requests());

@@ -167,6 +167,42 @@ fn build_query_headers_and_streamed_body() {
 }
 
 #[test]
+fn build_arguments_target_pull_labels_and_registry_config() {
+    let (docker, server) = serve(|_| json("200 OK", "{\"stream\":\"ok\"}\r\n"));
+    let options = ImageBuildOptions {
+        build_args: [("TOKEN".to_string(), "s3cret value".to_string())].into(),
+        target: "runtime".into(),
+        pull: true,
+        labels: [("a".to_string(), "b".to_string())].into(),
+        registry_config: "eyJ4Ijp7fX0=".into(),
+        ..Default::default()
+    };
+    let _ = build(&docker, &mut &b""[..], &options).unwrap();
+    let r = server.only_request();
+    assert_eq!(
+        r.query_pairs(),
+        [
+            ("buildargs", "{\"TOKEN\":\"s3cret value\"}"),
+            ("labels", "{\"a\":\"b\"}"),
+            ("pull", "1"),
+            ("rm", "0"),
+            ("target", "runtime"),
+        ]
+    );
+    assert_eq!(r.header("X-Registry-Config"), Some("eyJ4Ijp7fX0="));
+    // Neither the credentials nor the arguments' values in `Debug`.
+    let debug = format!("{options:?}");
+    assert!(
+        !debug.contains("s3cret") && !debug.contains("eyJ4"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("TOKEN") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+}
+
+#[test]
 fn remove_query() {
     let (docker, server) = serve(|_| {
         json(
