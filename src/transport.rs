@@ -41,6 +41,7 @@ mod host;
 mod pool;
 mod reply;
 mod send;
+mod ssh;
 #[cfg(feature = "tls")]
 mod tls;
 mod upgrade;
@@ -193,9 +194,15 @@ impl Transport {
                 log::debug!("TLS settings are ignored for the Unix socket {host}");
                 None
             }
+            (Host::Ssh { .. }, Some(_)) => {
+                log::debug!("TLS settings are ignored for {host}: ssh encrypts the connection");
+                None
+            }
             (_, None) => None,
         };
-        let shared = Shared::new(host, None);
+        let connector =
+            ssh::SshConnector::new(&host).map(|c| Arc::new(c) as Arc<dyn connector::Connector>);
+        let shared = Shared::new(host, connector);
         #[cfg(feature = "tls")]
         let shared = shared.with_tls(tls);
         Ok(Transport {
