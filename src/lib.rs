@@ -9,8 +9,8 @@
 //!
 //! - **Synchronous.** No async runtime: std sockets, plain `Read`/`Write`, and a thread only where
 //!   a stream needs one (the attached container's output).
-//! - **Dependency-light.** Its own blocking HTTP/1.1 client ([`transport`]) over a Unix socket or
-//!   TCP, TLS behind the `tls` feature, one small serde mapping per Engine endpoint ([`ops`]).
+//! - **Dependency-light.** Its own blocking HTTP/1.1 client ([`transport`]) over a Unix socket,
+//!   TCP or the system `ssh`, TLS behind the `tls` feature, one small serde mapping per Engine endpoint ([`ops`]).
 //! - **Streaming.** Uploads, downloads, build contexts, pull progress and container output stream
 //!   at the engine's speed in constant memory; nothing is held whole.
 //!
@@ -123,12 +123,15 @@
 //!
 //! Tested against Docker Engine 20.10 (API 1.41) and Podman 4.3's Docker-compatible service;
 //! how the engine is found and where Podman differs is in [`ops::env`] and [`ops::podman`].
+//! A remote engine is reached over `ssh://[user@]host[:port]` as the docker CLI reaches it (the
+//! system `ssh` running `docker system dial-stdio` there); what differs from the CLI is in
+//! [`transport`](transport#ssh-engines).
 //!
 //! # Features
 //!
 //! | feature | effect |
 //! |---|---|
-//! | *(default)* | Unix-socket and plain-TCP engines. |
+//! | *(default)* | Unix-socket, plain-TCP and `ssh://` engines. |
 //! | `tls` | `tcp://` engines over TLS with client certificates (rustls, ring provider). |
 //! | `fake` | the [`fake`] module: `FakeDocker`, `FakeClient`, `FakeEngine`. |
 //!
