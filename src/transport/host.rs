@@ -491,6 +491,36 @@ mod tests {
     }
 
     #[test]
+    fn every_ssh_variant_that_parses_prints_back_to_itself() {
+        let users = [
+            "", "u@", "a.b-c@", "\u{fc}@", "u:p@", "@", "a@b@", "-u@", "u%40@",
+        ];
+        let hosts = [
+            "h", "[::1]", "1.2.3.4", "", "-x", "h:1", "[::1]:2", "h:", "h:99999", "[h]",
+        ];
+        let tails = ["", "/", "/p", "?q", "#f", " ", "/?x"];
+        let mut parsed = 0;
+        for user in users {
+            for host in hosts {
+                for tail in tails {
+                    let input = format!("ssh://{user}{host}{tail}");
+                    let Ok(h) = Host::parse(&input, false) else {
+                        continue;
+                    };
+                    parsed += 1;
+                    let shown = h.to_string();
+                    assert_eq!(
+                        Host::parse(&shown, true).ok(),
+                        Some(h),
+                        "{input} -> {shown}"
+                    );
+                }
+            }
+        }
+        assert_eq!(parsed, 4 * 5 * 2, "the valid users x hosts x tails");
+    }
+
+    #[test]
     fn host_headers() {
         assert_eq!(Host::Unix("/x".into()).header_value(), "api.moby.localhost");
         assert_eq!(tcp("::1", 5, "").header_value(), "[::1]:5");

@@ -16,9 +16,9 @@
 //! [`STDERR_TAIL`] bytes for the error message when ssh fails.
 //!
 //! ssh only fails once it is running, so a failure shows when the connection first ends: an
-//! end of stream (or a broken pipe) while ssh exited with a failure status becomes
-//! [`Error::Connect`] (no byte had come back yet) or an I/O error (after some did), with the
-//! command, the status and ssh's standard error. The child is put in a process group of its
+//! end of stream or a broken pipe, before any byte came back, while ssh exited with a failure
+//! status, becomes [`Error::Connect`] with the command, the status and ssh's standard error;
+//! later, an I/O error keeps its kind and gains the same text, and an end of stream stays one. The child is put in a process group of its
 //! own (a terminal's Ctrl-C does not reach it before the library has cleaned up), and is killed
 //! and reaped when the connection is dropped, on every path.
 //!
@@ -51,6 +51,9 @@ const EXIT_WAIT: Duration = Duration::from_secs(2);
 
 /// How long an error message waits for the rest of ssh's standard error after ssh exited.
 const STDERR_WAIT: Duration = Duration::from_millis(500);
+
+/// How long dropping a connection waits for the end of ssh's standard error after killing it.
+const DROP_WAIT: Duration = Duration::from_millis(100);
 
 /// The remote command: the engine's socket on the standard input and output.
 const REMOTE_COMMAND: [&str; 3] = ["docker", "system", "dial-stdio"];
@@ -305,10 +308,19 @@ impl SshConnection {
         }
     }
 
-    /// The error for a connection whose other end went away, when ssh exited with a failure:
-    /// the command, its status and its standard error.
-    fn failure(&self) -> Option<io::Error> {
+    /// The error to report instead of `cause` (`None`: the end of the stream) when the other
+    /// end went away because ssh failed: the command, its status and its standard error.
+    ///
+    /// Before any byte came back that is the connect error. After, an end of stream stays one
+    /// (as on a socket: the engine may close, and `dial-stdio` may then exit with a complaint
+    /// about the other direction), and an error keeps its kind, which callers go by (a broken
+    /// pipe on an attached container's input that has exited).
+    fn failure(&self, cause: Option<&io::Error>) -> Option<io::Error> {
         if self.shut_down.load(Ordering::SeqCst) || self.nonblocking.load(Ordering::SeqCst) {
+            return None;
+        }
+        let received = self.received.load(Ordering::SeqCst);
+        if received && cause.is_none() {
             return None;
         }
         let status = self.exit_status(EXIT_WAIT)?;
@@ -322,15 +334,14 @@ impl SshConnection {
             self.command,
             describe(status)
         );
-        let kind = kind_of(&stderr);
-        if self.received.load(Ordering::SeqCst) {
-            return Some(io::Error::new(kind, message));
+        match cause {
+            Some(e) if received => Some(io::Error::new(e.kind(), format!("{e}: {message}"))),
+            _ => Some(io::Error::other(Error::Connect {
+                host: self.name.clone(),
+                failure: ConnectFailure::Other,
+                source: io::Error::new(kind_of(&stderr), message),
+            })),
         }
-        Some(io::Error::other(Error::Connect {
-            host: self.name.clone(),
-            failure: ConnectFailure::Other,
-            source: io::Error::new(kind, message),
-        }))
     }
 }
 
@@ -364,21 +375,21 @@ fn kind_of(stderr: &str) -> io::ErrorKind {
 impl Connection for SshConnection {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match (&self.socket).read(buf) {
-            Ok(0) if !buf.is_empty() => self.failure().map_or(Ok(0), Err),
+            Ok(0) if !buf.is_empty() => self.failure(None).map_or(Ok(0), Err),
             Ok(n) => {
                 if n > 0 {
                     self.received.store(true, Ordering::SeqCst);
                 }
                 Ok(n)
             }
-            Err(e) if is_broken(&e) => Err(self.failure().unwrap_or(e)),
+            Err(e) if is_broken(&e) => Err(self.failure(Some(&e)).unwrap_or(e)),
             Err(e) => Err(e),
         }
     }
 
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match (&self.socket).write(buf) {
-            Err(e) if is_broken(&e) => Err(self.failure().unwrap_or(e)),
+            Err(e) if is_broken(&e) => Err(self.failure(Some(&e)).unwrap_or(e)),
             other => other,
         }
     }
@@ -409,9 +420,9 @@ impl Drop for SshConnection {
     fn drop(&mut self) {
         let _ = self.socket.shutdown(Shutdown::Both);
         reap(self.child.get_mut().unwrap_or_else(|p| p.into_inner()));
-        // ssh is gone, so its standard error ends now, unless something it started (e.g. a
-        // `ControlPersist` master) holds it: then the thread finishes on its own later.
-        drop(self.stderr.wait_finished(STDERR_WAIT));
+        // ssh is gone, so its standard error ends at once (and its descriptor with it), unless
+        // something ssh started still holds it: then the thread finishes on its own later.
+        drop(self.stderr.wait_finished(DROP_WAIT));
     }
 }
 
@@ -565,30 +576,57 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_after_the_first_bytes_is_an_io_error_and_stderr_is_bounded() {
+    fn the_stderr_of_a_failure_is_bounded_to_its_end() {
         let dir = TempDir::new();
-        // A head, part of a body, 10 KiB of complaints, and a failure.
         let c = scripted(
             &dir,
             "ssh",
-            r#"IFS= read -r line
-    printf 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'
-    i=0; while [ $i -lt 1000 ]; do echo "complaint $i" >&2; i=$((i+1)); done
-    echo 'Connection to remote closed by remote host.' >&2
-    exit 255"#,
+            r#"i=0; while [ $i -lt 1000 ]; do echo "complaint $i" >&2; i=$((i+1)); done
+echo 'Connection closed by 10.0.0.1 port 22' >&2
+exit 255"#,
         );
         drop(connect(&c, Duration::from_secs(1)));
         let t = transport(c);
-        let r = t.send(req("GET", "/x"), None).unwrap();
-        let e = r.read_to_vec(100).unwrap_err();
-        let Error::Io(io) = &e else { panic!("{e:?}") };
-        assert_eq!(io.kind(), io::ErrorKind::ConnectionReset);
+        let e = t.send(req("GET", "/x"), None).unwrap_err();
+        assert!(matches!(e, Error::Connect { .. }), "{e:?}");
         let text = e.to_string();
         let stderr = text.split_once("stderr=").unwrap().1;
         assert!(stderr.starts_with("..."), "{stderr}");
         assert!(stderr.len() <= STDERR_TAIL + 3, "{}", stderr.len());
-        assert!(stderr.ends_with("complaint 999\nConnection to remote closed by remote host."));
+        assert!(stderr.ends_with("complaint 999\nConnection closed by 10.0.0.1 port 22"));
         assert!(!stderr.contains("complaint 0\n"));
+    }
+
+    #[test]
+    fn after_the_first_bytes_an_end_stays_an_end_and_errors_keep_their_kind() {
+        let dir = TempDir::new();
+        // A head and part of its body, then ssh fails (having read the whole request: unread
+        // bytes would make the end a reset): the body is cut short, as on a socket.
+        let c = scripted(
+            &dir,
+            "ssh",
+            r#"while IFS= read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'
+echo 'Connection to remote closed by remote host.' >&2
+exit 255"#,
+        );
+        drop(connect(&c, Duration::from_secs(1)));
+        let r = transport(c).send(req("GET", "/x"), None).unwrap();
+        let e = r.read_to_vec(100).unwrap_err();
+        assert!(!e.to_string().contains("stderr="), "{e}");
+
+        // A write after ssh failed: a broken pipe still, with what ssh said.
+        let c = scripted(&dir, "ssh2", "printf x; echo oops >&2; exit 3");
+        let conn = connect(&c, Duration::from_secs(1));
+        let mut buf = [0u8; 8];
+        assert_eq!(conn.read(&mut buf).unwrap(), 1);
+        assert!(!conn.exit_status(Duration::from_secs(5)).unwrap().success());
+        let e = conn.write(b"more").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("has exited with exit status 3"), "{text}");
+        assert!(text.ends_with("stderr=oops"), "{text}");
+        assert_eq!(conn.read(&mut buf).unwrap(), 0, "the end stays an end");
     }
 
     #[test]

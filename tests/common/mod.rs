@@ -276,10 +276,25 @@ pub fn raw_request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> io::Result<RawResponse> {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("Content-Type", ct))
+        .into_iter()
+        .collect();
+    raw_request_with_headers(host, method, path, &headers, body)
+}
+
+/// [`raw_request`] with these extra headers (e.g. `X-Registry-Auth`).
+pub fn raw_request_with_headers(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<RawResponse> {
     let timeout = Some(Duration::from_secs(120));
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n");
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut raw = Vec::new();
