@@ -18,9 +18,12 @@
 //! ssh only fails once it is running, so a failure shows when the connection first ends: an
 //! end of stream or a broken pipe, before any byte came back, while ssh exited with a failure
 //! status, becomes [`Error::Connect`] with the command, the status and ssh's standard error;
-//! later, an I/O error keeps its kind and gains the same text, and an end of stream stays one. The child is put in a process group of its
-//! own (a terminal's Ctrl-C does not reach it before the library has cleaned up), and is killed
-//! and reaped when the connection is dropped, on every path.
+//! later, an I/O error keeps its kind and gains the same text, and an end of stream stays one.
+//!
+//! The child is put in a process group of its own (a terminal's Ctrl-C does not reach it
+//! before the library has cleaned up), and is killed and reaped when the connection is
+//! dropped, on every path. Should the process itself be killed, its children end on their
+//! own: their input ends, `dial-stdio` closes the engine connection, and ssh exits.
 //!
 //! Uses nothing outside the transport but `error` (and std, `log`).
 
