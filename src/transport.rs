@@ -16,27 +16,28 @@
 //! # `ssh://` engines
 //!
 //! An `ssh://[user@]host[:port]` host (e.g. `DOCKER_HOST=ssh://builder@build-host`) is reached
-//! as the docker CLI reaches it: every connection is a child process of the system `ssh` client,
-//! `ssh -o ConnectTimeout=<s> -o BatchMode=yes -T [-l user] [-p port] -- host docker system
-//! dial-stdio`, whose standard input and output carry the HTTP bytes to the remote engine's
-//! socket. Keys, known hosts, aliases and jump hosts are ssh's own configuration
+//! as the docker CLI reaches it: every connection is a child process of the system `ssh`
+//! client, `ssh -o ConnectTimeout=<s> -o BatchMode=yes -T [-l user] [-p port] -- host docker
+//! system dial-stdio`, whose standard input and output carry the HTTP bytes to the remote
+//! engine's socket. Keys, known hosts, aliases and jump hosts are ssh's own configuration
 //! (`~/.ssh/config`, `/etc/ssh/ssh_config`), and the remote host needs a `docker` CLI (18.09 or
-//! later) in the `PATH` its sshd gives a command. Everything above the bytes works as over a socket: the pool
-//! (one kept-alive `ssh` per pooled connection), time limits, cancelling, streamed uploads and
-//! downloads, and attach with its standard input half-closed (the child's standard input is
-//! closed, and `dial-stdio` half-closes the engine connection). A failing ssh is reported with
-//! its command, exit status and the last 4 KiB of its standard error (`Host key verification
-//! failed.`, `Permission denied (publickey).`, `docker: not found`), as
+//! later) in the `PATH` its sshd gives a command. Everything above the bytes works as over a
+//! socket: the pool (one kept-alive `ssh` per pooled connection), time limits, cancelling,
+//! streamed uploads and downloads, and attach with its standard input half-closed (the child's
+//! standard input is closed, and `dial-stdio` half-closes the engine connection). A failing ssh
+//! is reported with its command, exit status and the last 4 KiB of its standard error (`Host
+//! key verification failed.`, `Permission denied (publickey).`, `docker: not found`), as
 //! [`Error::Connect`] when nothing came back yet. The child is killed and reaped when its
 //! connection closes, on every path (dropped, failed, cancelled).
 //!
 //! What differs from the docker CLI: `BatchMode=yes` is added, so ssh never prompts for a
 //! password or a key's passphrase (use an agent, or a key without one): a library has no
 //! terminal to answer on; the connect limit is the call's [`Timeouts::connect`] (10 s by
-//! default for the engine client) where the CLI passes 30 s; a path
-//! after the host (`ssh://host/run/docker.sock`) is refused rather than taken as the remote
-//! socket (set `DOCKER_HOST` on the remote host instead); TLS settings are ignored, as ssh
-//! encrypts the connection.
+//! default for the engine client) where the CLI passes 30 s; a path after the host
+//! (`ssh://host/run/docker.sock`) is refused rather than taken as the remote socket (set
+//! `DOCKER_HOST` on the remote host instead); TLS settings are ignored, as ssh encrypts the
+//! connection; the `Host` header is the Unix socket's dummy [`UNIX_HOST_HEADER`] (the CLI sends
+//! `docker.example.com`), since the requests end on the remote engine's Unix socket.
 //!
 //! # Time limits and cancelling
 //!

@@ -80,7 +80,7 @@ impl Host {
     /// the scheme is not `unix`, `tcp` or `ssh`, the port is not a number in 1-65535, or the
     /// address carries something a docker host cannot (user info on `tcp://`, a query, a
     /// fragment, spaces); for `ssh://` the message goes on to say what is wrong (a path, a query,
-    /// a password, no host).
+    /// a password, no host name), in the docker CLI's words where it has them.
     pub fn parse(s: &str, tls: bool) -> Result<Host> {
         let invalid = || Error::InvalidInput(format!("unable to parse docker host `{s}`"));
         let (scheme, rest) = s.split_once("://").ok_or_else(invalid)?;
@@ -160,10 +160,10 @@ fn parse_ssh(rest: &str) -> std::result::Result<Host, String> {
         return Err(format!("{bad:?} is not allowed in an ssh:// host"));
     }
     if let Some((_, fragment)) = rest.split_once('#') {
-        return Err(format!("extra fragment after the host: {fragment:?}"));
+        return Err(format!("fragments are not allowed: {fragment:?}"));
     }
     if let Some((_, query)) = rest.split_once('?') {
-        return Err(format!("extra query after the host: {query:?}"));
+        return Err(format!("query parameters are not allowed: {query:?}"));
     }
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
@@ -209,7 +209,7 @@ fn parse_ssh(rest: &str) -> std::result::Result<Host, String> {
         }
     };
     if host.is_empty() {
-        return Err("no host specified".into());
+        return Err("hostname is empty".into());
     }
     // A leading `-` would read as an option if the host ever came before ssh's `--`.
     if host.starts_with('-') || host.contains(['[', ']', '%']) {
@@ -445,19 +445,19 @@ mod tests {
     #[test]
     fn rejects_bad_ssh_hosts_saying_why() {
         let cases = [
-            ("ssh://", "no host specified"),
-            ("ssh://u@", "no host specified"),
-            ("ssh://:22", "no host specified"),
+            ("ssh://", "hostname is empty"),
+            ("ssh://u@", "hostname is empty"),
+            ("ssh://:22", "hostname is empty"),
             (
                 "ssh://h/var/run/docker.sock",
                 "extra path after the host: \"/var/run/docker.sock\"",
             ),
             (
                 "ssh://h?socket=/x",
-                "extra query after the host: \"socket=/x\"",
+                "query parameters are not allowed: \"socket=/x\"",
             ),
-            ("ssh://h/?x", "extra query after the host: \"x\""),
-            ("ssh://h#top", "extra fragment after the host: \"top\""),
+            ("ssh://h/?x", "query parameters are not allowed: \"x\""),
+            ("ssh://h#top", "fragments are not allowed: \"top\""),
             ("ssh://u:secret@h", "plain-text password is not supported"),
             ("ssh://@h", "empty user name before `@`"),
             (
