@@ -238,8 +238,8 @@ fn attach_with_half_close_upload_and_download_over_ssh() {
             .expect("wait");
         assert_eq!(waited.status_code, 0);
 
-        // 3 MiB up and back down.
-        let data: Vec<u8> = (0..3u32 << 20)
+        // 16 MiB up and back down.
+        let data: Vec<u8> = (0..16u32 << 20)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
             .collect();
         let mut b = tar::Builder::new(Vec::new());
@@ -249,6 +249,7 @@ fn attach_with_half_close_upload_and_download_over_ssh() {
         b.append_data(&mut h, "big.bin", &data[..])
             .expect("tar entry");
         let upload = b.into_inner().expect("tar");
+        let start = Instant::now();
         docker
             .copy_to_container(
                 &created.id,
@@ -257,6 +258,8 @@ fn attach_with_half_close_upload_and_download_over_ssh() {
                 &CopyToContainerOptions::default(),
             )
             .expect("copy to container");
+        let up = start.elapsed();
+        let start = Instant::now();
         let (archive, stat) = docker
             .copy_from_container(&created.id, "/tmp/big.bin")
             .expect("copy from container");
@@ -270,7 +273,9 @@ fn attach_with_half_close_upload_and_download_over_ssh() {
             .expect("entry");
         let mut back = Vec::new();
         entry.read_to_end(&mut back).expect("entry data");
+        let down = start.elapsed();
         assert!(back == data, "{} bytes back of {}", back.len(), data.len());
+        println!("16 MiB over ssh: upload {up:?}, download {down:?}");
     }
     assert_no_ssh_children();
 }
