@@ -9,8 +9,8 @@
 //!
 //! - **Synchronous.** No async runtime: std sockets, plain `Read`/`Write`, and a thread only where
 //!   a stream needs one (the attached container's output).
-//! - **Dependency-light.** Its own blocking HTTP/1.1 client ([`transport`]) over a Unix socket or
-//!   TCP, TLS behind the `tls` feature, one small serde mapping per Engine endpoint ([`ops`]).
+//! - **Dependency-light.** Its own blocking HTTP/1.1 client ([`transport`]) over a Unix socket,
+//!   TCP or the system `ssh`, TLS behind the `tls` feature, one small serde mapping per Engine endpoint ([`ops`]).
 //! - **Streaming.** Uploads, downloads, build contexts, pull progress and container output stream
 //!   at the engine's speed in constant memory; nothing is held whole.
 //!
@@ -158,7 +158,10 @@
 //!    engine, and its error says why: "permission denied" comes with the usual fixes (the
 //!    `docker` group, a rootless engine's socket).
 //!
-//! An `ssh://` host, from any of them, is handed to the host parser as it is.
+//! An `ssh://` host, from any of them, is handed to the host parser as it is: a remote engine
+//! is reached over `ssh://[user@]host[:port]` as the docker CLI reaches it (the system `ssh`
+//! running `docker system dial-stdio` there); what differs from the CLI is in
+//! [`transport`](transport#ssh-engines).
 //!
 //! **Trust roots.** With the `tls` feature, a daemon's certificate is verified against the CA
 //! file and the system's roots, found as Go finds them: the bundle in `SSL_CERT_FILE`, else the
@@ -182,7 +185,7 @@
 //!
 //! | feature | effect |
 //! |---|---|
-//! | *(default)* | Unix-socket and plain-TCP engines. |
+//! | *(default)* | Unix-socket, plain-TCP and `ssh://` engines. |
 //! | `tls` | `tcp://` engines over TLS with client certificates (rustls, ring provider). |
 //! | `fake` | the [`fake`] module: `FakeDocker`, `FakeClient`, `FakeEngine`. |
 //!

@@ -1,5 +1,6 @@
-//! Bytes and HTTP/1.1 framing over a Unix socket or TCP (TLS behind the `tls` feature), or over
-//! connections a [`connector::Connector`] opens (an in-process server, e.g. in memory).
+//! Bytes and HTTP/1.1 framing over a Unix socket or TCP (TLS behind the `tls` feature), through
+//! `ssh`, or over connections a [`connector::Connector`] opens (an in-process server, e.g. in
+//! memory).
 //!
 //! This layer knows nothing of Docker paths or JSON: it sends a [`Request`] and hands back a
 //! [`Response`] whose body is a streaming `Read`, or an [`Upgraded`] duplex stream for a `101`.
@@ -12,15 +13,46 @@
 //! sent twice are resent once on a fresh connection when a reused one fails before any byte of
 //! the response arrived (the server may close an idle connection just as a request goes out).
 //!
+//! # `ssh://` engines
+//!
+//! An `ssh://[user@]host[:port]` host (e.g. `DOCKER_HOST=ssh://builder@build-host`) is reached
+//! as the docker CLI reaches it: every connection is a child process of the system `ssh`
+//! client, `ssh -o ConnectTimeout=<s> -o BatchMode=yes -T [-l user] [-p port] -- host docker
+//! system dial-stdio`, whose standard input and output carry the HTTP bytes to the remote
+//! engine's socket. Keys, known hosts, aliases and jump hosts are ssh's own configuration
+//! (`~/.ssh/config`, `/etc/ssh/ssh_config`), and the remote host needs a `docker` CLI (18.09 or
+//! later) in the `PATH` its sshd gives a command. Everything above the bytes works as over a
+//! socket: the pool (one kept-alive `ssh` per pooled connection), time limits, cancelling,
+//! streamed uploads and downloads, and attach with its standard input half-closed (the child's
+//! standard input is closed, and `dial-stdio` half-closes the engine connection). A failing ssh
+//! is reported with its command, exit status and the last 4 KiB of its standard error (`Host
+//! key verification failed.`, `Permission denied (publickey).`, `docker: not found`), as
+//! [`Error::Connect`] when nothing came back yet. The child is killed and reaped when its
+//! connection closes, on every path (dropped, failed, cancelled).
+//!
+//! What differs from the docker CLI: `BatchMode=yes` is added, so ssh never prompts for a
+//! password or a key's passphrase (use an agent, or a key without one): a library has no
+//! terminal to answer on; the connect limit is the call's [`Timeouts::connect`] (10 s by
+//! default for the engine client) where the CLI passes 30 s; a path after the host
+//! (`ssh://host/run/docker.sock`) is refused rather than taken as the remote socket (set
+//! `DOCKER_HOST` on the remote host instead); TLS settings are ignored, as ssh encrypts the
+//! connection; the `Host` header is the Unix socket's dummy [`UNIX_HOST_HEADER`] (the CLI sends
+//! `docker.example.com`), since the requests end on the remote engine's Unix socket.
+//!
+//! # Time limits and cancelling
+//!
 //! Time limits are socket read/write timeouts: [`Timeouts::response`] for the wait until the
 //! response head is in, [`Timeouts::idle`] for every read and write of a body. A [`Cancel`]
 //! handle aborts calls from another thread.
+//!
+//! # Files
 //!
 //! This file holds the public front: the request and response types, the limits, the TLS
 //! settings and [`Transport`] itself. Behind it, one file per step: `pool` (the shared state
 //! and the idle connections), `exchange` (one request and its reply, and the resend rule),
 //! `send` (writing a request), `reply` (waiting for the head), `body` (reading a response body),
-//! `conn` (sockets and the buffered connection), `upgrade`, `cancel`, and `tls`.
+//! `conn` (sockets and the buffered connection), `upgrade`, `cancel`, `tls`, and `ssh` (the
+//! `ssh` children of `ssh://` hosts).
 
 use std::fmt;
 use std::io::Read;
@@ -41,6 +73,7 @@ mod host;
 mod pool;
 mod reply;
 mod send;
+mod ssh;
 #[cfg(feature = "tls")]
 mod tls;
 mod upgrade;
@@ -169,7 +202,8 @@ pub struct Transport {
 
 impl Transport {
     /// A transport for `host`, with TLS when `tls` is given (for `tcp://` hosts; a Unix socket
-    /// is local and ignores TLS settings, as the docker CLI does).
+    /// is local and ignores TLS settings, as the docker CLI does, and so does an `ssh://` host,
+    /// whose connections are `ssh` children: see [`ssh://` engines](self#ssh-engines)).
     ///
     /// Nothing is connected yet.
     ///
@@ -193,9 +227,15 @@ impl Transport {
                 log::debug!("TLS settings are ignored for the Unix socket {host}");
                 None
             }
+            (Host::Ssh { .. }, Some(_)) => {
+                log::debug!("TLS settings are ignored for {host}: ssh encrypts the connection");
+                None
+            }
             (_, None) => None,
         };
-        let shared = Shared::new(host, None);
+        let connector =
+            ssh::SshConnector::new(&host).map(|c| Arc::new(c) as Arc<dyn connector::Connector>);
+        let shared = Shared::new(host, connector);
         #[cfg(feature = "tls")]
         let shared = shared.with_tls(tls);
         Ok(Transport {

@@ -1070,23 +1070,17 @@ fn upload_and_download_a_tree() {
 /// Pushes `name:tag` with credentials, through a request of its own (pushing is not part of
 /// the S2I operations).
 fn push(name: &str, tag: &str, registry_auth: &str) {
-    use std::os::unix::net::UnixStream;
-    let host = common::configured_host();
-    let path = host
-        .strip_prefix("unix://")
-        .expect("the registry tests need a unix:// engine");
-    let mut s = UnixStream::connect(path).expect("connect to the engine");
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    write!(
-        s,
-        "POST /images/{name}/push?tag={tag} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-         X-Registry-Auth: {registry_auth}\r\nContent-Length: 0\r\n\r\n"
+    let reply = common::raw_request_with_headers(
+        &common::configured_host(),
+        "POST",
+        &format!("/images/{name}/push?tag={tag}"),
+        &[("X-Registry-Auth", registry_auth)],
+        &[],
     )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "push: {reply}");
-    assert!(!reply.contains("errorDetail"), "push: {reply}");
+    .expect("push");
+    let progress = String::from_utf8_lossy(&reply.body);
+    assert_eq!(reply.status, 200, "push: {progress}");
+    assert!(!progress.contains("errorDetail"), "push: {progress}");
 }
 
 #[test]

@@ -342,10 +342,14 @@ fn connect_error(host: &Host, source: io::Error) -> Error {
     }
 }
 
-/// Opens a connection through `connector`; `host` names it in errors.
-pub(crate) fn connect_with(host: &Host, connector: &dyn Connector) -> Result<Socket> {
+/// Opens a connection through `connector` within `timeout`; `host` names it in errors.
+pub(crate) fn connect_with(
+    host: &Host,
+    connector: &dyn Connector,
+    timeout: Duration,
+) -> Result<Socket> {
     connector
-        .connect()
+        .connect_within(timeout)
         .map(Socket::Custom)
         .map_err(|e| connect_error(host, e))
 }
@@ -380,6 +384,10 @@ pub(crate) fn connect(host: &Host, timeout: Duration) -> Result<Socket> {
             }
             Err(connect_error(host, last))
         }
+        // A transport for an ssh:// host opens its connections through its connector.
+        Host::Ssh { .. } => Err(Error::InvalidInput(format!(
+            "{host} is reached through ssh, not a socket"
+        ))),
     }
 }
 

@@ -114,6 +114,19 @@ pub trait Connector: Send + Sync {
     /// [`Error::Connect`](crate::error::Error::Connect), classified by its kind as a socket's
     /// would be (`ConnectionRefused`: the engine is not running; `NotFound`: no such socket).
     fn connect(&self) -> io::Result<Box<dyn Connection>>;
+
+    /// A new connection, established within `timeout` where the connector can limit that (the
+    /// transport passes each request's [`Timeouts::connect`](super::Timeouts::connect)).
+    ///
+    /// The default ignores the limit and calls [`connect`](Connector::connect).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Connector::connect).
+    fn connect_within(&self, timeout: Duration) -> io::Result<Box<dyn Connection>> {
+        let _ = timeout;
+        self.connect()
+    }
 }
 
 impl Transport {

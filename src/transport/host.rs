@@ -1,5 +1,5 @@
-//! Docker host strings: `unix:///path` and `tcp://host[:port][/base]`, parsed as the docker CLI
-//! parses `DOCKER_HOST`, and the `Host` header each kind of host sends.
+//! Docker host strings: `unix:///path`, `tcp://host[:port][/base]` and `ssh://[user@]host[:port]`,
+//! parsed as the docker CLI parses `DOCKER_HOST`, and the `Host` header each kind of host sends.
 //!
 //! Uses nothing outside the transport but `error` (and std).
 
@@ -28,6 +28,18 @@ pub enum Host {
         /// with `/`).
         base_path: String,
     },
+    /// An engine reached through the system `ssh` client, which runs `docker system dial-stdio` on
+    /// the remote host (as the docker CLI does for `ssh://` hosts).
+    Ssh {
+        /// The remote user (`ssh -l`); `None` leaves it to ssh (its configuration, or the local
+        /// user name).
+        user: Option<String>,
+        /// A host name, an alias of the ssh configuration, or an IP address (IPv6 without
+        /// brackets).
+        host: String,
+        /// The port (`ssh -p`); `None` leaves it to ssh (its configuration, or 22).
+        port: Option<u16>,
+    },
 }
 
 impl Host {
@@ -37,16 +49,45 @@ impl Host {
     /// - `tcp://host[:port][/base]`: the port defaults to 2375, or 2376 when `tls` is set; an IPv6
     ///   address goes in brackets (`tcp://[::1]:2375`); an empty host means `localhost` (as the
     ///   docker CLI does); a path becomes a prefix of every request target.
+    /// - `ssh://[user@]host[:port]`: user and port are passed to `ssh` when given, otherwise ssh's
+    ///   configuration decides; an IPv6 address goes in brackets. `tls` plays no part.
+    ///
+    /// ```
+    /// use s2i_docker::transport::Host;
+    ///
+    /// let host = Host::parse("ssh://builder@docker.example.com:2222", false)?;
+    /// assert_eq!(
+    ///     host,
+    ///     Host::Ssh {
+    ///         user: Some("builder".into()),
+    ///         host: "docker.example.com".into(),
+    ///         port: Some(2222),
+    ///     }
+    /// );
+    /// let err = Host::parse("ssh://docker.example.com/var/run/docker.sock", false).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "unable to parse docker host `ssh://docker.example.com/var/run/docker.sock`: \
+    ///      extra path after the host: \"/var/run/docker.sock\" (an ssh:// host reaches the \
+    ///      remote engine's default socket; set DOCKER_HOST on the remote host to choose another)"
+    /// );
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] with ``unable to parse docker host `<s>` `` when there is no `://`,
-    /// the scheme is neither `unix` nor `tcp`, the port is not a number in 1-65535, or the address
-    /// carries something a docker host cannot (user info, a query, a fragment, spaces).
+    /// the scheme is not `unix`, `tcp` or `ssh`, the port is not a number in 1-65535, or the
+    /// address carries something a docker host cannot (user info on `tcp://`, a query, a
+    /// fragment, spaces); for `ssh://` the message goes on to say what is wrong (a path, a query,
+    /// a password, no host name), in the docker CLI's words where it has them.
     pub fn parse(s: &str, tls: bool) -> Result<Host> {
         let invalid = || Error::InvalidInput(format!("unable to parse docker host `{s}`"));
         let (scheme, rest) = s.split_once("://").ok_or_else(invalid)?;
         match scheme {
+            "ssh" => parse_ssh(rest).map_err(|why| {
+                Error::InvalidInput(format!("unable to parse docker host `{s}`: {why}"))
+            }),
             "unix" => {
                 if rest.is_empty() || rest.contains('\0') {
                     return Err(invalid());
@@ -106,8 +147,83 @@ impl Host {
             Host::Unix(_) => super::UNIX_HOST_HEADER.to_string(),
             Host::Tcp { host, port, .. } if host.contains(':') => format!("[{host}]:{port}"),
             Host::Tcp { host, port, .. } => format!("{host}:{port}"),
+            // The request ends on the remote engine's Unix socket, which sees it as a local
+            // client's.
+            Host::Ssh { .. } => super::UNIX_HOST_HEADER.to_string(),
         }
     }
+}
+
+/// The part of an `ssh://` host after the scheme; the error says what is wrong with it.
+fn parse_ssh(rest: &str) -> std::result::Result<Host, String> {
+    if let Some(bad) = rest.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{bad:?} is not allowed in an ssh:// host"));
+    }
+    if let Some((_, fragment)) = rest.split_once('#') {
+        return Err(format!("fragments are not allowed: {fragment:?}"));
+    }
+    if let Some((_, query)) = rest.split_once('?') {
+        return Err(format!("query parameters are not allowed: {query:?}"));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if !matches!(path, "" | "/") {
+        return Err(format!(
+            "extra path after the host: {path:?} (an ssh:// host reaches the remote engine's \
+             default socket; set DOCKER_HOST on the remote host to choose another)"
+        ));
+    }
+    let (user, address) = match authority.rsplit_once('@') {
+        Some((user, address)) => (Some(user), address),
+        None => (None, authority),
+    };
+    let user = match user {
+        None => None,
+        Some(u) if u.contains(':') => return Err("plain-text password is not supported".into()),
+        Some("") => return Err("empty user name before `@`".into()),
+        Some(u) if u.contains(['@', '%', '[', ']']) || u.starts_with('-') => {
+            return Err(format!("invalid user name {u:?}"))
+        }
+        Some(u) => Some(u.to_string()),
+    };
+    let (host, port) = if let Some(bracketed) = address.strip_prefix('[') {
+        let (ip6, after) = bracketed
+            .split_once(']')
+            .ok_or("missing `]` after an IPv6 address")?;
+        if ip6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("invalid IPv6 address {ip6:?}"));
+        }
+        match after {
+            "" => (ip6, None),
+            p => match p.strip_prefix(':') {
+                Some(p) => (ip6, Some(p)),
+                None => return Err(format!("unexpected {p:?} after the address")),
+            },
+        }
+    } else {
+        match address.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (address, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("hostname is empty".into());
+    }
+    // A leading `-` would read as an option if the host ever came before ssh's `--`.
+    if host.starts_with('-') || host.contains(['[', ']', '%']) {
+        return Err(format!("invalid host name {host:?}"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(parse_port(p).ok_or_else(|| format!("invalid port {p:?}"))?),
+    };
+    Ok(Host::Ssh {
+        user,
+        host: host.to_string(),
+        port,
+    })
 }
 
 // Digits only: `u16::from_str` would also take a leading `+`.
@@ -133,6 +249,21 @@ impl fmt::Display for Host {
                 port,
                 base_path,
             } => write!(f, "tcp://{host}:{port}{base_path}"),
+            Host::Ssh { user, host, port } => {
+                f.write_str("ssh://")?;
+                if let Some(user) = user {
+                    write!(f, "{user}@")?;
+                }
+                if host.contains(':') {
+                    write!(f, "[{host}]")?;
+                } else {
+                    f.write_str(host)?;
+                }
+                match port {
+                    Some(port) => write!(f, ":{port}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -267,6 +398,126 @@ mod tests {
         for i in 0..=input.len() {
             let _ = Host::parse(&input[i..], true);
         }
+    }
+
+    #[test]
+    fn parses_ssh_hosts() {
+        let ssh = |user: Option<&str>, host: &str, port: Option<u16>| Host::Ssh {
+            user: user.map(String::from),
+            host: host.into(),
+            port,
+        };
+        let cases: &[(&str, Host, &str)] = &[
+            ("ssh://h", ssh(None, "h", None), "ssh://h"),
+            ("ssh://h/", ssh(None, "h", None), "ssh://h"),
+            (
+                "ssh://me@h:2222",
+                ssh(Some("me"), "h", Some(2222)),
+                "ssh://me@h:2222",
+            ),
+            (
+                "ssh://me.x-y_z@10.0.0.1",
+                ssh(Some("me.x-y_z"), "10.0.0.1", None),
+                "ssh://me.x-y_z@10.0.0.1",
+            ),
+            (
+                "ssh://[::1]:22",
+                ssh(None, "::1", Some(22)),
+                "ssh://[::1]:22",
+            ),
+            (
+                "ssh://u@[fe80::1]",
+                ssh(Some("u"), "fe80::1", None),
+                "ssh://u@[fe80::1]",
+            ),
+        ];
+        for (input, want, display) in cases {
+            for tls in [false, true] {
+                let got = Host::parse(input, tls).unwrap_or_else(|e| panic!("{input}: {e}"));
+                assert_eq!(&got, want, "{input}");
+                assert_eq!(got.to_string(), *display, "{input}");
+                assert_eq!(Host::parse(display, tls).ok().as_ref(), Some(want));
+            }
+        }
+        assert_eq!(ssh(None, "h", None).header_value(), "api.moby.localhost");
+    }
+
+    #[test]
+    fn rejects_bad_ssh_hosts_saying_why() {
+        let cases = [
+            ("ssh://", "hostname is empty"),
+            ("ssh://u@", "hostname is empty"),
+            ("ssh://:22", "hostname is empty"),
+            (
+                "ssh://h/var/run/docker.sock",
+                "extra path after the host: \"/var/run/docker.sock\"",
+            ),
+            (
+                "ssh://h?socket=/x",
+                "query parameters are not allowed: \"socket=/x\"",
+            ),
+            ("ssh://h/?x", "query parameters are not allowed: \"x\""),
+            ("ssh://h#top", "fragments are not allowed: \"top\""),
+            ("ssh://u:secret@h", "plain-text password is not supported"),
+            ("ssh://@h", "empty user name before `@`"),
+            (
+                "ssh://-oProxyCommand=x@h",
+                "invalid user name \"-oProxyCommand=x\"",
+            ),
+            ("ssh://a@b@h", "invalid user name \"a@b\""),
+            (
+                "ssh://-oProxyCommand=x",
+                "invalid host name \"-oProxyCommand=x\"",
+            ),
+            ("ssh://h:0", "invalid port \"0\""),
+            ("ssh://h:", "invalid port \"\""),
+            ("ssh://h:22:1", "invalid port \"22:1\""),
+            ("ssh://h:ssh", "invalid port \"ssh\""),
+            ("ssh://[::1", "missing `]` after an IPv6 address"),
+            ("ssh://[nothex]", "invalid IPv6 address \"nothex\""),
+            ("ssh://[::1]x", "unexpected \"x\" after the address"),
+            ("ssh://h x", "' ' is not allowed in an ssh:// host"),
+            ("ssh://h\n", "'\\n' is not allowed in an ssh:// host"),
+        ];
+        for (input, why) in cases {
+            match Host::parse(input, false) {
+                Err(Error::InvalidInput(m)) => {
+                    let want = format!("unable to parse docker host `{input}`: {why}");
+                    assert!(m.starts_with(&want), "{input}: {m}")
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_ssh_variant_that_parses_prints_back_to_itself() {
+        let users = [
+            "", "u@", "a.b-c@", "\u{fc}@", "u:p@", "@", "a@b@", "-u@", "u%40@",
+        ];
+        let hosts = [
+            "h", "[::1]", "1.2.3.4", "", "-x", "h:1", "[::1]:2", "h:", "h:99999", "[h]",
+        ];
+        let tails = ["", "/", "/p", "?q", "#f", " ", "/?x"];
+        let mut parsed = 0;
+        for user in users {
+            for host in hosts {
+                for tail in tails {
+                    let input = format!("ssh://{user}{host}{tail}");
+                    let Ok(h) = Host::parse(&input, false) else {
+                        continue;
+                    };
+                    parsed += 1;
+                    let shown = h.to_string();
+                    assert_eq!(
+                        Host::parse(&shown, true).ok(),
+                        Some(h),
+                        "{input} -> {shown}"
+                    );
+                }
+            }
+        }
+        assert_eq!(parsed, 4 * 5 * 2, "the valid users x hosts x tails");
     }
 
     #[test]

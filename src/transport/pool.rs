@@ -43,7 +43,7 @@ impl Shared {
     pub(super) fn new(host: Host, connector: Option<Arc<dyn Connector>>) -> Shared {
         let base_path = match &host {
             Host::Tcp { base_path, .. } => base_path.clone(),
-            Host::Unix(_) => String::new(),
+            Host::Unix(_) | Host::Ssh { .. } => String::new(),
         };
         Shared {
             host_header: host.header_value(),
@@ -105,7 +105,7 @@ impl Shared {
     /// A new connection: from the connector, or a socket (with the TLS handshake if set up).
     pub(super) fn connect(&self, timeout: Duration) -> Result<Conn> {
         if let Some(connector) = &self.connector {
-            let socket = conn::connect_with(&self.host, connector.as_ref())?;
+            let socket = conn::connect_with(&self.host, connector.as_ref(), timeout)?;
             return Ok(Conn::new(Stream::Plain(Arc::new(socket))));
         }
         let socket = conn::connect(&self.host, timeout)?;

@@ -7,7 +7,9 @@
 //! Environment (set by `bash .ci/run`): `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`),
 //! `S2I_TEST_PODMAN_HOST`, `S2I_TEST_REGISTRY` (`127.0.0.1:PORT`), `S2I_TEST_REGISTRY_USER`,
 //! `S2I_TEST_REGISTRY_PASSWORD`, `S2I_TEST_REGISTRY_CONFIG`, `S2I_TEST_TLS_HOST` (`tcp://127.0.0.1:PORT`),
-//! `S2I_TEST_TLS_CERT_PATH` (`ca.pem`, `cert.pem`, `key.pem`), `S2I_TEST_TLS_WRONG_CA`.
+//! `S2I_TEST_TLS_CERT_PATH` (`ca.pem`, `cert.pem`, `key.pem`), `S2I_TEST_TLS_WRONG_CA`,
+//! `S2I_TEST_SSH_HOST` (`ssh://ALIAS`, an alias of the system ssh configuration reaching the Docker
+//! engine), `S2I_TEST_SSH_WRONG_HOST_KEY`, `S2I_TEST_SSH_NO_DOCKER`.
 #![allow(dead_code)] // each test binary uses a subset of these helpers
 
 use std::collections::hash_map::RandomState;
@@ -207,7 +209,7 @@ pub struct Cleanup {
 }
 
 impl Cleanup {
-    /// A guard for the engine at `host` (`unix://` or plain `tcp://`).
+    /// A guard for the engine at `host` (`unix://`, plain `tcp://` or `ssh://`).
     pub fn new(host: &str) -> Cleanup {
         Cleanup {
             host: host.to_string(),
@@ -291,10 +293,25 @@ pub fn raw_request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> io::Result<RawResponse> {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("Content-Type", ct))
+        .into_iter()
+        .collect();
+    raw_request_with_headers(host, method, path, &headers, body)
+}
+
+/// [`raw_request`] with these extra headers (e.g. `X-Registry-Auth`).
+pub fn raw_request_with_headers(
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<RawResponse> {
     let timeout = Some(Duration::from_secs(120));
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n");
-    if let Some(ct) = content_type {
-        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut raw = Vec::new();
@@ -312,14 +329,73 @@ pub fn raw_request(
         s.write_all(head.as_bytes())?;
         s.write_all(body)?;
         s.read_to_end(&mut raw)?;
+    } else if let Some(target) = host.strip_prefix("ssh://") {
+        raw = ssh_exchange(target, head.as_bytes(), body)?;
     } else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("not a unix:// or tcp:// host: {host}"),
+            format!("not a unix://, tcp:// or ssh:// host: {host}"),
         ));
     }
     parse_response(&raw)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed HTTP response"))
+}
+
+/// One exchange with the engine behind `ssh://[user@]host[:port]` (no IPv6 literal), through
+/// `ssh ... docker system dial-stdio` as the docker CLI reaches it; the input stays open until
+/// the engine has answered and closed (a half-closed request may be cut short by the engine).
+fn ssh_exchange(target: &str, head: &[u8], body: &[u8]) -> io::Result<Vec<u8>> {
+    use std::process::{Command, Stdio};
+    let (user, address) = match target.trim_end_matches('/').rsplit_once('@') {
+        Some((u, a)) => (Some(u), a),
+        None => (None, target.trim_end_matches('/')),
+    };
+    let (name, port) = match address.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (address, None),
+    };
+    let mut cmd = Command::new("timeout");
+    cmd.args([
+        "120",
+        "ssh",
+        "-o",
+        "ConnectTimeout=30",
+        "-o",
+        "BatchMode=yes",
+        "-T",
+    ]);
+    if let Some(user) = user {
+        cmd.args(["-l", user]);
+    }
+    if let Some(port) = port {
+        cmd.args(["-p", port]);
+    }
+    cmd.args(["--", name, "docker", "system", "dial-stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let written = stdin.write_all(head).and_then(|()| stdin.write_all(body));
+    let mut raw = Vec::new();
+    let read = child.stdout.take().expect("piped").read_to_end(&mut raw);
+    drop(stdin);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)?;
+    let status = child.wait()?;
+    if raw.is_empty() {
+        let why = written.err().map(|e| e.to_string()).unwrap_or_default();
+        return Err(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            format!("ssh {target} ({status}): {} {why}", stderr.trim()),
+        ));
+    }
+    read?;
+    Ok(raw)
 }
 
 fn parse_response(raw: &[u8]) -> Option<RawResponse> {
