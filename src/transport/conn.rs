@@ -482,7 +482,8 @@ pub(crate) fn connect(host: &Host, timeout: Duration) -> Result<Socket> {
 
 #[cfg(test)]
 mod tests {
-    //! What a failed connect reports: no such socket, nothing listening, nothing on the port.
+    //! What a failed connect reports: no such socket, nothing listening, nothing on the port;
+    //! and what a look without waiting finds on a Unix, a TCP and a connector's connection.
 
     use super::*;
     use crate::fake::testing::wire::*;
@@ -530,6 +531,49 @@ mod tests {
                 format!("Cannot connect to the Docker daemon at tcp://127.0.0.1:{port}. Is the docker daemon running?")
             ),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Connections over the three kinds of socket, each with the peer's end.
+    fn pairs() -> Vec<(&'static str, Conn, Box<dyn Write + Send>)> {
+        let (a, b) = UnixStream::pair().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        let (c, d) = crate::transport::connector::pipe();
+        let plain = |s: Socket| Conn::new(Stream::Plain(Arc::new(s)));
+        vec![
+            ("unix", plain(Socket::Unix(a)), Box::new(b)),
+            ("tcp", plain(Socket::Tcp(tcp)), Box::new(peer)),
+            ("custom", plain(Socket::Custom(Box::new(c))), Box::new(d)),
+        ]
+    }
+
+    #[test]
+    fn looks_without_waiting() {
+        for (kind, mut conn, mut peer) in pairs() {
+            let start = std::time::Instant::now();
+            assert!(conn.is_reusable(), "{kind}: an idle connection");
+            assert_eq!(conn.poll_fill().unwrap(), None, "{kind}");
+            assert!(start.elapsed() < Duration::from_secs(1), "{kind}: waited");
+            peer.write_all(b"unasked").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!conn.is_reusable(), "{kind}: bytes nobody asked for");
+            // A socket's peek left them there for a read; a connector's connection read them
+            // into the buffer already.
+            let polled = conn.poll_fill().unwrap();
+            if kind != "custom" {
+                assert_eq!(polled, Some(7), "{kind}");
+            }
+            assert_eq!(conn.buffered(), b"unasked", "{kind}");
+            assert!(!conn.is_reusable(), "{kind}: unread bytes");
+            conn.consume(7);
+            drop(peer);
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!conn.is_reusable(), "{kind}: closed by the peer");
+            assert_eq!(conn.poll_fill().unwrap(), Some(0), "{kind}");
+            // The socket still blocks for ordinary reads.
+            assert_eq!(conn.fill().unwrap(), 0, "{kind}");
         }
     }
 }
