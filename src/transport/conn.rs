@@ -89,7 +89,7 @@ impl Socket {
 
 /// What a look at a socket without waiting found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Peeked {
+enum Peeked {
     /// Nothing has arrived.
     Nothing,
     /// Bytes have arrived (this many were read, or seen when peeking).
@@ -165,6 +165,18 @@ impl Stream {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.socket(),
+        }
+    }
+}
+
+impl Stream {
+    /// The descriptor to look at without waiting: a plain Unix or TCP socket's (not TLS, whose
+    /// layer may hold records already read, nor a connector's connection).
+    fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Stream::Plain(s) => s.fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
         }
     }
 }
@@ -364,18 +376,16 @@ impl Conn {
     /// of stream, `None` when nothing is there.
     pub(crate) fn poll_fill(&mut self) -> io::Result<Option<usize>> {
         self.make_room()?;
-        if let Stream::Plain(socket) = &self.stream {
-            if let Some(fd) = socket.fd() {
-                let res = recv_now(fd, &mut self.buf[self.end..], false);
-                return match peeked(res)? {
-                    Peeked::Nothing => Ok(None),
-                    Peeked::Closed => Ok(Some(0)),
-                    Peeked::Bytes(n) => {
-                        self.end += n;
-                        Ok(Some(n))
-                    }
-                };
-            }
+        if let Some(fd) = self.stream.plain_fd() {
+            let res = recv_now(fd, &mut self.buf[self.end..], false);
+            return match peeked(res)? {
+                Peeked::Nothing => Ok(None),
+                Peeked::Closed => Ok(Some(0)),
+                Peeked::Bytes(n) => {
+                    self.end += n;
+                    Ok(Some(n))
+                }
+            };
         }
         self.poll_fill_switching()
     }
@@ -404,11 +414,9 @@ impl Conn {
         if self.start != self.end {
             return false;
         }
-        if let Stream::Plain(socket) = &self.stream {
-            if let Some(fd) = socket.fd() {
-                let mut byte = [0u8; 1];
-                return matches!(peeked(recv_now(fd, &mut byte, true)), Ok(Peeked::Nothing));
-            }
+        if let Some(fd) = self.stream.plain_fd() {
+            let mut byte = [0u8; 1];
+            return matches!(peeked(recv_now(fd, &mut byte, true)), Ok(Peeked::Nothing));
         }
         matches!(self.poll_fill_switching(), Ok(None))
     }
