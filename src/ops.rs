@@ -211,6 +211,23 @@ mod tests {
     }
 
     #[test]
+    fn replies_that_are_not_utf8_decode_as_bytes() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Reply {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let ok = |bytes: &[u8]| decode_json::<Reply>(bytes, "GET /x").map(|r| r.id);
+        assert_eq!(ok(br#"{"Id":"caf\u00e9","X":1}"#).unwrap(), "caf\u{e9}");
+        // A byte that is not UTF-8 in a field nobody reads is no error, as before.
+        assert_eq!(ok(b"{\"Id\":\"a\",\"X\":\"\xff\"}").unwrap(), "a");
+        match ok(b"{\"Id\":\"\xff\"}") {
+            Err(Error::Decode { what, .. }) => assert_eq!(what, "GET /x reply"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn empty_container_ids_are_refused() {
         for id in ["", " "] {
             let e = check_container_id(id).unwrap_err();
