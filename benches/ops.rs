@@ -31,7 +31,8 @@
 //! Each side of a comparison runs in every round, in an order that changes from round to round
 //! so that no side always runs first or right after the same other side.
 //! Wall and CPU times of outside processes (children of this binary, the CLI) are measured
-//! from here: wall from spawn to exit, CPU as the growth of this process's `cutime + cstime`.
+//! from here: wall from spawn to exit, CPU as the growth of what `getrusage(RUSAGE_CHILDREN)`
+//! reports for this process (to the microsecond).
 //! A table of every figure is printed at the end.
 //!
 //! Everything created (the busybox image, containers, temporary files) is removed when the run
@@ -434,7 +435,7 @@ fn rotate(rounds: usize, sides: &mut [Side<'_>]) -> Vec<Vec<ChildReport>> {
                 }
             }
             println!(
-                "    {:<14} {:7.3} s wall  {:.2} s CPU{marks}",
+                "    {:<14} {:7.3} s wall  {:.3} s CPU{marks}",
                 sides[i].0, r.run.wall, r.run.cpu
             );
             out[i].push(r);
@@ -505,17 +506,17 @@ fn wall_and_cpu_rows(
         );
     }
     let lc = median(&mut cpus(lib));
-    let mut row = Row::report(mode, "client CPU, user+sys (median)", format!("{lc:.2} s"));
+    let mut row = Row::report(mode, "client CPU, user+sys (median)", format!("{lc:.3} s"));
     if !raw.is_empty() {
         let rc = median(&mut cpus(raw));
-        row = row.vs(format!("raw socket: {rc:.2} s"), lc / rc);
+        row = row.vs(format!("raw socket: {rc:.3} s"), lc / rc);
     }
     b.row(row);
     if !cli.is_empty() {
         let cc = median(&mut cpus(cli));
         b.row(
             Row::report(mode, "  client CPU beside the CLI", String::new())
-                .vs(format!("{cli_label}: {cc:.2} s"), lc / cc),
+                .vs(format!("{cli_label}: {cc:.3} s"), lc / cc),
         );
     }
 }
@@ -829,7 +830,7 @@ fn child(args: &[String]) {
         other => panic!("unknown child operation {other:?}"),
     }
     fields.push(("secs", format!("{:.6}", t.elapsed().as_secs_f64())));
-    fields.push(("cpu", format!("{:.2}", self_cpu_secs())));
+    fields.push(("cpu", format!("{:.4}", self_cpu_secs())));
     fields.push(("hwm_kib", peak_rss_kib().to_string()));
     child_report(&fields);
 }

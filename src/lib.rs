@@ -199,7 +199,7 @@
 //!
 //! The minimum supported Rust version is declared in `Cargo.toml` (`rust-version`); it is not
 //! tested in CI, which has one toolchain.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::all)]
 

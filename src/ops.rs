@@ -89,7 +89,13 @@ pub(crate) fn read_json<T: DeserializeOwned>(
 }
 
 pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+    // Checked as UTF-8 once, the reply's strings need no check each (a reply that is not
+    // UTF-8 throughout is decoded as bytes, and fails or not as before).
+    let decoded = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    decoded.map_err(|source| Error::Decode {
         what: format!("{what} reply"),
         source,
     })
@@ -201,6 +207,23 @@ mod tests {
                 want,
                 "{body:?}"
             );
+        }
+    }
+
+    #[test]
+    fn replies_that_are_not_utf8_decode_as_bytes() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Reply {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let ok = |bytes: &[u8]| decode_json::<Reply>(bytes, "GET /x").map(|r| r.id);
+        assert_eq!(ok(br#"{"Id":"caf\u00e9","X":1}"#).unwrap(), "caf\u{e9}");
+        // A byte that is not UTF-8 in a field nobody reads is no error, as before.
+        assert_eq!(ok(b"{\"Id\":\"a\",\"X\":\"\xff\"}").unwrap(), "a");
+        match ok(b"{\"Id\":\"\xff\"}") {
+            Err(Error::Decode { what, .. }) => assert_eq!(what, "GET /x reply"),
+            other => panic!("{other:?}"),
         }
     }
 

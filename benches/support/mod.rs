@@ -187,32 +187,31 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The fields of `/proc/<which>/stat` after the command name (the first is field 3, `state`).
-fn stat_fields(which: &str) -> Vec<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{which}/stat")).unwrap_or_default();
-    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    rest.split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect()
+/// User + system CPU seconds that `getrusage(who)` reports, to the microsecond (`/proc/*/stat`
+/// counts in 10 ms ticks, too coarse beside transfers of a few tens of milliseconds of CPU).
+fn rusage_cpu_secs(who: libc::c_int) -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` points to a writable `rusage`, all of whose fields are integers (so
+    // the zeroed value is valid too); `getrusage` writes nothing else.
+    let usage = unsafe {
+        if libc::getrusage(who, usage.as_mut_ptr()) != 0 {
+            return 0.0;
+        }
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
-/// Clock ticks per second of `/proc/*/stat` times (`USER_HZ`, 100 on Linux).
-const TICKS_PER_SEC: f64 = 100.0;
-
-/// CPU seconds (user + system) of this process's children that have been waited for
-/// (`cutime` + `cstime`): the difference around one child's run is that child's CPU time,
-/// threads included.
+/// CPU seconds (user + system) of this process's children that have been waited for: the
+/// difference around one child's run is that child's CPU time, threads included.
 pub fn children_cpu_secs() -> f64 {
-    let f = stat_fields("self");
-    let ticks = f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0);
-    ticks as f64 / TICKS_PER_SEC
+    rusage_cpu_secs(libc::RUSAGE_CHILDREN)
 }
 
 /// CPU seconds (user + system) of this process so far, threads that ended included.
 pub fn self_cpu_secs() -> f64 {
-    let f = stat_fields("self");
-    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
-    ticks as f64 / TICKS_PER_SEC
+    rusage_cpu_secs(libc::RUSAGE_SELF)
 }
 
 /// CPU time of the calling thread so far, in nanoseconds (`/proc/thread-self/schedstat`).

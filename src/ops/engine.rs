@@ -431,6 +431,11 @@ impl EngineClient {
             .get_or_init(|| Engine::from_server_header(&ping.server)))
     }
 
+    /// The engine, if known without asking (fixed, or told by an earlier ping).
+    pub(crate) fn known_engine(&self) -> Option<Engine> {
+        self.engine.or(self.shared.engine.get().copied())
+    }
+
     /// Whether the engine is Podman (asking it once, see [`engine`](EngineClient::engine)).
     pub(crate) fn is_podman(&self) -> Result<bool> {
         Ok(self.engine()? == Engine::Podman)

@@ -12,7 +12,7 @@ use std::io::Read;
 use crate::error::{Error, Result};
 use crate::image_ref::parse_normalized_named;
 use crate::ops;
-use crate::ops::engine::{EngineClient, Limits};
+use crate::ops::engine::{Engine, EngineClient, Limits};
 use crate::ops::podman;
 use crate::transport::{encode_path, query, Body, ResponseBody};
 
@@ -46,7 +46,13 @@ pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspe
         // What the daemon says for a missing image, so callers treat both alike.
         return Err(Error::api(404, "No such image: "));
     }
-    if let Some(qualified) = podman::docker_hub_name(name) {
+    // Parsing the name is the dearest step of the call: skipped when the engine is known to
+    // be Docker, for which the name needs no qualifying.
+    let maybe_podman = docker.known_engine() != Some(Engine::Docker);
+    if let Some(qualified) = maybe_podman
+        .then(|| podman::docker_hub_name(name))
+        .flatten()
+    {
         if docker.is_podman()? {
             match inspect_as_given(docker, &qualified) {
                 Err(e) if e.is_not_found() => {}
@@ -82,6 +88,7 @@ fn as_docker(mut image: ImageInspect) -> ImageInspect {
         .repo_tags
         .iter_mut()
         .chain(image.repo_digests.iter_mut())
+        .filter(|name| name.starts_with("docker.io/"))
     {
         *name = podman::familiar(name);
     }

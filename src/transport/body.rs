@@ -42,49 +42,56 @@ impl BodyKind {
         if method == "HEAD" || (100..200).contains(&status) || status == 204 || status == 304 {
             return Ok(BodyKind::Done);
         }
-        if head.header("Transfer-Encoding").is_some() {
-            let last = head
-                .headers()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("Transfer-Encoding"))
-                .flat_map(|(_, v)| v.split(','))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .last();
+        // One pass: the codings of every `Transfer-Encoding` (which wins when present) and the
+        // lengths of every `Content-Length` (the first bad one is the error).
+        let mut coded = false;
+        let mut last_coding = None;
+        let mut length: Result<Option<u64>> = Ok(None);
+        for (name, value) in head.headers() {
+            if name.eq_ignore_ascii_case("Transfer-Encoding") {
+                coded = true;
+                let mut codings = value.split(',').map(str::trim).filter(|t| !t.is_empty());
+                last_coding = codings.next_back().or(last_coding);
+            } else if name.eq_ignore_ascii_case("Content-Length") {
+                if let Ok(known) = length {
+                    length = content_length(value, known);
+                }
+            }
+        }
+        if coded {
             // A body whose last coding is not chunked can only end with the connection.
-            return Ok(match last {
+            return Ok(match last_coding {
                 Some(t) if t.eq_ignore_ascii_case("chunked") => {
                     BodyKind::Chunked(ChunkedDecoder::new())
                 }
                 _ => BodyKind::Close,
             });
         }
-        let mut length: Option<u64> = None;
-        for (_, value) in head
-            .headers()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
-        {
-            for part in value.split(',') {
-                let part = part.trim();
-                let n = (!part.is_empty()
-                    && part.len() <= 19
-                    && part.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| part.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| {
-                    Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
-                })?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Error::Protocol("conflicting Content-Length headers".into()));
-                }
-                length = Some(n);
-            }
-        }
+        let length = length?;
         Ok(match length {
             Some(0) => BodyKind::Done,
             Some(n) => BodyKind::Length(n),
             None => BodyKind::Close,
         })
     }
+}
+
+/// The length so far with one more `Content-Length` value (a list of equal lengths is one).
+fn content_length(value: &str, mut length: Option<u64>) -> Result<Option<u64>> {
+    for part in value.split(',') {
+        let part = part.trim();
+        let n = (!part.is_empty() && part.len() <= 19 && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                Error::Protocol(format!("invalid Content-Length `{}`", value.escape_debug()))
+            })?;
+        if length.is_some_and(|l| l != n) {
+            return Err(Error::Protocol("conflicting Content-Length headers".into()));
+        }
+        length = Some(n);
+    }
+    Ok(length)
 }
 
 /// The body of a [`Response`](super::Response), read as a stream.
@@ -147,6 +154,10 @@ impl ResponseBody {
                 return Err(self.too_long(limit));
             }
         }
+        // A small body has usually arrived with the head: take it from the buffer at once.
+        if let Some(whole) = self.take_whole_buffered(known, limit) {
+            return Ok(whole);
+        }
         // What a `Content-Length` announces is reserved up to a point only: a huge limit
         // (even `usize::MAX`) must not reserve a huge buffer before the bytes come.
         let cap = known
@@ -164,6 +175,17 @@ impl ResponseBody {
             return Err(self.too_long(limit));
         }
         Ok(out)
+    }
+
+    /// The whole body of `known` bytes (at most `limit`) when all of it is buffered; the
+    /// connection is released as a read to the end would release it.
+    fn take_whole_buffered(&mut self, known: Option<u64>, limit: usize) -> Option<Vec<u8>> {
+        let n = usize::try_from(known?).ok().filter(|&n| n <= limit)?;
+        let conn = self.conn.as_mut()?;
+        let whole = conn.buffered().get(..n)?.to_vec();
+        conn.consume(n);
+        self.finish();
+        Some(whole)
     }
 
     fn too_long(&self, limit: usize) -> Error {

@@ -3,11 +3,18 @@
 //! a stream with its read buffer and the timeouts last set on it (so that setting the same
 //! limit again costs no system call).
 //!
-//! Uses nothing outside the transport but `error` (and std; rustls behind the `tls` feature, to
-//! recognise a TLS alert inside an I/O error).
+//! Looking at a socket without waiting (is a pooled connection still good, has the engine
+//! answered during an upload) is one `recv` with `MSG_DONTWAIT` on the descriptor of a Unix or
+//! TCP socket: the only unsafe code of the crate, a call of `libc::recv` on a borrowed socket
+//! and a buffer it may fill. A connector's connection and TLS switch to non-blocking mode
+//! around an ordinary read instead.
+//!
+//! Uses nothing outside the transport but `error` (and std, libc; rustls behind the `tls`
+//! feature, to recognise a TLS alert inside an I/O error).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +76,55 @@ impl Socket {
             Socket::Custom(c) => c.set_nonblocking(on),
         }
     }
+
+    /// The descriptor of a Unix or TCP socket; `None` for a connector's connection.
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Socket::Unix(s) => Some(s.as_fd()),
+            Socket::Tcp(s) => Some(s.as_fd()),
+            Socket::Custom(_) => None,
+        }
+    }
+}
+
+/// What a look at a socket without waiting found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peeked {
+    /// Nothing has arrived.
+    Nothing,
+    /// Bytes have arrived (this many were read, or seen when peeking).
+    Bytes(usize),
+    /// The peer closed the connection, or it failed.
+    Closed,
+}
+
+/// One `recv(2)` with `MSG_DONTWAIT` (and `MSG_PEEK` when `peek` is set): reads what has
+/// already arrived into `buf`, without waiting and without changing the socket's mode.
+#[allow(unsafe_code)]
+fn recv_now(fd: BorrowedFd<'_>, buf: &mut [u8], peek: bool) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let flags = libc::MSG_DONTWAIT | if peek { libc::MSG_PEEK } else { 0 };
+    loop {
+        // SAFETY: `fd` is an open descriptor borrowed for the duration of the call, and `buf`
+        // is valid for writes of `buf.len()` bytes, which is all `recv` may write.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn peeked(res: io::Result<usize>) -> io::Result<Peeked> {
+    match res {
+        Ok(0) => Ok(Peeked::Closed),
+        Ok(n) => Ok(Peeked::Bytes(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Peeked::Nothing),
+        Err(e) => Err(e),
+    }
 }
 
 impl Read for &Socket {
@@ -109,6 +165,18 @@ impl Stream {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.socket(),
+        }
+    }
+}
+
+impl Stream {
+    /// The descriptor to look at without waiting: a plain Unix or TCP socket's (not TLS, whose
+    /// layer may hold records already read, nor a connector's connection).
+    fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Stream::Plain(s) => s.fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
         }
     }
 }
@@ -234,6 +302,15 @@ impl Conn {
     /// Reads more bytes into the buffer, growing it (up to a little over the head cap) when it
     /// is full. Returns 0 at end of stream.
     pub(crate) fn fill(&mut self) -> io::Result<usize> {
+        self.make_room()?;
+        let n = self.stream.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Makes room at the end of the buffer for [`fill`](Conn::fill): moves the unread bytes to
+    /// the front, or grows the buffer up to a little over the head cap.
+    fn make_room(&mut self) -> io::Result<()> {
         if self.end == self.buf.len() {
             if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
@@ -246,9 +323,7 @@ impl Conn {
                 return Err(io::Error::other("read buffer full"));
             }
         }
-        let n = self.stream.read(&mut self.buf[self.end..])?;
-        self.end += n;
-        Ok(n)
+        Ok(())
     }
 
     /// Moves buffered bytes out into `out`; returns how many.
@@ -300,6 +375,25 @@ impl Conn {
     /// Reads whatever has already arrived into the buffer, without waiting: `Some(0)` at end
     /// of stream, `None` when nothing is there.
     pub(crate) fn poll_fill(&mut self) -> io::Result<Option<usize>> {
+        self.make_room()?;
+        if let Some(fd) = self.stream.plain_fd() {
+            let res = recv_now(fd, &mut self.buf[self.end..], false);
+            return match peeked(res)? {
+                Peeked::Nothing => Ok(None),
+                Peeked::Closed => Ok(Some(0)),
+                Peeked::Bytes(n) => {
+                    self.end += n;
+                    Ok(Some(n))
+                }
+            };
+        }
+        self.poll_fill_switching()
+    }
+
+    /// [`poll_fill`](Conn::poll_fill) for a stream without a descriptor to `recv` from (a
+    /// connector's connection) or with a layer above it (TLS): an ordinary read with the
+    /// socket switched to non-blocking mode and back.
+    fn poll_fill_switching(&mut self) -> io::Result<Option<usize>> {
         self.stream.socket().set_nonblocking(true)?;
         let res = self.fill();
         self.stream.socket().set_nonblocking(false)?;
@@ -312,8 +406,19 @@ impl Conn {
 
     /// Whether an idle connection can carry another request: nothing unread, and the peer has
     /// neither closed it nor sent anything unasked (an idle HTTP/1.1 server sends nothing).
+    ///
+    /// A plain socket is looked at with one `recv` that peeks without waiting; TLS, whose
+    /// layer may hold records already read, is read through it (see
+    /// [`poll_fill`](Conn::poll_fill)).
     pub(crate) fn is_reusable(&mut self) -> bool {
-        self.start == self.end && matches!(self.poll_fill(), Ok(None))
+        if self.start != self.end {
+            return false;
+        }
+        if let Some(fd) = self.stream.plain_fd() {
+            let mut byte = [0u8; 1];
+            return matches!(peeked(recv_now(fd, &mut byte, true)), Ok(Peeked::Nothing));
+        }
+        matches!(self.poll_fill_switching(), Ok(None))
     }
 
     /// Prepares an idle connection for the pool: no cancel watch, a normal-sized buffer.
@@ -393,7 +498,8 @@ pub(crate) fn connect(host: &Host, timeout: Duration) -> Result<Socket> {
 
 #[cfg(test)]
 mod tests {
-    //! What a failed connect reports: no such socket, nothing listening, nothing on the port.
+    //! What a failed connect reports: no such socket, nothing listening, nothing on the port;
+    //! and what a look without waiting finds on a Unix, a TCP and a connector's connection.
 
     use super::*;
     use crate::fake::testing::wire::*;
@@ -441,6 +547,49 @@ mod tests {
                 format!("Cannot connect to the Docker daemon at tcp://127.0.0.1:{port}. Is the docker daemon running?")
             ),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Connections over the three kinds of socket, each with the peer's end.
+    fn pairs() -> Vec<(&'static str, Conn, Box<dyn Write + Send>)> {
+        let (a, b) = UnixStream::pair().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        let (c, d) = crate::transport::connector::pipe();
+        let plain = |s: Socket| Conn::new(Stream::Plain(Arc::new(s)));
+        vec![
+            ("unix", plain(Socket::Unix(a)), Box::new(b)),
+            ("tcp", plain(Socket::Tcp(tcp)), Box::new(peer)),
+            ("custom", plain(Socket::Custom(Box::new(c))), Box::new(d)),
+        ]
+    }
+
+    #[test]
+    fn looks_without_waiting() {
+        for (kind, mut conn, mut peer) in pairs() {
+            let start = std::time::Instant::now();
+            assert!(conn.is_reusable(), "{kind}: an idle connection");
+            assert_eq!(conn.poll_fill().unwrap(), None, "{kind}");
+            assert!(start.elapsed() < Duration::from_secs(1), "{kind}: waited");
+            peer.write_all(b"unasked").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!conn.is_reusable(), "{kind}: bytes nobody asked for");
+            // A socket's peek left them there for a read; a connector's connection read them
+            // into the buffer already.
+            let polled = conn.poll_fill().unwrap();
+            if kind != "custom" {
+                assert_eq!(polled, Some(7), "{kind}");
+            }
+            assert_eq!(conn.buffered(), b"unasked", "{kind}");
+            assert!(!conn.is_reusable(), "{kind}: unread bytes");
+            conn.consume(7);
+            drop(peer);
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!conn.is_reusable(), "{kind}: closed by the peer");
+            assert_eq!(conn.poll_fill().unwrap(), Some(0), "{kind}");
+            // The socket still blocks for ordinary reads.
+            assert_eq!(conn.fill().unwrap(), 0, "{kind}");
         }
     }
 }

@@ -13,14 +13,23 @@ fn is_unreserved(b: u8) -> bool {
 }
 
 fn encode_into(out: &mut String, s: &str, keep: impl Fn(u8) -> bool) {
-    for &b in s.as_bytes() {
+    // Runs of kept bytes are copied whole. `keep` admits ASCII bytes only, so a run starts and
+    // ends on character boundaries.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
         if keep(b) {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            continue;
         }
+        if run < i {
+            out.push_str(&s[run..i]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        run = i + 1;
+    }
+    if run < s.len() {
+        out.push_str(&s[run..]);
     }
 }
 
@@ -142,6 +151,36 @@ mod tests {
         let whole = query(&[("k", input)]);
         for (i, _) in input.char_indices() {
             assert!(whole.starts_with(&query(&[("k", &input[..i])])));
+        }
+    }
+
+    #[test]
+    fn runs_and_single_bytes_encode_alike() {
+        // The encoder copies runs of kept bytes whole; byte by byte gives the same text.
+        fn bytewise(s: &str, keep: fn(u8) -> bool) -> String {
+            s.bytes()
+                .map(|b| match keep(b) {
+                    true => char::from(b).to_string(),
+                    false => format!("%{b:02X}"),
+                })
+                .collect()
+        }
+        let segment: fn(u8) -> bool = |b| is_unreserved(b) || b == b':' || b == b'@';
+        let path: fn(u8) -> bool = |b| is_unreserved(b) || matches!(b, b':' | b'@' | b'/');
+        for input in [
+            "",
+            "é",
+            "éé",
+            "aé",
+            "éa",
+            "a é€/b:c@d",
+            "€€ x",
+            "/ü/",
+            "日本語/tag:1",
+        ] {
+            assert_eq!(encode_path_segment(input), bytewise(input, segment));
+            assert_eq!(encode_path(input), bytewise(input, path));
+            assert_eq!(encode_query_value(input), bytewise(input, is_unreserved));
         }
     }
 

@@ -4,7 +4,8 @@
 //! The pool is a stack, so the most recently used connection (the one least likely to have been
 //! closed by the server) goes out first. A connection is checked before it leaves the pool: a
 //! non-blocking read that finds the end of stream, or bytes nobody asked for, means it is stale
-//! and it is dropped. At most [`POOL_SIZE`] connections are kept; a response body hands its
+//! and it is dropped. On a plain Unix or TCP socket that read is a single `recv` peeking
+//! without waiting (see `conn`). At most [`POOL_SIZE`] connections are kept; a response body hands its
 //! connection back when it has been read to its end.
 //!
 //! Uses nothing outside the transport but `error` (and std, `log`).

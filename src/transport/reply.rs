@@ -55,8 +55,11 @@ pub(super) fn read_head(
     let mut received = !conn.buffered().is_empty();
     let mut interim = 0;
     loop {
-        if let Some(head) = buffered_head(conn, req, upgrade, &mut interim)? {
-            return Ok(head);
+        // Nothing buffered is nothing to parse (the usual case before the first read).
+        if !conn.buffered().is_empty() {
+            if let Some(head) = buffered_head(conn, req, upgrade, &mut interim)? {
+                return Ok(head);
+            }
         }
         let timeout = read_timeout(req, deadline, received)?;
         let read = conn.set_read_timeout(timeout).and_then(|()| conn.fill());
