@@ -199,6 +199,7 @@
 //!
 //! The minimum supported Rust version is declared in `Cargo.toml` (`rust-version`); it is not
 //! tested in CI, which has one toolchain.
+// One call of `libc::recv` (a look at a socket without waiting) in transport/conn.rs; nothing else.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::all)]
