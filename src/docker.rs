@@ -69,7 +69,7 @@ pub use pull::{DEFAULT_PULL_RETRY_COUNT, DEFAULT_PULL_RETRY_DELAY, RETRIABLE_ERR
 pub use reap::remove_abandoned_containers;
 pub use run::RunCancel;
 pub use run::{DEFAULT_ENTRYPOINT, DEFAULT_SHM_SIZE, REMOVE_WINDOW};
-pub use transfer::stream_container_io;
+pub use transfer::{stream_container_io, UploadProgress};
 pub use users::{check_allowed_user, check_allowed_user_with_assemble_user, get_assemble_user};
 
 use labels::{image_from_inspect, scripts_url_of};
@@ -414,6 +414,7 @@ pub struct DockerClient {
     pull_retry_count: u32,
     pull_inactivity_timeout: Duration,
     pull_progress: Option<PullProgress>,
+    upload_progress: Option<transfer::UploadProgress>,
     output_grace: Duration,
 }
 
@@ -426,6 +427,7 @@ impl fmt::Debug for DockerClient {
             .field("pull_retry_count", &self.pull_retry_count)
             .field("pull_inactivity_timeout", &self.pull_inactivity_timeout)
             .field("pull_progress", &self.pull_progress.is_some())
+            .field("upload_progress", &self.upload_progress.is_some())
             .field("output_grace", &self.output_grace)
             .finish_non_exhaustive()
     }
@@ -496,6 +498,7 @@ impl DockerClient {
             pull_retry_count: DEFAULT_PULL_RETRY_COUNT,
             pull_inactivity_timeout: crate::ops::engine::DEFAULT_DOCKER_TIMEOUT,
             pull_progress: None,
+            upload_progress: None,
             output_grace: run::DEFAULT_OUTPUT_GRACE,
         }
     }

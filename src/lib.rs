@@ -237,7 +237,7 @@ pub use docker::{
     PullResult, RunCancel, RunContainerOptions, DEFAULT_ENTRYPOINT, DEFAULT_PULL_RETRY_COUNT,
     DEFAULT_PULL_RETRY_DELAY, DEFAULT_SHM_SIZE, REMOVE_WINDOW, RETRIABLE_ERRORS,
 };
-pub use docker::{BuildEvent, BuildProgress};
+pub use docker::{BuildEvent, BuildProgress, UploadProgress};
 pub use error::{ContainerError, Error, ErrorCode, Result, S2iError};
 pub use image_ref::DEFAULT_TAG;
 pub use ops::engine::{

@@ -160,6 +160,60 @@ pub(crate) fn copy_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64
     }
 }
 
+/// A callback told how many bytes of an upload's archive have gone to the engine so far (see
+/// [`DockerClient::with_upload_progress`]).
+pub type UploadProgress = Arc<dyn Fn(u64) + Send + Sync>;
+
+impl DockerClient {
+    /// Calls `progress` as the archive of every upload
+    /// ([`upload_to_container`](crate::Docker::upload_to_container) and its variants) goes to
+    /// the engine, with the bytes sent so far: after every write (up to 64 KiB each), and once
+    /// more with the total when the archive has ended.
+    ///
+    /// The callback runs on the thread that called the upload; the upload waits for it.
+    ///
+    /// # Example
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use s2i_docker::{get_default_docker_config, new_engine_api_client, AuthConfig, DockerClient};
+    ///
+    /// let sent = Arc::new(AtomicU64::new(0));
+    /// let seen = sent.clone();
+    /// let client = Arc::new(new_engine_api_client(&get_default_docker_config())?);
+    /// let docker = DockerClient::new(client, AuthConfig::default())
+    ///     .with_upload_progress(move |bytes| seen.store(bytes, Ordering::Relaxed));
+    /// # let _ = (docker, sent);
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
+    pub fn with_upload_progress(mut self, progress: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.upload_progress = Some(Arc::new(progress));
+        self
+    }
+}
+
+/// The archive of an upload, counted as the engine's request reads it.
+struct Counted<'a> {
+    inner: &'a mut (dyn Read + Send),
+    progress: &'a (dyn Fn(u64) + Send + Sync),
+    sent: u64,
+    done: bool,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent = self.sent.saturating_add(n as u64);
+        if n > 0 {
+            (self.progress)(self.sent);
+        } else if !buf.is_empty() && !self.done {
+            self.done = true;
+            (self.progress)(self.sent);
+        }
+        Ok(n)
+    }
+}
+
 /// Streams the tar of `src` into `Dir(dest)` of `container` while it is produced; a failure is
 /// logged (as the reference does) and returned.
 pub(crate) fn upload_to_container(
@@ -177,7 +231,19 @@ pub(crate) fn upload_to_container(
         src,
         dest,
         |w| make_tar_writer(w),
-        |body| d.client.copy_to_container(container, &dir, body, &options),
+        |body| match &d.upload_progress {
+            Some(progress) => {
+                let mut counted = Counted {
+                    inner: body,
+                    progress: progress.as_ref(),
+                    sent: 0,
+                    done: false,
+                };
+                d.client
+                    .copy_to_container(container, &dir, &mut counted, &options)
+            }
+            None => d.client.copy_to_container(container, &dir, body, &options),
+        },
     );
     if let Err(e) = &uploaded {
         log::error!("Uploading to container failed: {e}");
@@ -369,6 +435,29 @@ mod tests {
                 "code/sub/a.txt 666 ",
             ]
         );
+    }
+
+    #[test]
+    fn upload_progress_counts_every_byte_sent() {
+        let root = std::env::temp_dir().join(format!("s2i-upload-progress-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("big"), vec![7u8; 300 * 1024]).unwrap();
+        let (fake, d) = setup();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let d = {
+            let seen = seen.clone();
+            d.with_upload_progress(move |sent| seen.lock().unwrap().push(sent))
+        };
+        d.upload_to_container(&crate::archive::LocalFileSystem, &root, "/tmp/in", "c1")
+            .unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
+        let total = fake.state().copy_to_container_content.len() as u64;
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() > 2, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert_eq!(seen.last(), Some(&total));
+        assert!(total > 300 * 1024);
+        assert!(format!("{d:?}").contains("upload_progress: true"));
     }
 
     #[test]
