@@ -322,14 +322,21 @@ pub fn run_script(docker: &DockerClient, image: &str, mut opts: RunContainerOpti
     } else {
         Sink::Log
     };
-    let (out, out_done) = line_writer(out_sink, None)?;
+    let out_done = match opts.stdout {
+        Some(_) => None,
+        None => {
+            let (out, done) = line_writer(out_sink, None)?;
+            opts.stdout = Some(Box::new(out));
+            Some(done)
+        }
+    };
     let (err, err_done) = line_writer(Sink::Log, Some(stderr_text.clone()))?;
-    if opts.stdout.is_none() {
-        opts.stdout = Some(Box::new(out));
-    }
     opts.stderr = Some(Box::new(err));
     let result = docker.run_container(opts);
-    let _ = (out_done.join(), err_done.join());
+    if let Some(done) = out_done {
+        let _ = done.join();
+    }
+    let _ = err_done.join();
     match result {
         Err(Error::Container(c)) => {
             let text = stderr_text
@@ -402,6 +409,7 @@ fn run_image(b: &Build) -> Result<()> {
     let opts = RunContainerOptions {
         image: b.args.tag.clone(),
         target_image: true,
+        network_mode: b.args.network.clone(),
         stdout: Some(Box::new(out)),
         ..Default::default()
     };

@@ -34,6 +34,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         env: args.env.clone(),
         scripts_url,
         destination: args.destination.clone(),
+        network_mode: args.network.clone(),
         stdin: Some(Box::new(&EMPTY_TAR[..])),
         ..Default::default()
     };
