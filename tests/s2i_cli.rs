@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Weak};
@@ -138,6 +139,11 @@ fn s2i(host: &str, args: &[&str]) -> Output {
         .expect("run s2i-docker");
     let pid = child.id();
     let out = child.wait_with_output().expect("wait for s2i-docker");
+    assert_no_container_of(host, pid, &out);
+    out
+}
+
+fn assert_no_container_of(host: &str, pid: u32, out: &Output) {
     let label = "io.github.s2i-docker.created-by";
     let r = raw_request(
         host,
@@ -151,9 +157,8 @@ fn s2i(host: &str, args: &[&str]) -> Output {
     assert!(
         !body.contains(&format!("\"{label}\":\"{pid}:")),
         "s2i-docker left a container: {body}\n{}",
-        text(&out)
+        text(out)
     );
-    out
 }
 
 fn text(out: &Output) -> String {
@@ -527,4 +532,55 @@ fn bad_command_lines_say_what_to_fix() {
     let out = run(&["--help"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("s2i-docker build SOURCE BUILDER"));
+}
+
+#[test]
+fn an_interrupted_build_removes_its_container() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "x")]);
+    let scripts = App::new(&[
+        ("assemble", "#!/bin/sh\necho sleeping\nsleep 60\n"),
+        ("run", "#!/bin/sh\n"),
+    ]);
+    let tag = out_tag(&cleanup);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+        .args([
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+        ])
+        .args(["--scripts-url", scripts.path()])
+        .env("DOCKER_HOST", &host)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run s2i-docker");
+    let pid = child.id();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("sleeping") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("s2i-docker ended before assemble ran: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{seen}{rest}");
+    assert!(rest.contains("Interrupted"), "{seen}{rest}");
+    assert_no_container_of(&host, pid, &out);
 }

@@ -303,6 +303,7 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             artifacts,
         ))),
         post_exec: Some(post_exec),
+        cancel: crate::signals::handle(),
         ..Default::default()
     };
     run_script(&b.docker, builder, opts)?;
@@ -411,6 +412,7 @@ fn run_image(b: &Build) -> Result<()> {
         target_image: true,
         network_mode: b.args.network.clone(),
         stdout: Some(Box::new(out)),
+        cancel: crate::signals::handle(),
         ..Default::default()
     };
     let r = run_script(&b.docker, &b.args.tag, opts);

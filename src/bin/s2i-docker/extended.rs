@@ -294,6 +294,7 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
         cap_drop: b.args.cap_drop.clone(),
         on_start: Some(Box::new(on_start)),
         post_exec: Some(Box::new(post_exec)),
+        cancel: crate::signals::handle(),
         ..Default::default()
     };
     run_script(&docker, image, opts)?;

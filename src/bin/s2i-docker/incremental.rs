@@ -60,6 +60,7 @@ pub fn save_artifacts(b: &Build) -> Result<Option<File>> {
         network_mode: b.args.network.clone(),
         cap_drop: b.args.cap_drop.clone(),
         stdout: Some(Box::new(spool.try_clone()?)),
+        cancel: crate::signals::handle(),
         ..Default::default()
     };
     let saved = run_script(&docker, tag, opts).and_then(|()| {

@@ -16,6 +16,7 @@ mod engine;
 mod extended;
 mod incremental;
 mod progress;
+mod signals;
 mod sources;
 mod usage;
 
@@ -65,6 +66,7 @@ Global flags:
 Git sources are not supported: clone the repository and pass its directory.";
 
 fn main() -> ExitCode {
+    signals::install();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let command = match args::parse(&argv) {
         Ok(c) => c,
@@ -97,7 +99,8 @@ fn main() -> ExitCode {
             if !progress::quiet() {
                 eprintln!("Build failed");
             }
-            ExitCode::from(progress::report(&e))
+            let code = progress::report(&e);
+            ExitCode::from(if e.is_cancelled() { 2 } else { code })
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         destination: args.destination.clone(),
         network_mode: args.network.clone(),
         stdin: Some(Box::new(&EMPTY_TAR[..])),
+        cancel: crate::signals::handle(),
         ..Default::default()
     };
     run_script(&docker, &args.builder, opts)
