@@ -414,6 +414,9 @@ struct Call {
 #[derive(Default)]
 struct Calls {
     since: Option<Instant>,
+    /// Counts the resets: a late reply of an earlier build's connection must not be taken for
+    /// one of this build's.
+    generation: u64,
     list: Vec<Call>,
 }
 
@@ -444,6 +447,7 @@ impl Proxy {
     fn reset(&self) {
         let mut c = self.calls.lock().unwrap();
         c.since = Some(Instant::now());
+        c.generation += 1;
         c.list.clear();
     }
 
@@ -455,7 +459,7 @@ impl Proxy {
 /// Copies both ways; requests are parsed on the way in, the first reply byte noted on the way
 /// out (HTTP/1.1 without pipelining: a reply begins only after its request).
 fn relay(client: UnixStream, upstream: UnixStream, calls: Arc<Mutex<Calls>>) {
-    let pending: Arc<Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    let pending: Arc<Mutex<Vec<(u64, usize, Instant)>>> = Arc::default();
     let (mut c_in, mut u_out) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
     let (p1, calls1) = (pending.clone(), calls.clone());
     std::thread::spawn(move || {
@@ -476,7 +480,7 @@ fn relay(client: UnixStream, upstream: UnixStream, calls: Arc<Mutex<Calls>>) {
                     at,
                     first_byte: None,
                 });
-                p1.lock().unwrap().push((c.list.len() - 1, now));
+                p1.lock().unwrap().push((c.generation, c.list.len() - 1, now));
             });
             if u_out.write_all(&buf[..n]).is_err() {
                 break;
@@ -492,10 +496,14 @@ fn relay(client: UnixStream, upstream: UnixStream, calls: Arc<Mutex<Calls>>) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let waiting: Vec<(usize, Instant)> = pending.lock().unwrap().drain(..).collect();
+            let waiting: Vec<(u64, usize, Instant)> = pending.lock().unwrap().drain(..).collect();
             if !waiting.is_empty() {
                 let mut c = calls.lock().unwrap();
-                for (i, sent) in waiting {
+                let generation = c.generation;
+                for (g, i, sent) in waiting {
+                    if g != generation {
+                        continue;
+                    }
                     if let Some(call) = c.list.get_mut(i) {
                         call.first_byte = Some(sent.elapsed());
                     }

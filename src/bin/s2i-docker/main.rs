@@ -96,6 +96,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let e = progress::connection_first(e);
             if !progress::quiet() {
                 eprintln!("Build failed");
             }

@@ -70,6 +70,17 @@ pub fn pull_progress(m: &JsonMessage) {
     }
 }
 
+/// An S2I error whose cause is that the engine cannot be reached is reported as that cause:
+/// "unable to get metadata for builder" would send the user looking at the wrong thing.
+pub fn connection_first(e: Error) -> Error {
+    match e {
+        Error::S2i(mut s) if s.details.as_ref().is_some_and(Error::is_connection_error) => {
+            s.details.take().unwrap_or(Error::S2i(s))
+        }
+        e => e,
+    }
+}
+
 /// Prints an error the way the reference's `CheckError` does, and returns the exit code: the
 /// S2I error's code, 1 for anything else.
 pub fn report(e: &Error) -> u8 {
