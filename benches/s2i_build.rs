@@ -480,7 +480,9 @@ fn relay(client: UnixStream, upstream: UnixStream, calls: Arc<Mutex<Calls>>) {
                     at,
                     first_byte: None,
                 });
-                p1.lock().unwrap().push((c.generation, c.list.len() - 1, now));
+                p1.lock()
+                    .unwrap()
+                    .push((c.generation, c.list.len() - 1, now));
             });
             if u_out.write_all(&buf[..n]).is_err() {
                 break;

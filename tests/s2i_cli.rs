@@ -221,6 +221,7 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
         "{t}"
     );
     let config = image_config(&host, &tag);
+    cleanup.image(&image_id(&config));
     assert!(config.contains("\"/usr/libexec/s2i/run\""), "{config}");
     assert!(config.contains("\"GREETING=hi\""), "{config}");
     assert!(
@@ -249,6 +250,16 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
         "{}",
         text(&out)
     );
+    // The second build's image took the tag; the first one's is removed with the test.
+}
+
+/// The `Id` of an image inspect's JSON.
+fn image_id(config: &str) -> String {
+    let id = config
+        .split("\"Id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next());
+    id.expect("an image ID").to_string()
 }
 
 #[test]
@@ -267,7 +278,8 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
     assert!(first.status.success(), "{t}");
     assert!(t.contains("Clean build will be performed"), "{t}");
     assert!(!t.contains("restoring artifacts"), "{t}");
-    let first_id = image_config(&host, &tag);
+    let first_id = image_id(&image_config(&host, &tag));
+    cleanup.image(&first_id);
 
     // The previous image's save-artifacts output arrives as /tmp/artifacts; --rm removes it.
     let second = s2i(
@@ -283,20 +295,19 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
     assert!(t.contains("restoring artifacts: cache"), "{t}");
     assert!(t.contains("Removing previously-tagged image"), "{t}");
     assert!(!t.contains("Unable to remove previous image"), "{t}");
-    let old = first_id
-        .split("\"Id\":\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap();
-    let r = raw_request(&host, "GET", &format!("/images/{old}/json"), None, &[]).unwrap();
+    let second_id = image_id(&image_config(&host, &tag));
+    cleanup.image(&second_id);
+    let r = raw_request(&host, "GET", &format!("/images/{first_id}/json"), None, &[]).unwrap();
     assert_eq!(r.status, 404, "the previous image is removed");
 
-    // Scripts without save-artifacts: a clean build, with a warning.
+    // Scripts without save-artifacts: a clean build, with a warning; --rm still removes the
+    // previous image, as the reference does.
     let third = s2i(
         &host,
         &[
             &[
                 "build",
+                "--rm",
                 app.path(),
                 &b.tag,
                 &tag,
@@ -316,6 +327,18 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
         "{t}"
     );
     assert!(!t.contains("restoring artifacts"), "{t}");
+    let r = raw_request(
+        &host,
+        "GET",
+        &format!("/images/{second_id}/json"),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        r.status, 404,
+        "the previous image is removed after a clean build too"
+    );
 }
 
 #[test]

@@ -128,8 +128,8 @@ pub fn run(args: BuildArgs) -> Result<()> {
         true => incremental::save_artifacts(&build)?,
         false => None,
     };
-    let previous = match build.args.incremental && build.args.remove_previous && artifacts.is_some()
-    {
+    // As the reference: the previous image goes with --rm whether or not its artifacts were saved.
+    let previous = match build.args.incremental && build.args.remove_previous {
         true => build.docker.get_image_id(&build.args.tag).ok(),
         false => None,
     };

@@ -213,3 +213,37 @@ impl Client for CachingClient {
         self.inner.cancellable(cancel)
     }
 }
+
+#[cfg(all(test, feature = "fake"))]
+mod tests {
+    use super::*;
+    use s2i_docker::fake::engine::{FakeEngine, FakeImage};
+    use s2i_docker::{Docker, DockerClient};
+
+    #[test]
+    fn one_inspect_per_image_until_an_image_may_have_changed() {
+        let engine = FakeEngine::new()
+            .image("builder:1", FakeImage::default().user("1001"))
+            .serve_in_memory()
+            .unwrap();
+        let client = Arc::new(CachingClient::new(engine.client().unwrap()));
+        let docker = DockerClient::new(client.clone(), Default::default());
+        assert_eq!(docker.get_image_user("builder:1").unwrap(), "1001");
+        assert!(docker.get_labels("builder:1").unwrap().is_empty());
+        assert!(docker.get_image_entrypoint("builder:1").unwrap().is_empty());
+        let inspects = |e: &s2i_docker::fake::engine::RunningFake| {
+            e.requests()
+                .iter()
+                .filter(|r| r.path.starts_with("/images/"))
+                .count()
+        };
+        assert_eq!(inspects(&engine), 1);
+        // A missing image is asked about each time; a removal forgets what was known.
+        assert!(!docker.is_image_in_local_registry("other:1").unwrap());
+        assert!(!docker.is_image_in_local_registry("other:1").unwrap());
+        assert_eq!(inspects(&engine), 3);
+        let _ = docker.remove_image("nothing:1");
+        docker.get_image_user("builder:1").unwrap();
+        assert_eq!(inspects(&engine), 5);
+    }
+}
