@@ -96,9 +96,18 @@ pub fn report(e: &Error) -> u8 {
         }
     }
     if let Error::Container(c) = e {
-        let output = c.output.trim();
-        if !output.is_empty() {
-            eprintln!("ERROR: Output: {output}");
+        // The kept standard error has its lines doubled with blank ones (as the reference's).
+        let lines: Vec<&str> = c
+            .output
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !lines.is_empty() {
+            eprintln!("ERROR: Output:");
+            for line in lines {
+                eprintln!("    {line}");
+            }
         }
     }
     match e {
@@ -159,4 +168,34 @@ impl log::Log for Logger {
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s2i_docker::ErrorCode;
+
+    #[test]
+    fn exit_codes_are_the_reference_codes() {
+        let e = Error::s2i(
+            ErrorCode::InstallRequired,
+            "failed to install [assemble run]",
+            "set it",
+            None,
+        );
+        assert_eq!(report(&e), 11);
+        assert_eq!(report(&Error::container("builder", 3, "oops\n\n")), 1);
+        assert_eq!(report(&Error::other("anything")), 1);
+    }
+
+    #[test]
+    fn an_unreachable_engine_is_reported_as_such() {
+        let refused = Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let wrapped = Error::inspect_image("builder:latest", refused);
+        assert!(wrapped.is_connection_error());
+        let shown = connection_first(wrapped);
+        assert!(!matches!(shown, Error::S2i(_)), "{shown:?}");
+        let other = Error::inspect_image("builder:latest", Error::api(404, "No such image"));
+        assert!(matches!(connection_first(other), Error::S2i(_)));
+    }
 }
