@@ -607,3 +607,104 @@ fn an_interrupted_build_removes_its_container() {
     assert!(rest.contains("Interrupted"), "{seen}{rest}");
     assert_no_container_of(&host, pid, &out);
 }
+
+#[test]
+fn a_builder_in_an_authenticated_registry_is_pulled_with_the_docker_config() {
+    use base64::Engine as _;
+    use s2i_docker::auth::encode_auth;
+    use s2i_docker::ops::image::{ImagePushOptions, ImageRemoveOptions};
+    use s2i_docker::{new_engine_api_client, AuthConfig, Client, DockerConfig};
+
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let Some(registry) = common::env_or_skip("S2I_TEST_REGISTRY") else {
+        return;
+    };
+    let Some(user) = common::env_or_skip("S2I_TEST_REGISTRY_USER") else {
+        return;
+    };
+    let Some(password) = common::env_or_skip("S2I_TEST_REGISTRY_PASSWORD") else {
+        return;
+    };
+    let docker = new_engine_api_client(&DockerConfig {
+        endpoint: host.clone(),
+        ..Default::default()
+    })
+    .expect("engine client");
+    let remote = format!(
+        "{registry}/{}:1",
+        common::unique_name("s2i-test-cli-pushed")
+    );
+    cleanup.image(&remote);
+    docker
+        .image_tag(&b.tag, &remote)
+        .expect("tag for the registry");
+    let credentials = AuthConfig {
+        username: user.clone(),
+        password: password.clone(),
+        server_address: registry.clone(),
+        ..Default::default()
+    };
+    let options = ImagePushOptions {
+        registry_auth: encode_auth(&credentials).expect("encode credentials"),
+        tls_verify: Some(false),
+    };
+    let progress = docker.image_push(&remote, &options).expect("push");
+    s2i_docker::ops::stream::consume(progress, |_| {}).expect("the push succeeds");
+    docker
+        .image_remove(&remote, &ImageRemoveOptions::default())
+        .expect("remove the local tag");
+
+    let app = App::new(&[("hello.txt", "pulled\n")]);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config_json = format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#);
+    let config = App::new(&[("config.json", &config_json)]);
+    let config_path = format!("{}/config.json", config.path());
+    let tag = out_tag(&cleanup);
+
+    // Without credentials: the reference's pull error, and its code.
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &remote,
+            &tag,
+            "--dockercfg-path",
+            "/nonexistent/config.json",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains(&format!("unable to get {remote}")), "{t}");
+
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &remote,
+            &tag,
+            "--dockercfg-path",
+            &config_path,
+            "--network",
+            "none",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "Image \"{remote}\" not available locally, pulling"
+        )),
+        "{t}"
+    );
+    assert!(t.contains("Build completed successfully"), "{t}");
+    // The pull's progress: its status lines, indented under the step.
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("     ") && !l.trim().is_empty()),
+        "{t}"
+    );
+}
