@@ -70,6 +70,9 @@ pub struct BuildArgs {
     pub cap_drop: Vec<String>,
     pub description: String,
     pub display_name: String,
+    pub volumes: Vec<String>,
+    pub add_hosts: Vec<String>,
+    pub context_dir: String,
 }
 
 /// A flag of the command line: its names and whether it takes a value.
@@ -118,6 +121,9 @@ const FLAGS: &[Flag] = &[
     flag("cap-drop", None, true),
     flag("description", None, true),
     flag("application-name", Some('n'), true),
+    flag("volume", Some('v'), true),
+    flag("add-host", None, true),
+    flag("context-dir", None, true),
 ];
 
 /// Parses the arguments after the program's name.
@@ -271,6 +277,9 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
             .extend(value.split(',').filter(|c| !c.is_empty()).map(String::from)),
         "description" => b.description = value,
         "application-name" => b.display_name = value,
+        "volume" => b.volumes.push(value),
+        "add-host" => b.add_hosts.push(value),
+        "context-dir" => b.context_dir = value,
         _ => return Err(format!("unknown flag: --{name}")),
     }
     Ok(())
@@ -366,7 +375,8 @@ mod tests {
     fn flags_in_every_form() {
         let b = build(
             "build . img out -e A=1 --env=B=2,C=3 -eD=4 -p never --incremental-pull-policy=always \
-             --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1-",
+             --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1- \
+             -v /a:/b --add-host h:1.2.3.4 --context-dir web",
         );
         assert_eq!(
             (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
@@ -380,6 +390,11 @@ mod tests {
         assert_eq!(b.global.url.as_deref(), Some("unix:///x.sock"));
         assert_eq!(b.assemble_user, "1001");
         assert!(b.allowed_uids.contains(5));
+        assert_eq!(
+            (b.volumes.as_slice(), b.add_hosts.as_slice()),
+            (&["/a:/b".to_string()][..], &["h:1.2.3.4".to_string()][..])
+        );
+        assert_eq!(b.context_dir, "web");
     }
 
     #[test]

@@ -92,7 +92,10 @@ fn load_auths(path: Option<&PathBuf>) -> Option<AuthConfigurations> {
 /// # Errors
 /// The first step that failed, with the reference's error where it has one.
 pub fn run(args: BuildArgs) -> Result<()> {
-    let source = sources::source_dir(&args.source)?;
+    let mut source = sources::source_dir(&args.source)?;
+    if !args.context_dir.is_empty() {
+        source = sources::context_dir(&source, &args.context_dir)?;
+    }
     let config = engine::docker_config(&args.global);
     progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
     let client = engine::connect(&config)?;
@@ -297,6 +300,8 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         destination: b.args.destination.clone(),
         network_mode: b.args.network.clone(),
         cap_drop: b.args.cap_drop.clone(),
+        binds: b.args.volumes.clone(),
+        add_host: b.args.add_hosts.clone(),
         stdin: Some(Box::new(sources::input_tar(
             b.source.clone(),
             b.local_scripts.clone(),

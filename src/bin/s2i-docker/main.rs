@@ -51,6 +51,9 @@ Build flags:
       --run                          run the new image once it is built
       --network MODE                 the network of the build's containers
       --cap-drop CAPS                capabilities to drop, comma-separated
+  -v, --volume SRC:DEST              a bind mount of the assemble container (repeatable)
+      --add-host HOST:IP             an /etc/hosts line of the assemble container (repeatable)
+      --context-dir DIR              the application's directory inside SOURCE
   -n, --application-name NAME        the image's display name (default: TAG)
       --description TEXT             the image's description
       --dockercfg-path FILE          registry credentials (default ~/.docker/config.json)

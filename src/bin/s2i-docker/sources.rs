@@ -66,6 +66,27 @@ pub fn source_dir(source: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// `--context-dir`: the directory inside the source that holds the application.
+///
+/// # Errors
+/// It does not exist, or it is not inside the source.
+pub fn context_dir(source: &Path, dir: &str) -> Result<PathBuf> {
+    let joined = std::fs::canonicalize(source.join(dir.trim_start_matches('/')))
+        .ok()
+        .filter(|p| p.is_dir() && p.starts_with(source));
+    joined.ok_or_else(|| {
+        Error::s2i(
+            ErrorCode::SourcePath,
+            format!(
+                "the context directory {dir:?} is not a directory inside {}",
+                source.display()
+            ),
+            "give --context-dir as a directory relative to the source",
+            None,
+        )
+    })
+}
+
 /// Where each script comes from when it is not in the image: `--scripts-url` as a local
 /// directory first, then the sources' `.s2i/bin` (the reference's order).
 pub fn local_scripts(source: &Path, scripts_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
@@ -259,6 +280,18 @@ mod tests {
             "Local filesystem source path does not exist: /nonexistent/app"
         );
         assert_eq!(e.code(), Some(ErrorCode::SourcePath));
+    }
+
+    #[test]
+    fn the_context_dir_stays_inside_the_source() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-context-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("app/web")).unwrap();
+        let source = std::fs::canonicalize(dir.join("app")).unwrap();
+        assert_eq!(context_dir(&source, "web").unwrap(), source.join("web"));
+        assert_eq!(context_dir(&source, "/web/").unwrap(), source.join("web"));
+        assert!(context_dir(&source, "..").is_err());
+        assert!(context_dir(&source, "missing").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
