@@ -1,0 +1,435 @@
+//! The command line: a small hand-written parser for the reference's flags.
+//!
+//! Flags take their value as the next argument or after `=` (`--env A=1`, `--env=A=1`,
+//! `-e A=1`); booleans take no value, or `=true`/`=false`. A `--` ends the flags. Unknown flags
+//! and missing values are errors that name the flag, as the reference's parser does
+//! (`unknown flag: --foo`).
+
+use std::path::PathBuf;
+
+use s2i_docker::user::{parse_range_list, RangeList};
+use s2i_docker::PullPolicy;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// `build SOURCE BUILDER [TAG]`.
+    Build(Box<BuildArgs>),
+    /// `usage BUILDER`.
+    Usage(Box<BuildArgs>),
+    /// `version`.
+    Version,
+    /// `help [COMMAND]`, `-h`, `--help`.
+    Help,
+}
+
+/// The engine and the output, common to every command.
+#[derive(Debug, Default, Clone)]
+pub struct Global {
+    /// `-U/--url`: the engine, instead of `DOCKER_HOST`.
+    pub url: Option<String>,
+    /// `--cert`, `--key`, `--ca`: TLS files, instead of those in `DOCKER_CERT_PATH`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub ca: Option<PathBuf>,
+    /// `--tls`, `--tlsverify`.
+    pub tls: bool,
+    pub tls_verify: bool,
+    /// `--loglevel`: 0 (default) to 5.
+    pub loglevel: u8,
+    /// `-q/--quiet`.
+    pub quiet: bool,
+    /// `--dockercfg-path`: registry credentials, instead of `~/.docker/config.json`.
+    pub dockercfg_path: Option<PathBuf>,
+}
+
+/// The options of `build` (and the few of them `usage` reads).
+#[derive(Debug, Default)]
+pub struct BuildArgs {
+    pub global: Global,
+    pub source: String,
+    pub builder: String,
+    pub tag: String,
+    pub pull_policy: PullPolicy,
+    pub incremental_pull_policy: PullPolicy,
+    pub runtime_pull_policy: PullPolicy,
+    pub env: Vec<String>,
+    pub environment_file: Option<PathBuf>,
+    pub scripts_url: String,
+    pub destination: String,
+    pub assemble_user: String,
+    pub assemble_runtime_user: String,
+    pub allowed_uids: RangeList,
+    pub incremental: bool,
+    pub remove_previous: bool,
+    pub runtime_image: String,
+    pub runtime_artifacts: Vec<String>,
+    pub copy: bool,
+    pub run: bool,
+    pub network: String,
+    pub cap_drop: Vec<String>,
+    pub description: String,
+    pub display_name: String,
+    pub volumes: Vec<String>,
+    pub add_hosts: Vec<String>,
+    pub context_dir: String,
+}
+
+/// A flag of the command line: its names and whether it takes a value.
+struct Flag {
+    long: &'static str,
+    short: Option<char>,
+    takes_value: bool,
+}
+
+const fn flag(long: &'static str, short: Option<char>, takes_value: bool) -> Flag {
+    Flag {
+        long,
+        short,
+        takes_value,
+    }
+}
+
+const FLAGS: &[Flag] = &[
+    flag("url", Some('U'), true),
+    flag("cert", None, true),
+    flag("key", None, true),
+    flag("ca", None, true),
+    flag("tls", None, false),
+    flag("tlsverify", None, false),
+    flag("loglevel", None, true),
+    flag("quiet", Some('q'), false),
+    flag("help", Some('h'), false),
+    flag("dockercfg-path", None, true),
+    flag("pull-policy", Some('p'), true),
+    flag("incremental-pull-policy", None, true),
+    flag("runtime-pull-policy", None, true),
+    flag("env", Some('e'), true),
+    flag("environment-file", Some('E'), true),
+    flag("scripts-url", Some('s'), true),
+    flag("destination", Some('d'), true),
+    flag("assemble-user", None, true),
+    flag("assemble-runtime-user", None, true),
+    flag("allowed-uids", Some('u'), true),
+    flag("incremental", None, false),
+    flag("rm", None, false),
+    flag("runtime-image", None, true),
+    flag("runtime-artifact", Some('a'), true),
+    flag("copy", Some('c'), false),
+    flag("run", None, false),
+    flag("network", None, true),
+    flag("cap-drop", None, true),
+    flag("description", None, true),
+    flag("application-name", Some('n'), true),
+    flag("volume", Some('v'), true),
+    flag("add-host", None, true),
+    flag("context-dir", None, true),
+];
+
+/// Parses the arguments after the program's name.
+///
+/// # Errors
+/// A text naming what is wrong: an unknown flag, a flag without its value, a value that does
+/// not parse, a missing or extra argument.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    match command.as_str() {
+        "build" | "usage" => {}
+        "version" | "--version" => return Ok(Command::Version),
+        "help" | "-h" | "--help" => return Ok(Command::Help),
+        other => return Err(format!("unknown command \"{other}\" for \"s2i-docker\"")),
+    }
+    let mut b = BuildArgs {
+        pull_policy: PullPolicy::IfNotPresent,
+        incremental_pull_policy: PullPolicy::IfNotPresent,
+        runtime_pull_policy: PullPolicy::IfNotPresent,
+        ..Default::default()
+    };
+    let mut positional = Vec::new();
+    let mut it = rest.iter();
+    let mut flags_done = false;
+    while let Some(arg) = it.next() {
+        if flags_done || arg == "-" || !arg.starts_with('-') {
+            positional.push(arg.clone());
+            continue;
+        }
+        if arg == "--" {
+            flags_done = true;
+            continue;
+        }
+        let (f, inline) = find_flag(arg)?;
+        let value = if f.takes_value {
+            match inline {
+                Some(v) => v,
+                None => it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("flag needs an argument: {}", shown(f)))?,
+            }
+        } else {
+            match inline.as_deref() {
+                None | Some("true") => "true".to_string(),
+                Some("false") => "false".to_string(),
+                Some(v) => {
+                    return Err(format!(
+                        "invalid argument \"{v}\" for {}: not true or false",
+                        shown(f)
+                    ))
+                }
+            }
+        };
+        if f.long == "help" {
+            return Ok(Command::Help);
+        }
+        set(&mut b, f.long, value)?;
+    }
+    finish(command, b, positional)
+}
+
+/// The flag `arg` names, and the value written after `=` (or after a short flag's letter).
+fn find_flag(arg: &str) -> Result<(&'static Flag, Option<String>), String> {
+    if let Some(long) = arg.strip_prefix("--") {
+        let (name, value) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (long, None),
+        };
+        return FLAGS
+            .iter()
+            .find(|f| f.long == name)
+            .map(|f| (f, value))
+            .ok_or_else(|| format!("unknown flag: --{name}"));
+    }
+    let mut chars = arg[1..].chars();
+    let c = chars.next().unwrap_or('-');
+    let rest: String = chars.collect();
+    let f = FLAGS
+        .iter()
+        .find(|f| f.short == Some(c))
+        .ok_or_else(|| format!("unknown shorthand flag: '{c}' in {arg}"))?;
+    let value = match rest.strip_prefix('=') {
+        Some(v) => Some(v.to_string()),
+        None if rest.is_empty() => None,
+        None if f.takes_value => Some(rest),
+        None => return Err(format!("unknown shorthand flag: '{c}' in {arg}")),
+    };
+    Ok((f, value))
+}
+
+fn shown(f: &Flag) -> String {
+    match f.short {
+        Some(c) => format!("-{c}, --{}", f.long),
+        None => format!("--{}", f.long),
+    }
+}
+
+fn policy(name: &str, value: &str) -> Result<PullPolicy, String> {
+    value
+        .parse()
+        .map_err(|e| format!("invalid argument \"{value}\" for --{name}: {e}"))
+}
+
+/// Stores one flag's value.
+fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
+    let on = value == "true";
+    let g = &mut b.global;
+    match name {
+        "url" => g.url = Some(value),
+        "cert" => g.cert = Some(value.into()),
+        "key" => g.key = Some(value.into()),
+        "ca" => g.ca = Some(value.into()),
+        "tls" => g.tls = on,
+        "tlsverify" => g.tls_verify = on,
+        "loglevel" => {
+            g.loglevel = value
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= 5)
+                .ok_or_else(|| {
+                    format!("invalid argument \"{value}\" for --loglevel: a level from 0 to 5")
+                })?
+        }
+        "quiet" => g.quiet = on,
+        "dockercfg-path" => g.dockercfg_path = Some(value.into()),
+        "pull-policy" => b.pull_policy = policy(name, &value)?,
+        "incremental-pull-policy" => b.incremental_pull_policy = policy(name, &value)?,
+        "runtime-pull-policy" => b.runtime_pull_policy = policy(name, &value)?,
+        "env" => b.env.extend(parse_env_flag(&value)?),
+        "environment-file" => b.environment_file = Some(value.into()),
+        "scripts-url" => b.scripts_url = value,
+        "destination" => b.destination = value,
+        "assemble-user" => b.assemble_user = value,
+        "assemble-runtime-user" => b.assemble_runtime_user = value,
+        "allowed-uids" => {
+            b.allowed_uids = parse_range_list(&value)
+                .map_err(|e| format!("invalid argument \"{value}\" for --allowed-uids: {e}"))?
+        }
+        "incremental" => b.incremental = on,
+        "rm" => b.remove_previous = on,
+        "runtime-image" => b.runtime_image = value,
+        "runtime-artifact" => b.runtime_artifacts.push(value),
+        "copy" => b.copy = on,
+        "run" => b.run = on,
+        "network" => b.network = value,
+        "cap-drop" => b
+            .cap_drop
+            .extend(value.split(',').filter(|c| !c.is_empty()).map(String::from)),
+        "description" => b.description = value,
+        "application-name" => b.display_name = value,
+        "volume" => b.volumes.push(value),
+        "add-host" => b.add_hosts.push(value),
+        "context-dir" => b.context_dir = value,
+        _ => return Err(format!("unknown flag: --{name}")),
+    }
+    Ok(())
+}
+
+/// `-e` values: `NAME=VALUE`, or several separated by commas (as the reference's flag reads
+/// them: a comma followed by `NAME=` starts the next one).
+fn parse_env_flag(value: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in value.split(',') {
+        let starts_new = part
+            .split_once('=')
+            .is_some_and(|(n, _)| !n.is_empty() && !n.contains(char::is_whitespace));
+        match out.last_mut() {
+            Some(last) if !starts_new => {
+                last.push(',');
+                last.push_str(part);
+            }
+            _ if starts_new => out.push(part.to_string()),
+            _ => {
+                return Err(format!(
+                    "invalid argument \"{value}\" for -e, --env: {part:?} must be formatted as key=value"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks the positional arguments and the combinations of flags.
+fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Command, String> {
+    if command == "usage" {
+        let [builder] = <[String; 1]>::try_from(positional).map_err(|p| {
+            format!(
+                "usage needs exactly one argument, the builder image (got {})",
+                p.len()
+            )
+        })?;
+        b.builder = builder;
+        return Ok(Command::Usage(Box::new(b)));
+    }
+    let mut p = positional.into_iter();
+    match (p.next(), p.next(), p.next(), p.next()) {
+        (Some(source), Some(builder), tag, None) => {
+            b.source = source;
+            b.builder = builder;
+            b.tag = tag.unwrap_or_default();
+        }
+        (_, _, _, Some(extra)) => {
+            return Err(format!(
+                "unexpected argument \"{extra}\": build takes SOURCE BUILDER [TAG]"
+            ))
+        }
+        (None, ..) => {
+            return Err(
+                "Required value not specified for \"source\": build takes SOURCE BUILDER [TAG]"
+                    .into(),
+            )
+        }
+        (Some(_), None, ..) => return Err(
+            "Required value not specified for \"builderImage\": build takes SOURCE BUILDER [TAG]"
+                .into(),
+        ),
+    }
+    if b.incremental && !b.runtime_image.is_empty() {
+        return Err("Incremental build with runtime image isn't supported".into());
+    }
+    if !b.runtime_artifacts.is_empty() && b.runtime_image.is_empty() {
+        return Err("--runtime-artifact needs --runtime-image".into());
+    }
+    if b.tag.is_empty() && (b.incremental || b.run) {
+        return Err("--incremental and --run need the TAG argument".into());
+    }
+    Ok(Command::Build(Box::new(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn build(s: &str) -> BuildArgs {
+        match parse(&args(s)) {
+            Ok(Command::Build(b)) => *b,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_in_every_form() {
+        let b = build(
+            "build . img out -e A=1 --env=B=2,C=3 -eD=4 -p never --incremental-pull-policy=always \
+             --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1- \
+             -v /a:/b --add-host h:1.2.3.4 --context-dir web",
+        );
+        assert_eq!(
+            (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
+            (".", "img", "out")
+        );
+        assert_eq!(b.env, ["A=1", "B=2", "C=3", "D=4"]);
+        assert_eq!(b.pull_policy, PullPolicy::Never);
+        assert_eq!(b.incremental_pull_policy, PullPolicy::Always);
+        assert!(b.remove_previous && b.incremental && b.global.quiet);
+        assert_eq!(b.global.loglevel, 3);
+        assert_eq!(b.global.url.as_deref(), Some("unix:///x.sock"));
+        assert_eq!(b.assemble_user, "1001");
+        assert!(b.allowed_uids.contains(5));
+        assert_eq!(
+            (b.volumes.as_slice(), b.add_hosts.as_slice()),
+            (&["/a:/b".to_string()][..], &["h:1.2.3.4".to_string()][..])
+        );
+        assert_eq!(b.context_dir, "web");
+    }
+
+    #[test]
+    fn env_values_may_hold_commas() {
+        assert_eq!(parse_env_flag("A=1,2,B=3").unwrap(), ["A=1,2", "B=3"]);
+        assert!(parse_env_flag("novalue").unwrap_err().contains("key=value"));
+    }
+
+    #[test]
+    fn errors_name_what_to_fix() {
+        let e = |s: &str| parse(&args(s)).unwrap_err();
+        assert_eq!(e("build --foo"), "unknown flag: --foo");
+        assert!(e("build . img -p").contains("flag needs an argument: -p, --pull-policy"));
+        assert!(e("build . img -p bogus").contains(
+            "invalid value \"bogus\", valid values are: always, never or if-not-present"
+        ));
+        assert!(e("build .").contains("builderImage"));
+        assert!(e("build . a b c").contains("unexpected argument \"c\""));
+        assert!(e("build . a b --incremental --runtime-image r").contains("isn't supported"));
+        assert!(e("usage").contains("exactly one argument"));
+        assert!(e("frobnicate").contains("unknown command"));
+        assert!(e("build . a b --rm=maybe").contains("not true or false"));
+    }
+
+    #[test]
+    fn help_version_and_usage() {
+        assert!(matches!(parse(&[]), Ok(Command::Help)));
+        assert!(matches!(parse(&args("version")), Ok(Command::Version)));
+        assert!(matches!(parse(&args("build --help")), Ok(Command::Help)));
+        match parse(&args("usage img -p never")) {
+            Ok(Command::Usage(b)) => {
+                assert_eq!(b.builder, "img");
+                assert_eq!(b.pull_policy, PullPolicy::Never);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! `s2i-docker build SOURCE BUILDER [TAG]`: the reference's `s2i build`, step by step.
+//!
+//! 1. The builder image is checked (and pulled, by `--pull-policy`), its users checked
+//!    against `--allowed-uids`.
+//! 2. The scripts are found: `--scripts-url`, the sources' `.s2i/bin`, the image's
+//!    `io.openshift.s2i.scripts-url` label.
+//! 3. An incremental build runs the previous image's `save-artifacts` (`incremental.rs`).
+//! 4. `assemble` runs in a container of the builder with the sources (and artifacts, and
+//!    scripts) streamed in as a tar on its standard input, its output shown as it comes.
+//! 5. The container is committed as TAG with the `run` script as its command; an extended
+//!    build instead copies the artifacts into a container of the runtime image and commits
+//!    that one (`extended.rs`).
+//!
+//! Every image inspect is answered once per build ([`CachingClient`]): a build of a local
+//! builder with `--pull-policy never` makes 8 engine calls (ping, inspect, create, attach,
+//! start, wait, commit, remove).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use s2i_docker::{
+    check_allowed_user_with_assemble_user, get_image_registry_auth, load_image_registry_auth,
+    pull_image, AuthConfig, AuthConfigurations, CommitContainerOptions, Docker, DockerClient,
+    Error, ErrorCode, PullPolicy, Result, RunContainerOptions, SCRIPTS_URL_LABEL,
+};
+
+use crate::args::BuildArgs;
+use crate::engine::{self, CachingClient};
+use crate::progress::{self, line_writer, Sink};
+use crate::sources;
+use crate::{extended, incremental};
+
+/// What a build knows once its images and scripts are checked.
+pub struct Build {
+    pub args: BuildArgs,
+    pub source: PathBuf,
+    pub client: Arc<CachingClient>,
+    pub docker: DockerClient,
+    pub auths: Option<AuthConfigurations>,
+    /// The `image://` (or other) URL of the scripts in the image, `""` when none.
+    pub image_scripts_url: String,
+    /// Scripts that travel in the input tar, by name.
+    pub local_scripts: Vec<(String, PathBuf)>,
+    /// The environment of `assemble` and of the new image.
+    pub env: Vec<String>,
+}
+
+impl Build {
+    /// Whether `script` travels in the input tar (`<destination>/scripts/<script>`).
+    pub fn is_local(&self, script: &str) -> bool {
+        self.local_scripts.iter().any(|(n, _)| n == script)
+    }
+
+    /// A [`DockerClient`] that pulls with the credentials for `image`.
+    pub fn docker_for(&self, image: &str) -> DockerClient {
+        DockerClient::new(self.client.clone(), auth_for(self.auths.as_ref(), image))
+            .with_pull_progress(progress::pull_progress)
+    }
+
+    /// The scripts URL a run of a script in the image uses: the `image://` flag, else the
+    /// image's own label (`""`).
+    pub fn run_scripts_url(&self) -> String {
+        let flag = &self.args.scripts_url;
+        if flag.starts_with("image://") {
+            flag.clone()
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn auth_for(auths: Option<&AuthConfigurations>, image: &str) -> AuthConfig {
+    match auths {
+        Some(a) => get_image_registry_auth(Some(a), image),
+        None => AuthConfig::default(),
+    }
+}
+
+/// The registry credentials of `--dockercfg-path`, else `$DOCKER_CONFIG/config.json` or
+/// `~/.docker/config.json`, if any.
+fn load_auths(path: Option<&PathBuf>) -> Option<AuthConfigurations> {
+    let path = path
+        .cloned()
+        .unwrap_or_else(|| s2i_docker::ops::env::dir().join("config.json"));
+    File::open(path).ok().and_then(load_image_registry_auth)
+}
+
+/// Runs a whole build.
+///
+/// # Errors
+/// The first step that failed, with the reference's error where it has one.
+pub fn run(args: BuildArgs) -> Result<()> {
+    let mut source = sources::source_dir(&args.source)?;
+    if !args.context_dir.is_empty() {
+        source = sources::context_dir(&source, &args.context_dir)?;
+    }
+    let config = engine::docker_config(&args.global);
+    progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
+    let client = engine::connect(&config)?;
+    let auths = load_auths(args.global.dockercfg_path.as_ref());
+    let docker = DockerClient::new(client.clone(), auth_for(auths.as_ref(), &args.builder))
+        .with_pull_progress(progress::pull_progress);
+    check_image(&docker, &args.builder, args.pull_policy, &args)?;
+    let mut env = Vec::new();
+    let s2i_env = source.join(".s2i/environment");
+    if s2i_env.is_file() {
+        env.extend(sources::read_env_file(&s2i_env)?);
+    }
+    env.extend(args.env.iter().cloned());
+    if let Some(file) = &args.environment_file {
+        env.extend(sources::read_env_file(file)?);
+    }
+    let mut build = Build {
+        source,
+        client,
+        docker,
+        auths,
+        image_scripts_url: String::new(),
+        local_scripts: Vec::new(),
+        env,
+        args,
+    };
+    find_scripts(&mut build)?;
+    let runtime = match build.args.runtime_image.is_empty() {
+        true => None,
+        false => Some(extended::prepare(&build)?),
+    };
+    let artifacts = match build.args.incremental {
+        true => incremental::save_artifacts(&build)?,
+        false => None,
+    };
+    // As the reference: the previous image goes with --rm whether or not its artifacts were saved.
+    let previous = match build.args.incremental && build.args.remove_previous {
+        true => build.docker.get_image_id(&build.args.tag).ok(),
+        false => None,
+    };
+    let image_id = match &runtime {
+        None => assemble(&build, artifacts, Finish::Commit)?,
+        Some(rt) => {
+            let dir = extended::ArtifactsDir::new()?;
+            assemble(&build, None, Finish::Download(rt, &dir))?;
+            extended::assemble_runtime(&build, rt, &dir)?
+        }
+    };
+    if let Some(old) = previous.filter(|old| *old != image_id) {
+        progress::step(format!("Removing previously-tagged image {old}"));
+        if let Err(e) = build.docker.remove_image(&old) {
+            progress::warn(format!("Unable to remove previous image: {e}"));
+        }
+    }
+    if !progress::quiet() {
+        eprintln!("Build completed successfully");
+    }
+    if build.args.run {
+        run_image(&build)?;
+    }
+    Ok(())
+}
+
+/// Checks (and pulls, by `policy`) an image, and the users it runs as.
+pub fn check_image(
+    docker: &DockerClient,
+    image: &str,
+    policy: PullPolicy,
+    args: &BuildArgs,
+) -> Result<()> {
+    match policy {
+        PullPolicy::Always => progress::step(format!("Pulling image \"{image}\" ...")),
+        PullPolicy::IfNotPresent if !docker.is_image_in_local_registry(image)? => progress::step(
+            format!("Image \"{image}\" not available locally, pulling ..."),
+        ),
+        _ => progress::detail(
+            1,
+            format!("Checking if image \"{image}\" is available locally ..."),
+        ),
+    }
+    let pulled = pull_image(image, docker, policy)?;
+    let id = pulled.image.map(|i| i.id).unwrap_or_default();
+    progress::step(format!("Image {image} ({})", short(&id)));
+    if !args.allowed_uids.is_empty() {
+        check_allowed_user_with_assemble_user(
+            docker,
+            image,
+            &args.allowed_uids,
+            pulled.on_build,
+            &args.assemble_user,
+        )?;
+    }
+    Ok(())
+}
+
+/// Step 2: where `assemble` and `run` come from; either must be found.
+fn find_scripts(b: &mut Build) -> Result<()> {
+    let flag = b.args.scripts_url.clone();
+    let local_dir = match flag.as_str() {
+        "" => None,
+        f if f.starts_with("image://") => None,
+        f if f.starts_with("http://") || f.starts_with("https://") => {
+            return Err(Error::s2i(
+                ErrorCode::UrlHandler,
+                format!("could not download any scripts from URL {f}"),
+                "scripts over HTTP are not supported: give an image:// URL or a local directory",
+                None,
+            ))
+        }
+        f => {
+            let dir = PathBuf::from(f.strip_prefix("file://").unwrap_or(f));
+            if !dir.is_dir() {
+                return Err(Error::s2i(
+                    ErrorCode::UrlHandler,
+                    format!("could not download any scripts from URL {f}"),
+                    "give --scripts-url an image:// URL or a local directory that holds the scripts",
+                    None,
+                ));
+            }
+            Some(dir)
+        }
+    };
+    b.local_scripts = sources::local_scripts(&b.source, local_dir.as_deref());
+    b.image_scripts_url = match flag.starts_with("image://") {
+        true => flag,
+        false => b.docker.get_scripts_url(&b.args.builder)?,
+    };
+    if !b.image_scripts_url.is_empty() {
+        progress::detail(
+            1,
+            format!(
+                "Image {} contains {SCRIPTS_URL_LABEL} set to {:?}",
+                b.args.builder, b.image_scripts_url
+            ),
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = ["assemble", "run"]
+        .into_iter()
+        .filter(|s| !b.is_local(s))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::s2i(
+        ErrorCode::InstallRequired,
+        format!("failed to install [{}]", missing.join(" ")),
+        format!("set the scripts URL parameter with the location of the S2I scripts, or check if the image has the {SCRIPTS_URL_LABEL:?} label set"),
+        None,
+    ))
+}
+
+/// What happens once `assemble` succeeded, while its container still exists.
+pub enum Finish<'a> {
+    /// Commit it as the tag.
+    Commit,
+    /// Copy the runtime artifacts out of it (an extended build).
+    Download(&'a extended::Runtime, &'a extended::ArtifactsDir),
+}
+
+/// Step 4: runs `assemble`; returns the committed image's ID (`""` for an extended build,
+/// whose image comes later).
+fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<String> {
+    let builder = &b.args.builder;
+    match b.args.assemble_user.as_str() {
+        "" => progress::step(format!("Running \"assemble\" in \"{builder}\"")),
+        user => progress::step(format!(
+            "Running \"assemble\" in \"{builder}\" as \"{user}\" user"
+        )),
+    }
+    let committed = Arc::new(Mutex::new(String::new()));
+    let post_exec: Box<dyn s2i_docker::PostExecutor + Send> = match finish {
+        Finish::Commit => {
+            let opts = commit_options(b, builder, &b.image_scripts_url, None)?;
+            let docker = b.docker.clone();
+            let committed = committed.clone();
+            Box::new(move |container: &str, destination: &str| -> Result<()> {
+                let mut opts = opts.clone();
+                opts.container_id = container.to_string();
+                if opts.command.is_empty() {
+                    opts.command =
+                        vec![format!("{}/scripts/run", destination.trim_end_matches('/'))];
+                }
+                progress::step(format!(
+                    "Committing container as {}",
+                    shown_tag(&opts.repository)
+                ));
+                let id = docker.commit_container(opts)?;
+                *committed.lock().unwrap_or_else(|p| p.into_inner()) = id;
+                Ok(())
+            })
+        }
+        Finish::Download(rt, dir) => extended::downloader(b, rt, dir),
+    };
+    let opts = RunContainerOptions {
+        image: builder.clone(),
+        command: "assemble".into(),
+        user: b.args.assemble_user.clone(),
+        env: b.env.clone(),
+        external_scripts: b.is_local("assemble"),
+        scripts_url: b.run_scripts_url(),
+        destination: b.args.destination.clone(),
+        network_mode: b.args.network.clone(),
+        cap_drop: b.args.cap_drop.clone(),
+        binds: b.args.volumes.clone(),
+        add_host: b.args.add_hosts.clone(),
+        stdin: Some(Box::new(sources::input_tar(
+            b.source.clone(),
+            b.local_scripts.clone(),
+            artifacts,
+        ))),
+        post_exec: Some(post_exec),
+        cancel: crate::signals::handle(),
+        ..Default::default()
+    };
+    run_script(&b.docker, builder, opts)?;
+    let id = committed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if !id.is_empty() {
+        progress::step(format!("Built {} ({})", shown_tag(&b.args.tag), short(&id)));
+    }
+    Ok(id)
+}
+
+/// Runs a script with its output shown as it comes; a non-zero exit is the reference's
+/// container error, named after `image`, with the script's standard error.
+pub fn run_script(docker: &DockerClient, image: &str, mut opts: RunContainerOptions) -> Result<()> {
+    let stderr_text = Arc::new(Mutex::new(String::new()));
+    let out_sink = if opts.command == "usage" {
+        Sink::Stdout
+    } else {
+        Sink::Log
+    };
+    let out_done = match opts.stdout {
+        Some(_) => None,
+        None => {
+            let (out, done) = line_writer(out_sink, None)?;
+            opts.stdout = Some(Box::new(out));
+            Some(done)
+        }
+    };
+    let (err, err_done) = line_writer(Sink::Log, Some(stderr_text.clone()))?;
+    opts.stderr = Some(Box::new(err));
+    let result = docker.run_container(opts);
+    if let Some(done) = out_done {
+        let _ = done.join();
+    }
+    let _ = err_done.join();
+    match result {
+        Err(Error::Container(c)) => {
+            let text = stderr_text
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Err(Error::container(
+                image,
+                c.exit_code,
+                format!("{text}{}", c.output),
+            ))
+        }
+        other => other,
+    }
+}
+
+/// The commit of the new image: the `run` script as its command (`None`: found from the
+/// destination when the script travels in the input), the base image's user and entrypoint,
+/// the build's environment, and the labels of the base image with S2I's own.
+pub fn commit_options(
+    b: &Build,
+    base: &str,
+    scripts_url: &str,
+    run_command: Option<String>,
+) -> Result<CommitContainerOptions> {
+    let command = match run_command {
+        Some(c) => vec![c],
+        None if b.is_local("run") => Vec::new(),
+        None => vec![format!(
+            "{}/run",
+            scripts_url
+                .strip_prefix("image://")
+                .unwrap_or(scripts_url)
+                .trim_end_matches('/')
+        )],
+    };
+    let mut labels: HashMap<String, String> = b.docker.get_labels(base)?;
+    let a = &b.args;
+    let display = if a.display_name.is_empty() {
+        &a.tag
+    } else {
+        &a.display_name
+    };
+    let generated = [
+        ("io.k8s.display-name", display.as_str()),
+        ("io.k8s.description", a.description.as_str()),
+        ("io.openshift.s2i.build.image", a.builder.as_str()),
+        ("io.openshift.s2i.build.source-location", &a.source),
+    ];
+    for (k, v) in generated {
+        if !v.is_empty() {
+            labels.insert(k.to_string(), v.to_string());
+        }
+    }
+    Ok(CommitContainerOptions {
+        container_id: String::new(),
+        repository: a.tag.clone(),
+        user: b.docker.get_image_user(base)?,
+        command,
+        env: b.env.clone(),
+        entrypoint: b.docker.get_image_entrypoint(base)?,
+        labels,
+    })
+}
+
+/// `--run`: the new image runs as it is, its output on standard output.
+fn run_image(b: &Build) -> Result<()> {
+    progress::step(format!("Running {}", b.args.tag));
+    let (out, done) = line_writer(Sink::Stdout, None)?;
+    let opts = RunContainerOptions {
+        image: b.args.tag.clone(),
+        target_image: true,
+        network_mode: b.args.network.clone(),
+        stdout: Some(Box::new(out)),
+        cancel: crate::signals::handle(),
+        ..Default::default()
+    };
+    let r = run_script(&b.docker, &b.args.tag, opts);
+    let _ = done.join();
+    r
+}
+
+pub fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn shown_tag(tag: &str) -> &str {
+    if tag.is_empty() {
+        "an untagged image"
+    } else {
+        tag
+    }
+}

@@ -1,0 +1,110 @@
+//! `s2i-docker`: the command-line builder, `s2i build` on the s2i-docker library.
+//!
+//! ```text
+//! s2i-docker build SOURCE BUILDER [TAG] [flags]
+//! s2i-docker usage BUILDER [flags]
+//! ```
+//!
+//! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
+//! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
+//! steps of a build), `sources` (the input tar), `incremental`, `extended`, `usage`, and
+//! `progress` (what is shown, and the exit codes).
+
+mod args;
+mod build;
+mod engine;
+mod extended;
+mod incremental;
+mod progress;
+mod signals;
+mod sources;
+mod usage;
+
+use std::process::ExitCode;
+
+use args::Command;
+
+const HELP: &str = "\
+s2i-docker builds container images from sources, as source-to-image's `s2i build` does.
+
+Usage:
+  s2i-docker build SOURCE BUILDER [TAG] [flags]   build TAG from the local directory SOURCE
+  s2i-docker usage BUILDER [flags]                print the usage of a builder image
+  s2i-docker version
+
+Build flags:
+  -p, --pull-policy POLICY           when to pull the builder image: always, never or if-not-present (default)
+      --incremental                  perform an incremental build (save-artifacts of TAG go to /tmp/artifacts)
+      --incremental-pull-policy P    when to pull the previous image (default if-not-present)
+      --rm                           remove the previous image during incremental builds
+  -e, --env NAME=VALUE               an environment variable of assemble and of the image (repeatable)
+  -E, --environment-file FILE        a file of NAME=VALUE lines
+  -s, --scripts-url URL              where the scripts are: image:///path, or a local directory
+  -d, --destination DIR              where the sources are extracted in the container (default: label, or /tmp)
+      --assemble-user USER           the user that runs assemble
+      --assemble-runtime-user USER   the user that runs assemble-runtime
+  -u, --allowed-uids RANGES          user IDs the images may run as, e.g. 1- or 1000-2000,5000
+      --runtime-image IMAGE          an extended build: the artifacts go into this image
+  -a, --runtime-artifact SRC[:DEST]  a file or directory copied from the builder into the runtime image
+      --runtime-pull-policy POLICY   when to pull the runtime image (default if-not-present)
+  -c, --copy                         accepted: local sources are always copied
+      --run                          run the new image once it is built
+      --network MODE                 the network of the build's containers
+      --cap-drop CAPS                capabilities to drop, comma-separated
+  -v, --volume SRC:DEST              a bind mount of the assemble container (repeatable)
+      --add-host HOST:IP             an /etc/hosts line of the assemble container (repeatable)
+      --context-dir DIR              the application's directory inside SOURCE
+  -n, --application-name NAME        the image's display name (default: TAG)
+      --description TEXT             the image's description
+      --dockercfg-path FILE          registry credentials (default ~/.docker/config.json)
+
+Global flags:
+  -U, --url URL                      the engine (default: DOCKER_HOST, or unix:///var/run/docker.sock)
+      --cert FILE, --key FILE, --ca FILE   TLS files (default: in DOCKER_CERT_PATH)
+      --tls, --tlsverify             use TLS (and verify the engine)
+      --loglevel N                   more detail, 0 to 5
+  -q, --quiet                        errors only
+  -h, --help                         this text
+
+Git sources are not supported: clone the repository and pass its directory.";
+
+fn main() -> ExitCode {
+    signals::install();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&argv) {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("Error: {why}\nRun 's2i-docker --help' for usage.");
+            return ExitCode::from(1);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Command::Version => {
+            println!("s2i-docker {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Build(b) => {
+            progress::init(b.global.quiet, b.global.loglevel);
+            build::run(*b)
+        }
+        Command::Usage(b) => {
+            progress::init(b.global.quiet, b.global.loglevel);
+            usage::run(*b)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let e = progress::connection_first(e);
+            if !progress::quiet() {
+                eprintln!("Build failed");
+            }
+            let code = progress::report(&e);
+            ExitCode::from(if e.is_cancelled() { 2 } else { code })
+        }
+    }
+}

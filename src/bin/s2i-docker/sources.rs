@@ -1,0 +1,359 @@
+//! The build's input: the source directory, the scripts it or `--scripts-url` brings, its
+//! environment, and the tar streamed into `assemble`'s standard input.
+//!
+//! The tar holds what the reference's upload directory holds, in its order: `artifacts/...`
+//! (of an incremental build), `scripts/...` (scripts from outside the image) and `src/...`
+//! (the sources). It is produced while it is sent, so memory stays bounded whatever the size
+//! of the sources; the artifacts come from a spool file on disk.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use s2i_docker::archive::{
+    create_tar_stream_to_tar_writer, spawn_tar_stream, ArchiveWriter, EntryKind, LocalFileSystem,
+    RenameAdapter, TarHeader, TarStream, TarWriter,
+};
+use s2i_docker::{Error, ErrorCode, Result};
+
+/// The S2I scripts a build may need.
+pub const SCRIPTS: &[&str] = &[
+    "assemble",
+    "run",
+    "save-artifacts",
+    "usage",
+    "assemble-runtime",
+];
+
+/// The source directory, absolute; git URLs and missing paths are errors that say what to do.
+///
+/// # Errors
+/// A git URL (not supported: clone it and pass the directory), a path that does not exist
+/// (the reference's `SourcePathError`, code 14), or one that is not a directory.
+pub fn source_dir(source: &str) -> Result<PathBuf> {
+    let looks_remote = source.contains("://")
+        || source.starts_with("git@")
+        || (source.ends_with(".git") && !Path::new(source).exists());
+    if looks_remote && !source.starts_with("file://") {
+        return Err(Error::s2i(
+            ErrorCode::SourcePath,
+            format!("git sources are not supported: {source}"),
+            "clone the repository and pass its local directory as the source",
+            None,
+        ));
+    }
+    let path = Path::new(source.strip_prefix("file://").unwrap_or(source));
+    let dir = std::fs::canonicalize(path).map_err(|_| {
+        Error::s2i(
+            ErrorCode::SourcePath,
+            format!(
+                "Local filesystem source path does not exist: {}",
+                path.display()
+            ),
+            "check the source code path on the local filesystem",
+            None,
+        )
+    })?;
+    if !dir.is_dir() {
+        return Err(Error::s2i(
+            ErrorCode::SourcePath,
+            format!("the source is not a directory: {}", path.display()),
+            "pass the directory that holds the application's sources",
+            None,
+        ));
+    }
+    Ok(dir)
+}
+
+/// `--context-dir`: the directory inside the source that holds the application.
+///
+/// # Errors
+/// It does not exist, or it is not inside the source.
+pub fn context_dir(source: &Path, dir: &str) -> Result<PathBuf> {
+    let joined = std::fs::canonicalize(source.join(dir.trim_start_matches('/')))
+        .ok()
+        .filter(|p| p.is_dir() && p.starts_with(source));
+    joined.ok_or_else(|| {
+        Error::s2i(
+            ErrorCode::SourcePath,
+            format!(
+                "the context directory {dir:?} is not a directory inside {}",
+                source.display()
+            ),
+            "give --context-dir as a directory relative to the source",
+            None,
+        )
+    })
+}
+
+/// Where each script comes from when it is not in the image: `--scripts-url` as a local
+/// directory first, then the sources' `.s2i/bin` (the reference's order).
+pub fn local_scripts(source: &Path, scripts_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
+    let dirs = [
+        scripts_dir.map(Path::to_path_buf),
+        Some(source.join(".s2i/bin")),
+    ];
+    SCRIPTS
+        .iter()
+        .filter_map(|name| {
+            dirs.iter()
+                .flatten()
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+                .map(|p| (name.to_string(), p))
+        })
+        .collect()
+}
+
+/// `NAME=VALUE` lines of an environment file; blank lines and `#` comments are skipped.
+///
+/// # Errors
+/// The file cannot be read, or a line is not `NAME=VALUE` (named with its number).
+pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|e| {
+        Error::other(format!(
+            "cannot read the environment file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut env = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| Error::other(format!("{}: {e}", path.display())))?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, _)) if !name.trim().is_empty() => env.push(line.to_string()),
+            _ => {
+                return Err(Error::other(format!(
+                    "{}:{}: {line:?} is not NAME=VALUE",
+                    path.display(),
+                    n + 1
+                )))
+            }
+        }
+    }
+    Ok(env)
+}
+
+/// The tar of `assemble`'s standard input, produced on a thread while it is read.
+pub fn input_tar(
+    source: PathBuf,
+    scripts: Vec<(String, PathBuf)>,
+    artifacts: Option<File>,
+) -> TarStream {
+    spawn_tar_stream(move |w| {
+        let mut writer = ArchiveWriter::new(w);
+        writer.sub_second_mtime(false);
+        if let Some(spool) = artifacts {
+            copy_artifacts(spool, &mut writer)?;
+        }
+        for (name, path) in &scripts {
+            add_script(&mut writer, name, path)?;
+        }
+        let base = source
+            .file_name()
+            .map(|b| b.to_os_string())
+            .unwrap_or_default();
+        let mut renamed = RenameAdapter::new(&mut writer, base, "src");
+        create_tar_stream_to_tar_writer(&LocalFileSystem, &source, true, &mut renamed)?;
+        writer.finish()
+    })
+}
+
+/// Writes `scripts/NAME`, executable, whatever its mode on the host.
+fn add_script(writer: &mut dyn TarWriter, name: &str, path: &Path) -> Result<()> {
+    let data = std::fs::read(path)
+        .map_err(|e| Error::other(format!("cannot read the script {}: {e}", path.display())))?;
+    writer.write_header(TarHeader {
+        name: PathBuf::from(format!("scripts/{name}")),
+        kind: EntryKind::File,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: data.len() as u64,
+        mtime: std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .unwrap_or(UNIX_EPOCH),
+        link_name: PathBuf::new(),
+    })?;
+    writer.write_data(&data)
+}
+
+/// A name inside the artifacts tar, made safe: relative, no `..`, no `.` parts.
+fn artifact_name(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::from("artifacts");
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Checks the spooled artifacts tar from `save-artifacts` and rewinds it; returns how many
+/// entries it holds.
+///
+/// # Errors
+/// The output is not a tar.
+pub fn check_artifacts(spool: &mut File) -> io::Result<usize> {
+    spool.seek(SeekFrom::Start(0))?;
+    let mut count = 0;
+    for entry in tar::Archive::new(&mut *spool).entries()? {
+        entry?;
+        count += 1;
+    }
+    spool.seek(SeekFrom::Start(0))?;
+    Ok(count)
+}
+
+/// Copies the entries of the artifacts tar under `artifacts/`.
+fn copy_artifacts(spool: File, writer: &mut dyn TarWriter) -> Result<()> {
+    let mut archive = tar::Archive::new(spool);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let h = entry.header();
+        let kind = match h.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            _ => continue,
+        };
+        let Some(name) = artifact_name(&entry.path()?) else {
+            log::warn!(
+                "Ignoring artifact {:?}: its path leaves the artifacts directory",
+                entry.path()?
+            );
+            continue;
+        };
+        let header = TarHeader {
+            name,
+            kind,
+            mode: h.mode()? & 0o7777,
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
+            size: if kind == EntryKind::File {
+                entry.size()
+            } else {
+                0
+            },
+            mtime: UNIX_EPOCH + Duration::from_secs(h.mtime().unwrap_or(0)),
+            link_name: entry
+                .link_name()?
+                .map(|l| l.into_owned())
+                .unwrap_or_default(),
+        };
+        writer.write_header(header)?;
+        if kind == EntryKind::File {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = io::Read::read(&mut entry, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                writer.write_data(&buf[..n])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn git_urls_and_missing_paths_say_what_to_do() {
+        let e = source_dir("https://github.com/x/y").unwrap_err();
+        assert!(
+            e.to_string().contains("git sources are not supported"),
+            "{e}"
+        );
+        let e = source_dir("/nonexistent/app").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Local filesystem source path does not exist: /nonexistent/app"
+        );
+        assert_eq!(e.code(), Some(ErrorCode::SourcePath));
+    }
+
+    #[test]
+    fn the_context_dir_stays_inside_the_source() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-context-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("app/web")).unwrap();
+        let source = std::fs::canonicalize(dir.join("app")).unwrap();
+        assert_eq!(context_dir(&source, "web").unwrap(), source.join("web"));
+        assert_eq!(context_dir(&source, "/web/").unwrap(), source.join("web"));
+        assert!(context_dir(&source, "..").is_err());
+        assert!(context_dir(&source, "missing").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn artifact_names_stay_inside() {
+        assert_eq!(
+            artifact_name(Path::new("./a/b")),
+            Some(PathBuf::from("artifacts/a/b"))
+        );
+        assert_eq!(
+            artifact_name(Path::new("/a")),
+            Some(PathBuf::from("artifacts/a"))
+        );
+        assert_eq!(artifact_name(Path::new("a/../../b")), None);
+    }
+
+    #[test]
+    fn the_input_tar_holds_artifacts_scripts_and_sources() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-input-{}", std::process::id()));
+        let app = dir.join("app");
+        std::fs::create_dir_all(app.join(".s2i/bin")).unwrap();
+        std::fs::write(app.join("hello.txt"), "hi").unwrap();
+        std::fs::write(app.join(".s2i/bin/assemble"), "#!/bin/sh\n").unwrap();
+        std::fs::write(dir.join("env"), "# comment\nA=1\n\nB=x=y\n").unwrap();
+        let mut spool_tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(3);
+        h.set_mode(0o644);
+        spool_tar
+            .append_data(&mut h, "./cache/x", &b"abc"[..])
+            .unwrap();
+        std::fs::write(dir.join("spool"), spool_tar.into_inner().unwrap()).unwrap();
+        let mut spool = File::open(dir.join("spool")).unwrap();
+        assert_eq!(check_artifacts(&mut spool).unwrap(), 1);
+
+        let scripts = local_scripts(&app, None);
+        assert_eq!(scripts.len(), 1);
+        let mut bytes = Vec::new();
+        input_tar(app.clone(), scripts, Some(spool))
+            .read_to_end(&mut bytes)
+            .unwrap();
+        let names: Vec<String> = tar::Archive::new(&bytes[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "artifacts/cache/x",
+                "scripts/assemble",
+                "src/.s2i",
+                "src/.s2i/bin",
+                "src/.s2i/bin/assemble",
+                "src/hello.txt"
+            ]
+        );
+        assert_eq!(read_env_file(&dir.join("env")).unwrap(), ["A=1", "B=x=y"]);
+        std::fs::write(dir.join("env"), "oops\n").unwrap();
+        assert!(read_env_file(&dir.join("env"))
+            .unwrap_err()
+            .to_string()
+            .contains(":1:"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,710 @@
+//! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
+//! extended builds, a failing `assemble`, missing scripts, `usage`, and bad command lines.
+//!
+//! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
+//! runs this target on Podman too); where none answers the engine tests print one line and pass,
+//! except under `CI=true`. The builder image is built from `FROM scratch` and the host's static
+//! busybox; every image a test makes is removed, also when it fails, and each test checks that
+//! the binary left no container behind. The builds use `--network none`: they need no network.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, Weak};
+
+use common::{raw_request, Cleanup};
+
+const ASSEMBLE: &str = r#"#!/bin/sh
+set -e
+if [ -f /tmp/src/fail ]; then echo "assemble failed on purpose" >&2; exit 3; fi
+mkdir -p /tmp/app
+if [ -d /tmp/artifacts ]; then echo "restoring artifacts: $(cd /tmp/artifacts && ls | tr '\n' ' ')"; cp -R /tmp/artifacts/. /tmp/app/; fi
+cp -R /tmp/src/. /tmp/app/
+echo "assembled as $(id -u) with GREETING=$GREETING"
+"#;
+
+const RUN: &str = r#"#!/bin/sh
+cat /tmp/app/hello.txt 2>/dev/null || cat /opt/app-root/lib/app/hello.txt
+"#;
+
+const SAVE_ARTIFACTS: &str = "#!/bin/sh\ncd /tmp/app && tar -cf - cache\n";
+
+const USAGE: &str = "#!/bin/sh\necho \"this builder copies /tmp/src to /tmp/app\"\n";
+
+const ASSEMBLE_RUNTIME: &str = "#!/bin/sh\necho \"runtime has: $(ls /opt/app-root)\"\n";
+
+const DOCKERFILE: &str = r#"FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox","--install","-s","/bin"]
+RUN mkdir -p /tmp /usr/libexec/s2i /usr/libexec/s2i-min /usr/bin /opt/app-root && chmod 1777 /tmp && chown 1001 /opt/app-root && ln -s /bin/busybox /usr/bin/env
+COPY assemble run save-artifacts usage assemble-runtime /usr/libexec/s2i/
+COPY assemble run /usr/libexec/s2i-min/
+ENV PATH=/bin
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i
+USER 1001
+WORKDIR /opt/app-root
+CMD ["/bin/sh"]
+"#;
+
+/// The shared builder image; removed when the last test using it is done.
+struct Builder {
+    tag: String,
+    _cleanup: Cleanup,
+}
+
+static BUILDER: Mutex<Weak<Builder>> = Mutex::new(Weak::new());
+
+fn build_image(host: &str, tag: &str, context: &[u8]) {
+    let r = raw_request(
+        host,
+        "POST",
+        &format!("/build?t={tag}&rm=1&forcerm=1&nocache=1&networkmode=none"),
+        Some("application/x-tar"),
+        context,
+    )
+    .expect("POST /build");
+    let progress = String::from_utf8_lossy(&r.body);
+    assert!(
+        r.status == 200 && !progress.contains("\"error"),
+        "build {tag}: {} {progress}",
+        r.status
+    );
+}
+
+fn builder(host: &str) -> Arc<Builder> {
+    let mut slot = BUILDER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(b) = slot.upgrade() {
+        return b;
+    }
+    let tag = format!("{}:1", common::unique_name("s2i-test-cli-builder"));
+    let cleanup = Cleanup::new(host);
+    cleanup.image(&tag);
+    let context = common::build_context_tar(
+        DOCKERFILE,
+        &[
+            ("assemble", ASSEMBLE.as_bytes(), 0o755),
+            ("run", RUN.as_bytes(), 0o755),
+            ("save-artifacts", SAVE_ARTIFACTS.as_bytes(), 0o755),
+            ("usage", USAGE.as_bytes(), 0o755),
+            ("assemble-runtime", ASSEMBLE_RUNTIME.as_bytes(), 0o755),
+        ],
+    );
+    build_image(host, &tag, &context);
+    let b = Arc::new(Builder {
+        tag,
+        _cleanup: cleanup,
+    });
+    *slot = Arc::downgrade(&b);
+    b
+}
+
+/// A source directory, removed when dropped.
+struct App(PathBuf);
+
+impl App {
+    fn new(files: &[(&str, &str)]) -> App {
+        let dir = std::env::temp_dir().join(common::unique_name("s2i-test-cli-app"));
+        for (name, content) in files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        App(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the binary against `host` with `args`; asserts it left no container behind (the
+/// library labels its containers with their creator's pid).
+fn s2i(host: &str, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_TLS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run s2i-docker");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait for s2i-docker");
+    assert_no_container_of(host, pid, &out);
+    out
+}
+
+fn assert_no_container_of(host: &str, pid: u32, out: &Output) {
+    let label = "io.github.s2i-docker.created-by";
+    let r = raw_request(
+        host,
+        "GET",
+        &format!("/containers/json?all=1&filters=%7B%22label%22%3A%5B%22{label}%22%5D%7D"),
+        None,
+        &[],
+    )
+    .expect("list containers");
+    let body = String::from_utf8_lossy(&r.body);
+    assert!(
+        !body.contains(&format!("\"{label}\":\"{pid}:")),
+        "s2i-docker left a container: {body}\n{}",
+        text(out)
+    );
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn image_config(host: &str, tag: &str) -> String {
+    let r = raw_request(host, "GET", &format!("/images/{tag}/json"), None, &[]).expect("inspect");
+    assert_eq!(r.status, 200, "{tag}: {}", String::from_utf8_lossy(&r.body));
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+fn setup() -> Option<(String, Arc<Builder>, Cleanup)> {
+    let host = common::engine_host()?;
+    let b = builder(&host);
+    let cleanup = Cleanup::new(&host);
+    Some((host, b, cleanup))
+}
+
+fn out_tag(cleanup: &Cleanup) -> String {
+    let tag = format!("{}:1", common::unique_name("s2i-test-cli-out"));
+    cleanup.image(&tag);
+    tag
+}
+
+#[test]
+fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "hello from the app\n"), ("a/b.txt", "b")]);
+    let tag = out_tag(&cleanup);
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "--pull-policy",
+            "never",
+            "--network",
+            "none",
+            "-e",
+            "GREETING=hi",
+            "--run",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("assembled as 1001 with GREETING=hi"), "{t}");
+    assert!(t.contains("Build completed successfully"), "{t}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello from the app"),
+        "{t}"
+    );
+    let config = image_config(&host, &tag);
+    cleanup.image(&image_id(&config));
+    assert!(config.contains("\"/usr/libexec/s2i/run\""), "{config}");
+    assert!(config.contains("\"GREETING=hi\""), "{config}");
+    assert!(
+        config.contains("\"io.openshift.s2i.build.image\":\"") && config.contains(&b.tag),
+        "{config}"
+    );
+
+    // Quiet: nothing but errors.
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+            "-q",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        out.stderr.is_empty() && out.stdout.is_empty(),
+        "{}",
+        text(&out)
+    );
+    // The second build's image took the tag; the first one's is removed with the test.
+}
+
+/// The `Id` of an image inspect's JSON.
+fn image_id(config: &str) -> String {
+    let id = config
+        .split("\"Id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next());
+    id.expect("an image ID").to_string()
+}
+
+#[test]
+fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artifacts() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "v1\n"), ("cache/dep.txt", "a dependency")]);
+    let tag = out_tag(&cleanup);
+    let common = ["-p", "never", "--network", "none", "--incremental"];
+    let first = s2i(
+        &host,
+        &[&["build", app.path(), &b.tag, &tag][..], &common[..]].concat(),
+    );
+    let t = text(&first);
+    assert!(first.status.success(), "{t}");
+    assert!(t.contains("Clean build will be performed"), "{t}");
+    assert!(!t.contains("restoring artifacts"), "{t}");
+    let first_id = image_id(&image_config(&host, &tag));
+    cleanup.image(&first_id);
+
+    // The previous image's save-artifacts output arrives as /tmp/artifacts; --rm removes it.
+    let second = s2i(
+        &host,
+        &[
+            &["build", app.path(), &b.tag, &tag, "--rm"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    let t = text(&second);
+    assert!(second.status.success(), "{t}");
+    assert!(t.contains("restoring artifacts: cache"), "{t}");
+    assert!(t.contains("Removing previously-tagged image"), "{t}");
+    assert!(!t.contains("Unable to remove previous image"), "{t}");
+    let second_id = image_id(&image_config(&host, &tag));
+    cleanup.image(&second_id);
+    let r = raw_request(&host, "GET", &format!("/images/{first_id}/json"), None, &[]).unwrap();
+    assert_eq!(r.status, 404, "the previous image is removed");
+
+    // Scripts without save-artifacts: a clean build, with a warning; --rm still removes the
+    // previous image, as the reference does.
+    let third = s2i(
+        &host,
+        &[
+            &[
+                "build",
+                "--rm",
+                app.path(),
+                &b.tag,
+                &tag,
+                "-s",
+                "image:///usr/libexec/s2i-min",
+            ][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    let t = text(&third);
+    assert!(third.status.success(), "{t}");
+    assert!(
+        t.contains(
+            "Clean build will be performed because of error saving previous build artifacts"
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("restoring artifacts"), "{t}");
+    let r = raw_request(
+        &host,
+        "GET",
+        &format!("/images/{second_id}/json"),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        r.status, 404,
+        "the previous image is removed after a clean build too"
+    );
+}
+
+#[test]
+fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "hello from the runtime image\n")]);
+    let tag = out_tag(&cleanup);
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+            "--runtime-image",
+            &b.tag,
+            "--runtime-pull-policy",
+            "never",
+            "--runtime-artifact",
+            "/tmp/app:lib",
+            "--run",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("runtime has: lib"), "{t}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello from the runtime image"),
+        "{t}"
+    );
+
+    // Without artifacts named by a flag or the image's label: the reference's error.
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--runtime-image",
+            &b.tag,
+            "--runtime-pull-policy",
+            "never",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("no runtime artifacts to copy were specified"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_failing_assemble_is_an_error_with_its_output() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("fail", "")]);
+    let tag = out_tag(&cleanup);
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "ERROR: An error occurred: non-zero (3) exit code from {}",
+            b.tag
+        )),
+        "{t}"
+    );
+    assert!(t.contains("assemble failed on purpose"), "{t}");
+    let r = raw_request(&host, "GET", &format!("/images/{tag}/json"), None, &[]).unwrap();
+    assert_eq!(r.status, 404, "no image is committed");
+}
+
+#[test]
+fn missing_scripts_and_images_are_the_references_errors() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "x")]);
+    let tag = out_tag(&cleanup);
+    // A builder whose scripts-url label is empty: nothing says where assemble and run are.
+    let bare = format!("{}:1", common::unique_name("s2i-test-cli-bare"));
+    cleanup.image(&bare);
+    let dockerfile = format!("FROM {}\nLABEL io.openshift.s2i.scripts-url=\"\"\n", b.tag);
+    let mut context = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(dockerfile.len() as u64);
+    h.set_mode(0o644);
+    context
+        .append_data(&mut h, "Dockerfile", dockerfile.as_bytes())
+        .unwrap();
+    build_image(&host, &bare, &context.into_inner().unwrap());
+    let out = s2i(&host, &["build", app.path(), &bare, &tag, "-p", "never"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(11), "{t}");
+    assert!(t.contains("failed to install [assemble run]"), "{t}");
+
+    // The sources' .s2i/bin provides them instead.
+    let with_scripts = App::new(&[
+        ("hello.txt", "from .s2i/bin\n"),
+        (".s2i/bin/assemble", "#!/bin/sh\nmkdir -p /tmp/app && cp /tmp/src/hello.txt /tmp/app/ && echo 'own assemble'\n"),
+        (".s2i/bin/run", "#!/bin/sh\ncat /tmp/app/hello.txt\n"),
+    ]);
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            with_scripts.path(),
+            &bare,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("own assemble"), "{t}");
+    assert!(image_config(&host, &tag).contains("\"/tmp/scripts/run\""));
+
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            "s2i-test-cli-missing:1",
+            &tag,
+            "-p",
+            "never",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("unable to get metadata for s2i-test-cli-missing:1"),
+        "{t}"
+    );
+    assert!(t.contains("Suggested solution: check image name"), "{t}");
+}
+
+#[test]
+fn usage_prints_the_builders_usage() {
+    let Some((host, b, _cleanup)) = setup() else {
+        return;
+    };
+    let out = s2i(
+        &host,
+        &["usage", &b.tag, "-p", "never", "--network", "none"],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "this builder copies /tmp/src to /tmp/app",
+        "{t}"
+    );
+}
+
+#[test]
+fn bad_command_lines_say_what_to_fix() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+            .args(args)
+            .output()
+            .expect("run s2i-docker")
+    };
+    for (args, expected) in [
+        (&["build", "--foo"][..], "unknown flag: --foo"),
+        (
+            &["build", "."][..],
+            "Required value not specified for \"builderImage\"",
+        ),
+        (
+            &["build", ".", "b", "t", "-p", "bogus"][..],
+            "valid values are: always, never or if-not-present",
+        ),
+        (
+            &["build", "https://github.com/x/y", "b", "t"][..],
+            "git sources are not supported",
+        ),
+        (
+            &["build", "/nonexistent/src", "b", "t"][..],
+            "Local filesystem source path does not exist: /nonexistent/src",
+        ),
+    ] {
+        let out = run(args);
+        let t = text(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {t}");
+        assert!(t.contains(expected), "{args:?}: {t}");
+    }
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("s2i-docker build SOURCE BUILDER"));
+}
+
+#[test]
+fn an_interrupted_build_removes_its_container() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[("hello.txt", "x")]);
+    let scripts = App::new(&[
+        ("assemble", "#!/bin/sh\necho sleeping\nsleep 60\n"),
+        ("run", "#!/bin/sh\n"),
+    ]);
+    let tag = out_tag(&cleanup);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+        .args([
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+        ])
+        .args(["--scripts-url", scripts.path()])
+        .env("DOCKER_HOST", &host)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run s2i-docker");
+    let pid = child.id();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("sleeping") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("s2i-docker ended before assemble ran: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{seen}{rest}");
+    assert!(rest.contains("Interrupted"), "{seen}{rest}");
+    assert_no_container_of(&host, pid, &out);
+}
+
+#[test]
+fn a_builder_in_an_authenticated_registry_is_pulled_with_the_docker_config() {
+    use base64::Engine as _;
+    use s2i_docker::auth::encode_auth;
+    use s2i_docker::ops::image::{ImagePushOptions, ImageRemoveOptions};
+    use s2i_docker::{new_engine_api_client, AuthConfig, Client, DockerConfig};
+
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let Some(registry) = common::env_or_skip("S2I_TEST_REGISTRY") else {
+        return;
+    };
+    let Some(user) = common::env_or_skip("S2I_TEST_REGISTRY_USER") else {
+        return;
+    };
+    let Some(password) = common::env_or_skip("S2I_TEST_REGISTRY_PASSWORD") else {
+        return;
+    };
+    let docker = new_engine_api_client(&DockerConfig {
+        endpoint: host.clone(),
+        ..Default::default()
+    })
+    .expect("engine client");
+    let remote = format!(
+        "{registry}/{}:1",
+        common::unique_name("s2i-test-cli-pushed")
+    );
+    cleanup.image(&remote);
+    docker
+        .image_tag(&b.tag, &remote)
+        .expect("tag for the registry");
+    let credentials = AuthConfig {
+        username: user.clone(),
+        password: password.clone(),
+        server_address: registry.clone(),
+        ..Default::default()
+    };
+    let options = ImagePushOptions {
+        registry_auth: encode_auth(&credentials).expect("encode credentials"),
+        tls_verify: Some(false),
+    };
+    let progress = docker.image_push(&remote, &options).expect("push");
+    s2i_docker::ops::stream::consume(progress, |_| {}).expect("the push succeeds");
+    docker
+        .image_remove(&remote, &ImageRemoveOptions::default())
+        .expect("remove the local tag");
+
+    let app = App::new(&[("hello.txt", "pulled\n")]);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config_json = format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#);
+    let config = App::new(&[("config.json", &config_json)]);
+    let config_path = format!("{}/config.json", config.path());
+    let tag = out_tag(&cleanup);
+
+    // Without credentials: the reference's pull error, and its code.
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &remote,
+            &tag,
+            "--dockercfg-path",
+            "/nonexistent/config.json",
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains(&format!("unable to get {remote}")), "{t}");
+
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &remote,
+            &tag,
+            "--dockercfg-path",
+            &config_path,
+            "--network",
+            "none",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "Image \"{remote}\" not available locally, pulling"
+        )),
+        "{t}"
+    );
+    assert!(t.contains("Build completed successfully"), "{t}");
+    // The pull's progress: its status lines, indented under the step.
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("     ") && !l.trim().is_empty()),
+        "{t}"
+    );
+}
