@@ -311,6 +311,21 @@ impl SshConnection {
         }
     }
 
+    /// Whether a reset read after the first bytes is the end of the stream: ssh closed its end
+    /// with input of ours unread in it because the remote command ended (`dial-stdio` exits
+    /// when the engine closes, for one when an attached container exits while its input is
+    /// still being written). The kernel reports that as a reset after the last byte where a
+    /// socket to the engine shows an end of stream. ssh's own failures (exit status 255, a
+    /// signal) stay errors.
+    fn remote_ended(&self) -> bool {
+        if !self.received.load(Ordering::SeqCst) || self.shut_down.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.exit_status(EXIT_WAIT)
+            .and_then(|status| status.code())
+            .is_some_and(|code| code != 255)
+    }
+
     /// The error to report instead of `cause` (`None`: the end of the stream) when the other
     /// end went away because ssh failed: the command, its status and its standard error.
     ///
@@ -385,6 +400,7 @@ impl Connection for SshConnection {
                 }
                 Ok(n)
             }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && self.remote_ended() => Ok(0),
             Err(e) if is_broken(&e) => Err(self.failure(Some(&e)).unwrap_or(e)),
             Err(e) => Err(e),
         }
@@ -630,6 +646,35 @@ exit 255"#,
         assert!(text.contains("has exited with exit status 3"), "{text}");
         assert!(text.ends_with("stderr=oops"), "{text}");
         assert_eq!(conn.read(&mut buf).unwrap(), 0, "the end stays an end");
+    }
+
+    #[test]
+    fn a_remote_command_that_ends_with_our_input_unread_ends_the_stream() {
+        let dir = TempDir::new();
+        for (name, status, ends) in [("ssh-ended", 1, true), ("ssh-failed", 255, false)] {
+            // Output, then an exit without reading the input: the kernel reports a reset.
+            let body = format!("printf hello; sleep 0.3; exit {status}");
+            let c = scripted(&dir, name, &body);
+            let conn = connect(&c, Duration::from_secs(1));
+            conn.write(&[b'x'; 1000]).unwrap();
+            let mut buf = [0u8; 16];
+            let mut got = Vec::new();
+            let end = loop {
+                match conn.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => break Err(e),
+                }
+            };
+            assert_eq!(got, b"hello", "{name}");
+            match end {
+                Ok(()) => assert!(ends, "{name}: an end, not an error"),
+                Err(e) => {
+                    assert!(!ends, "{name}: {e}");
+                    assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+                }
+            }
+        }
     }
 
     #[test]
