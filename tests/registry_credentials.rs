@@ -44,9 +44,16 @@ struct Setup {
     standin_user: String,
     standin_password: String,
     cleanup: Cleanup,
+    /// Held until the cleanup is done (fields drop in order).
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
+/// One test at a time: Podman builds of the same steps running side by side leave an
+/// untagged image of a step behind.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn setup() -> Option<Setup> {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (docker, host) = registries::engine()?;
     let first = Registry::first()?;
     let second = Registry::second()?;
@@ -70,6 +77,7 @@ fn setup() -> Option<Setup> {
         standin_user: STANDIN_USER.into(),
         standin_password: standin_password().into(),
         cleanup,
+        _serial: serial,
     })
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use s2i_docker::auth::encode_auth;
-use s2i_docker::ops::image::{ImageBuildOptions, ImagePushOptions, ImageRemoveOptions};
+use s2i_docker::ops::image::{ImagePushOptions, ImageRemoveOptions};
 use s2i_docker::ops::stream;
 use s2i_docker::{new_engine_api_client, AuthConfig, Client, DockerConfig, EngineClient};
 
@@ -98,24 +98,11 @@ pub fn engine() -> Option<(EngineClient, String)> {
     Some((docker, host))
 }
 
-/// Builds `dockerfile` (with busybox beside it) as `tag` through the engine client, recording
-/// the tag with `cleanup` first.
-pub fn build(docker: &EngineClient, cleanup: &Cleanup, tag: &str, dockerfile: &str) {
-    cleanup.image(tag);
-    let context = common::build_context_tar(dockerfile, &[]);
-    let options = ImageBuildOptions {
-        tags: vec![tag.to_string()],
-        no_cache: true,
-        remove: true,
-        force_remove: true,
-        network_mode: "none".into(),
-        ..Default::default()
-    };
-    let out = docker
-        .image_build(&mut context.as_slice(), &options)
-        .unwrap_or_else(|e| panic!("build {tag}: {e}"));
-    stream::copy_checked(out, &mut std::io::sink())
-        .unwrap_or_else(|e| panic!("the build of {tag} failed: {e}"));
+/// Builds `dockerfile` (with busybox beside it) as `tag`, recording the tag with `cleanup`
+/// first.
+pub fn build(_docker: &EngineClient, cleanup: &Cleanup, tag: &str, dockerfile: &str) {
+    let host = common::engine_host().expect("the engine answered");
+    common::build_image(&host, cleanup, tag, dockerfile);
 }
 
 /// Builds the busybox image with `label=value` and pushes it to `registry` as
