@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::auth::{encode_registry_config, RegistryCredentials};
 use crate::client::Client;
-use crate::docker::transfer::{copy_stream, filled};
+use crate::docker::transfer::{copy_stream, filled, Counted};
 use crate::docker::{BuildImageOptions, DockerClient};
 use crate::error::{Error, Result};
 use crate::ops::image::ImageBuildOptions;
@@ -118,30 +118,6 @@ impl DockerClient {
     ) -> DockerClient {
         self.build_progress = Some(Arc::new(progress));
         self
-    }
-}
-
-/// The build context, counting what the engine took and telling the progress callback.
-struct Upload<'a> {
-    inner: &'a mut (dyn Read + Send),
-    sent: u64,
-    done: bool,
-    progress: Option<&'a BuildProgress>,
-}
-
-impl Read for Upload<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sent += n as u64;
-        if let Some(progress) = self.progress {
-            if n > 0 {
-                progress(&BuildEvent::Upload { sent: self.sent });
-            } else if !buf.is_empty() && !self.done {
-                self.done = true;
-                progress(&BuildEvent::Uploaded { sent: self.sent });
-            }
-        }
-        Ok(n)
     }
 }
 
@@ -266,12 +242,16 @@ fn build(
         registry_config,
         ..Default::default()
     };
-    let mut upload = Upload {
-        inner: &mut context,
-        sent: 0,
-        done: false,
-        progress,
+    let tell = |sent, done| {
+        if let Some(progress) = progress {
+            progress(&if done {
+                BuildEvent::Uploaded { sent }
+            } else {
+                BuildEvent::Upload { sent }
+            });
+        }
     };
+    let mut upload = Counted::new(&mut context, &tell);
     let body = client.image_build(&mut upload, &options)?;
     let mut tee = Tee {
         inner: body,

@@ -192,12 +192,28 @@ impl DockerClient {
     }
 }
 
-/// The archive of an upload, counted as the engine's request reads it.
-struct Counted<'a> {
+/// The body of an upload (an archive, a build context), counting what the engine's request
+/// took: `progress` gets the bytes sent so far after every read that got some, and once more,
+/// with `true`, when the body has ended.
+pub(crate) struct Counted<'a> {
     inner: &'a mut (dyn Read + Send),
-    progress: &'a (dyn Fn(u64) + Send + Sync),
+    progress: &'a (dyn Fn(u64, bool) + Sync),
     sent: u64,
     done: bool,
+}
+
+impl<'a> Counted<'a> {
+    pub(crate) fn new(
+        inner: &'a mut (dyn Read + Send),
+        progress: &'a (dyn Fn(u64, bool) + Sync),
+    ) -> Self {
+        Counted {
+            inner,
+            progress,
+            sent: 0,
+            done: false,
+        }
+    }
 }
 
 impl Read for Counted<'_> {
@@ -205,10 +221,10 @@ impl Read for Counted<'_> {
         let n = self.inner.read(buf)?;
         self.sent = self.sent.saturating_add(n as u64);
         if n > 0 {
-            (self.progress)(self.sent);
+            (self.progress)(self.sent, false);
         } else if !buf.is_empty() && !self.done {
             self.done = true;
-            (self.progress)(self.sent);
+            (self.progress)(self.sent, true);
         }
         Ok(n)
     }
@@ -233,12 +249,8 @@ pub(crate) fn upload_to_container(
         |w| make_tar_writer(w),
         |body| match &d.upload_progress {
             Some(progress) => {
-                let mut counted = Counted {
-                    inner: body,
-                    progress: progress.as_ref(),
-                    sent: 0,
-                    done: false,
-                };
+                let tell = |sent, _| progress(sent);
+                let mut counted = Counted::new(body, &tell);
                 d.client
                     .copy_to_container(container, &dir, &mut counted, &options)
             }
