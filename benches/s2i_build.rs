@@ -15,7 +15,15 @@
 //! The engine is `S2I_BENCH_DOCKER_HOST`, else `DOCKER_HOST`, else the Docker socket (it must
 //! be a `unix://` socket). Without `/work/shared` (the reference binary and its builder script)
 //! the bench says so, builds the same builder itself and measures `s2i-docker` alone. Every
-//! image it makes is removed at the end.
+//! image it makes is removed at the end. `S2I_BENCH_CLI` names the `s2i-docker` executable to
+//! measure (for example the static one `.ci/run` builds); by default it is cargo's build.
+//!
+//! Where the engine's storage driver has no native diff (fuse-overlayfs, vfs), every commit ends
+//! on a whole second of the wall clock: the naive diff sleeps until the second after it began
+//! (moby's `daemon/graphdriver/fsdiff.go`, "Parent layers are extracted from tar's with full
+//! second precision"). A build's wall time then moves in steps of a second whatever the client
+//! does, so the bench also prints, per tool, when the commit's reply began within its second,
+//! the time to the `start` call (the client's own lead) and the mean beside the median.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -23,7 +31,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const REFERENCE: &str = "/work/shared/reference/s2i";
 const MAKE_BUILDER: &str = "/work/shared/reference/make-builder.sh";
@@ -61,8 +69,14 @@ fn main() {
     }
     tools.push(Tool {
         name: "s2i-docker",
-        exe: PathBuf::from(env!("CARGO_BIN_EXE_s2i-docker")),
+        exe: std::env::var_os("S2I_BENCH_CLI")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_s2i-docker"))),
     });
+    for t in &tools {
+        println!("{}: {}", t.name, t.exe.display());
+    }
     let proxy = Proxy::start(&work.0.join("proxy.sock"), &socket);
     let apps = [
         ("3-file app", make_app(&work.0.join("small"), 3, 16)),
@@ -182,6 +196,8 @@ fn out_tag(t: &Tool) -> String {
 #[derive(Clone, Default)]
 struct Sample {
     wall: Duration,
+    /// The wall clock at the proxy's reset, when the build began.
+    epoch: Option<SystemTime>,
     rss_kib: i64,
     calls: Vec<Call>,
     left: usize,
@@ -236,7 +252,36 @@ fn bench_app(
             cr / rr
         );
     }
+    print_engine_steps(tools, &samples);
     print_timelines(tools, &samples);
+}
+
+/// Where the client can and cannot act: the time to the `start` call, when the commit's reply
+/// began within its wall-clock second, and the mean wall beside the median.
+fn print_engine_steps(tools: &[Tool], samples: &[Vec<Sample>]) {
+    for (t, s) in tools.iter().zip(samples) {
+        let start = median(
+            s.iter()
+                .filter_map(|x| x.calls.iter().find(|c| c.path.ends_with("/start")))
+                .map(|c| ms(c.at))
+                .collect(),
+        );
+        let phases: Vec<String> = s
+            .iter()
+            .filter_map(|x| {
+                let c = x.calls.iter().find(|c| c.path.contains("/commit"))?;
+                let at = x.epoch? + c.at + c.first_byte?;
+                let since = at.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+                Some(format!(".{:03}", since.subsec_millis()))
+            })
+            .collect();
+        let mean = s.iter().map(|x| ms(x.wall)).sum::<f64>() / s.len().max(1) as f64;
+        println!(
+            "{:<12} start sent at {start:.1} ms (median); mean wall {mean:.1} ms; commit replies began at {} s past a whole second",
+            t.name,
+            phases.join(" ")
+        );
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -318,6 +363,7 @@ fn short_path(p: &str) -> String {
 /// One build: wall time, peak RSS (`wait4`), the calls through the proxy, containers left.
 fn run_once(t: &Tool, app: &Path, proxy: &Proxy, socket: &Path, work: &Path) -> io::Result<Sample> {
     proxy.reset();
+    let epoch = SystemTime::now();
     let log_path = work.join("stderr.log");
     let log = File::create(&log_path)?;
     let started = Instant::now();
@@ -345,6 +391,7 @@ fn run_once(t: &Tool, app: &Path, proxy: &Proxy, socket: &Path, work: &Path) -> 
     let _ = raw(socket, "DELETE", &format!("/images/{}", out_tag(t)));
     Ok(Sample {
         wall,
+        epoch: Some(epoch),
         rss_kib,
         calls: proxy.calls(),
         left,

@@ -6,6 +6,8 @@
 //! except under `CI=true`. The builder image is built from `FROM scratch` and the host's static
 //! busybox; every image a test makes is removed, also when it fails, and each test checks that
 //! the binary left no container behind. The builds use `--network none`: they need no network.
+//! `S2I_CLI_BIN` names another build of the binary to run (`.ci/run` runs the suite once more on
+//! the static executable it ships); by default it is the one cargo built for the tests.
 
 mod common;
 
@@ -125,10 +127,18 @@ impl Drop for App {
     }
 }
 
+/// The binary under test: `S2I_CLI_BIN`, else cargo's build of it.
+fn binary() -> PathBuf {
+    match std::env::var_os("S2I_CLI_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_s2i-docker")),
+    }
+}
+
 /// Runs the binary against `host` with `args`; asserts it left no container behind (the
 /// library labels its containers with their creator's pid).
 fn s2i(host: &str, args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+    let child = Command::new(binary())
         .args(args)
         .env("DOCKER_HOST", host)
         .env_remove("DOCKER_TLS_VERIFY")
@@ -523,7 +533,7 @@ fn usage_prints_the_builders_usage() {
 #[test]
 fn bad_command_lines_say_what_to_fix() {
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+        Command::new(binary())
             .args(args)
             .output()
             .expect("run s2i-docker")
@@ -568,7 +578,7 @@ fn an_interrupted_build_removes_its_container() {
         ("run", "#!/bin/sh\n"),
     ]);
     let tag = out_tag(&cleanup);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_s2i-docker"))
+    let mut child = Command::new(binary())
         .args([
             "build",
             app.path(),
