@@ -77,6 +77,8 @@ const TRANSFER_ROUNDS: usize = 9;
 const TRANSFER_RSS_KIB: u64 = 16 << 10;
 /// The wall time allowed to the library beside `docker cp`.
 const TRANSFER_RATIO: f64 = 1.0;
+/// The client CPU allowed to an upload beside the raw floor's.
+const UPLOAD_CPU_RATIO: f64 = 1.2;
 /// Rounds per side of the attach measurement.
 const ATTACH_ROUNDS: usize = 2;
 /// The wall time allowed to `run_container` beside `docker run`.
@@ -599,6 +601,18 @@ fn bench_upload(b: &Bench) {
     assert_eq!(stat.size as u64, TRANSFER_BYTES, "uploaded size");
     pad_sides(&mut by_side, &sides, b.socket.is_some(), cli.is_some());
     transfer_rows(b, "upload", "docker cp", &by_side);
+    // The CPU of the two sides of the same round, which met the same engine and page cache.
+    if b.socket.is_some() {
+        let ratio = support::paired_ratio(&cpus(&by_side[0]), &cpus(&by_side[1]));
+        b.row(
+            Row::report("upload", "  client CPU beside the raw floor", String::new())
+                .vs("per-round ratios, median".into(), ratio)
+                .target(
+                    format!("<= {UPLOAD_CPU_RATIO:.2}x"),
+                    ratio <= UPLOAD_CPU_RATIO,
+                ),
+        );
+    }
 }
 
 /// Puts empty lists where the raw or the CLI side did not run, so that the sides are always

@@ -16,6 +16,9 @@
 //! - [`write_upload_tar`] — the whole upload tar: rename, walk, finish.
 //! - [`stream_upload_tar`] / [`tar_reader`] — run the producer on a thread writing into a bounded
 //!   pipe, so the request body is read while it is produced and never held whole in memory.
+//!   `upload_to_container` goes one step further with its default writer: the producer hands
+//!   each host file ([`FileSystem::open_file`]) over unread, and the request reads its content
+//!   straight into the buffer it sends, so the bytes are not copied from thread to thread.
 //!
 //! The archive is a leaf: it uses only `error`. The S2I operations (`docker`) call it with a
 //! [`FileSystem`] and hand the stream to the Engine API as a request body.
@@ -117,3 +120,4 @@ pub use walk::{create_tar_stream_to_tar_writer, upload_dest_dir, write_upload_ta
 pub use writer::ArchiveWriter;
 
 pub(crate) use go_path::clean;
+pub(crate) use stream::stream_default_upload_tar;

@@ -703,9 +703,7 @@ impl Docker for DockerClient {
         dest: &str,
         container: &str,
     ) -> Result<()> {
-        transfer::upload_to_container(self, fs, src, dest, container, &|w| {
-            crate::archive::default_upload_tar_writer(w)
-        })
+        transfer::upload_to_container(self, fs, src, dest, container, None)
     }
 
     fn upload_to_container_with_tar_writer(
@@ -716,7 +714,7 @@ impl Docker for DockerClient {
         container: &str,
         make_tar_writer: &MakeTarWriter,
     ) -> Result<()> {
-        transfer::upload_to_container(self, fs, src, dest, container, make_tar_writer)
+        transfer::upload_to_container(self, fs, src, dest, container, Some(make_tar_writer))
     }
 
     fn download_from_container(

@@ -5,9 +5,10 @@
 //! Like the rest of the archive, this uses only `error`.
 
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::entry::{EntryKind, TarHeader, TarWriter};
 use super::writer::ArchiveWriter;
@@ -61,6 +62,9 @@ impl<W: TarWriter> TarWriter for RenameAdapter<W> {
     }
     fn write_data(&mut self, data: &[u8]) -> Result<()> {
         self.inner.write_data(data)
+    }
+    fn write_file(&mut self, file: File, size: u64, path: &Path) -> Result<()> {
+        self.inner.write_file(file, size, path)
     }
     fn finish(&mut self) -> Result<()> {
         self.inner.finish()
@@ -148,6 +152,9 @@ impl<W: TarWriter> TarWriter for ChmodAdapter<W> {
     }
     fn write_data(&mut self, data: &[u8]) -> Result<()> {
         self.inner.write_data(data)
+    }
+    fn write_file(&mut self, file: File, size: u64, path: &Path) -> Result<()> {
+        self.inner.write_file(file, size, path)
     }
     fn finish(&mut self) -> Result<()> {
         self.inner.finish()

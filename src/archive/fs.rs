@@ -5,6 +5,7 @@
 //! files fail or never end. Like the rest of the archive, this uses only `error`.
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -67,6 +68,20 @@ pub trait FileSystem: Send + Sync {
 
     /// Opens regular file `path` for reading; fails for anything else (including a symlink).
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>>;
+
+    /// Opens regular file `path` as a host file, or `Ok(None)` when this file system's files
+    /// are not host files (then the walk reads them through [`open`](FileSystem::open)).
+    ///
+    /// An owned [`File`] lets an upload read the content where it is sent, straight into the
+    /// request's buffer, instead of copying it through the thread that writes the tar. The
+    /// default returns `Ok(None)`; [`LocalFileSystem`] opens the file as `open` does.
+    ///
+    /// # Errors
+    /// As [`open`](FileSystem::open).
+    fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
+        let _ = path;
+        Ok(None)
+    }
 
     /// Visits `root` and, depth first in lexical (byte) order, everything below it, calling
     /// `visit` with each path and its `lstat` info. Symlinks are not followed.
@@ -148,20 +163,29 @@ impl FileSystem for LocalFileSystem {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
-        // O_NOFOLLOW and O_NONBLOCK: if the file was replaced by a symlink or a FIFO since the
-        // walk saw it, fail instead of following it or blocking forever on the open.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        Ok(Box::new(file))
+        Ok(Box::new(open_regular(path)?))
     }
+
+    fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
+        open_regular(path).map(Some)
+    }
+}
+
+/// Opens `path` for reading if it is a regular file.
+fn open_regular(path: &Path) -> io::Result<File> {
+    // O_NOFOLLOW and O_NONBLOCK: if the file was replaced by a symlink or a FIFO since the
+    // walk saw it, fail instead of following it or blocking forever on the open.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// An `io::Error` with the operation and the path in its text, as Go's `*PathError` prints.

@@ -1,18 +1,25 @@
 //! Streaming the tar while it is produced: the producer writes on a thread into a bounded pipe,
 //! the caller reads a [`TarStream`], so a request body is never held whole in memory.
 //!
+//! With the upload's default writer, the content of host files does not go through the pipe
+//! as bytes: the producer passes the open file on, and the reader reads it straight into the
+//! buffer it was given (for an upload, the request's own), without a copy between threads.
+//!
 //! Like the rest of the archive, this uses only `error`.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
-use super::entry::TarWriter;
-use super::fs::FileSystem;
+use super::adapters::ChmodAdapter;
+use super::entry::{shrank, TarHeader, TarWriter};
+use super::fs::{path_error, FileSystem};
 use super::walk::write_upload_tar;
+use super::writer::ArchiveWriter;
 use crate::error::{Error, Result};
 
 /// Size of the chunks handed from the producer to the reader.
@@ -23,8 +30,41 @@ const QUEUED_CHUNKS: usize = 2;
 
 enum Msg {
     Data(Vec<u8>),
+    /// An entry's content, for the reader to read from the file.
+    File(FileContent),
     Done,
     Failed(Error),
+}
+
+/// The content of a host file that the reader of the stream reads itself.
+struct FileContent {
+    file: File,
+    /// The entry's size: more of the file is left out, less is an error.
+    size: u64,
+    left: u64,
+    path: PathBuf,
+}
+
+impl FileContent {
+    /// Reads the next bytes of the content into `out` (not empty); `Ok(0)` at its end.
+    fn read(&mut self, out: &mut [u8]) -> Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.left).map_or(out.len(), |l| l.min(out.len()));
+        loop {
+            match self.file.read(&mut out[..want]) {
+                Ok(0) => return Err(shrank(&self.path, self.size, self.size - self.left)),
+                Ok(n) => {
+                    let n = n.min(want);
+                    self.left -= n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(path_error("read", &self.path, e)),
+            }
+        }
+    }
 }
 
 /// The producer's end of the pipe: buffers writes into chunks and queues them for the reader.
@@ -39,12 +79,31 @@ impl ChunkSender {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx.send(Msg::Data(chunk)).map_err(|_| {
+        self.send(Msg::Data(chunk))
+    }
+
+    fn send(&self, msg: Msg) -> io::Result<()> {
+        self.tx.send(msg).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the reader of the tar stream is gone",
             )
         })
+    }
+
+    /// Queues the bytes written so far, then `size` bytes of `file` for the reader to read.
+    fn send_file(&mut self, file: File, size: u64, path: &Path) -> io::Result<()> {
+        self.send_buf()?;
+        if size == 0 {
+            return Ok(());
+        }
+        let content = FileContent {
+            file,
+            size,
+            left: size,
+            path: path.to_path_buf(),
+        };
+        self.send(Msg::File(content))
     }
 }
 
@@ -88,6 +147,8 @@ pub struct TarStream {
     rx: Receiver<Msg>,
     chunk: Vec<u8>,
     pos: usize,
+    /// The file whose content is being read, after `chunk`.
+    file: Option<FileContent>,
     state: StreamState,
 }
 
@@ -95,6 +156,7 @@ impl fmt::Debug for TarStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TarStream")
             .field("buffered", &(self.chunk.len() - self.pos))
+            .field("file_left", &self.file.as_ref().map(|f| f.left))
             .field("state", &self.state)
             .finish()
     }
@@ -106,13 +168,16 @@ impl TarStream {
             rx,
             chunk: Vec::new(),
             pos: 0,
+            file: None,
             state: StreamState::Open,
         }
     }
 
     /// Whether the whole tar has been read (the producer finished and nothing is left).
     pub fn is_complete(&self) -> bool {
-        matches!(self.state, StreamState::Done) && self.pos == self.chunk.len()
+        matches!(self.state, StreamState::Done)
+            && self.pos == self.chunk.len()
+            && self.file.is_none()
     }
 }
 
@@ -135,11 +200,24 @@ impl Read for TarStream {
             if out.is_empty() {
                 return Ok(0);
             }
+            if let Some(content) = &mut self.file {
+                match content.read(out) {
+                    Ok(0) => self.file = None,
+                    Ok(n) => return Ok(n),
+                    Err(e) => {
+                        self.file = None;
+                        self.state = StreamState::Failed(e.to_string());
+                        return Err(e.into());
+                    }
+                }
+                continue;
+            }
             match self.rx.recv() {
                 Ok(Msg::Data(chunk)) => {
                     self.chunk = chunk;
                     self.pos = 0;
                 }
+                Ok(Msg::File(content)) => self.file = Some(content),
                 Ok(Msg::Done) => self.state = StreamState::Done,
                 Ok(Msg::Failed(e)) => {
                     self.state = StreamState::Failed(e.to_string());
@@ -157,14 +235,14 @@ impl Read for TarStream {
 
 fn run_producer<P>(tx: SyncSender<Msg>, produce: P) -> bool
 where
-    P: FnOnce(Box<dyn Write + Send>) -> Result<()>,
+    P: FnOnce(ChunkSender) -> Result<()>,
 {
     let writer = ChunkSender {
         tx: tx.clone(),
         buf: Vec::with_capacity(CHUNK),
     };
     // The writer is dropped (and its last bytes queued) inside `produce`, before the verdict.
-    let result = produce(Box::new(writer));
+    let result = produce(writer);
     let ok = result.is_ok();
     let _ = tx.send(match result {
         Ok(()) => Msg::Done,
@@ -186,7 +264,7 @@ where
     let fallback = tx.clone();
     let spawned = thread::Builder::new()
         .name("s2i-tar".into())
-        .spawn(move || run_producer(tx, produce));
+        .spawn(move || run_producer(tx, |w| produce(Box::new(w))));
     if let Err(e) = spawned {
         // The queue is empty, so this cannot block.
         let _ = fallback.try_send(Msg::Failed(Error::other(format!(
@@ -209,6 +287,15 @@ where
 pub fn with_tar_stream<P, C, R>(produce: P, consume: C) -> Result<R>
 where
     P: FnOnce(Box<dyn Write + Send>) -> Result<()> + Send,
+    C: FnOnce(&mut TarStream) -> Result<R>,
+{
+    with_pipe(|w| produce(Box::new(w)), consume)
+}
+
+/// [`with_tar_stream`] with the pipe's own writer.
+fn with_pipe<P, C, R>(produce: P, consume: C) -> Result<R>
+where
+    P: FnOnce(ChunkSender) -> Result<()> + Send,
     C: FnOnce(&mut TarStream) -> Result<R>,
 {
     let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
@@ -264,6 +351,51 @@ where
     )
 }
 
+/// [`stream_upload_tar`] with [`default_upload_tar_writer`](super::default_upload_tar_writer)'s
+/// archive, where the content of host files ([`FileSystem::open_file`]) goes to the reader as
+/// the open file rather than as bytes: the reader reads it straight into its own buffer.
+///
+/// # Errors
+/// As [`stream_upload_tar`]; a host file that fails to read or shrank fails the read of the
+/// stream, naming the file.
+pub(crate) fn stream_default_upload_tar<C, R>(
+    fs: &dyn FileSystem,
+    src: &Path,
+    dest: &str,
+    consume: C,
+) -> Result<R>
+where
+    C: FnOnce(&mut TarStream) -> Result<R>,
+{
+    with_pipe(
+        move |w| {
+            let mut writer = ChmodAdapter::new(PipeWriter(ArchiveWriter::new(w)));
+            write_upload_tar(fs, src, dest, &mut writer)
+        },
+        consume,
+    )
+}
+
+/// An [`ArchiveWriter`] into the pipe that passes host files on to the reader unread.
+struct PipeWriter(ArchiveWriter<ChunkSender>);
+
+impl TarWriter for PipeWriter {
+    fn write_header(&mut self, header: TarHeader) -> Result<()> {
+        self.0.write_header(header)
+    }
+    fn write_data(&mut self, data: &[u8]) -> Result<()> {
+        self.0.write_data(data)
+    }
+    fn write_file(&mut self, file: File, size: u64, path: &Path) -> Result<()> {
+        self.0.check_room(size)?;
+        self.0.stream_mut().send_file(file, size, path)?;
+        self.0.content_written(size)
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.0.finish()
+    }
+}
+
 /// Like [`stream_upload_tar`], for callers that own the filesystem: the producer runs on its
 /// own thread and the returned stream can go anywhere (it is `Send` and `'static`).
 pub fn tar_reader<M>(
@@ -283,7 +415,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    //! The stream against a direct write, producer failures and panics, and early readers' exits.
+    //! The stream against a direct write, host files read by the reader, producer failures
+    //! and panics, and early readers' exits.
     use super::*;
     use crate::archive::fixtures::*;
     use crate::archive::{
@@ -294,235 +427,5 @@ mod tests {
     use std::sync::Mutex;
     use std::time::{Duration, Instant, UNIX_EPOCH};
 
-    #[test]
-    fn stream_delivers_the_same_bytes() {
-        let tmp = TempDir::new("stream");
-        let src = make_tree(tmp.path());
-        // A file larger than a few chunks, to exercise the queue.
-        let big: String = (0..200_000)
-            .map(|i| char::from(b'a' + (i % 26) as u8))
-            .collect();
-        write(&src.join("big"), &big, 0o644);
-        let mut direct = Vec::new();
-        let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut direct));
-        write_upload_tar(&LocalFileSystem, &src, "/opt/app/src", &mut w).unwrap();
-        drop(w);
-
-        let streamed = stream_upload_tar(
-            &LocalFileSystem,
-            &src,
-            "/opt/app/src",
-            default_upload_tar_writer,
-            |body| {
-                let mut v = Vec::new();
-                // Small reads, as a transport might do.
-                let mut buf = [0u8; 1000];
-                loop {
-                    let n = body.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    v.extend_from_slice(&buf[..n]);
-                }
-                assert!(body.is_complete());
-                Ok(v)
-            },
-        )
-        .unwrap();
-        assert_eq!(streamed, direct);
-
-        let fs: Arc<dyn FileSystem> = Arc::new(LocalFileSystem);
-        let mut reader = tar_reader(
-            fs,
-            src.clone(),
-            "/opt/app/src".into(),
-            default_upload_tar_writer,
-        );
-        let mut owned = Vec::new();
-        reader.read_to_end(&mut owned).unwrap();
-        assert_eq!(owned, direct);
-        // After the end, reads keep returning 0.
-        assert_eq!(reader.read(&mut [0u8; 8]).unwrap(), 0);
-    }
-
-    /// A fake filesystem: `root/` holds files whose content is generated, some failing.
-    struct FakeFs {
-        files: HashMap<&'static str, (u64, Option<u64>)>, // name → (size, fail after n bytes)
-        opened: Mutex<Vec<String>>,
-    }
-
-    impl FakeFs {
-        fn new(files: &[(&'static str, u64, Option<u64>)]) -> FakeFs {
-            FakeFs {
-                files: files.iter().map(|&(n, s, f)| (n, (s, f))).collect(),
-                opened: Mutex::new(Vec::new()),
-            }
-        }
-    }
-
-    struct Failing {
-        left: u64,
-    }
-
-    impl Read for Failing {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.left == 0 {
-                return Err(io::Error::other("disk on fire"));
-            }
-            let n = buf.len().min(self.left as usize);
-            buf[..n].fill(b'z');
-            self.left -= n as u64;
-            Ok(n)
-        }
-    }
-
-    impl FileSystem for FakeFs {
-        fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
-            let info = |kind, size| FileInfo {
-                kind,
-                mode: 0o644,
-                uid: 1,
-                gid: 2,
-                size,
-                mtime: UNIX_EPOCH,
-            };
-            if path == Path::new("/root") {
-                return Ok(info(FileKind::Dir, 0));
-            }
-            let name = path
-                .strip_prefix("/root")
-                .map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
-            match self.files.get(name.to_str().unwrap_or_default()) {
-                Some(&(size, _)) => Ok(info(FileKind::File, size)),
-                None => Err(io::ErrorKind::NotFound.into()),
-            }
-        }
-        fn read_dir(&self, _: &Path) -> io::Result<Vec<OsString>> {
-            Ok(self.files.keys().map(OsString::from).collect())
-        }
-        fn read_link(&self, _: &Path) -> io::Result<PathBuf> {
-            Err(io::ErrorKind::InvalidInput.into())
-        }
-        fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
-            let name = path.strip_prefix("/root").unwrap().to_str().unwrap();
-            self.opened.lock().unwrap().push(name.to_string());
-            let (size, fail) = self.files[name];
-            Ok(match fail {
-                Some(n) => Box::new(Failing { left: n }),
-                None => Box::new(io::repeat(b'z').take(size)),
-            })
-        }
-    }
-
-    #[test]
-    fn producer_error_reaches_the_reader() {
-        let fs = FakeFs::new(&[("a", 10, None), ("b", 1 << 20, Some(300_000))]);
-        let mut got = 0usize;
-        let err = stream_upload_tar(
-            &fs,
-            Path::new("/root"),
-            "/dst",
-            default_upload_tar_writer,
-            |body| {
-                let mut buf = vec![0u8; 4096];
-                loop {
-                    match body.read(&mut buf) {
-                        Ok(0) => return Ok(()),
-                        Ok(n) => got += n,
-                        Err(e) => return Err(Error::from(e)),
-                    }
-                }
-            },
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("disk on fire"), "{err}");
-        assert!(err.to_string().contains("read /root/b"), "{err}");
-        assert!(matches!(err, Error::Io(_)), "{err:?}");
-        // What was produced before the failure was delivered.
-        assert!(got >= 300_000, "{got}");
-
-        // A consumer that swallows the read error still gets the failure back.
-        let err = stream_upload_tar(
-            &fs,
-            Path::new("/root"),
-            "/dst",
-            default_upload_tar_writer,
-            |body| {
-                let _ = io::copy(body, &mut io::sink());
-                Ok(())
-            },
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("disk on fire"), "{err}");
-
-        // The owned variant reports the same through `Read`.
-        let fs: Arc<dyn FileSystem> = Arc::new(FakeFs::new(&[("b", 100, Some(10))]));
-        let mut reader = tar_reader(fs, "/root".into(), "/dst".into(), default_upload_tar_writer);
-        let e = reader.read_to_end(&mut Vec::new()).unwrap_err();
-        assert!(Error::from(e).to_string().contains("disk on fire"));
-        let again = reader.read(&mut [0u8; 4]).unwrap_err();
-        assert!(again.to_string().contains("tar stream failed"), "{again}");
-    }
-
-    #[test]
-    fn dropping_the_reader_stops_the_producer() {
-        // A 1 GiB file: the producer would block forever on a full queue if it were not told.
-        let fs = Arc::new(FakeFs::new(&[("huge", 1 << 30, None)]));
-        let dyn_fs: Arc<dyn FileSystem> = fs.clone();
-        let mut reader = tar_reader(
-            dyn_fs,
-            "/root".into(),
-            "/dst".into(),
-            default_upload_tar_writer,
-        );
-        let mut buf = vec![0u8; 100_000];
-        reader.read_exact(&mut buf).unwrap();
-        drop(reader);
-        // The producer thread holds the other reference to `fs` until it returns.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Arc::strong_count(&fs) > 1 {
-            assert!(
-                Instant::now() < deadline,
-                "the producer thread did not stop"
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
-
-        // The scoped variant returns even when the consumer stops early.
-        let fs = FakeFs::new(&[("huge", 1 << 30, None)]);
-        let started = Instant::now();
-        let r = stream_upload_tar(
-            &fs,
-            Path::new("/root"),
-            "/dst",
-            default_upload_tar_writer,
-            |body| {
-                body.read_exact(&mut [0u8; 1000])?;
-                Err::<(), _>(Error::api(500, "engine said no"))
-            },
-        );
-        assert_eq!(r.unwrap_err().status(), Some(500));
-        assert!(started.elapsed() < Duration::from_secs(10));
-        assert_eq!(*fs.opened.lock().unwrap(), ["huge"]);
-    }
-
-    #[test]
-    fn producer_panic_is_an_error() {
-        let r = with_tar_stream(
-            |_w| -> Result<()> { panic!("producer bug") },
-            |body| {
-                let e = body.read(&mut [0u8; 10]).unwrap_err();
-                assert!(e.to_string().contains("stopped before the end"), "{e}");
-                Ok(())
-            },
-        );
-        assert!(r.is_err());
-        let mut s = spawn_tar_stream(|mut w| {
-            w.write_all(b"abc")?;
-            Ok(())
-        });
-        let mut v = Vec::new();
-        s.read_to_end(&mut v).unwrap();
-        assert_eq!(v, b"abc");
-    }
+    mod cases;
 }

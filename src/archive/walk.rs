@@ -4,15 +4,15 @@
 //! Like the rest of the archive, this uses only `error`.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use super::adapters::RenameAdapter;
-use super::entry::{TarHeader, TarWriter};
-use super::fs::{path_error, FileKind, FileSystem, WalkStep};
+use super::entry::{copy_exact, TarHeader, TarWriter};
+use super::fs::{FileInfo, FileKind, FileSystem, WalkStep};
 use super::go_path::{clean, clean_path, go_base};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Writes the entries of `dir` to `writer`, without finishing it (the reference's
 /// `CreateTarStreamToTarWriter`).
@@ -68,62 +68,47 @@ pub fn create_tar_stream_to_tar_writer(
             FileKind::Other => {
                 log::warn!("Ignoring file {}: not a regular file", path.display());
             }
-            FileKind::File => {
-                let mut file = match fs.open(path) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        log::warn!("Ignoring file {}: {e}", path.display());
-                        return Ok(WalkStep::Continue);
-                    }
-                };
-                if let Some(h) = TarHeader::from_file_info(name, info, PathBuf::new()) {
-                    writer.write_header(h)?;
-                }
-                copy_exact(&mut *file, info.size, &mut buf, writer, path)?;
-            }
+            FileKind::File => write_file_entry(fs, path, info, name, &mut buf, writer)?,
         }
         Ok(WalkStep::Continue)
     })
 }
 
-/// Copies exactly `size` bytes of `file` into the current entry; a file that grew is cut at
-/// `size` (the header is already written), one that shrank is an error, and so is a reader
-/// that claims more bytes than it was asked for.
-fn copy_exact(
-    file: &mut dyn Read,
-    size: u64,
+/// Writes the entry of regular file `path`: its header, then its content, through
+/// [`TarWriter::write_file`] when the file system opens host files, else read here. A file that
+/// cannot be opened is skipped with a warning.
+fn write_file_entry(
+    fs: &dyn FileSystem,
+    path: &Path,
+    info: &FileInfo,
+    name: PathBuf,
     buf: &mut [u8],
     writer: &mut dyn TarWriter,
-    path: &Path,
 ) -> Result<()> {
-    let mut left = size;
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-        let n = match file.read(&mut buf[..want]) {
-            Ok(0) => {
-                return Err(Error::other(format!(
-                    "{}: file shrank while being archived ({} of {size} bytes read)",
-                    path.display(),
-                    size - left
-                )))
-            }
-            // A custom file system's reader may claim more than it was given room for.
-            Ok(n) if n > want => {
-                return Err(Error::other(format!(
-                    "{}: the file system's reader returned {n} bytes for a read of at most \
-                     {want} (the file's size is {size} bytes, {} read before)",
-                    path.display(),
-                    size - left
-                )))
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(path_error("read", path, e)),
-        };
-        writer.write_data(&buf[..n])?;
-        left -= n as u64;
+    /// An opened file: a host file, or a reader of the file system's own.
+    enum Opened<'f> {
+        Host(std::fs::File),
+        Reader(Box<dyn io::Read + 'f>),
     }
-    Ok(())
+    let opened = match fs.open_file(path) {
+        Ok(Some(file)) => Ok(Opened::Host(file)),
+        Ok(None) => fs.open(path).map(Opened::Reader),
+        Err(e) => Err(e),
+    };
+    let opened = match opened {
+        Ok(o) => o,
+        Err(e) => {
+            log::warn!("Ignoring file {}: {e}", path.display());
+            return Ok(());
+        }
+    };
+    if let Some(h) = TarHeader::from_file_info(name, info, PathBuf::new()) {
+        writer.write_header(h)?;
+    }
+    match opened {
+        Opened::Host(file) => writer.write_file(file, info.size, path),
+        Opened::Reader(mut file) => copy_exact(&mut *file, info.size, buf, writer, path),
+    }
 }
 
 /// `(^|/)\.git(/|$)` on a `/`-separated relative path: a component named exactly `.git`.
@@ -187,6 +172,7 @@ mod tests {
     use super::*;
     use crate::archive::fixtures::*;
     use crate::archive::{ArchiveWriter, ChmodAdapter, LocalFileSystem};
+    use std::io::Read;
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
     use std::time::{Duration, UNIX_EPOCH};
 

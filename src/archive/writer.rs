@@ -78,6 +78,31 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(self.builder.into_inner()?)
     }
 
+    /// The stream the archive goes to, for a writer that puts an entry's content there itself
+    /// (then it calls [`content_written`](Self::content_written)).
+    pub(super) fn stream_mut(&mut self) -> &mut W {
+        self.builder.get_mut()
+    }
+
+    /// Fails unless the current entry still expects at least `n` bytes of content.
+    pub(super) fn check_room(&self, n: u64) -> Result<()> {
+        if n > self.remaining {
+            return Err(Error::other(format!(
+                "tar: write too long for {}",
+                self.current.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` bytes of the current entry's content as written (for the padding).
+    pub(super) fn content_written(&mut self, n: u64) -> Result<()> {
+        self.check_room(n)?;
+        self.remaining -= n;
+        self.written += n;
+        Ok(())
+    }
+
     fn end_entry(&mut self) -> Result<()> {
         if self.remaining > 0 {
             return Err(Error::other(format!(
@@ -198,16 +223,9 @@ impl<W: Write> TarWriter for ArchiveWriter<W> {
     }
 
     fn write_data(&mut self, data: &[u8]) -> Result<()> {
-        if data.len() as u64 > self.remaining {
-            return Err(Error::other(format!(
-                "tar: write too long for {}",
-                self.current.display()
-            )));
-        }
+        self.check_room(data.len() as u64)?;
         self.builder.get_mut().write_all(data)?;
-        self.remaining -= data.len() as u64;
-        self.written += data.len() as u64;
-        Ok(())
+        self.content_written(data.len() as u64)
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -10,7 +10,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use crate::archive::{stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter};
+use crate::archive::{
+    stream_default_upload_tar, stream_upload_tar, upload_dest_dir, FileSystem, MakeTarWriter,
+    TarStream,
+};
 use crate::docker::DockerClient;
 use crate::error::Result;
 use crate::ops::copy::CopyToContainerOptions;
@@ -230,33 +233,32 @@ impl Read for Counted<'_> {
     }
 }
 
-/// Streams the tar of `src` into `Dir(dest)` of `container` while it is produced; a failure is
-/// logged (as the reference does) and returned.
+/// Streams the tar of `src` into `Dir(dest)` of `container` while it is produced, written by
+/// `make_tar_writer`'s writer, else by the default one (whose host files are read straight into
+/// the request's buffer); a failure is logged (as the reference does) and returned.
 pub(crate) fn upload_to_container(
     d: &DockerClient,
     fs: &dyn FileSystem,
     src: &Path,
     dest: &str,
     container: &str,
-    make_tar_writer: &MakeTarWriter,
+    make_tar_writer: Option<&MakeTarWriter>,
 ) -> Result<()> {
     let dir = upload_dest_dir(dest);
     let options = CopyToContainerOptions::default();
-    let uploaded = stream_upload_tar(
-        fs,
-        src,
-        dest,
-        |w| make_tar_writer(w),
-        |body| match &d.upload_progress {
-            Some(progress) => {
-                let tell = |sent, _| progress(sent);
-                let mut counted = Counted::new(body, &tell);
-                d.client
-                    .copy_to_container(container, &dir, &mut counted, &options)
-            }
-            None => d.client.copy_to_container(container, &dir, body, &options),
-        },
-    );
+    let consume = |body: &mut TarStream| match &d.upload_progress {
+        Some(progress) => {
+            let tell = |sent, _| progress(sent);
+            let mut counted = Counted::new(body, &tell);
+            d.client
+                .copy_to_container(container, &dir, &mut counted, &options)
+        }
+        None => d.client.copy_to_container(container, &dir, body, &options),
+    };
+    let uploaded = match make_tar_writer {
+        Some(make) => stream_upload_tar(fs, src, dest, |w| make(w), consume),
+        None => stream_default_upload_tar(fs, src, dest, consume),
+    };
     if let Err(e) = &uploaded {
         log::error!("Uploading to container failed: {e}");
     }
