@@ -8,6 +8,7 @@
 //!
 //! Uses nothing outside the transport but `error` (and std, `httparse`).
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use crate::error::{Error, Result};
@@ -69,16 +70,23 @@ impl Fields {
             .map(move |(n, v)| (self.text(n), self.text(v)))
     }
 
+    /// Whether the field name at `n` is `name`, case-insensitively (lengths first: cheaper).
+    fn is(&self, n: &Range<usize>, name: &str) -> bool {
+        n.len() == name.len() && self.text(n).eq_ignore_ascii_case(name)
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.list
+            .iter()
+            .find(|(n, _)| self.is(n, name))
+            .map(|(_, v)| self.text(v))
     }
 
     fn has_token(&self, name: &str, token: &str) -> bool {
-        self.iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
+        self.list
+            .iter()
+            .filter(|(n, _)| self.is(n, name))
+            .flat_map(|(_, v)| self.text(v).split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 }
@@ -239,9 +247,11 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Status<(usize, Head)>> {
     if let [0x14..=0x17] = buf {
         return Ok(Status::Partial);
     }
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut res = httparse::Response::new(&mut storage);
-    let n = match res.parse(buf) {
+    // Uninitialised: httparse writes the slots it fills, not all 100 (3.2 KB) on every parse.
+    let mut storage = [MaybeUninit::uninit(); MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    let parser = httparse::ParserConfig::default();
+    let n = match parser.parse_response_with_uninit_headers(&mut res, buf, &mut storage) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > MAX_HEAD_SIZE {
