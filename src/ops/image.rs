@@ -64,7 +64,7 @@ pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspe
 }
 
 fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
-    let endpoint = format!("/images/{}/json", encode_path(name));
+    let endpoint = ["/images/", &encode_path(name), "/json"].concat();
     let mut attempt = 1;
     let response = loop {
         match docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short) {
