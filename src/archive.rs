@@ -16,9 +16,11 @@
 //! - [`write_upload_tar`] — the whole upload tar: rename, walk, finish.
 //! - [`stream_upload_tar`] / [`tar_reader`] — run the producer on a thread writing into a bounded
 //!   pipe, so the request body is read while it is produced and never held whole in memory.
-//!   `upload_to_container` goes one step further with its default writer: the producer hands
-//!   each host file ([`FileSystem::open_file`]) over unread, and the request reads its content
-//!   straight into the buffer it sends, so the bytes are not copied from thread to thread.
+//!   With the default writer (`upload_to_container`, [`tar_reader`] given
+//!   [`default_upload_tar_writer`]) and with [`spawn_archive_stream`]'s, the producer hands each
+//!   host file ([`FileSystem::open_file`]) over unread, and the reader of the stream (a
+//!   request's body, a container's standard input) reads its content straight into the buffer
+//!   it sends, so the bytes are not copied from thread to thread.
 //!
 //! The archive is a leaf: it uses only `error`. The S2I operations (`docker`) call it with a
 //! [`FileSystem`] and hand the stream to the Engine API as a request body.
@@ -115,7 +117,10 @@ mod writer;
 pub use adapters::{default_upload_tar_writer, ChmodAdapter, MakeTarWriter, RenameAdapter};
 pub use entry::{EntryKind, TarHeader, TarWriter};
 pub use fs::{FileInfo, FileKind, FileSystem, LocalFileSystem, WalkStep};
-pub use stream::{spawn_tar_stream, stream_upload_tar, tar_reader, with_tar_stream, TarStream};
+pub use stream::{
+    spawn_archive_stream, spawn_tar_stream, stream_upload_tar, tar_reader, with_tar_stream,
+    ArchiveStreamWriter, TarStream,
+};
 pub use walk::{create_tar_stream_to_tar_writer, upload_dest_dir, write_upload_tar};
 pub use writer::ArchiveWriter;
 

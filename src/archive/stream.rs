@@ -1,246 +1,41 @@
 //! Streaming the tar while it is produced: the producer writes on a thread into a bounded pipe,
 //! the caller reads a [`TarStream`], so a request body is never held whole in memory.
 //!
-//! With the upload's default writer, the content of host files does not go through the pipe
-//! as bytes: the producer passes the open file on, and the reader reads it straight into the
-//! buffer it was given (for an upload, the request's own), without a copy between threads.
+//! With the pipe's own archive writer ([`spawn_archive_stream`]; the upload's default writer
+//! in `upload_to_container` and [`tar_reader`]), the content of host files does not go through
+//! the pipe as bytes: the producer passes the open file on, and the reader reads it straight
+//! into the buffer it was given (for an upload, the request's own; for a container's standard
+//! input, the chunk written to the attach stream), without a copy between threads. The pipe
+//! itself is in `stream/pipe.rs`.
 //!
 //! Like the rest of the archive, this uses only `error`.
 
+use std::any::TypeId;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
-use super::adapters::ChmodAdapter;
-use super::entry::{shrank, TarHeader, TarWriter};
-use super::fs::{path_error, FileSystem};
+use super::adapters::{default_upload_tar_writer, ChmodAdapter};
+use super::entry::{TarHeader, TarWriter};
+use super::fs::FileSystem;
 use super::walk::write_upload_tar;
 use super::writer::ArchiveWriter;
 use crate::error::{Error, Result};
 
-/// Size of the chunks handed from the producer to the reader.
-const CHUNK: usize = 64 * 1024;
-/// Chunks queued between producer and reader: with the one being filled and the one being read,
-/// at most four chunks (256 KiB) are in memory.
-const QUEUED_CHUNKS: usize = 2;
+mod pipe;
 
-enum Msg {
-    Data(Vec<u8>),
-    /// An entry's content, for the reader to read from the file.
-    File(FileContent),
-    Done,
-    Failed(Error),
-}
-
-/// The content of a host file that the reader of the stream reads itself.
-struct FileContent {
-    file: File,
-    /// The entry's size: more of the file is left out, less is an error.
-    size: u64,
-    left: u64,
-    path: PathBuf,
-}
-
-impl FileContent {
-    /// Reads the next bytes of the content into `out` (not empty); `Ok(0)` at its end.
-    fn read(&mut self, out: &mut [u8]) -> Result<usize> {
-        if self.left == 0 {
-            return Ok(0);
-        }
-        let want = usize::try_from(self.left).map_or(out.len(), |l| l.min(out.len()));
-        loop {
-            match self.file.read(&mut out[..want]) {
-                Ok(0) => return Err(shrank(&self.path, self.size, self.size - self.left)),
-                Ok(n) => {
-                    let n = n.min(want);
-                    self.left -= n as u64;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(path_error("read", &self.path, e)),
-            }
-        }
-    }
-}
-
-/// The producer's end of the pipe: buffers writes into chunks and queues them for the reader.
-struct ChunkSender {
-    tx: SyncSender<Msg>,
-    buf: Vec<u8>,
-}
-
-impl ChunkSender {
-    fn send_buf(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.send(Msg::Data(chunk))
-    }
-
-    fn send(&self, msg: Msg) -> io::Result<()> {
-        self.tx.send(msg).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "the reader of the tar stream is gone",
-            )
-        })
-    }
-
-    /// Queues the bytes written so far, then `size` bytes of `file` for the reader to read.
-    fn send_file(&mut self, file: File, size: u64, path: &Path) -> io::Result<()> {
-        self.send_buf()?;
-        if size == 0 {
-            return Ok(());
-        }
-        let content = FileContent {
-            file,
-            size,
-            left: size,
-            path: path.to_path_buf(),
-        };
-        self.send(Msg::File(content))
-    }
-}
-
-impl Write for ChunkSender {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() >= CHUNK {
-            self.send_buf()?;
-        }
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send_buf()
-    }
-}
-
-impl Drop for ChunkSender {
-    fn drop(&mut self) {
-        // Bytes still buffered belong before the producer's final message; a gone reader
-        // does not want them.
-        let _ = self.send_buf();
-    }
-}
-
-#[derive(Debug)]
-enum StreamState {
-    Open,
-    Done,
-    Failed(String),
-}
-
-/// The reading end of a tar being produced on another thread.
-///
-/// Reads return the tar's bytes as they are produced, then `Ok(0)` once the producer finished.
-/// When the producer fails, the read after its last bytes returns its error as an `io::Error`
-/// wrapping the crate's [`Error`] (`Error::from` unwraps it again). Dropping the stream early
-/// stops the producer at its next write.
-pub struct TarStream {
-    rx: Receiver<Msg>,
-    chunk: Vec<u8>,
-    pos: usize,
-    /// The file whose content is being read, after `chunk`.
-    file: Option<FileContent>,
-    state: StreamState,
-}
-
-impl fmt::Debug for TarStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TarStream")
-            .field("buffered", &(self.chunk.len() - self.pos))
-            .field("file_left", &self.file.as_ref().map(|f| f.left))
-            .field("state", &self.state)
-            .finish()
-    }
-}
-
-impl TarStream {
-    fn new(rx: Receiver<Msg>) -> TarStream {
-        TarStream {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
-            file: None,
-            state: StreamState::Open,
-        }
-    }
-
-    /// Whether the whole tar has been read (the producer finished and nothing is left).
-    pub fn is_complete(&self) -> bool {
-        matches!(self.state, StreamState::Done)
-            && self.pos == self.chunk.len()
-            && self.file.is_none()
-    }
-}
-
-impl Read for TarStream {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.chunk.len() {
-                let n = out.len().min(self.chunk.len() - self.pos);
-                out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            match &self.state {
-                StreamState::Open => {}
-                StreamState::Done => return Ok(0),
-                StreamState::Failed(why) => {
-                    return Err(Error::other(format!("the tar stream failed: {why}")).into())
-                }
-            }
-            if out.is_empty() {
-                return Ok(0);
-            }
-            if let Some(content) = &mut self.file {
-                match content.read(out) {
-                    Ok(0) => self.file = None,
-                    Ok(n) => return Ok(n),
-                    Err(e) => {
-                        self.file = None;
-                        self.state = StreamState::Failed(e.to_string());
-                        return Err(e.into());
-                    }
-                }
-                continue;
-            }
-            match self.rx.recv() {
-                Ok(Msg::Data(chunk)) => {
-                    self.chunk = chunk;
-                    self.pos = 0;
-                }
-                Ok(Msg::File(content)) => self.file = Some(content),
-                Ok(Msg::Done) => self.state = StreamState::Done,
-                Ok(Msg::Failed(e)) => {
-                    self.state = StreamState::Failed(e.to_string());
-                    return Err(e.into());
-                }
-                Err(_) => {
-                    let why = "the tar producer stopped before the end of the stream";
-                    self.state = StreamState::Failed(why.into());
-                    return Err(Error::other(why).into());
-                }
-            }
-        }
-    }
-}
+pub use pipe::TarStream;
+use pipe::{Msg, PipeWriter, QUEUED_PIECES};
 
 fn run_producer<P>(tx: SyncSender<Msg>, produce: P) -> bool
 where
-    P: FnOnce(ChunkSender) -> Result<()>,
+    P: FnOnce(PipeWriter) -> Result<()>,
 {
-    let writer = ChunkSender {
-        tx: tx.clone(),
-        buf: Vec::with_capacity(CHUNK),
-    };
+    let writer = PipeWriter::new(tx.clone());
     // The writer is dropped (and its last bytes queued) inside `produce`, before the verdict.
     let result = produce(writer);
     let ok = result.is_ok();
@@ -255,16 +50,66 @@ where
 ///
 /// `produce` gets the pipe's writing end; the stream ends when it returns (`Ok`: end of data,
 /// `Err`: the reader gets the error). Use it when the producer owns what it needs; with borrowed
-/// data use [`with_tar_stream`].
+/// data use [`with_tar_stream`]. An archive of host files is cheaper with
+/// [`spawn_archive_stream`], whose writer does not copy their content through the pipe.
 pub fn spawn_tar_stream<P>(produce: P) -> TarStream
 where
     P: FnOnce(Box<dyn Write + Send>) -> Result<()> + Send + 'static,
 {
-    let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
+    spawn_pipe(|w| produce(Box::new(w)))
+}
+
+/// Runs `produce` on a new thread with an [`ArchiveStreamWriter`] into a bounded pipe, and
+/// returns the reading end, as [`spawn_tar_stream`] does.
+///
+/// The writer is an [`ArchiveWriter`] whose host files ([`TarWriter::write_file`]) are not
+/// copied through the pipe: the reader of the stream reads each one straight into its own
+/// buffer. The bytes are those [`ArchiveWriter`] writes. `produce` finishes the archive
+/// ([`TarWriter::finish`]) before it returns.
+///
+/// # Example
+/// ```
+/// use std::io::Read;
+/// use s2i_docker::archive::{
+///     create_tar_stream_to_tar_writer, spawn_archive_stream, LocalFileSystem, TarWriter,
+/// };
+///
+/// # let src = std::env::temp_dir().join(format!("s2i-archive-stream-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&src)?;
+/// # std::fs::write(src.join("hello.txt"), "hi")?;
+/// let dir = src.clone();
+/// let mut stream = spawn_archive_stream(move |mut writer| {
+///     writer.sub_second_mtime(false);
+///     create_tar_stream_to_tar_writer(&LocalFileSystem, &dir, false, &mut writer)?;
+///     writer.finish()
+/// });
+/// let mut tar = Vec::new();
+/// stream.read_to_end(&mut tar)?;
+/// let names: Vec<String> = tar::Archive::new(&tar[..])
+///     .entries()?
+///     .map(|e| Ok(e?.path()?.display().to_string()))
+///     .collect::<std::io::Result<_>>()?;
+/// assert_eq!(names, ["hello.txt"]);
+/// # std::fs::remove_dir_all(&src)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn spawn_archive_stream<P>(produce: P) -> TarStream
+where
+    P: FnOnce(ArchiveStreamWriter) -> Result<()> + Send + 'static,
+{
+    spawn_pipe(|w| produce(ArchiveStreamWriter(ArchiveWriter::new(w))))
+}
+
+/// [`spawn_tar_stream`] with the pipe's own writer.
+fn spawn_pipe<P>(produce: P) -> TarStream
+where
+    P: FnOnce(PipeWriter) -> Result<()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(QUEUED_PIECES);
     let fallback = tx.clone();
     let spawned = thread::Builder::new()
         .name("s2i-tar".into())
-        .spawn(move || run_producer(tx, |w| produce(Box::new(w))));
+        .spawn(move || run_producer(tx, produce));
     if let Err(e) = spawned {
         // The queue is empty, so this cannot block.
         let _ = fallback.try_send(Msg::Failed(Error::other(format!(
@@ -295,10 +140,10 @@ where
 /// [`with_tar_stream`] with the pipe's own writer.
 fn with_pipe<P, C, R>(produce: P, consume: C) -> Result<R>
 where
-    P: FnOnce(ChunkSender) -> Result<()> + Send,
+    P: FnOnce(PipeWriter) -> Result<()> + Send,
     C: FnOnce(&mut TarStream) -> Result<R>,
 {
-    let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
+    let (tx, rx) = mpsc::sync_channel(QUEUED_PIECES);
     thread::scope(|scope| {
         let producer = thread::Builder::new()
             .name("s2i-tar".into())
@@ -306,10 +151,7 @@ where
             .map_err(|e| Error::other(format!("cannot start the tar producer thread: {e}")))?;
         let mut stream = TarStream::new(rx);
         let result = consume(&mut stream);
-        let read_failure = match &stream.state {
-            StreamState::Failed(why) => Some(why.clone()),
-            _ => None,
-        };
+        let read_failure = stream.failure();
         drop(stream);
         let joined = producer.join();
         let value = result?;
@@ -369,17 +211,38 @@ where
 {
     with_pipe(
         move |w| {
-            let mut writer = ChmodAdapter::new(PipeWriter(ArchiveWriter::new(w)));
+            let mut writer = ChmodAdapter::new(ArchiveStreamWriter(ArchiveWriter::new(w)));
             write_upload_tar(fs, src, dest, &mut writer)
         },
         consume,
     )
 }
 
-/// An [`ArchiveWriter`] into the pipe that passes host files on to the reader unread.
-struct PipeWriter(ArchiveWriter<ChunkSender>);
+/// The writer of [`spawn_archive_stream`]: an [`ArchiveWriter`] into the stream's pipe that
+/// passes host files on to the reader unread.
+///
+/// Headers and [`write_data`](TarWriter::write_data) bytes go through the pipe as
+/// [`ArchiveWriter`] writes them. [`write_file`](TarWriter::write_file) queues the open file
+/// (one under 16 KiB is read into the pipe at once), and the reader of the [`TarStream`] reads
+/// its content itself, with the same rules as the default `write_file`: a file that grew is cut
+/// at its size, one that shrank fails the read, naming the file.
+pub struct ArchiveStreamWriter(ArchiveWriter<PipeWriter>);
 
-impl TarWriter for PipeWriter {
+impl ArchiveStreamWriter {
+    /// As [`ArchiveWriter::sub_second_mtime`].
+    pub fn sub_second_mtime(&mut self, keep: bool) -> &mut Self {
+        self.0.sub_second_mtime(keep);
+        self
+    }
+}
+
+impl fmt::Debug for ArchiveStreamWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ArchiveStreamWriter").field(&self.0).finish()
+    }
+}
+
+impl TarWriter for ArchiveStreamWriter {
     fn write_header(&mut self, header: TarHeader) -> Result<()> {
         self.0.write_header(header)
     }
@@ -388,7 +251,7 @@ impl TarWriter for PipeWriter {
     }
     fn write_file(&mut self, file: File, size: u64, path: &Path) -> Result<()> {
         self.0.check_room(size)?;
-        self.0.stream_mut().send_file(file, size, path)?;
+        self.0.stream_mut().write_file(file, size, path)?;
         self.0.content_written(size)
     }
     fn finish(&mut self) -> Result<()> {
@@ -398,6 +261,10 @@ impl TarWriter for PipeWriter {
 
 /// Like [`stream_upload_tar`], for callers that own the filesystem: the producer runs on its
 /// own thread and the returned stream can go anywhere (it is `Send` and `'static`).
+///
+/// With [`default_upload_tar_writer`] itself as `make_tar_writer`, the archive is written as
+/// [`spawn_archive_stream`] writes it: the reader of the stream reads the content of host files
+/// straight into its own buffer. Any other writer gets the pipe's bytes as they are.
 pub fn tar_reader<M>(
     fs: Arc<dyn FileSystem>,
     src: PathBuf,
@@ -407,10 +274,25 @@ pub fn tar_reader<M>(
 where
     M: FnOnce(Box<dyn Write + Send>) -> Box<dyn TarWriter + Send> + Send + 'static,
 {
+    if is_default_upload_tar_writer::<M>() {
+        return spawn_archive_stream(move |w| {
+            write_upload_tar(&*fs, &src, &dest, &mut ChmodAdapter::new(w))
+        });
+    }
     spawn_tar_stream(move |w| {
         let mut writer = make_tar_writer(w);
         write_upload_tar(&*fs, &src, &dest, &mut *writer)
     })
+}
+
+/// Whether `M` is the type of [`default_upload_tar_writer`]: every function item has a type
+/// of its own, so only that function (not a closure or a function pointer, which may do
+/// anything) matches, and the archive it would write can be written by the pipe's own writer.
+fn is_default_upload_tar_writer<M: 'static>() -> bool {
+    fn type_of<T: 'static>(_: &T) -> TypeId {
+        TypeId::of::<T>()
+    }
+    TypeId::of::<M>() == type_of(&default_upload_tar_writer)
 }
 
 #[cfg(test)]
@@ -424,6 +306,7 @@ mod tests {
     };
     use std::collections::HashMap;
     use std::ffi::OsString;
+    use std::io::{self, Read};
     use std::sync::Mutex;
     use std::time::{Duration, Instant, UNIX_EPOCH};
 

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use s2i_docker::archive::{
-    create_tar_stream_to_tar_writer, spawn_tar_stream, ArchiveWriter, EntryKind, LocalFileSystem,
+    create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, LocalFileSystem,
     RenameAdapter, TarHeader, TarStream, TarWriter,
 };
 use s2i_docker::{Error, ErrorCode, Result};
@@ -139,13 +139,16 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
 }
 
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
+///
+/// The content of the sources and the scripts is not copied through the producer: the reader
+/// of the stream (the copy into the container's standard input) reads each file straight into
+/// the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
     artifacts: Option<File>,
 ) -> TarStream {
-    spawn_tar_stream(move |w| {
-        let mut writer = ArchiveWriter::new(w);
+    spawn_archive_stream(move |mut writer| {
         writer.sub_second_mtime(false);
         if let Some(spool) = artifacts {
             copy_artifacts(spool, &mut writer)?;
@@ -165,21 +168,21 @@ pub fn input_tar(
 
 /// Writes `scripts/NAME`, executable, whatever its mode on the host.
 fn add_script(writer: &mut dyn TarWriter, name: &str, path: &Path) -> Result<()> {
-    let data = std::fs::read(path)
-        .map_err(|e| Error::other(format!("cannot read the script {}: {e}", path.display())))?;
+    let cannot =
+        |e: io::Error| Error::other(format!("cannot read the script {}: {e}", path.display()));
+    let file = File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
     writer.write_header(TarHeader {
         name: PathBuf::from(format!("scripts/{name}")),
         kind: EntryKind::File,
         mode: 0o755,
         uid: 0,
         gid: 0,
-        size: data.len() as u64,
-        mtime: std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .unwrap_or(UNIX_EPOCH),
+        size: meta.len(),
+        mtime: meta.modified().unwrap_or(UNIX_EPOCH),
         link_name: PathBuf::new(),
     })?;
-    writer.write_data(&data)
+    writer.write_file(file, meta.len(), path)
 }
 
 /// A name inside the artifacts tar, made safe: relative, no `..`, no `.` parts.
@@ -214,6 +217,7 @@ pub fn check_artifacts(spool: &mut File) -> io::Result<usize> {
 /// Copies the entries of the artifacts tar under `artifacts/`.
 fn copy_artifacts(spool: File, writer: &mut dyn TarWriter) -> Result<()> {
     let mut archive = tar::Archive::new(spool);
+    let mut buf = vec![0u8; 64 * 1024];
     for entry in archive.entries()? {
         let mut entry = entry?;
         let h = entry.header();
@@ -249,7 +253,6 @@ fn copy_artifacts(spool: File, writer: &mut dyn TarWriter) -> Result<()> {
         };
         writer.write_header(header)?;
         if kind == EntryKind::File {
-            let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = io::Read::read(&mut entry, &mut buf)?;
                 if n == 0 {
@@ -313,6 +316,9 @@ mod tests {
         let app = dir.join("app");
         std::fs::create_dir_all(app.join(".s2i/bin")).unwrap();
         std::fs::write(app.join("hello.txt"), "hi").unwrap();
+        // Large enough for the reader of the stream to read it itself.
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(app.join("big"), &big).unwrap();
         std::fs::write(app.join(".s2i/bin/assemble"), "#!/bin/sh\n").unwrap();
         std::fs::write(dir.join("env"), "# comment\nA=1\n\nB=x=y\n").unwrap();
         let mut spool_tar = tar::Builder::new(Vec::new());
@@ -332,11 +338,19 @@ mod tests {
         input_tar(app.clone(), scripts, Some(spool))
             .read_to_end(&mut bytes)
             .unwrap();
-        let names: Vec<String> = tar::Archive::new(&bytes[..])
+        let entries: Vec<(String, u32, Vec<u8>)> = tar::Archive::new(&bytes[..])
             .entries()
             .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().display().to_string();
+                let mode = e.header().mode().unwrap();
+                let mut content = Vec::new();
+                e.read_to_end(&mut content).unwrap();
+                (name, mode, content)
+            })
             .collect();
+        let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -345,8 +359,26 @@ mod tests {
                 "src/.s2i",
                 "src/.s2i/bin",
                 "src/.s2i/bin/assemble",
+                "src/big",
                 "src/hello.txt"
             ]
+        );
+        assert_eq!(entries[0].2, b"abc");
+        assert_eq!(
+            (entries[1].1, &entries[1].2[..]),
+            (0o755, &b"#!/bin/sh\n"[..])
+        );
+        assert!(entries[5].2 == big);
+        assert_eq!(entries[6].2, b"hi");
+        // A script that cannot be read fails the stream, naming it.
+        let missing = vec![("run".to_string(), dir.join("missing"))];
+        let e = input_tar(app.clone(), missing, None)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot read the script") && e.contains("missing"),
+            "{e}"
         );
         assert_eq!(read_env_file(&dir.join("env")).unwrap(), ["A=1", "B=x=y"]);
         std::fs::write(dir.join("env"), "oops\n").unwrap();

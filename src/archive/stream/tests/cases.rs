@@ -53,17 +53,14 @@ fn stream_delivers_the_same_bytes() {
     assert_eq!(reader.read(&mut [0u8; 8]).unwrap(), 0);
 }
 
-/// Reads `body` to its end in reads of `size` bytes; notes whether a host file was being read
-/// by the reader itself at some point.
+/// Reads `body` to its end in reads of `size` bytes; notes whether it read a host file itself.
 fn read_all(body: &mut TarStream, size: usize) -> io::Result<(Vec<u8>, bool)> {
     let mut v = Vec::new();
     let mut buf = vec![0u8; size];
-    let mut saw_file = false;
     loop {
         let n = body.read(&mut buf)?;
-        saw_file |= body.file.is_some();
         if n == 0 {
-            return Ok((v, saw_file));
+            return Ok((v, body.files_read() > 0));
         }
         v.extend_from_slice(&buf[..n]);
     }
@@ -123,10 +120,9 @@ fn a_host_file_that_changes_while_it_is_read() {
     // Grown after its header: cut at the size the header gave.
     std::fs::write(&f, vec![b'a'; 100_000]).unwrap();
     let tar = stream_default_upload_tar(&LocalFileSystem, &src, "/d/src", |body| {
-        // The first read returns the header, queued before the file.
-        let mut v = vec![0u8; 4096];
-        let n = body.read(&mut v)?;
-        v.truncate(n);
+        // The first 512 bytes are the entry's header, before any of the file.
+        let mut v = vec![0u8; 512];
+        body.read_exact(&mut v)?;
         resize(150_000);
         v.extend(read_all(body, 4096)?.0);
         Ok(v)
@@ -139,9 +135,8 @@ fn a_host_file_that_changes_while_it_is_read() {
     resize(100_000);
     for swallow in [false, true] {
         let e = stream_default_upload_tar(&LocalFileSystem, &src, "/d/src", |body| {
-            // The header alone (see above).
-            let header = body.read(&mut [0u8; 4096])?;
-            assert!(header >= 512 && header % 512 == 0, "{header}");
+            // The header (see above).
+            body.read_exact(&mut [0u8; 512])?;
             resize(10);
             match read_all(body, 4096) {
                 Err(e) if !swallow => Err(Error::from(e)),
@@ -354,4 +349,100 @@ fn producer_panic_is_an_error() {
     let mut v = Vec::new();
     s.read_to_end(&mut v).unwrap();
     assert_eq!(v, b"abc");
+}
+
+/// The test tree with files of every size around the pipe's hand-off size (16 KiB) and its
+/// pieces' (64 KiB), ten of each.
+fn sized_tree(root: &Path) -> PathBuf {
+    let src = make_tree(root);
+    for (i, len) in [1, 16 * 1024 - 1, 16 * 1024, 65_536, 100_001]
+        .iter()
+        .enumerate()
+    {
+        for j in 0..10 {
+            let content: Vec<u8> = (0..*len).map(|k| ((k + j) % 251) as u8).collect();
+            std::fs::write(src.join(format!("s{i}-{j}")), content).unwrap();
+        }
+    }
+    src
+}
+
+#[test]
+fn an_archive_stream_writes_what_the_archive_writer_writes() {
+    let tmp = TempDir::new("archive-stream");
+    let src = sized_tree(tmp.path());
+    // The command line's shape: an entry of its own, then the walk renamed, whole seconds.
+    let produce = |src: PathBuf| {
+        move |writer: &mut dyn TarWriter| -> Result<()> {
+            writer.write_header(TarHeader {
+                name: "scripts/run".into(),
+                kind: crate::archive::EntryKind::File,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                size: 3,
+                mtime: UNIX_EPOCH,
+                link_name: PathBuf::new(),
+            })?;
+            writer.write_data(b"abc")?;
+            let mut renamed = crate::archive::RenameAdapter::new(writer, "src", "app");
+            crate::archive::create_tar_stream_to_tar_writer(
+                &LocalFileSystem,
+                &src,
+                true,
+                &mut renamed,
+            )?;
+            renamed.finish()
+        }
+    };
+    let mut direct = Vec::new();
+    let mut w = ArchiveWriter::new(&mut direct);
+    w.sub_second_mtime(false);
+    produce(src.clone())(&mut w).unwrap();
+    drop(w);
+    for size in [1, 999, 64 * 1024, 1 << 20] {
+        let write = produce(src.clone());
+        let mut stream = spawn_archive_stream(move |mut writer| {
+            writer.sub_second_mtime(false);
+            write(&mut writer)
+        });
+        let (tar, saw_file) = read_all(&mut stream, size).unwrap();
+        assert!(tar == direct, "reads of {size}: the tars differ");
+        assert!(saw_file, "reads of {size}: no file went to the reader");
+        assert!(stream.is_complete());
+    }
+}
+
+#[test]
+fn tar_reader_hands_files_over_with_the_default_writer_only() {
+    fn is_default<M: 'static>(_: &M) -> bool {
+        is_default_upload_tar_writer::<M>()
+    }
+    let as_pointer: fn(Box<dyn Write + Send>) -> Box<dyn TarWriter + Send> =
+        default_upload_tar_writer;
+    assert!(is_default(&default_upload_tar_writer));
+    assert!(!is_default(&as_pointer));
+    assert!(!is_default(&|w| default_upload_tar_writer(w)));
+
+    let tmp = TempDir::new("tar-reader");
+    let src = sized_tree(tmp.path());
+    let mut direct = Vec::new();
+    let mut w = ChmodAdapter::new(ArchiveWriter::new(&mut direct));
+    write_upload_tar(&LocalFileSystem, &src, "/opt/app/src", &mut w).unwrap();
+    drop(w);
+    let fs: Arc<dyn FileSystem> = Arc::new(LocalFileSystem);
+    let dest = "/opt/app/src";
+    // The function itself: host files go to the reader.
+    let mut stream = tar_reader(
+        fs.clone(),
+        src.clone(),
+        dest.into(),
+        default_upload_tar_writer,
+    );
+    let (tar, saw_file) = read_all(&mut stream, 4096).unwrap();
+    assert!(tar == direct && saw_file);
+    // Through a pointer, it may be any writer: every byte through the pipe, the same tar.
+    let mut stream = tar_reader(fs, src, dest.into(), as_pointer);
+    let (tar, saw_file) = read_all(&mut stream, 4096).unwrap();
+    assert!(tar == direct && !saw_file);
 }
