@@ -159,9 +159,11 @@ impl ResponseBody {
             return Ok(whole);
         }
         // What a `Content-Length` announces is reserved up to a point only: a huge limit
-        // (even `usize::MAX`) must not reserve a huge buffer before the bytes come.
+        // (even `usize::MAX`) must not reserve a huge buffer before the bytes come. Without
+        // one (chunked), what has already arrived is a fair guess, and spares the growing.
+        let buffered = || self.conn.as_ref().map_or(0, |c| c.buffered().len());
         let cap = known
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            .map_or_else(buffered, |n| usize::try_from(n).unwrap_or(usize::MAX))
             .min(limit)
             .min(PREALLOCATE_LIMIT);
         let mut out = Vec::with_capacity(cap);
