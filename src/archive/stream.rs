@@ -210,12 +210,14 @@ where
     C: FnOnce(&mut TarStream) -> Result<R>,
 {
     with_pipe(
-        move |w| {
-            let mut writer = ChmodAdapter::new(ArchiveStreamWriter(ArchiveWriter::new(w)));
-            write_upload_tar(fs, src, dest, &mut writer)
-        },
+        move |w| write_upload_tar(fs, src, dest, &mut default_stream_writer(w)),
         consume,
     )
+}
+
+/// [`default_upload_tar_writer`]'s archive over the pipe, with host files passed on unread.
+fn default_stream_writer(w: PipeWriter) -> ChmodAdapter<ArchiveStreamWriter> {
+    ChmodAdapter::new(ArchiveStreamWriter(ArchiveWriter::new(w)))
 }
 
 /// The writer of [`spawn_archive_stream`]: an [`ArchiveWriter`] into the stream's pipe that
@@ -275,8 +277,8 @@ where
     M: FnOnce(Box<dyn Write + Send>) -> Box<dyn TarWriter + Send> + Send + 'static,
 {
     if is_default_upload_tar_writer::<M>() {
-        return spawn_archive_stream(move |w| {
-            write_upload_tar(&*fs, &src, &dest, &mut ChmodAdapter::new(w))
+        return spawn_pipe(move |w| {
+            write_upload_tar(&*fs, &src, &dest, &mut default_stream_writer(w))
         });
     }
     spawn_tar_stream(move |w| {

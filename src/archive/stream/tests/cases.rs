@@ -239,26 +239,31 @@ impl FileSystem for FakeFs {
     }
 }
 
+/// `stream_upload_tar` of the fake file system's `/root`, with the default writer.
+fn stream_fake<R>(fs: &FakeFs, consume: impl FnOnce(&mut TarStream) -> Result<R>) -> Result<R> {
+    stream_upload_tar(
+        fs,
+        Path::new("/root"),
+        "/dst",
+        default_upload_tar_writer,
+        consume,
+    )
+}
+
 #[test]
 fn producer_error_reaches_the_reader() {
     let fs = FakeFs::new(&[("a", 10, None), ("b", 1 << 20, Some(300_000))]);
     let mut got = 0usize;
-    let err = stream_upload_tar(
-        &fs,
-        Path::new("/root"),
-        "/dst",
-        default_upload_tar_writer,
-        |body| {
-            let mut buf = vec![0u8; 4096];
-            loop {
-                match body.read(&mut buf) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => got += n,
-                    Err(e) => return Err(Error::from(e)),
-                }
+    let err = stream_fake(&fs, |body| {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match body.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => got += n,
+                Err(e) => return Err(Error::from(e)),
             }
-        },
-    )
+        }
+    })
     .unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");
     assert!(err.to_string().contains("read /root/b"), "{err}");
@@ -267,16 +272,10 @@ fn producer_error_reaches_the_reader() {
     assert!(got >= 300_000, "{got}");
 
     // A consumer that swallows the read error still gets the failure back.
-    let err = stream_upload_tar(
-        &fs,
-        Path::new("/root"),
-        "/dst",
-        default_upload_tar_writer,
-        |body| {
-            let _ = io::copy(body, &mut io::sink());
-            Ok(())
-        },
-    )
+    let err = stream_fake(&fs, |body| {
+        let _ = io::copy(body, &mut io::sink());
+        Ok(())
+    })
     .unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");
 
@@ -316,16 +315,10 @@ fn dropping_the_reader_stops_the_producer() {
     // The scoped variant returns even when the consumer stops early.
     let fs = FakeFs::new(&[("huge", 1 << 30, None)]);
     let started = Instant::now();
-    let r = stream_upload_tar(
-        &fs,
-        Path::new("/root"),
-        "/dst",
-        default_upload_tar_writer,
-        |body| {
-            body.read_exact(&mut [0u8; 1000])?;
-            Err::<(), _>(Error::api(500, "engine said no"))
-        },
-    );
+    let r = stream_fake(&fs, |body| {
+        body.read_exact(&mut [0u8; 1000])?;
+        Err::<(), _>(Error::api(500, "engine said no"))
+    });
     assert_eq!(r.unwrap_err().status(), Some(500));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(*fs.opened.lock().unwrap(), ["huge"]);
