@@ -11,6 +11,7 @@
 //!
 //! - `ping`, `inspect`: library calls and a hand-written raw loop (keep-alive, request bytes
 //!   written by hand, no JSON decoding) in alternating batches; median µs per call and ratio.
+//!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json.
 //! - `cycle`: create, start, wait and remove of a container running `true` through the
 //!   [`Client`] methods, beside `docker run --rm <image> true`; median ms per cycle.
 //! - `upload`, `download`: a 256 MiB file into a created container with
@@ -279,6 +280,29 @@ fn bench_inspect(b: &Bench) {
         b,
         "inspect",
         "GET /images/{name}/json, typed",
+        || {
+            image::inspect(&b.docker, &tag).expect("inspect");
+        },
+        raw_ref,
+    );
+    // The same beside a raw loop that also decodes the reply with serde_json: what the typed
+    // call costs beyond the decoding every typed client does.
+    let mut raw_decode = || {
+        if let Some(r) = raw.as_mut() {
+            r.call(&request);
+            let image: image::ImageInspect = serde_json::from_slice(&r.body).expect("decode");
+            std::hint::black_box(image);
+        }
+    };
+    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
+        Some(&mut raw_decode)
+    } else {
+        None
+    };
+    compare(
+        b,
+        "inspect",
+        "typed, beside raw + serde_json",
         || {
             image::inspect(&b.docker, &tag).expect("inspect");
         },

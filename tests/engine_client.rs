@@ -103,6 +103,13 @@ fn image_and_container_lifecycle() {
         Some("image:///usr/libexec/s2i")
     );
     assert!(raw.starts_with(b"{"));
+    // The reply decoded in one pass is what serde_json makes of it.
+    let by_serde: s2i_docker::ops::models::ImageInspect =
+        serde_json::from_slice(&raw).expect("serde_json decodes the reply");
+    assert_eq!(
+        s2i_docker::ops::models::ImageInspect::from_json(&raw).expect("from_json"),
+        by_serde
+    );
     let by_id = s2i_docker::ops::image::inspect(&docker, &image.id).expect("inspect by ID");
     assert_eq!(by_id.id, image.id);
 

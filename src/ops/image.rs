@@ -76,7 +76,10 @@ fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, 
         }
     };
     let raw = ops::read_json_bytes(docker, response)?;
-    let image = ops::decode_json(&raw, "GET /images/{name}/json")?;
+    let image = ImageInspect::from_json(&raw).map_err(|source| Error::Decode {
+        what: "GET /images/{name}/json reply".into(),
+        source,
+    })?;
     Ok((as_docker(image), raw))
 }
 

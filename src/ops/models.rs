@@ -14,11 +14,15 @@
 //! is an `Option`.
 //!
 //! The models are plain serde types: they use nothing of the crate beyond `ops`' decoding of
-//! `null`, so every endpoint file can use them and none of them calls the engine.
+//! `null`, so every endpoint file can use them and none of them calls the engine. The reply read
+//! most often, an image's inspect, also has a one-pass reader ([`ImageInspect::from_json`]) that
+//! builds the model without serde's token-by-token walk of the members it leaves out, and hands
+//! whatever it is unsure of to serde_json, so its answers are serde_json's.
 
 mod container;
 mod copy;
 mod image;
+mod json;
 mod stream;
 mod system;
 

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::json::{Cursor, Seen};
+
 /// A container's configuration (the Engine's `ContainerConfig`), also found in an image's `Config`.
 ///
 /// `None` fields are left out of requests so the daemon applies the image's values.
@@ -72,6 +74,57 @@ pub struct ContainerConfig {
     /// The signal that stops the container.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stop_signal: String,
+}
+
+impl ContainerConfig {
+    /// Reads the configuration at the cursor as serde would, or gives up (`None`) where serde
+    /// must decide.
+    pub(crate) fn read(c: &mut Cursor<'_>) -> Option<ContainerConfig> {
+        let mut config = ContainerConfig::default();
+        let mut seen = Seen::default();
+        c.members(|c, name| {
+            match &*name {
+                "Hostname" => config.hostname = seen.first(0).and_then(|()| c.string())?,
+                "Domainname" => config.domainname = seen.first(1).and_then(|()| c.string())?,
+                "User" => config.user = seen.first(2).and_then(|()| c.string())?,
+                "AttachStdin" => config.attach_stdin = seen.first(3).and_then(|()| c.bool())?,
+                "AttachStdout" => config.attach_stdout = seen.first(4).and_then(|()| c.bool())?,
+                "AttachStderr" => config.attach_stderr = seen.first(5).and_then(|()| c.bool())?,
+                "Tty" => config.tty = seen.first(6).and_then(|()| c.bool())?,
+                "OpenStdin" => config.open_stdin = seen.first(7).and_then(|()| c.bool())?,
+                "StdinOnce" => config.stdin_once = seen.first(8).and_then(|()| c.bool())?,
+                "Env" => config.env = seen.first(9).and_then(|()| c.or_null(Cursor::strings))?,
+                "Cmd" => config.cmd = seen.first(10).and_then(|()| c.or_null(Cursor::strings))?,
+                "Entrypoint" => {
+                    config.entrypoint = seen.first(11).and_then(|()| c.or_null(Cursor::strings))?
+                }
+                "Image" => config.image = seen.first(12).and_then(|()| c.string())?,
+                "WorkingDir" => config.working_dir = seen.first(13).and_then(|()| c.string())?,
+                "Labels" => {
+                    config.labels = seen
+                        .first(14)
+                        .and_then(|()| c.or_null(Cursor::string_map))?
+                }
+                "OnBuild" => {
+                    config.on_build = seen.first(15).and_then(|()| c.or_null(Cursor::strings))?
+                }
+                "ExposedPorts" => {
+                    config.exposed_ports = seen
+                        .first(16)
+                        .and_then(|()| c.or_null(Cursor::empty_object_map))?
+                }
+                "Volumes" => {
+                    config.volumes = seen
+                        .first(17)
+                        .and_then(|()| c.or_null(Cursor::empty_object_map))?
+                }
+                "StopSignal" => config.stop_signal = seen.first(18).and_then(|()| c.string())?,
+                _ => c.skip()?,
+            }
+            Some(())
+        })?;
+        Some(config)
+    }
 }
 
 /// Host-side settings of a container (the Engine's `HostConfig`, the fields this crate sets).

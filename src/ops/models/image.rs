@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use super::json::{Cursor, Seen};
 use super::ContainerConfig;
 
 /// The reply of `GET /images/{name}/json` (the fields this crate reads).
@@ -33,6 +34,71 @@ pub struct ImageInspect {
     /// The size in bytes.
     #[serde(default)]
     pub size: i64,
+}
+
+impl ImageInspect {
+    /// Decodes a reply of `GET /images/{name}/json`, with the same result as
+    /// `serde_json::from_slice` (errors included), in a fraction of its time.
+    ///
+    /// A well-formed reply is read in one pass that builds the model and skips the members it
+    /// leaves out; any other text (or a form the fast pass does not take, e.g. a `Size` written
+    /// as a float) is decoded by serde_json.
+    ///
+    /// ```
+    /// use s2i_docker::ops::models::ImageInspect;
+    ///
+    /// let reply = br#"{"Id": "sha256:4f3a", "RepoTags": ["app:1"], "Parent": "",
+    ///     "Config": {"User": "1001", "Env": null, "Labels": {"a": "b"}}, "Size": 42}"#;
+    /// let image = ImageInspect::from_json(reply)?;
+    /// assert_eq!(image.repo_tags, ["app:1"]);
+    /// assert_eq!(image.config.unwrap().user, "1001");
+    /// assert!(ImageInspect::from_json(b"{\"Size\": \"big\"}").is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// serde_json's, for a text that is not JSON or does not fit the model.
+    pub fn from_json(json: &[u8]) -> serde_json::Result<ImageInspect> {
+        match std::str::from_utf8(json) {
+            Ok(text) => ImageInspect::read(text).map_or_else(|| serde_json::from_str(text), Ok),
+            Err(_) => serde_json::from_slice(json),
+        }
+    }
+
+    /// The fast pass of [`from_json`](Self::from_json): `None` where serde_json must decide.
+    pub(crate) fn read(text: &str) -> Option<ImageInspect> {
+        let mut c = Cursor::new(text);
+        let mut image = ImageInspect::default();
+        let mut seen = Seen::default();
+        c.members(|c, name| {
+            match &*name {
+                "Id" => image.id = seen.first(0).and_then(|()| c.string())?,
+                "RepoTags" => {
+                    image.repo_tags = seen
+                        .first(1)
+                        .and_then(|()| c.or_null(Cursor::strings))?
+                        .unwrap_or_default()
+                }
+                "RepoDigests" => {
+                    image.repo_digests = seen
+                        .first(2)
+                        .and_then(|()| c.or_null(Cursor::strings))?
+                        .unwrap_or_default()
+                }
+                "Config" => {
+                    image.config = seen
+                        .first(3)
+                        .and_then(|()| c.or_null(ContainerConfig::read))?
+                }
+                "Architecture" => image.architecture = seen.first(4).and_then(|()| c.string())?,
+                "Os" => image.os = seen.first(5).and_then(|()| c.string())?,
+                "Size" => image.size = seen.first(6).and_then(|()| c.i64())?,
+                _ => c.skip()?,
+            }
+            Some(())
+        })?;
+        c.at_end().then_some(image)
+    }
 }
 
 /// One entry of the reply of `DELETE /images/{name}`.
