@@ -3,6 +3,8 @@ use crate::ops::models::ImageInspect;
 
 /// A reply of Docker 20.10's `GET /images/{name}/json`, as sent (compact).
 const DOCKER: &str = include_str!("docker-image.json");
+/// A reply of Podman 4.3's compatible service.
+const PODMAN: &str = include_str!("podman-image.json");
 /// A reply in the shape of Podman 4.3's, indented, with escapes (Go's `\u0026` for `&`, a
 /// surrogate pair, `\/`), text beyond ASCII, and members the model leaves out of every kind
 /// (objects in arrays, floats, `null`s).
@@ -31,7 +33,7 @@ fn read_in_one_pass(text: &str) -> bool {
 
 #[test]
 fn real_replies_are_read_in_one_pass_as_serde_reads_them() {
-    for text in [DOCKER, SHAPED] {
+    for text in [DOCKER, PODMAN, SHAPED] {
         assert!(read_in_one_pass(text), "{text}");
         assert_eq!(
             ImageInspect::read(text),
@@ -154,6 +156,11 @@ const BYTES: &[u8] = b"\"\\{}],:0-n\x01";
 #[test]
 fn every_small_change_to_dockers_reply_is_decoded_as_serde_decodes_it() {
     assert_mutations_agree(DOCKER.as_bytes());
+}
+
+#[test]
+fn every_small_change_to_podmans_reply_is_decoded_as_serde_decodes_it() {
+    assert_mutations_agree(PODMAN.as_bytes());
 }
 
 #[test]
