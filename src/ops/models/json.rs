@@ -11,7 +11,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// How deep a skipped value may nest before the reader gives up (serde_json allows 128).
+/// How deep a skipped value may nest before the reader gives up (and serde_json, which skips any
+/// depth, reads it).
 const MAX_DEPTH: u32 = 64;
 
 /// The bytes that end a string's plain run: `"`, `\` and the control characters (which a JSON
