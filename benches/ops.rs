@@ -11,7 +11,8 @@
 //!
 //! - `ping`, `inspect`: library calls and a hand-written raw loop (keep-alive, request bytes
 //!   written by hand, no JSON decoding) in alternating batches; median µs per call and ratio.
-//!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json.
+//!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json,
+//!   then times the decode alone (`ImageInspect::from_json` beside `serde_json::from_slice`).
 //! - `cycle`: create, start, wait and remove of a container running `true` through the
 //!   [`Client`] methods, beside `docker run --rm <image> true`; median ms per cycle.
 //! - `upload`, `download`: a 256 MiB file into a created container with
@@ -307,6 +308,48 @@ fn bench_inspect(b: &Bench) {
             image::inspect(&b.docker, &tag).expect("inspect");
         },
         raw_ref,
+    );
+    if let Some(r) = raw.as_mut() {
+        r.call(&request);
+        bench_decode(b, &r.body);
+    }
+}
+
+/// The decode alone, of one reply over and over: `ImageInspect::from_json` beside
+/// `serde_json::from_slice`, in alternating batches; median µs per decode.
+fn bench_decode(b: &Bench, reply: &[u8]) {
+    let per_batch = 1000;
+    let time = |one_pass: bool| {
+        let t = Instant::now();
+        for _ in 0..per_batch {
+            let reply = std::hint::black_box(reply);
+            let image: image::ImageInspect = if one_pass {
+                image::ImageInspect::from_json(reply).expect("decode")
+            } else {
+                serde_json::from_slice(reply).expect("decode")
+            };
+            std::hint::black_box(image);
+        }
+        t.elapsed().as_secs_f64() * 1e6 / per_batch as f64
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..BATCHES {
+        if i % 2 == 0 {
+            ours.push(time(true));
+            theirs.push(time(false));
+        } else {
+            theirs.push(time(false));
+            ours.push(time(true));
+        }
+    }
+    let (o, t) = (median(&mut ours), median(&mut theirs));
+    b.row(
+        Row::report(
+            "inspect",
+            format!("decode of its {}-byte reply", reply.len()),
+            format!("{o:.2} µs"),
+        )
+        .vs(format!("serde_json {t:.2} µs"), o / t),
     );
 }
 
