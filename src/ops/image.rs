@@ -76,10 +76,7 @@ fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, 
         }
     };
     let raw = ops::read_json_bytes(docker, response)?;
-    let image = ImageInspect::from_json(&raw).map_err(|source| Error::Decode {
-        what: "GET /images/{name}/json reply".into(),
-        source,
-    })?;
+    let image = ops::decode_json_with(&raw, "GET /images/{name}/json", ImageInspect::from_json)?;
     Ok((as_docker(image), raw))
 }
 
