@@ -84,41 +84,41 @@ impl ContainerConfig {
         let mut seen = Seen::default();
         c.members(|c, name| {
             match &*name {
-                "Hostname" => config.hostname = seen.first(0).and_then(|()| c.string())?,
-                "Domainname" => config.domainname = seen.first(1).and_then(|()| c.string())?,
-                "User" => config.user = seen.first(2).and_then(|()| c.string())?,
-                "AttachStdin" => config.attach_stdin = seen.first(3).and_then(|()| c.bool())?,
-                "AttachStdout" => config.attach_stdout = seen.first(4).and_then(|()| c.bool())?,
-                "AttachStderr" => config.attach_stderr = seen.first(5).and_then(|()| c.bool())?,
-                "Tty" => config.tty = seen.first(6).and_then(|()| c.bool())?,
-                "OpenStdin" => config.open_stdin = seen.first(7).and_then(|()| c.bool())?,
-                "StdinOnce" => config.stdin_once = seen.first(8).and_then(|()| c.bool())?,
-                "Env" => config.env = seen.first(9).and_then(|()| c.or_null(Cursor::strings))?,
-                "Cmd" => config.cmd = seen.first(10).and_then(|()| c.or_null(Cursor::strings))?,
-                "Entrypoint" => {
+                b"Hostname" => config.hostname = seen.first(0).and_then(|()| c.string())?,
+                b"Domainname" => config.domainname = seen.first(1).and_then(|()| c.string())?,
+                b"User" => config.user = seen.first(2).and_then(|()| c.string())?,
+                b"AttachStdin" => config.attach_stdin = seen.first(3).and_then(|()| c.bool())?,
+                b"AttachStdout" => config.attach_stdout = seen.first(4).and_then(|()| c.bool())?,
+                b"AttachStderr" => config.attach_stderr = seen.first(5).and_then(|()| c.bool())?,
+                b"Tty" => config.tty = seen.first(6).and_then(|()| c.bool())?,
+                b"OpenStdin" => config.open_stdin = seen.first(7).and_then(|()| c.bool())?,
+                b"StdinOnce" => config.stdin_once = seen.first(8).and_then(|()| c.bool())?,
+                b"Env" => config.env = seen.first(9).and_then(|()| c.or_null(Cursor::strings))?,
+                b"Cmd" => config.cmd = seen.first(10).and_then(|()| c.or_null(Cursor::strings))?,
+                b"Entrypoint" => {
                     config.entrypoint = seen.first(11).and_then(|()| c.or_null(Cursor::strings))?
                 }
-                "Image" => config.image = seen.first(12).and_then(|()| c.string())?,
-                "WorkingDir" => config.working_dir = seen.first(13).and_then(|()| c.string())?,
-                "Labels" => {
+                b"Image" => config.image = seen.first(12).and_then(|()| c.string())?,
+                b"WorkingDir" => config.working_dir = seen.first(13).and_then(|()| c.string())?,
+                b"Labels" => {
                     config.labels = seen
                         .first(14)
                         .and_then(|()| c.or_null(Cursor::string_map))?
                 }
-                "OnBuild" => {
+                b"OnBuild" => {
                     config.on_build = seen.first(15).and_then(|()| c.or_null(Cursor::strings))?
                 }
-                "ExposedPorts" => {
+                b"ExposedPorts" => {
                     config.exposed_ports = seen
                         .first(16)
                         .and_then(|()| c.or_null(Cursor::empty_object_map))?
                 }
-                "Volumes" => {
+                b"Volumes" => {
                     config.volumes = seen
                         .first(17)
                         .and_then(|()| c.or_null(Cursor::empty_object_map))?
                 }
-                "StopSignal" => config.stop_signal = seen.first(18).and_then(|()| c.string())?,
+                b"StopSignal" => config.stop_signal = seen.first(18).and_then(|()| c.string())?,
                 _ => c.skip()?,
             }
             Some(())

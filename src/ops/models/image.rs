@@ -59,40 +59,37 @@ impl ImageInspect {
     /// # Errors
     /// serde_json's, for a text that is not JSON or does not fit the model.
     pub fn from_json(json: &[u8]) -> serde_json::Result<ImageInspect> {
-        match std::str::from_utf8(json) {
-            Ok(text) => ImageInspect::read(text).map_or_else(|| serde_json::from_str(text), Ok),
-            Err(_) => serde_json::from_slice(json),
-        }
+        ImageInspect::read(json).map_or_else(|| serde_json::from_slice(json), Ok)
     }
 
     /// The fast pass of [`from_json`](Self::from_json): `None` where serde_json must decide.
-    pub(crate) fn read(text: &str) -> Option<ImageInspect> {
-        let mut c = Cursor::new(text);
+    pub(crate) fn read(json: &[u8]) -> Option<ImageInspect> {
+        let mut c = Cursor::new(json);
         let mut image = ImageInspect::default();
         let mut seen = Seen::default();
         c.members(|c, name| {
             match &*name {
-                "Id" => image.id = seen.first(0).and_then(|()| c.string())?,
-                "RepoTags" => {
+                b"Id" => image.id = seen.first(0).and_then(|()| c.string())?,
+                b"RepoTags" => {
                     image.repo_tags = seen
                         .first(1)
                         .and_then(|()| c.or_null(Cursor::strings))?
                         .unwrap_or_default()
                 }
-                "RepoDigests" => {
+                b"RepoDigests" => {
                     image.repo_digests = seen
                         .first(2)
                         .and_then(|()| c.or_null(Cursor::strings))?
                         .unwrap_or_default()
                 }
-                "Config" => {
+                b"Config" => {
                     image.config = seen
                         .first(3)
                         .and_then(|()| c.or_null(ContainerConfig::read))?
                 }
-                "Architecture" => image.architecture = seen.first(4).and_then(|()| c.string())?,
-                "Os" => image.os = seen.first(5).and_then(|()| c.string())?,
-                "Size" => image.size = seen.first(6).and_then(|()| c.i64())?,
+                b"Architecture" => image.architecture = seen.first(4).and_then(|()| c.string())?,
+                b"Os" => image.os = seen.first(5).and_then(|()| c.string())?,
+                b"Size" => image.size = seen.first(6).and_then(|()| c.i64())?,
                 _ => c.skip()?,
             }
             Some(())

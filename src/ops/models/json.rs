@@ -2,7 +2,9 @@
 //!
 //! serde_json spends most of an inspect's decode skipping the members a model leaves out, one
 //! token at a time. [`Cursor`] builds a model straight from the text and skips whole values with a
-//! tight loop. It answers only where it is sure to answer as serde_json would: anything else (an
+//! tight loop over their tokens (strings eight bytes at a time). The text is read as bytes, with no
+//! pass of its own to check it is UTF-8: outside strings only ASCII belongs, and in strings each
+//! character past ASCII is checked where the scan meets it. It answers only where it is sure to answer as serde_json would: anything else (an
 //! unknown kind of value where the model expects another, a duplicate member, a number that is not
 //! a plain integer, nesting deeper than [`MAX_DEPTH`], a lone surrogate, any text serde_json would
 //! reject) makes it give up with `None`, and the caller decodes the same text with serde_json,
@@ -15,51 +17,48 @@ use std::collections::HashMap;
 /// depth, reads it).
 const MAX_DEPTH: u32 = 64;
 
-/// The bytes that end a string's plain run: `"`, `\` and the control characters (which a JSON
-/// string may not hold unescaped).
+/// The bytes that end a string's plain run: `"`, `\`, the control characters (which a JSON
+/// string may not hold unescaped) and every byte past ASCII (whose UTF-8 is checked apart).
 static STOPS: [bool; 256] = {
     let mut stops = [false; 256];
     let mut b = 0;
-    while b < 0x20 {
-        stops[b] = true;
+    while b < 256 {
+        stops[b] = b < 0x20 || b >= 0x80 || b == b'"' as usize || b == b'\\' as usize;
         b += 1;
     }
-    stops[b'"' as usize] = true;
-    stops[b'\\' as usize] = true;
     stops
 };
 
-/// A position in a JSON text. Every reading method skips the whitespace before its value and
-/// returns `None` where the reader gives up.
+/// A member's name: borrowed from the text when it has no escape. Its bytes are UTF-8.
+pub(crate) type Name<'a> = Cow<'a, [u8]>;
+
+/// A position in a JSON text, read as bytes: the text is not checked as UTF-8 beforehand, but
+/// every byte past ASCII the reader passes is (in strings; elsewhere it gives up). Every reading
+/// method skips the whitespace before its value and returns `None` where the reader gives up.
 pub(crate) struct Cursor<'a> {
-    text: &'a str,
+    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
-        Cursor { text, at: 0 }
-    }
-
-    #[inline]
-    fn rest(&self) -> &'a [u8] {
-        self.text.as_bytes().get(self.at..).unwrap_or_default()
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, at: 0 }
     }
 
     /// The next byte that is not whitespace, left unread.
     #[inline]
     fn peek(&mut self) -> Option<u8> {
         // Replies seldom have whitespace between tokens: the first byte is mostly the one.
-        match self.rest().first() {
+        match self.bytes.get(self.at) {
             Some(&b) if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') => return Some(b),
+            None => return None,
             _ => {}
         }
-        let skipped = self
-            .rest()
+        let skipped = self.bytes[self.at..]
             .iter()
             .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
         self.at += skipped;
-        self.rest().first().copied()
+        self.bytes.get(self.at).copied()
     }
 
     #[inline]
@@ -76,7 +75,7 @@ impl<'a> Cursor<'a> {
 
     fn literal(&mut self, word: &[u8]) -> bool {
         self.peek();
-        let found = self.rest().starts_with(word);
+        let found = self.bytes[self.at..].starts_with(word);
         if found {
             self.at += word.len();
         }
@@ -105,8 +104,7 @@ impl<'a> Cursor<'a> {
     /// 18 digits.
     pub(crate) fn i64(&mut self) -> Option<i64> {
         self.peek();
-        let start = self.at;
-        let rest = self.rest();
+        let rest = &self.bytes[self.at..];
         let negative = rest.first() == Some(&b'-');
         let digits = &rest[usize::from(negative)..];
         let n = count_digits(digits);
@@ -119,43 +117,55 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.at += usize::from(negative) + n;
-        self.text[start..self.at].parse().ok()
+        // At most 18 digits: no overflow.
+        let value = digits[..n]
+            .iter()
+            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+        Some(if negative { -value } else { value })
+    }
+
+    /// A string's bytes (UTF-8), borrowed from the text when it has no escape.
+    #[inline(always)]
+    fn string_bytes(&mut self) -> Option<Cow<'a, [u8]>> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let end = plain_end(self.bytes, start);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.at = end + 1;
+            return Some(Cow::Borrowed(&self.bytes[start..end]));
+        }
+        self.escaped_string(end).map(Cow::Owned)
+    }
+
+    /// The rest of a string that has an escape or a byte past ASCII, from the start of its
+    /// content (the cursor) and the end of its first plain run.
+    fn escaped_string(&mut self, mut end: usize) -> Option<Vec<u8>> {
+        let mut owned = Vec::new();
+        loop {
+            owned.extend_from_slice(&self.bytes[self.at..end]);
+            self.at = end + 1;
+            match *self.bytes.get(end)? {
+                b'"' => return Some(owned),
+                b'\\' => {
+                    let mut utf8 = [0; 4];
+                    owned.extend_from_slice(self.escape()?.encode_utf8(&mut utf8).as_bytes());
+                }
+                b if b >= 0x80 => {
+                    self.at = end + utf8_width(&self.bytes[end..])?;
+                    owned.extend_from_slice(&self.bytes[end..self.at]);
+                }
+                _ => return None,
+            }
+            end = plain_end(self.bytes, self.at);
+        }
     }
 
     /// A string, borrowed from the text when it has no escape.
     pub(crate) fn str(&mut self) -> Option<Cow<'a, str>> {
-        self.expect(b'"')?;
-        let start = self.at;
-        let run = plain_run(self.rest())?;
-        self.at += run + 1;
-        if self.text.as_bytes()[self.at - 1] == b'"' {
-            return Some(Cow::Borrowed(&self.text[start..self.at - 1]));
-        }
-        self.at = start;
-        self.escaped_str().map(Cow::Owned)
-    }
-
-    /// A string that has an escape or a control character, from after its opening quote.
-    fn escaped_str(&mut self) -> Option<String> {
-        let mut start = self.at;
-        let mut owned = String::new();
-        loop {
-            let run = plain_run(self.rest())?;
-            let plain = &self.text[start..self.at + run];
-            self.at += run + 1;
-            match self.text.as_bytes()[self.at - 1] {
-                b'"' => {
-                    owned.push_str(plain);
-                    return Some(owned);
-                }
-                b'\\' => {
-                    owned.push_str(plain);
-                    owned.push(self.escape()?);
-                    start = self.at;
-                }
-                _ => return None,
-            }
-        }
+        Some(match self.string_bytes()? {
+            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).ok()?),
+            Cow::Owned(v) => Cow::Owned(String::from_utf8(v).ok()?),
+        })
     }
 
     pub(crate) fn string(&mut self) -> Option<String> {
@@ -164,7 +174,7 @@ impl<'a> Cursor<'a> {
 
     /// The character of the escape after a `\`; a lone surrogate gives up.
     fn escape(&mut self) -> Option<char> {
-        let byte = *self.rest().first()?;
+        let byte = *self.bytes.get(self.at)?;
         self.at += 1;
         Some(match byte {
             b'"' => '"',
@@ -178,7 +188,7 @@ impl<'a> Cursor<'a> {
             b'u' => {
                 let unit = u32::from(self.hex4()?);
                 let code = if (0xD800..0xDC00).contains(&unit) {
-                    if !self.rest().starts_with(b"\\u") {
+                    if !self.bytes[self.at..].starts_with(b"\\u") {
                         return None;
                     }
                     self.at += 2;
@@ -197,7 +207,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn hex4(&mut self) -> Option<u16> {
-        let digits = self.rest().get(..4)?;
+        let digits = self.bytes.get(self.at..self.at + 4)?;
         let mut value = 0;
         for &d in digits {
             value = value << 4 | char::from(d).to_digit(16)? as u16;
@@ -209,14 +219,14 @@ impl<'a> Cursor<'a> {
     /// Reads an object, handing each member's name to `each`, which reads its value.
     pub(crate) fn members(
         &mut self,
-        mut each: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+        mut each: impl FnMut(&mut Self, Name<'a>) -> Option<()>,
     ) -> Option<()> {
         self.expect(b'{')?;
         if self.eat(b'}') {
             return Some(());
         }
         loop {
-            let name = self.str()?;
+            let name = self.string_bytes()?;
             self.expect(b':')?;
             each(self, name)?;
             if !self.eat(b',') {
@@ -265,7 +275,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn string_map(&mut self) -> Option<HashMap<String, String>> {
         let mut map = HashMap::new();
         self.members(|c, name| {
-            map.insert(name.into_owned(), c.string()?);
+            map.insert(name_string(name)?, c.string()?);
             Some(())
         })?;
         Some(map)
@@ -279,7 +289,7 @@ impl<'a> Cursor<'a> {
             c.expect(b'{')?;
             c.expect(b'}')?;
             map.insert(
-                name.into_owned(),
+                name_string(name)?,
                 serde_json::Value::Object(Default::default()),
             );
             Some(())
@@ -289,96 +299,148 @@ impl<'a> Cursor<'a> {
 
     /// Skips one value of any kind, checking it is valid JSON.
     pub(crate) fn skip(&mut self) -> Option<()> {
-        self.skip_within(MAX_DEPTH)
-    }
-
-    fn skip_within(&mut self, depth: u32) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string(),
-            b'{' => {
-                let depth = depth.checked_sub(1)?;
-                self.expect(b'{')?;
-                if self.eat(b'}') {
-                    return Some(());
-                }
-                loop {
-                    self.peek();
-                    self.skip_string()?;
-                    self.expect(b':')?;
-                    self.skip_within(depth)?;
-                    if !self.eat(b',') {
-                        return self.expect(b'}');
-                    }
-                }
-            }
-            b'[' => {
-                let depth = depth.checked_sub(1)?;
-                self.elements(|c| c.skip_within(depth))
-            }
-            b't' => self.literal(b"true").then_some(()),
-            b'f' => self.literal(b"false").then_some(()),
-            b'n' => self.null().then_some(()),
-            b'-' | b'0'..=b'9' => self.skip_number(),
-            _ => None,
-        }
-    }
-
-    /// Skips a string (the cursor is on its opening quote), checking its escapes.
-    #[inline]
-    fn skip_string(&mut self) -> Option<()> {
-        if self.rest().first() != Some(&b'"') {
-            return None;
-        }
-        self.at += 1;
-        loop {
-            self.at += plain_run(self.rest())? + 1;
-            match self.text.as_bytes()[self.at - 1] {
-                b'"' => return Some(()),
-                b'\\' => {
-                    match self.rest().first()? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.at += 1,
-                        b'u' => {
-                            self.at += 1;
-                            self.hex4()?;
-                        }
-                        _ => return None,
-                    };
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// Skips a number (the cursor is on its first byte), checking JSON's grammar.
-    fn skip_number(&mut self) -> Option<()> {
-        let rest = self.rest();
-        let mut at = usize::from(rest.first() == Some(&b'-'));
-        match rest.get(at)? {
-            b'0' => at += 1,
-            b'1'..=b'9' => at += count_digits(&rest[at..]),
-            _ => return None,
-        }
-        if rest.get(at) == Some(&b'.') {
-            let n = count_digits(&rest[at + 1..]);
-            if n == 0 {
-                return None;
-            }
-            at += 1 + n;
-        }
-        if matches!(rest.get(at), Some(b'e' | b'E')) {
-            at += 1;
-            if matches!(rest.get(at), Some(b'+' | b'-')) {
-                at += 1;
-            }
-            let n = count_digits(&rest[at..]);
-            if n == 0 {
-                return None;
-            }
-            at += n;
-        }
-        self.at += at;
+        self.at = skip_value(self.bytes, self.at)?;
         Some(())
     }
+}
+
+/// Where the whitespace from `at` ends.
+#[inline(always)]
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Skips the value at `at` (after any whitespace), checking it is valid JSON; where it ends.
+///
+/// One loop over the value's tokens, the containers open around it kept as bits: nesting costs
+/// no call, and the position stays in a register.
+fn skip_value(bytes: &[u8], mut at: usize) -> Option<usize> {
+    // One bit per open container, the innermost lowest: 1 for an object, 0 for an array.
+    let mut open: u64 = 0;
+    let mut depth = 0;
+    loop {
+        // A value, or the start of one.
+        at = skip_ws(bytes, at);
+        match *bytes.get(at)? {
+            b'"' => at = string_end(bytes, at + 1)?,
+            b'-' | b'0'..=b'9' => at = number_end(bytes, at)?,
+            b't' => at = word_end(bytes, at, b"true")?,
+            b'f' => at = word_end(bytes, at, b"false")?,
+            b'n' => at = word_end(bytes, at, b"null")?,
+            byte @ (b'{' | b'[') => {
+                let object = byte == b'{';
+                at = skip_ws(bytes, at + 1);
+                if bytes.get(at) == Some(if object { &b'}' } else { &b']' }) {
+                    at += 1;
+                } else {
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    depth += 1;
+                    open = open << 1 | u64::from(object);
+                    if object {
+                        at = name_end(bytes, at)?;
+                    }
+                    continue;
+                }
+            }
+            _ => return None,
+        }
+        // After a value: close the containers that end here, then on to the next value.
+        loop {
+            if depth == 0 {
+                return Some(at);
+            }
+            let object = open & 1 == 1;
+            at = skip_ws(bytes, at);
+            match *bytes.get(at)? {
+                b',' => {
+                    at += 1;
+                    if object {
+                        at = name_end(bytes, skip_ws(bytes, at))?;
+                    }
+                    break;
+                }
+                b'}' if object => {}
+                b']' if !object => {}
+                _ => return None,
+            }
+            at += 1;
+            open >>= 1;
+            depth -= 1;
+        }
+    }
+}
+
+/// Skips a member's name (at `at`) and the colon after it; where they end.
+#[inline(always)]
+fn name_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let at = skip_ws(bytes, string_end(bytes, at + 1)?);
+    (bytes.get(at) == Some(&b':')).then_some(at + 1)
+}
+
+/// Where the string whose content starts at `at` ends (past its closing quote), checking its
+/// escapes (not decoding them: serde_json takes a lone surrogate in a value it skips) and its
+/// UTF-8.
+#[inline(always)]
+fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        at = plain_end(bytes, at);
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => {
+                at += match bytes.get(at + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
+                    b'u' if bytes.get(at + 2..at + 6)?.iter().all(u8::is_ascii_hexdigit) => 6,
+                    _ => return None,
+                }
+            }
+            b if b >= 0x80 => at += utf8_width(&bytes[at..])?,
+            _ => return None,
+        }
+    }
+}
+
+/// Where the literal `word` at `at` ends.
+#[inline(always)]
+fn word_end(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    (bytes.get(at..at + word.len())? == word).then_some(at + word.len())
+}
+
+/// Where the number at `at` ends, checking JSON's grammar.
+fn number_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = &bytes[at..];
+    let mut n = usize::from(rest.first() == Some(&b'-'));
+    match rest.get(n)? {
+        b'0' => n += 1,
+        b'1'..=b'9' => n += count_digits(&rest[n..]),
+        _ => return None,
+    }
+    if rest.get(n) == Some(&b'.') {
+        let digits = count_digits(&rest[n + 1..]);
+        if digits == 0 {
+            return None;
+        }
+        n += 1 + digits;
+    }
+    if matches!(rest.get(n), Some(b'e' | b'E')) {
+        n += 1;
+        if matches!(rest.get(n), Some(b'+' | b'-')) {
+            n += 1;
+        }
+        let digits = count_digits(&rest[n..]);
+        if digits == 0 {
+            return None;
+        }
+        n += digits;
+    }
+    Some(at + n)
 }
 
 /// The members of a struct read so far: serde rejects a struct whose member comes twice.
@@ -395,33 +457,53 @@ impl Seen {
     }
 }
 
-/// The length of the plain run at the start of a string's remaining bytes, up to (not counting)
-/// its first `"`, `\\` or control character; `None` when there is none.
+/// Where the plain run of a string's bytes from `at` ends: at the first `"`, `\\`, control
+/// character or byte past ASCII, or at the end of the text.
 ///
-/// Eight bytes at a time: in each 64-bit word, a byte below 0x20 or equal to either mark sets its
-/// high bit in `hits` (the lowest set bit is exact: borrows only run upwards from a true hit).
+/// Eight bytes at a time: in each 64-bit word, a byte past 0x7f, below 0x20 (the subtraction
+/// wraps) or equal to either mark (its difference with it is zero, and wraps) sets its high bit
+/// in `hits`. Only a byte past 0x7f gets the high bit otherwise, and it stops the run anyway;
+/// the lowest set bit is exact, as borrows only run upwards from a true hit.
 #[inline]
-fn plain_run(bytes: &[u8]) -> Option<usize> {
+fn plain_end(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
-    let mut words = bytes.chunks_exact(8);
-    for (i, word) in words.by_ref().enumerate() {
+    while let Some(word) = bytes.get(at..at + 8) {
         let mut eight = [0; 8];
         eight.copy_from_slice(word);
         let v = u64::from_le_bytes(eight);
-        let quote = v ^ (ONES * u64::from(b'"'));
-        let backslash = v ^ (ONES * u64::from(b'\\'));
-        let hits = (v.wrapping_sub(ONES * 0x20) & !v
-            | quote.wrapping_sub(ONES) & !quote
-            | backslash.wrapping_sub(ONES) & !backslash)
+        let hits = (v
+            | v.wrapping_sub(ONES * 0x20)
+            | (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES)
+            | (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES))
             & HIGH;
         if hits != 0 {
-            return Some(i * 8 + hits.trailing_zeros() as usize / 8);
+            return at + hits.trailing_zeros() as usize / 8;
         }
+        at += 8;
     }
-    let tail = words.remainder();
-    let n = tail.iter().position(|&b| STOPS[usize::from(b)])?;
-    Some(bytes.len() - tail.len() + n)
+    while bytes.get(at).is_some_and(|&b| !STOPS[usize::from(b)]) {
+        at += 1;
+    }
+    at
+}
+
+/// The length of the UTF-8 sequence of one character at the start of `bytes` (which starts past
+/// ASCII); `None` when it is not one.
+fn utf8_width(bytes: &[u8]) -> Option<usize> {
+    let width = match bytes.first()? {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    std::str::from_utf8(bytes.get(..width)?).ok()?;
+    Some(width)
+}
+
+/// A member's name as a `String`.
+fn name_string(name: Name<'_>) -> Option<String> {
+    String::from_utf8(name.into_owned()).ok()
 }
 
 fn count_digits(bytes: &[u8]) -> usize {

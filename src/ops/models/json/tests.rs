@@ -27,20 +27,20 @@ fn assert_agrees(text: &[u8]) {
 }
 
 /// Whether the one-pass reader answered itself (rather than leaving it to serde_json).
-fn read_in_one_pass(text: &str) -> bool {
+fn read_in_one_pass(text: &[u8]) -> bool {
     ImageInspect::read(text).is_some()
 }
 
 #[test]
 fn real_replies_are_read_in_one_pass_as_serde_reads_them() {
     for text in [DOCKER, PODMAN, SHAPED] {
-        assert!(read_in_one_pass(text), "{text}");
+        assert!(read_in_one_pass(text.as_bytes()), "{text}");
         assert_eq!(
-            ImageInspect::read(text),
+            ImageInspect::read(text.as_bytes()),
             Some(serde(text.as_bytes()).unwrap())
         );
     }
-    let image = ImageInspect::read(SHAPED).unwrap();
+    let image = ImageInspect::read(SHAPED.as_bytes()).unwrap();
     let config = image.config.unwrap();
     assert_eq!(
         config.env.unwrap()[1..],
@@ -124,7 +124,7 @@ const LEFT: &[&str] = &[
 #[test]
 fn what_the_reader_takes_itself() {
     for text in TAKEN {
-        assert!(read_in_one_pass(text), "{text}");
+        assert!(read_in_one_pass(text.as_bytes()), "{text}");
         assert_agrees(text.as_bytes());
     }
 }
@@ -135,7 +135,7 @@ fn what_the_reader_leaves_to_serde() {
     let (deep, too_deep) = (nested(100), nested(200));
     let nesting = [deep.as_str(), too_deep.as_str()];
     for text in REFUSED.iter().chain(LEFT).chain(&nesting) {
-        assert!(!read_in_one_pass(text), "{text}");
+        assert!(!read_in_one_pass(text.as_bytes()), "{text}");
         assert_agrees(text.as_bytes());
     }
     for text in REFUSED {
@@ -144,14 +144,25 @@ fn what_the_reader_leaves_to_serde() {
     for text in nesting {
         assert!(serde(text.as_bytes()).is_ok(), "{text}");
     }
-    // Bytes that are not UTF-8 go to serde_json whole.
-    assert_agrees(b"{\"Id\":\"\xff\"}");
-    assert_agrees(b"{\"X\":\"\xff\",\"Id\":\"a\"}");
+    // Bytes that are not UTF-8, in a string the model keeps or one it skips, or outside any.
+    for text in [
+        &b"{\"Id\":\"\xff\"}"[..],
+        b"{\"X\":\"\xff\",\"Id\":\"a\"}",
+        b"{\"X\":\"\xc3\",\"Id\":\"a\"}",
+        b"{\"X\":\"\xe4\xb8\"}",
+        b"{\"X\":\"\xed\xa0\x80\"}",
+        b"{\"X\":\"\xc0\xaf\"}",
+        b"{\"\xc3\xa9\xff\":1}",
+        b"{\"Id\":\"a\"}\xc3\xa9",
+    ] {
+        assert!(!read_in_one_pass(text), "{text:?}");
+        assert_agrees(text);
+    }
 }
 
 /// The bytes the mutations put in: JSON's structure, the starts of its values, and a few that
-/// never belong.
-const BYTES: &[u8] = b"\"\\{}],:0-n\x01";
+/// never belong (a control character, the lead and the continuation byte of a UTF-8 sequence).
+const BYTES: &[u8] = b"\"\\{}],:0-n\x01\xc3\xa9";
 
 #[test]
 fn every_small_change_to_dockers_reply_is_decoded_as_serde_decodes_it() {
@@ -182,7 +193,7 @@ fn assert_mutations_agree(text: &[u8]) {
             edit(&mut mutated);
             assert_agrees(&mutated);
             all += 1;
-            in_one_pass += usize::from(std::str::from_utf8(&mutated).is_ok_and(read_in_one_pass));
+            in_one_pass += usize::from(read_in_one_pass(&mutated));
         };
         check(&|m| m.truncate(at));
         check(&|m| {
@@ -197,19 +208,21 @@ fn assert_mutations_agree(text: &[u8]) {
 }
 
 #[test]
-fn plain_runs_stop_at_the_first_quote_backslash_or_control_character() {
-    for (bytes, run) in [
-        (&b""[..], None),
-        (b"abc", None),
-        (b"\"", Some(0)),
-        (b"abcdefgh\"", Some(8)),
-        (b"abcdefghijklmno\\x", Some(15)),
-        (b"abcdefg\x1f", Some(7)),
-        (b"\xc3\xa9\xe4\xb8\xad\xff\xfe\x7f\x20!#\"", Some(11)),
-        (b"0123456\"89abcdef\"", Some(7)),
-        (b"\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x00", Some(8)),
+fn plain_runs_stop_at_a_quote_backslash_control_character_or_byte_past_ascii() {
+    for (bytes, from, end) in [
+        (&b""[..], 0, 0),
+        (b"abc", 0, 3),
+        (b"abc", 3, 3),
+        (b"\"", 0, 0),
+        (b"abcdefgh\"", 0, 8),
+        (b"abcdefghijklmno\\x", 0, 15),
+        (b"abcdefg\x1f", 0, 7),
+        (b"\x7f\x20!#\xc3\xa9\"", 0, 4),
+        (b"0123456\"89abcdef\"", 0, 7),
+        (b"0123456\"89abcdef\"", 8, 16),
+        (b"\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x00", 0, 8),
     ] {
-        assert_eq!(plain_run(bytes), run, "{bytes:?}");
+        assert_eq!(plain_end(bytes, from), end, "{bytes:?} from {from}");
     }
     // Every byte value in every position of a word and of the tail after it.
     for len in 1..20 {
@@ -217,9 +230,28 @@ fn plain_runs_stop_at_the_first_quote_backslash_or_control_character() {
             for b in 0..=255u8 {
                 let mut bytes = vec![b'a'; len];
                 bytes[at] = b;
-                let stop = b == b'"' || b == b'\\' || b < 0x20;
-                assert_eq!(plain_run(&bytes), stop.then_some(at), "{bytes:?}");
+                let stop = b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b);
+                let end = if stop { at } else { len };
+                assert_eq!(plain_end(&bytes, 0), end, "{bytes:?}");
             }
         }
+    }
+}
+
+#[test]
+fn utf8_widths_are_those_of_whole_characters() {
+    for (bytes, width) in [
+        (&b"\xc3\xa9"[..], Some(2)),
+        (b"\xe4\xb8\xad!", Some(3)),
+        (b"\xf0\x9f\x98\x80", Some(4)),
+        (b"\xc3", None),
+        (b"\xc3!", None),
+        (b"\xc0\xaf", None),
+        (b"\xed\xa0\x80", None),
+        (b"\xf4\x90\x80\x80", None),
+        (b"\x80", None),
+        (b"\xff", None),
+    ] {
+        assert_eq!(utf8_width(bytes), width, "{bytes:?}");
     }
 }
