@@ -1,5 +1,6 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
-//! extended builds, a failing `assemble`, missing scripts, `usage`, and bad command lines.
+//! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources, `usage`,
+//! and bad command lines.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -261,6 +262,48 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
         text(&out)
     );
     // The second build's image took the tag; the first one's is removed with the test.
+}
+
+/// An `assemble` that says what the link `hello.txt` of the sources arrived as.
+const ASSEMBLE_LINKS: &str = r#"#!/bin/sh
+if [ -L /tmp/src/hello.txt ]; then echo "hello.txt arrived as a link"; else echo "hello.txt arrived as: $(cat /tmp/src/hello.txt)"; fi
+"#;
+
+#[test]
+fn symbolic_links_in_the_sources_are_followed_unless_kept() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let outside = App::new(&[("shared.txt", "shared through a link")]);
+    let app = App::new(&[(".s2i/bin/assemble", ASSEMBLE_LINKS), ("a.txt", "a")]);
+    std::os::unix::fs::symlink(outside.0.join("shared.txt"), app.0.join("hello.txt")).unwrap();
+    let tag = out_tag(&cleanup);
+    let build = |extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "--pull-policy",
+            "never",
+            "--network",
+            "none",
+        ];
+        args.extend_from_slice(extra);
+        let out = s2i(&host, &args);
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        cleanup.image(&image_id(&image_config(&host, &tag)));
+        t
+    };
+    // As the reference copies the sources: the link gives its target's content.
+    let t = build(&[]);
+    assert!(
+        t.contains("hello.txt arrived as: shared through a link"),
+        "{t}"
+    );
+    let t = build(&["--keep-symlinks"]);
+    assert!(t.contains("hello.txt arrived as a link"), "{t}");
 }
 
 /// The `Id` of an image inspect's JSON.

@@ -65,6 +65,7 @@ pub struct BuildArgs {
     pub runtime_image: String,
     pub runtime_artifacts: Vec<String>,
     pub copy: bool,
+    pub keep_symlinks: bool,
     pub run: bool,
     pub network: String,
     pub cap_drop: Vec<String>,
@@ -116,6 +117,7 @@ const FLAGS: &[Flag] = &[
     flag("runtime-image", None, true),
     flag("runtime-artifact", Some('a'), true),
     flag("copy", Some('c'), false),
+    flag("keep-symlinks", None, false),
     flag("run", None, false),
     flag("network", None, true),
     flag("cap-drop", None, true),
@@ -270,6 +272,7 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "runtime-image" => b.runtime_image = value,
         "runtime-artifact" => b.runtime_artifacts.push(value),
         "copy" => b.copy = on,
+        "keep-symlinks" => b.keep_symlinks = on,
         "run" => b.run = on,
         "network" => b.network = value,
         "cap-drop" => b
@@ -376,7 +379,7 @@ mod tests {
         let b = build(
             "build . img out -e A=1 --env=B=2,C=3 -eD=4 -p never --incremental-pull-policy=always \
              --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1- \
-             -v /a:/b --add-host h:1.2.3.4 --context-dir web",
+             -v /a:/b --add-host h:1.2.3.4 --context-dir web --keep-symlinks",
         );
         assert_eq!(
             (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
@@ -395,6 +398,7 @@ mod tests {
             (&["/a:/b".to_string()][..], &["h:1.2.3.4".to_string()][..])
         );
         assert_eq!(b.context_dir, "web");
+        assert!(b.keep_symlinks && !build("build . img").keep_symlinks);
     }
 
     #[test]

@@ -306,6 +306,7 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             b.source.clone(),
             b.local_scripts.clone(),
             artifacts,
+            b.args.keep_symlinks,
         ))),
         post_exec: Some(post_exec),
         cancel: crate::signals::handle(),

@@ -14,6 +14,7 @@ mod args;
 mod build;
 mod engine;
 mod extended;
+mod follow;
 mod incremental;
 mod progress;
 mod signals;
@@ -48,6 +49,7 @@ Build flags:
   -a, --runtime-artifact SRC[:DEST]  a file or directory copied from the builder into the runtime image
       --runtime-pull-policy POLICY   when to pull the runtime image (default if-not-present)
   -c, --copy                         accepted: local sources are always copied
+      --keep-symlinks                send the sources' symbolic links as links (default: what they point to)
       --run                          run the new image once it is built
       --network MODE                 the network of the build's containers
       --cap-drop CAPS                capabilities to drop, comma-separated

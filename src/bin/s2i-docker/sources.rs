@@ -12,10 +12,12 @@ use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use s2i_docker::archive::{
-    create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, LocalFileSystem,
+    create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, FileSystem, LocalFileSystem,
     RenameAdapter, TarHeader, TarStream, TarWriter,
 };
 use s2i_docker::{Error, ErrorCode, Result};
+
+use crate::follow::FollowLinks;
 
 /// The S2I scripts a build may need.
 pub const SCRIPTS: &[&str] = &[
@@ -140,13 +142,15 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
 
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
-/// The content of the sources and the scripts is not copied through the producer: the reader
+/// The sources are read through their symbolic links (see [`FollowLinks`]) unless
+/// `keep_symlinks`, as the reference copies them. The content of the sources and the scripts is not copied through the producer: the reader
 /// of the stream (the copy into the container's standard input) reads each file straight into
 /// the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
     artifacts: Option<File>,
+    keep_symlinks: bool,
 ) -> TarStream {
     spawn_archive_stream(move |mut writer| {
         writer.sub_second_mtime(false);
@@ -161,7 +165,12 @@ pub fn input_tar(
             .map(|b| b.to_os_string())
             .unwrap_or_default();
         let mut renamed = RenameAdapter::new(&mut writer, base, "src");
-        create_tar_stream_to_tar_writer(&LocalFileSystem, &source, true, &mut renamed)?;
+        let fs: &dyn FileSystem = if keep_symlinks {
+            &LocalFileSystem
+        } else {
+            &FollowLinks
+        };
+        create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?;
         writer.finish()
     })
 }
@@ -335,7 +344,7 @@ mod tests {
         let scripts = local_scripts(&app, None);
         assert_eq!(scripts.len(), 1);
         let mut bytes = Vec::new();
-        input_tar(app.clone(), scripts, Some(spool))
+        input_tar(app.clone(), scripts, Some(spool), false)
             .read_to_end(&mut bytes)
             .unwrap();
         let entries: Vec<(String, u32, Vec<u8>)> = tar::Archive::new(&bytes[..])
@@ -372,7 +381,7 @@ mod tests {
         assert_eq!(entries[6].2, b"hi");
         // A script that cannot be read fails the stream, naming it.
         let missing = vec![("run".to_string(), dir.join("missing"))];
-        let e = input_tar(app.clone(), missing, None)
+        let e = input_tar(app.clone(), missing, None, false)
             .read_to_end(&mut Vec::new())
             .unwrap_err()
             .to_string();
@@ -386,6 +395,42 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains(":1:"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn symbolic_links_are_followed_unless_kept() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-links-{}", std::process::id()));
+        let app = dir.join("app");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(dir.join("shared.conf"), "shared").unwrap();
+        std::os::unix::fs::symlink(dir.join("shared.conf"), app.join("app.conf")).unwrap();
+        let entries = |keep| {
+            let mut bytes = Vec::new();
+            input_tar(app.clone(), Vec::new(), None, keep)
+                .read_to_end(&mut bytes)
+                .unwrap();
+            tar::Archive::new(&bytes[..])
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let mut e = e.unwrap();
+                    let link = e.link_name().unwrap().map(|l| l.display().to_string());
+                    let mut content = String::new();
+                    e.read_to_string(&mut content).unwrap();
+                    (e.path().unwrap().display().to_string(), link, content)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            entries(false),
+            [("src/app.conf".to_string(), None, "shared".to_string())]
+        );
+        let target = dir.join("shared.conf").display().to_string();
+        assert_eq!(
+            entries(true),
+            [("src/app.conf".to_string(), Some(target), String::new())]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

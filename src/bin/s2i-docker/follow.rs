@@ -1,0 +1,283 @@
+//! The sources read through their symbolic links, as the reference copies them unless
+//! `--keep-symlinks` is given: a link to a file gives the file's content, a link to a directory
+//! gives the directory with everything in it, wherever the target lives.
+//!
+//! A link is kept as a link, with a warning, where following it cannot give a file: a link that
+//! points nowhere, and a link to a directory it is itself inside (following it would never end).
+
+use std::ffi::OsString;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use s2i_docker::archive::{FileInfo, FileKind, FileSystem, LocalFileSystem, WalkStep};
+use s2i_docker::{Error, Result};
+
+/// The local filesystem, seen through symbolic links.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FollowLinks;
+
+/// A directory's identity, to notice a link back into a directory being walked.
+type DirId = (u64, u64);
+
+fn file_info(m: &Metadata) -> FileInfo {
+    let t = m.file_type();
+    let kind = if t.is_file() {
+        FileKind::File
+    } else if t.is_dir() {
+        FileKind::Dir
+    } else if t.is_symlink() {
+        FileKind::Symlink
+    } else {
+        FileKind::Other
+    };
+    FileInfo {
+        kind,
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        size: m.len(),
+        mtime: m.modified().unwrap_or(UNIX_EPOCH),
+    }
+}
+
+fn path_error(op: &str, path: &Path, e: io::Error) -> Error {
+    Error::Io(io::Error::new(
+        e.kind(),
+        format!("{op} {}: {e}", path.display()),
+    ))
+}
+
+/// What an entry is once its links are followed, with its directory's identity; a link that
+/// points nowhere or into `walking` (the directories the walk is inside) is the link itself.
+fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId>)> {
+    let link = std::fs::symlink_metadata(path)?;
+    if !link.file_type().is_symlink() {
+        let id = link.is_dir().then(|| (link.dev(), link.ino()));
+        return Ok((file_info(&link), id));
+    }
+    let target = match std::fs::metadata(path) {
+        Ok(target) => target,
+        Err(e) => {
+            log::warn!(
+                "Keeping {} as a symbolic link: its target cannot be read ({e})",
+                path.display()
+            );
+            return Ok((file_info(&link), None));
+        }
+    };
+    if !target.is_dir() {
+        return Ok((file_info(&target), None));
+    }
+    let id = (target.dev(), target.ino());
+    if walking.contains(&id) {
+        log::warn!(
+            "Keeping {} as a symbolic link: it points to a directory it is inside",
+            path.display()
+        );
+        return Ok((file_info(&link), None));
+    }
+    Ok((file_info(&target), Some(id)))
+}
+
+/// Opens the file `path` is or points to; fails for anything but a regular file (without
+/// blocking on a FIFO that replaced it).
+fn open_followed(path: &Path) -> io::Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
+}
+
+impl FileSystem for FollowLinks {
+    fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
+        resolve(path, &[]).map(|(info, _)| info)
+    }
+
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        LocalFileSystem.read_dir(path)
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        LocalFileSystem.read_link(path)
+    }
+
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
+        Ok(Box::new(open_followed(path)?))
+    }
+
+    fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
+        open_followed(path).map(Some)
+    }
+
+    /// The default walk's order, following links; `walking` holds the directories the entry
+    /// being visited is inside, so a link back into one of them stays a link.
+    fn walk(
+        &self,
+        root: &Path,
+        visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
+    ) -> Result<()> {
+        let (info, id) = resolve(root, &[]).map_err(|e| path_error("lstat", root, e))?;
+        let mut walking: Vec<DirId> = Vec::new();
+        // Depth first with an explicit stack: each entry carries how many directories it is in.
+        let mut stack = vec![(root.to_path_buf(), info, id, 0)];
+        while let Some((path, info, id, depth)) = stack.pop() {
+            walking.truncate(depth);
+            let step = visit(&path, &info)?;
+            let Some(id) = id.filter(|_| step == WalkStep::Continue) else {
+                continue;
+            };
+            walking.push(id);
+            let mut names = self
+                .read_dir(&path)
+                .map_err(|e| path_error("open", &path, e))?;
+            names.sort_unstable();
+            let mut children = Vec::with_capacity(names.len());
+            for name in names {
+                let child = path.join(name);
+                match resolve(&child, &walking) {
+                    Ok((info, id)) => children.push((child, info, id, depth + 1)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        log::warn!("Ignoring file {}: {e}", child.display());
+                    }
+                    Err(e) => return Err(path_error("lstat", &child, e)),
+                }
+            }
+            stack.extend(children.into_iter().rev());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Links to files and directories give their content; links that point nowhere or into a
+    //! directory they are inside stay links.
+
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    /// Every entry the walk visits: its path below `root` and its kind.
+    fn walked(root: &Path) -> Vec<(String, FileKind)> {
+        let mut seen = Vec::new();
+        FollowLinks
+            .walk(root, &mut |path, info| {
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                seen.push((rel, info.kind));
+                Ok(WalkStep::Continue)
+            })
+            .unwrap();
+        seen
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("s2i-follow-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn links_give_what_they_point_to() {
+        let outside = temp_dir("outside");
+        std::fs::write(outside.join("shared.conf"), "shared\n").unwrap();
+        std::fs::create_dir(outside.join("lib")).unwrap();
+        std::fs::write(outside.join("lib/x.txt"), "x").unwrap();
+        let src = temp_dir("links");
+        std::fs::write(src.join("a.txt"), "a").unwrap();
+        symlink(outside.join("shared.conf"), src.join("conf")).unwrap();
+        symlink(outside.join("lib"), src.join("lib")).unwrap();
+        symlink("a.txt", src.join("b.txt")).unwrap();
+
+        assert_eq!(
+            walked(&src),
+            [
+                ("".to_string(), FileKind::Dir),
+                ("a.txt".into(), FileKind::File),
+                ("b.txt".into(), FileKind::File),
+                ("conf".into(), FileKind::File),
+                ("lib".into(), FileKind::Dir),
+                ("lib/x.txt".into(), FileKind::File),
+            ]
+        );
+        let mut content = String::new();
+        FollowLinks
+            .open(&src.join("conf"))
+            .unwrap()
+            .read_to_string(&mut content)
+            .unwrap();
+        assert_eq!(content, "shared\n");
+        assert_eq!(FollowLinks.lstat(&src.join("conf")).unwrap().size, 7);
+        assert!(FollowLinks.open_file(&src.join("lib")).is_err());
+        std::fs::remove_dir_all(&src).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+    }
+
+    #[test]
+    fn links_that_point_nowhere_or_around_stay_links() {
+        let src = temp_dir("loops");
+        std::fs::create_dir_all(src.join("d/e")).unwrap();
+        symlink("missing", src.join("dangling")).unwrap();
+        symlink("..", src.join("d/up")).unwrap();
+        symlink(&src, src.join("d/e/root")).unwrap();
+        // Two directories that link to each other: each is entered once.
+        std::fs::create_dir(src.join("p")).unwrap();
+        std::fs::create_dir(src.join("q")).unwrap();
+        symlink("../q", src.join("p/to-q")).unwrap();
+        symlink("../p", src.join("q/to-p")).unwrap();
+
+        assert_eq!(
+            walked(&src),
+            [
+                ("".to_string(), FileKind::Dir),
+                ("d".into(), FileKind::Dir),
+                ("d/e".into(), FileKind::Dir),
+                ("d/e/root".into(), FileKind::Symlink),
+                ("d/up".into(), FileKind::Symlink),
+                ("dangling".into(), FileKind::Symlink),
+                ("p".into(), FileKind::Dir),
+                ("p/to-q".into(), FileKind::Dir),
+                ("p/to-q/to-p".into(), FileKind::Symlink),
+                ("q".into(), FileKind::Dir),
+                ("q/to-p".into(), FileKind::Dir),
+                ("q/to-p/to-q".into(), FileKind::Symlink),
+            ]
+        );
+        assert_eq!(
+            FollowLinks.read_link(&src.join("dangling")).unwrap(),
+            Path::new("missing")
+        );
+        std::fs::remove_dir_all(&src).unwrap();
+    }
+
+    #[test]
+    fn a_skipped_directory_is_not_entered() {
+        let src = temp_dir("skip");
+        std::fs::create_dir(src.join(".git")).unwrap();
+        std::fs::write(src.join(".git/config"), "x").unwrap();
+        let mut seen = Vec::new();
+        FollowLinks
+            .walk(&src, &mut |path, _| {
+                seen.push(path.to_path_buf());
+                let skip = path.ends_with(".git");
+                Ok(if skip {
+                    WalkStep::SkipDir
+                } else {
+                    WalkStep::Continue
+                })
+            })
+            .unwrap();
+        assert_eq!(seen, [src.clone(), src.join(".git")]);
+        std::fs::remove_dir_all(&src).unwrap();
+    }
+}
