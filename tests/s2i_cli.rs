@@ -1,6 +1,6 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
-//! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources, `usage`,
-//! and bad command lines.
+//! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
+//! injected files, `usage`, and bad command lines.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -304,6 +304,88 @@ fn symbolic_links_in_the_sources_are_followed_unless_kept() {
     );
     let t = build(&["--keep-symlinks"]);
     assert!(t.contains("hello.txt arrived as a link"), "{t}");
+}
+
+/// An `assemble` that reads the injected files, and a `run` that shows what is left of them.
+const ASSEMBLE_INJECTED: &str = r#"#!/bin/sh
+echo "during assemble: token=$(cat /tmp/secrets/token) nested=$(cat /tmp/secrets/sub/n) settings=$(cat /opt/app-root/settings.xml)"
+"#;
+const RUN_INJECTED: &str = r#"#!/bin/sh
+echo "in the image: token=[$(cat /tmp/secrets/token)] nested=[$(cat /tmp/secrets/sub/n)] settings=[$(cat /opt/app-root/settings.xml)] script=[$(cat /tmp/rm-injections)]"
+"#;
+
+#[test]
+fn injected_files_are_read_by_assemble_and_empty_in_the_image() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let secrets = App::new(&[
+        ("token", "s3cret"),
+        ("sub/n", "nested"),
+        ("settings.xml", "<settings/>"),
+    ]);
+    let app = App::new(&[
+        (".s2i/bin/assemble", ASSEMBLE_INJECTED),
+        (".s2i/bin/run", RUN_INJECTED),
+        ("a.txt", "a"),
+    ]);
+    let dir = format!("{}:/tmp/secrets", secrets.path());
+    // A relative destination is in the builder's working directory (/opt/app-root).
+    let file = format!("{}/settings.xml:settings.xml", secrets.path());
+    let tag = out_tag(&cleanup);
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+            "-i",
+            &dir,
+            "--inject",
+            &file,
+            "--run",
+        ],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    cleanup.image(&image_id(&image_config(&host, &tag)));
+    assert!(
+        t.contains("during assemble: token=s3cret nested=nested settings=<settings/>"),
+        "{t}"
+    );
+    assert!(
+        t.contains("in the image: token=[] nested=[] settings=[] script=[]"),
+        "{t}"
+    );
+
+    // A destination whose directory the image lacks fails the build, naming the injection.
+    let bad = format!("{}:/no/such/dir/secrets", secrets.path());
+    let out = s2i(
+        &host,
+        &[
+            "build",
+            app.path(),
+            &b.tag,
+            &tag,
+            "-p",
+            "never",
+            "--network",
+            "none",
+            "-i",
+            &bad,
+        ],
+    );
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("cannot inject") && t.contains("/no/such/dir/secrets"),
+        "{t}"
+    );
 }
 
 /// The `Id` of an image inspect's JSON.

@@ -66,6 +66,7 @@ pub struct BuildArgs {
     pub runtime_artifacts: Vec<String>,
     pub copy: bool,
     pub keep_symlinks: bool,
+    pub injections: Vec<crate::inject::Injection>,
     pub run: bool,
     pub network: String,
     pub cap_drop: Vec<String>,
@@ -118,6 +119,7 @@ const FLAGS: &[Flag] = &[
     flag("runtime-artifact", Some('a'), true),
     flag("copy", Some('c'), false),
     flag("keep-symlinks", None, false),
+    flag("inject", Some('i'), true),
     flag("run", None, false),
     flag("network", None, true),
     flag("cap-drop", None, true),
@@ -273,6 +275,7 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "runtime-artifact" => b.runtime_artifacts.push(value),
         "copy" => b.copy = on,
         "keep-symlinks" => b.keep_symlinks = on,
+        "inject" => b.injections.push(crate::inject::parse(&value)?),
         "run" => b.run = on,
         "network" => b.network = value,
         "cap-drop" => b
@@ -379,7 +382,8 @@ mod tests {
         let b = build(
             "build . img out -e A=1 --env=B=2,C=3 -eD=4 -p never --incremental-pull-policy=always \
              --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1- \
-             -v /a:/b --add-host h:1.2.3.4 --context-dir web --keep-symlinks",
+             -v /a:/b --add-host h:1.2.3.4 --context-dir web --keep-symlinks -i /s:/d \
+             --inject=/t",
         );
         assert_eq!(
             (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
@@ -399,6 +403,12 @@ mod tests {
         );
         assert_eq!(b.context_dir, "web");
         assert!(b.keep_symlinks && !build("build . img").keep_symlinks);
+        let injected: Vec<(&str, &str)> = b
+            .injections
+            .iter()
+            .map(|i| (i.source.to_str().unwrap(), i.destination.as_str()))
+            .collect();
+        assert_eq!(injected, [("/s", "/d"), ("/t", ".")]);
     }
 
     #[test]
@@ -421,6 +431,7 @@ mod tests {
         assert!(e("usage").contains("exactly one argument"));
         assert!(e("frobnicate").contains("unknown command"));
         assert!(e("build . a b --rm=maybe").contains("not true or false"));
+        assert!(e("build . a b -i :/d").contains("SOURCE:DESTINATION"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::args::BuildArgs;
 use crate::engine::{self, CachingClient};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
-use crate::{extended, incremental};
+use crate::{extended, incremental, inject};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -290,7 +290,7 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         }
         Finish::Download(rt, dir) => extended::downloader(b, rt, dir),
     };
-    let opts = RunContainerOptions {
+    let mut opts = RunContainerOptions {
         image: builder.clone(),
         command: "assemble".into(),
         user: b.args.assemble_user.clone(),
@@ -312,7 +312,8 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         cancel: crate::signals::handle(),
         ..Default::default()
     };
-    run_script(&b.docker, builder, opts)?;
+    let injected = inject::apply(&b.docker, builder, &b.args.injections, &mut opts)?;
+    inject::outcome(injected.as_ref(), run_script(&b.docker, builder, opts))?;
     let id = committed.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !id.is_empty() {
         progress::step(format!("Built {} ({})", shown_tag(&b.args.tag), short(&id)));

@@ -16,6 +16,7 @@ mod engine;
 mod extended;
 mod follow;
 mod incremental;
+mod inject;
 mod progress;
 mod signals;
 mod sources;
@@ -50,6 +51,7 @@ Build flags:
       --runtime-pull-policy POLICY   when to pull the runtime image (default if-not-present)
   -c, --copy                         accepted: local sources are always copied
       --keep-symlinks                send the sources' symbolic links as links (default: what they point to)
+  -i, --inject SRC:DEST              a file or directory assemble can read, emptied before the commit (repeatable)
       --run                          run the new image once it is built
       --network MODE                 the network of the build's containers
       --cap-drop CAPS                capabilities to drop, comma-separated
