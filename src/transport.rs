@@ -333,6 +333,11 @@ impl Response {
         self.head.reason()
     }
 
+    /// The target of the request this answers, as given in [`Request::target`].
+    pub(crate) fn target(&self) -> &str {
+        self.body.target()
+    }
+
     /// The body, to read as a stream.
     pub fn into_body(self) -> ResponseBody {
         self.body

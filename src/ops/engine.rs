@@ -624,7 +624,7 @@ impl EngineClient {
     ) -> Result<Response> {
         let response = self.send_raw(Request {
             method,
-            target: target.clone(),
+            target,
             headers,
             body,
             timeouts: self.timeouts(limits),
@@ -632,7 +632,8 @@ impl EngineClient {
         // The daemon's own convention (and moby's): below 400 is success, e.g. 304 for a start
         // of a running container.
         if response.status >= 400 {
-            return Err(ops::error_from_response(response, &self.url(&target)));
+            let url = self.url(response.target());
+            return Err(ops::error_from_response(response, &url));
         }
         Ok(response)
     }

@@ -138,6 +138,11 @@ impl ResponseBody {
         body
     }
 
+    /// The target of the request this body answers (as sent, without a `tcp://` host's path).
+    pub(super) fn target(&self) -> &str {
+        &self.target
+    }
+
     /// Reads the whole body, refusing more than `limit` bytes (any `limit`, `usize::MAX`
     /// included, is accepted).
     ///
