@@ -77,10 +77,9 @@ pub struct ContainerConfig {
 }
 
 impl ContainerConfig {
-    /// Reads the configuration at the cursor as serde would, or gives up (`None`) where serde
-    /// must decide.
-    pub(crate) fn read(c: &mut Cursor<'_>) -> Option<ContainerConfig> {
-        let mut config = ContainerConfig::default();
+    /// Reads the configuration at the cursor into `config` (a default one) as serde would, or
+    /// gives up (`None`) where serde must decide. In place: the model is large to move.
+    pub(crate) fn read_into(c: &mut Cursor<'_>, config: &mut ContainerConfig) -> Option<()> {
         let mut seen = Seen::default();
         c.members(|c, name| {
             match &*name {
@@ -122,8 +121,7 @@ impl ContainerConfig {
                 _ => c.skip()?,
             }
             Some(())
-        })?;
-        Some(config)
+        })
     }
 }
 

@@ -83,9 +83,10 @@ impl ImageInspect {
                         .unwrap_or_default()
                 }
                 b"Config" => {
-                    image.config = seen
-                        .first(3)
-                        .and_then(|()| c.or_null(ContainerConfig::read))?
+                    seen.first(3)?;
+                    if !c.null() {
+                        ContainerConfig::read_into(c, image.config.insert(Default::default()))?;
+                    }
                 }
                 b"Architecture" => image.architecture = seen.first(4).and_then(|()| c.string())?,
                 b"Os" => image.os = seen.first(5).and_then(|()| c.string())?,
