@@ -3,7 +3,9 @@
 //! gives the directory with everything in it, wherever the target lives.
 //!
 //! A link is kept as a link, with a warning, where following it cannot give a file: a link that
-//! points nowhere, and a link to a directory it is itself inside (following it would never end).
+//! points nowhere, and a link to a directory it is itself inside, the sources' own directory and
+//! the directories above it included (following it would never end, or send the whole tree
+//! above).
 
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
@@ -82,6 +84,14 @@ fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId
     Ok((file_info(&target), Some(id)))
 }
 
+/// The identity of the directory `path`, if it is one.
+fn dir_id(path: &Path) -> Option<DirId> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(Metadata::is_dir)
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Opens the file `path` is or points to; fails for anything but a regular file (without
 /// blocking on a FIFO that replaced it).
 fn open_followed(path: &Path) -> io::Result<File> {
@@ -127,11 +137,15 @@ impl FileSystem for FollowLinks {
         visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
     ) -> Result<()> {
         let (info, id) = resolve(root, &[]).map_err(|e| path_error("lstat", root, e))?;
-        let mut walking: Vec<DirId> = Vec::new();
+        // The directories above the root come first: a link to one of them holds the root too.
+        let mut walking: Vec<DirId> = std::fs::canonicalize(root)
+            .map(|r| r.ancestors().skip(1).filter_map(dir_id).collect())
+            .unwrap_or_default();
+        let above = walking.len();
         // Depth first with an explicit stack: each entry carries how many directories it is in.
         let mut stack = vec![(root.to_path_buf(), info, id, 0)];
         while let Some((path, info, id, depth)) = stack.pop() {
-            walking.truncate(depth);
+            walking.truncate(above + depth);
             let step = visit(&path, &info)?;
             let Some(id) = id.filter(|_| step == WalkStep::Continue) else {
                 continue;
@@ -229,6 +243,9 @@ mod tests {
         std::fs::create_dir_all(src.join("d/e")).unwrap();
         symlink("missing", src.join("dangling")).unwrap();
         symlink("..", src.join("d/up")).unwrap();
+        // Above the sources: the tree that holds them, and the root of all.
+        symlink("..", src.join("parent")).unwrap();
+        symlink("/", src.join("slash")).unwrap();
         symlink(&src, src.join("d/e/root")).unwrap();
         // Two directories that link to each other: each is entered once.
         std::fs::create_dir(src.join("p")).unwrap();
@@ -248,9 +265,11 @@ mod tests {
                 ("p".into(), FileKind::Dir),
                 ("p/to-q".into(), FileKind::Dir),
                 ("p/to-q/to-p".into(), FileKind::Symlink),
+                ("parent".into(), FileKind::Symlink),
                 ("q".into(), FileKind::Dir),
                 ("q/to-p".into(), FileKind::Dir),
                 ("q/to-p/to-q".into(), FileKind::Symlink),
+                ("slash".into(), FileKind::Symlink),
             ]
         );
         assert_eq!(

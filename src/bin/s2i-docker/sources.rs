@@ -143,9 +143,9 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
 /// The sources are read through their symbolic links (see [`FollowLinks`]) unless
-/// `keep_symlinks`, as the reference copies them. The content of the sources and the scripts is not copied through the producer: the reader
-/// of the stream (the copy into the container's standard input) reads each file straight into
-/// the buffer it writes.
+/// `keep_symlinks`, as the reference copies them. The content of the sources and the scripts is
+/// not copied through the producer: the reader of the stream (the copy into the container's
+/// standard input) reads each file straight into the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
