@@ -129,9 +129,10 @@ pub trait FileSystem: Send + Sync {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocalFileSystem;
 
-impl FileSystem for LocalFileSystem {
-    fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
-        let m = std::fs::symlink_metadata(path)?;
+impl From<&std::fs::Metadata> for FileInfo {
+    /// What a file's metadata says: from `symlink_metadata` (`lstat`), as [`LocalFileSystem`]
+    /// reads it, or from `metadata` (`stat`) for a file system that follows links.
+    fn from(m: &std::fs::Metadata) -> FileInfo {
         let t = m.file_type();
         let kind = if t.is_file() {
             FileKind::File
@@ -142,14 +143,20 @@ impl FileSystem for LocalFileSystem {
         } else {
             FileKind::Other
         };
-        Ok(FileInfo {
+        FileInfo {
             kind,
             mode: m.mode() & 0o7777,
             uid: m.uid(),
             gid: m.gid(),
             size: m.len(),
             mtime: m.modified().unwrap_or(UNIX_EPOCH),
-        })
+        }
+    }
+}
+
+impl FileSystem for LocalFileSystem {
+    fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
+        Ok(FileInfo::from(&std::fs::symlink_metadata(path)?))
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {

@@ -12,9 +12,8 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
-use s2i_docker::archive::{FileInfo, FileKind, FileSystem, LocalFileSystem, WalkStep};
+use s2i_docker::archive::{FileInfo, FileSystem, LocalFileSystem, WalkStep};
 use s2i_docker::{Error, Result};
 
 /// The local filesystem, seen through symbolic links.
@@ -23,27 +22,6 @@ pub struct FollowLinks;
 
 /// A directory's identity, to notice a link back into a directory being walked.
 type DirId = (u64, u64);
-
-fn file_info(m: &Metadata) -> FileInfo {
-    let t = m.file_type();
-    let kind = if t.is_file() {
-        FileKind::File
-    } else if t.is_dir() {
-        FileKind::Dir
-    } else if t.is_symlink() {
-        FileKind::Symlink
-    } else {
-        FileKind::Other
-    };
-    FileInfo {
-        kind,
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
-        size: m.len(),
-        mtime: m.modified().unwrap_or(UNIX_EPOCH),
-    }
-}
 
 fn path_error(op: &str, path: &Path, e: io::Error) -> Error {
     Error::Io(io::Error::new(
@@ -58,7 +36,7 @@ fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId
     let link = std::fs::symlink_metadata(path)?;
     if !link.file_type().is_symlink() {
         let id = link.is_dir().then(|| (link.dev(), link.ino()));
-        return Ok((file_info(&link), id));
+        return Ok((FileInfo::from(&link), id));
     }
     let target = match std::fs::metadata(path) {
         Ok(target) => target,
@@ -67,11 +45,11 @@ fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId
                 "Keeping {} as a symbolic link: its target cannot be read ({e})",
                 path.display()
             );
-            return Ok((file_info(&link), None));
+            return Ok((FileInfo::from(&link), None));
         }
     };
     if !target.is_dir() {
-        return Ok((file_info(&target), None));
+        return Ok((FileInfo::from(&target), None));
     }
     let id = (target.dev(), target.ino());
     if walking.contains(&id) {
@@ -79,9 +57,9 @@ fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId
             "Keeping {} as a symbolic link: it points to a directory it is inside",
             path.display()
         );
-        return Ok((file_info(&link), None));
+        return Ok((FileInfo::from(&link), None));
     }
-    Ok((file_info(&target), Some(id)))
+    Ok((FileInfo::from(&target), Some(id)))
 }
 
 /// The identity of the directory `path`, if it is one.
@@ -178,6 +156,8 @@ mod tests {
     //! directory they are inside stay links.
 
     use std::os::unix::fs::symlink;
+
+    use s2i_docker::archive::FileKind;
 
     use super::*;
 
