@@ -1,6 +1,6 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
 //! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
-//! injected files, `usage`, and bad command lines.
+//! `--exclude`, injected files, `usage`, and bad command lines.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -267,10 +267,11 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
 /// An `assemble` that says what the link `hello.txt` of the sources arrived as.
 const ASSEMBLE_LINKS: &str = r#"#!/bin/sh
 if [ -L /tmp/src/hello.txt ]; then echo "hello.txt arrived as a link"; else echo "hello.txt arrived as: $(cat /tmp/src/hello.txt)"; fi
+echo "a.txt: $(cat /tmp/src/a.txt 2>/dev/null || echo left out)"
 "#;
 
 #[test]
-fn symbolic_links_in_the_sources_are_followed_unless_kept() {
+fn symbolic_links_are_followed_unless_kept_and_exclude_leaves_out() {
     let Some((host, b, cleanup)) = setup() else {
         return;
     };
@@ -302,8 +303,11 @@ fn symbolic_links_in_the_sources_are_followed_unless_kept() {
         t.contains("hello.txt arrived as: shared through a link"),
         "{t}"
     );
-    let t = build(&["--keep-symlinks"]);
+    assert!(t.contains("a.txt: a"), "{t}");
+    // And --exclude leaves out what it matches (the path relative to the sources).
+    let t = build(&["--keep-symlinks", "--exclude", r"^a\.txt$"]);
     assert!(t.contains("hello.txt arrived as a link"), "{t}");
+    assert!(t.contains("a.txt: left out"), "{t}");
 }
 
 /// An `assemble` that reads the injected files, and a `run` that shows what is left of them.

@@ -66,6 +66,8 @@ pub struct BuildArgs {
     pub runtime_artifacts: Vec<String>,
     pub copy: bool,
     pub keep_symlinks: bool,
+    /// `--exclude`, compiled; `None` for none (an empty pattern excludes nothing).
+    pub exclude: Option<std::sync::Arc<crate::regex::Regex>>,
     pub injections: Vec<crate::inject::Injection>,
     pub run: bool,
     pub network: String,
@@ -120,6 +122,7 @@ const FLAGS: &[Flag] = &[
     flag("copy", Some('c'), false),
     flag("keep-symlinks", None, false),
     flag("inject", Some('i'), true),
+    flag("exclude", None, true),
     flag("run", None, false),
     flag("network", None, true),
     flag("cap-drop", None, true),
@@ -276,6 +279,12 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "copy" => b.copy = on,
         "keep-symlinks" => b.keep_symlinks = on,
         "inject" => b.injections.push(crate::inject::parse(&value)?),
+        "exclude" if value.is_empty() => b.exclude = None,
+        "exclude" => {
+            let re = crate::regex::Regex::new(&value)
+                .map_err(|e| format!("invalid argument {value:?} for --exclude: {e}"))?;
+            b.exclude = Some(std::sync::Arc::new(re));
+        }
         "run" => b.run = on,
         "network" => b.network = value,
         "cap-drop" => b
@@ -383,7 +392,7 @@ mod tests {
             "build . img out -e A=1 --env=B=2,C=3 -eD=4 -p never --incremental-pull-policy=always \
              --rm --incremental -q --loglevel 3 -U unix:///x.sock --assemble-user 1001 -u 1- \
              -v /a:/b --add-host h:1.2.3.4 --context-dir web --keep-symlinks -i /s:/d \
-             --inject=/t",
+             --inject=/t --exclude (^|/)tmp$",
         );
         assert_eq!(
             (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
@@ -409,6 +418,9 @@ mod tests {
             .map(|i| (i.source.to_str().unwrap(), i.destination.as_str()))
             .collect();
         assert_eq!(injected, [("/s", "/d"), ("/t", ".")]);
+        let exclude = b.exclude.unwrap();
+        assert!(exclude.is_match("a/tmp") && !exclude.is_match("a/tmpl"));
+        assert!(build("build . img --exclude=").exclude.is_none());
     }
 
     #[test]
@@ -432,6 +444,8 @@ mod tests {
         assert!(e("frobnicate").contains("unknown command"));
         assert!(e("build . a b --rm=maybe").contains("not true or false"));
         assert!(e("build . a b -i :/d").contains("SOURCE:DESTINATION"));
+        assert!(e("build . a b --exclude (?i)x")
+            .contains("invalid argument \"(?i)x\" for --exclude: a group with flags"));
     }
 
     #[test]

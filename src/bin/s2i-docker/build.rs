@@ -306,7 +306,10 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             b.source.clone(),
             b.local_scripts.clone(),
             artifacts,
-            b.args.keep_symlinks,
+            sources::Walk {
+                keep_symlinks: b.args.keep_symlinks,
+                exclude: b.args.exclude.clone(),
+            },
         ))),
         post_exec: Some(post_exec),
         cancel: crate::signals::handle(),

@@ -18,6 +18,7 @@ mod follow;
 mod incremental;
 mod inject;
 mod progress;
+mod regex;
 mod signals;
 mod sources;
 mod usage;
@@ -51,6 +52,7 @@ Build flags:
       --runtime-pull-policy POLICY   when to pull the runtime image (default if-not-present)
   -c, --copy                         accepted: local sources are always copied
       --keep-symlinks                send the sources' symbolic links as links (default: what they point to)
+      --exclude REGEX                leave out sources whose relative path matches (.git is always left out)
   -i, --inject SRC:DEST              a file or directory assemble can read, emptied before the commit (repeatable)
       --run                          run the new image once it is built
       --network MODE                 the network of the build's containers

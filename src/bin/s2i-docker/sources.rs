@@ -6,18 +6,21 @@
 //! (the sources). It is produced while it is sent, so memory stays bounded whatever the size
 //! of the sources; the artifacts come from a spool file on disk.
 
+use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use s2i_docker::archive::{
-    create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, FileSystem, LocalFileSystem,
-    RenameAdapter, TarHeader, TarStream, TarWriter,
+    create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, FileInfo, FileSystem,
+    LocalFileSystem, RenameAdapter, TarHeader, TarStream, TarWriter, WalkStep,
 };
 use s2i_docker::{Error, ErrorCode, Result};
 
 use crate::follow::FollowLinks;
+use crate::regex::Regex;
 
 /// The S2I scripts a build may need.
 pub const SCRIPTS: &[&str] = &[
@@ -140,17 +143,64 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(env)
 }
 
+/// How the sources are walked: `--keep-symlinks` and `--exclude`.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    pub keep_symlinks: bool,
+    pub exclude: Option<Arc<Regex>>,
+}
+
+/// The sources with the entries `--exclude` names left out: those whose path relative to the
+/// sources' directory (with `/`) matches. An excluded directory's own entry is left out and its
+/// entries are each matched in turn, as the reference matches them.
+struct Excluding<'a> {
+    inner: &'a dyn FileSystem,
+    pattern: &'a Regex,
+}
+
+impl FileSystem for Excluding<'_> {
+    fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
+        self.inner.lstat(path)
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        self.inner.read_dir(path)
+    }
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        self.inner.read_link(path)
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
+        self.inner.open(path)
+    }
+    fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
+        self.inner.open_file(path)
+    }
+    fn walk(
+        &self,
+        root: &Path,
+        visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
+    ) -> Result<()> {
+        self.inner.walk(root, &mut |path, info| {
+            let relative = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
+            if !relative.is_empty() && self.pattern.is_match(&relative) {
+                log::debug!("Excluding {relative} (--exclude)");
+                return Ok(WalkStep::Continue);
+            }
+            visit(path, info)
+        })
+    }
+}
+
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
 /// The sources are read through their symbolic links (see [`FollowLinks`]) unless
-/// `keep_symlinks`, as the reference copies them. The content of the sources and the scripts is
+/// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The content of the sources and the scripts is
 /// not copied through the producer: the reader of the stream (the copy into the container's
 /// standard input) reads each file straight into the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
     artifacts: Option<File>,
-    keep_symlinks: bool,
+    walk: Walk,
 ) -> TarStream {
     spawn_archive_stream(move |mut writer| {
         writer.sub_second_mtime(false);
@@ -165,12 +215,18 @@ pub fn input_tar(
             .map(|b| b.to_os_string())
             .unwrap_or_default();
         let mut renamed = RenameAdapter::new(&mut writer, base, "src");
-        let fs: &dyn FileSystem = if keep_symlinks {
+        let fs: &dyn FileSystem = if walk.keep_symlinks {
             &LocalFileSystem
         } else {
             &FollowLinks
         };
-        create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?;
+        match &walk.exclude {
+            Some(pattern) => {
+                let fs = Excluding { inner: fs, pattern };
+                create_tar_stream_to_tar_writer(&fs, &source, true, &mut renamed)?;
+            }
+            None => create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?,
+        }
         writer.finish()
     })
 }
@@ -344,7 +400,7 @@ mod tests {
         let scripts = local_scripts(&app, None);
         assert_eq!(scripts.len(), 1);
         let mut bytes = Vec::new();
-        input_tar(app.clone(), scripts, Some(spool), false)
+        input_tar(app.clone(), scripts, Some(spool), Walk::default())
             .read_to_end(&mut bytes)
             .unwrap();
         let entries: Vec<(String, u32, Vec<u8>)> = tar::Archive::new(&bytes[..])
@@ -381,7 +437,7 @@ mod tests {
         assert_eq!(entries[6].2, b"hi");
         // A script that cannot be read fails the stream, naming it.
         let missing = vec![("run".to_string(), dir.join("missing"))];
-        let e = input_tar(app.clone(), missing, None, false)
+        let e = input_tar(app.clone(), missing, None, Walk::default())
             .read_to_end(&mut Vec::new())
             .unwrap_err()
             .to_string();
@@ -407,7 +463,11 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("shared.conf"), app.join("app.conf")).unwrap();
         let entries = |keep| {
             let mut bytes = Vec::new();
-            input_tar(app.clone(), Vec::new(), None, keep)
+            let walk = Walk {
+                keep_symlinks: keep,
+                exclude: None,
+            };
+            input_tar(app.clone(), Vec::new(), None, walk)
                 .read_to_end(&mut bytes)
                 .unwrap();
             tar::Archive::new(&bytes[..])
@@ -430,6 +490,53 @@ mod tests {
         assert_eq!(
             entries(true),
             [("src/app.conf".to_string(), Some(target), String::new())]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn excluded_entries_are_left_out_one_by_one() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-exclude-{}", std::process::id()));
+        let app = dir.join("app");
+        for (name, content) in [
+            ("keep.txt", "k"),
+            ("logs/a.log", "a"),
+            ("logs/b.txt", "b"),
+            ("x.log/inner.txt", "i"),
+        ] {
+            std::fs::create_dir_all(app.join(name).parent().unwrap()).unwrap();
+            std::fs::write(app.join(name), content).unwrap();
+        }
+        let names = |pattern: &str| {
+            let walk = Walk {
+                keep_symlinks: false,
+                exclude: Some(Arc::new(Regex::new(pattern).unwrap())),
+            };
+            let mut bytes = Vec::new();
+            input_tar(app.clone(), Vec::new(), None, walk)
+                .read_to_end(&mut bytes)
+                .unwrap();
+            let mut names: Vec<String> = tar::Archive::new(&bytes[..])
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().display().to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        // The directory `x.log` is left out, not what is in it (as the reference walks).
+        assert_eq!(
+            names(r"\.log$"),
+            [
+                "src/keep.txt",
+                "src/logs",
+                "src/logs/b.txt",
+                "src/x.log/inner.txt"
+            ]
+        );
+        assert_eq!(
+            names("(^|/)logs(/|$)"),
+            ["src/keep.txt", "src/x.log", "src/x.log/inner.txt"]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
