@@ -40,6 +40,9 @@ enum Node {
 
 /// Go's limit on a counted repetition.
 const MAX_REPEAT: u32 = 1000;
+/// The deepest nesting of groups taken (Go takes 1000; parsing and compiling recurse once a
+/// level, and no path pattern needs more than a few).
+const MAX_NESTING: usize = 100;
 /// The longest program built, whatever the repetitions multiply to.
 const MAX_PROGRAM: usize = 100_000;
 
@@ -56,6 +59,7 @@ impl Regex {
         let mut parser = Parser {
             chars: pattern.chars().collect(),
             at: 0,
+            depth: 0,
         };
         let node = parser.alternation()?;
         if parser.at < parser.chars.len() {
@@ -218,6 +222,8 @@ fn compile(node: &Node, out: &mut Vec<Inst>) -> Result<(), String> {
 struct Parser {
     chars: Vec<char>,
     at: usize,
+    /// How many groups the cursor is in.
+    depth: usize,
 }
 
 impl Parser {
@@ -340,7 +346,12 @@ impl Parser {
                 } else if !self.eat("?:") && self.peek() == Some('?') {
                     return Err(self.unsupported("a group with flags"));
                 }
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return Err("the expression nests too deeply".into());
+                }
                 let inner = self.alternation()?;
+                self.depth -= 1;
                 if !self.eat(")") {
                     return Err("missing closing )".into());
                 }
@@ -508,6 +519,14 @@ mod tests {
             let e = Regex::new(pattern).unwrap_err();
             assert!(e.contains(says), "{pattern}: {e}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("{}a{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(Regex::new(&deep).unwrap_err().contains("nests too deeply"));
+        let fine = format!("{}a{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(Regex::new(&fine).unwrap().is_match("xa"));
     }
 
     #[test]
