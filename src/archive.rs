@@ -117,6 +117,7 @@ mod writer;
 pub use adapters::{default_upload_tar_writer, ChmodAdapter, MakeTarWriter, RenameAdapter};
 pub use entry::{EntryKind, TarHeader, TarWriter};
 pub use fs::{FileInfo, FileKind, FileSystem, LocalFileSystem, WalkStep};
+pub use go_path::clean;
 pub use stream::{
     spawn_archive_stream, spawn_tar_stream, stream_upload_tar, tar_reader, with_tar_stream,
     ArchiveStreamWriter, TarStream,
@@ -124,5 +125,4 @@ pub use stream::{
 pub use walk::{create_tar_stream_to_tar_writer, upload_dest_dir, write_upload_tar};
 pub use writer::ArchiveWriter;
 
-pub(crate) use go_path::clean;
 pub(crate) use stream::stream_default_upload_tar;

@@ -11,7 +11,15 @@ use std::path::{Path, PathBuf};
 ///
 /// Works on bytes (tar names need not be UTF-8); valid UTF-8 in gives valid UTF-8 out, as only
 /// whole `/`-separated elements are dropped.
-pub(crate) fn clean(path: &[u8]) -> Vec<u8> {
+///
+/// ```
+/// use s2i_docker::archive::clean;
+///
+/// assert_eq!(clean(b"a//b/./c/"), b"a/b/c");
+/// assert_eq!(clean(b"/a/../../b"), b"/b");
+/// assert_eq!(clean(b""), b".");
+/// ```
+pub fn clean(path: &[u8]) -> Vec<u8> {
     if path.is_empty() {
         return b".".to_vec();
     }

@@ -55,26 +55,11 @@ pub fn parse(value: &str) -> std::result::Result<Injection, String> {
     })
 }
 
-/// Go's `path.Clean`, as the reference cleans these paths: no empty or `.` parts, each `..`
-/// taking the part before it away (above the root, nothing), no trailing `/`; `""` is `.`.
+/// Go's `path.Clean` ([`s2i_docker::archive::clean`]), as the reference cleans these paths
+/// (`""` is `.`).
 fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." if parts.last().is_some_and(|p| *p != "..") => {
-                parts.pop();
-            }
-            ".." if rooted => {}
-            p => parts.push(p),
-        }
-    }
-    match (rooted, parts.join("/")) {
-        (true, joined) => format!("/{joined}"),
-        (false, joined) if joined.is_empty() => ".".to_string(),
-        (false, joined) => joined,
-    }
+    // Valid UTF-8 in, valid UTF-8 out: nothing is lost.
+    String::from_utf8_lossy(&s2i_docker::archive::clean(path.as_bytes())).into_owned()
 }
 
 /// The injections with relative destinations placed in `workdir` (the builder's working
