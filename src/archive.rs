@@ -6,7 +6,8 @@
 //! lands at `dest`. The parts, from the bottom up:
 //!
 //! - [`FileSystem`] — the few filesystem operations the walk needs; [`LocalFileSystem`] is the real
-//!   one, a fake can stand in for tests.
+//!   one, [`LinkFollowingFileSystem`] the real one read through its symbolic links (as the
+//!   reference copies local sources), a fake can stand in for tests.
 //! - [`TarWriter`] — the reference's tar writer: [`write_header`](TarWriter::write_header), then
 //!   the content with [`write_data`](TarWriter::write_data), then [`finish`](TarWriter::finish).
 //!   [`ArchiveWriter`] writes the bytes (over [`tar::Builder`], PAX records for long names and
@@ -108,6 +109,7 @@ mod adapters;
 mod entry;
 #[cfg(test)]
 mod fixtures;
+mod follow;
 mod fs;
 mod go_path;
 mod stream;
@@ -116,6 +118,7 @@ mod writer;
 
 pub use adapters::{default_upload_tar_writer, ChmodAdapter, MakeTarWriter, RenameAdapter};
 pub use entry::{EntryKind, TarHeader, TarWriter};
+pub use follow::LinkFollowingFileSystem;
 pub use fs::{FileInfo, FileKind, FileSystem, LocalFileSystem, WalkStep};
 pub use go_path::clean;
 pub use stream::{

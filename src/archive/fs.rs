@@ -96,33 +96,65 @@ pub trait FileSystem: Send + Sync {
         root: &Path,
         visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
     ) -> Result<()> {
-        let info = self.lstat(root).map_err(|e| path_error("lstat", root, e))?;
-        // An explicit stack rather than recursion: the depth is the tree's, not ours to bound.
-        let mut stack: Vec<(PathBuf, FileInfo)> = vec![(root.to_path_buf(), info)];
-        while let Some((path, info)) = stack.pop() {
-            let step = visit(&path, &info)?;
-            if info.kind != FileKind::Dir || step == WalkStep::SkipDir {
-                continue;
-            }
-            let mut names = self
-                .read_dir(&path)
-                .map_err(|e| path_error("open", &path, e))?;
-            names.sort_unstable();
-            let mut children = Vec::with_capacity(names.len());
-            for name in names {
-                let child = path.join(name);
-                match self.lstat(&child) {
-                    Ok(info) => children.push((child, info)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        log::warn!("Ignoring file {}: {e}", child.display());
-                    }
-                    Err(e) => return Err(path_error("lstat", &child, e)),
-                }
-            }
-            stack.extend(children.into_iter().rev());
-        }
-        Ok(())
+        // A directory's identity matters only to a walk that follows links: one of its own.
+        let node = |path: &Path, _: &[DirId]| {
+            let info = self.lstat(path)?;
+            let into = (info.kind == FileKind::Dir).then_some((0, 0));
+            Ok((info, into))
+        };
+        walk_tree(self, root, Vec::new(), &node, visit)
     }
+}
+
+/// A directory's identity, its device and inode: how a walk that follows links notices a
+/// link back into a directory it is inside.
+pub(super) type DirId = (u64, u64);
+
+/// What a walk knows of an entry: its info, and the identity of the directory to go into
+/// (`None`: nothing to go into).
+pub(super) type Node = (FileInfo, Option<DirId>);
+
+/// The walk of [`FileSystem::walk`]: `root` and, depth first in lexical (byte) order,
+/// everything below it. `node` tells what each entry is, given the directories the walk is
+/// inside (`walking`, then the ones entered from `root` down); an entry that disappears
+/// between listing and `node` is skipped.
+pub(super) fn walk_tree<F: FileSystem + ?Sized>(
+    fs: &F,
+    root: &Path,
+    mut walking: Vec<DirId>,
+    node: &dyn Fn(&Path, &[DirId]) -> io::Result<Node>,
+    visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
+) -> Result<()> {
+    let (info, into) = node(root, &walking).map_err(|e| path_error("lstat", root, e))?;
+    let above = walking.len();
+    // An explicit stack rather than recursion: the depth is the tree's, not ours to bound.
+    // Each entry carries how many directories below `root` it is in.
+    let mut stack = vec![(root.to_path_buf(), info, into, 0)];
+    while let Some((path, info, into, depth)) = stack.pop() {
+        walking.truncate(above + depth);
+        let step = visit(&path, &info)?;
+        let Some(id) = into.filter(|_| step == WalkStep::Continue) else {
+            continue;
+        };
+        walking.push(id);
+        let mut names = fs
+            .read_dir(&path)
+            .map_err(|e| path_error("open", &path, e))?;
+        names.sort_unstable();
+        let mut children = Vec::with_capacity(names.len());
+        for name in names {
+            let child = path.join(name);
+            match node(&child, &walking) {
+                Ok((info, into)) => children.push((child, info, into, depth + 1)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    log::warn!("Ignoring file {}: {e}", child.display());
+                }
+                Err(e) => return Err(path_error("lstat", &child, e)),
+            }
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
 }
 
 /// The real filesystem.
@@ -170,21 +202,23 @@ impl FileSystem for LocalFileSystem {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
-        Ok(Box::new(open_regular(path)?))
+        Ok(Box::new(open_regular(path, false)?))
     }
 
     fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
-        open_regular(path).map(Some)
+        open_regular(path, false).map(Some)
     }
 }
 
-/// Opens `path` for reading if it is a regular file.
-fn open_regular(path: &Path) -> io::Result<File> {
-    // O_NOFOLLOW and O_NONBLOCK: if the file was replaced by a symlink or a FIFO since the
-    // walk saw it, fail instead of following it or blocking forever on the open.
+/// Opens `path` for reading if it is a regular file (or, with `follow`, points to one).
+pub(super) fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
+    // O_NONBLOCK: if the file was replaced by a FIFO since the walk saw it, fail instead of
+    // blocking forever on the open; O_NOFOLLOW, unless links are followed: fail for a link
+    // that replaced it too.
+    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags(nofollow | libc::O_NONBLOCK)
         .open(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(

@@ -17,11 +17,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use s2i_docker::archive::{
-    default_upload_tar_writer, EntryKind, LocalFileSystem, TarHeader, TarWriter,
+    default_upload_tar_writer, EntryKind, LinkFollowingFileSystem, LocalFileSystem, TarHeader,
+    TarWriter,
 };
 use s2i_docker::{Docker, DockerClient, Error, OnStartHook, Result, RunContainerOptions};
-
-use crate::follow::FollowLinks;
 
 /// Where the truncation script goes in the container (the reference's path).
 pub const RM_SCRIPT: &str = "/tmp/rm-injections";
@@ -163,7 +162,7 @@ fn upload(docker: &DockerClient, injections: &[Injection], container: &str) -> R
         };
         docker
             .upload_to_container_with_tar_writer(
-                &FollowLinks,
+                &LinkFollowingFileSystem,
                 &i.source,
                 &i.destination,
                 container,

@@ -14,7 +14,6 @@ mod args;
 mod build;
 mod engine;
 mod extended;
-mod follow;
 mod incremental;
 mod inject;
 mod progress;

@@ -15,11 +15,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use s2i_docker::archive::{
     create_tar_stream_to_tar_writer, spawn_archive_stream, EntryKind, FileInfo, FileSystem,
-    LocalFileSystem, RenameAdapter, TarHeader, TarStream, TarWriter, WalkStep,
+    LinkFollowingFileSystem, LocalFileSystem, RenameAdapter, TarHeader, TarStream, TarWriter,
+    WalkStep,
 };
 use s2i_docker::{Error, ErrorCode, Result};
 
-use crate::follow::FollowLinks;
 use crate::regex::Regex;
 
 /// The S2I scripts a build may need.
@@ -192,7 +192,7 @@ impl FileSystem for Excluding<'_> {
 
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
-/// The sources are read through their symbolic links (see [`FollowLinks`]) unless
+/// The sources are read through their symbolic links (see [`LinkFollowingFileSystem`]) unless
 /// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The content of the sources and the scripts is
 /// not copied through the producer: the reader of the stream (the copy into the container's
 /// standard input) reads each file straight into the buffer it writes.
@@ -218,7 +218,7 @@ pub fn input_tar(
         let fs: &dyn FileSystem = if walk.keep_symlinks {
             &LocalFileSystem
         } else {
-            &FollowLinks
+            &LinkFollowingFileSystem
         };
         match &walk.exclude {
             Some(pattern) => {

@@ -1,38 +1,50 @@
-//! The sources read through their symbolic links, as the reference copies them unless
-//! `--keep-symlinks` is given: a link to a file gives the file's content, a link to a directory
-//! gives the directory with everything in it, wherever the target lives.
+//! [`LinkFollowingFileSystem`]: the local filesystem read through its symbolic links, as the
+//! reference S2I copies local sources: a link to a file gives the file's content, a link to a
+//! directory gives the directory with everything in it, wherever the target lives.
 //!
 //! A link is kept as a link, with a warning, where following it cannot give a file: a link that
-//! points nowhere, and a link to a directory it is itself inside, the sources' own directory and
-//! the directories above it included (following it would never end, or send the whole tree
-//! above).
+//! points nowhere, and a link to a directory it is itself inside, the walk root's own directory
+//! and the directories above it included (following it would never end, or send the whole tree
+//! above). Uses only the rest of the archive.
 
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use s2i_docker::archive::{FileInfo, FileSystem, LocalFileSystem, WalkStep};
-use s2i_docker::{Error, Result};
+use super::fs::{open_regular, walk_tree, DirId, Node};
+use super::{FileInfo, FileSystem, LocalFileSystem, WalkStep};
+use crate::error::Result;
 
 /// The local filesystem, seen through symbolic links.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FollowLinks;
-
-/// A directory's identity, to notice a link back into a directory being walked.
-type DirId = (u64, u64);
-
-fn path_error(op: &str, path: &Path, e: io::Error) -> Error {
-    Error::Io(io::Error::new(
-        e.kind(),
-        format!("{op} {}: {e}", path.display()),
-    ))
-}
+///
+/// [`lstat`](FileSystem::lstat) and the walk report what a link points to, and
+/// [`open`](FileSystem::open) reads it; a link that points nowhere or into a directory it is
+/// inside stays a link (with a warning), so the walk always ends.
+///
+/// ```
+/// use s2i_docker::archive::{FileKind, FileSystem, LinkFollowingFileSystem, WalkStep};
+///
+/// let src = std::env::temp_dir().join(format!("s2i-doc-follow-{}", std::process::id()));
+/// std::fs::create_dir_all(&src)?;
+/// std::fs::write(src.join("a.txt"), "a")?;
+/// std::os::unix::fs::symlink("a.txt", src.join("b.txt"))?;
+/// let mut kinds = Vec::new();
+/// LinkFollowingFileSystem.walk(&src, &mut |path, info| {
+///     kinds.push((path.strip_prefix(&src).unwrap().to_path_buf(), info.kind));
+///     Ok(WalkStep::Continue)
+/// })?;
+/// assert_eq!(kinds[2], ("b.txt".into(), FileKind::File));
+/// # std::fs::remove_dir_all(&src)?;
+/// # Ok::<(), s2i_docker::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkFollowingFileSystem;
 
 /// What an entry is once its links are followed, with its directory's identity; a link that
 /// points nowhere or into `walking` (the directories the walk is inside) is the link itself.
-fn resolve(path: &Path, walking: &[DirId]) -> io::Result<(FileInfo, Option<DirId>)> {
+fn resolve(path: &Path, walking: &[DirId]) -> io::Result<Node> {
     let link = std::fs::symlink_metadata(path)?;
     if !link.file_type().is_symlink() {
         let id = link.is_dir().then(|| (link.dev(), link.ino()));
@@ -70,23 +82,7 @@ fn dir_id(path: &Path) -> Option<DirId> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// Opens the file `path` is or points to; fails for anything but a regular file (without
-/// blocking on a FIFO that replaced it).
-fn open_followed(path: &Path) -> io::Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(file)
-}
-
-impl FileSystem for FollowLinks {
+impl FileSystem for LinkFollowingFileSystem {
     fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
         resolve(path, &[]).map(|(info, _)| info)
     }
@@ -100,53 +96,25 @@ impl FileSystem for FollowLinks {
     }
 
     fn open(&self, path: &Path) -> io::Result<Box<dyn Read + '_>> {
-        Ok(Box::new(open_followed(path)?))
+        Ok(Box::new(open_regular(path, true)?))
     }
 
     fn open_file(&self, path: &Path) -> io::Result<Option<File>> {
-        open_followed(path).map(Some)
+        open_regular(path, true).map(Some)
     }
 
-    /// The default walk's order, following links; `walking` holds the directories the entry
-    /// being visited is inside, so a link back into one of them stays a link.
+    /// The default walk's order, following links; a link back into a directory the entry is
+    /// inside (the root's own and those above it included) stays a link.
     fn walk(
         &self,
         root: &Path,
         visit: &mut dyn FnMut(&Path, &FileInfo) -> Result<WalkStep>,
     ) -> Result<()> {
-        let (info, id) = resolve(root, &[]).map_err(|e| path_error("lstat", root, e))?;
-        // The directories above the root come first: a link to one of them holds the root too.
-        let mut walking: Vec<DirId> = std::fs::canonicalize(root)
+        // The directories above the root: a link to one of them holds the root too.
+        let above: Vec<DirId> = std::fs::canonicalize(root)
             .map(|r| r.ancestors().skip(1).filter_map(dir_id).collect())
             .unwrap_or_default();
-        let above = walking.len();
-        // Depth first with an explicit stack: each entry carries how many directories it is in.
-        let mut stack = vec![(root.to_path_buf(), info, id, 0)];
-        while let Some((path, info, id, depth)) = stack.pop() {
-            walking.truncate(above + depth);
-            let step = visit(&path, &info)?;
-            let Some(id) = id.filter(|_| step == WalkStep::Continue) else {
-                continue;
-            };
-            walking.push(id);
-            let mut names = self
-                .read_dir(&path)
-                .map_err(|e| path_error("open", &path, e))?;
-            names.sort_unstable();
-            let mut children = Vec::with_capacity(names.len());
-            for name in names {
-                let child = path.join(name);
-                match resolve(&child, &walking) {
-                    Ok((info, id)) => children.push((child, info, id, depth + 1)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        log::warn!("Ignoring file {}: {e}", child.display());
-                    }
-                    Err(e) => return Err(path_error("lstat", &child, e)),
-                }
-            }
-            stack.extend(children.into_iter().rev());
-        }
-        Ok(())
+        walk_tree(self, root, above, &resolve, visit)
     }
 }
 
@@ -155,16 +123,16 @@ mod tests {
     //! Links to files and directories give their content; links that point nowhere or into a
     //! directory they are inside stay links.
 
+    use std::io::Read;
     use std::os::unix::fs::symlink;
 
-    use s2i_docker::archive::FileKind;
-
     use super::*;
+    use crate::archive::FileKind;
 
     /// Every entry the walk visits: its path below `root` and its kind.
     fn walked(root: &Path) -> Vec<(String, FileKind)> {
         let mut seen = Vec::new();
-        FollowLinks
+        LinkFollowingFileSystem
             .walk(root, &mut |path, info| {
                 let rel = path.strip_prefix(root).unwrap().display().to_string();
                 seen.push((rel, info.kind));
@@ -205,14 +173,20 @@ mod tests {
             ]
         );
         let mut content = String::new();
-        FollowLinks
+        LinkFollowingFileSystem
             .open(&src.join("conf"))
             .unwrap()
             .read_to_string(&mut content)
             .unwrap();
         assert_eq!(content, "shared\n");
-        assert_eq!(FollowLinks.lstat(&src.join("conf")).unwrap().size, 7);
-        assert!(FollowLinks.open_file(&src.join("lib")).is_err());
+        assert_eq!(
+            LinkFollowingFileSystem
+                .lstat(&src.join("conf"))
+                .unwrap()
+                .size,
+            7
+        );
+        assert!(LinkFollowingFileSystem.open_file(&src.join("lib")).is_err());
         std::fs::remove_dir_all(&src).unwrap();
         std::fs::remove_dir_all(&outside).unwrap();
     }
@@ -253,7 +227,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            FollowLinks.read_link(&src.join("dangling")).unwrap(),
+            LinkFollowingFileSystem
+                .read_link(&src.join("dangling"))
+                .unwrap(),
             Path::new("missing")
         );
         std::fs::remove_dir_all(&src).unwrap();
@@ -265,7 +241,7 @@ mod tests {
         std::fs::create_dir(src.join(".git")).unwrap();
         std::fs::write(src.join(".git/config"), "x").unwrap();
         let mut seen = Vec::new();
-        FollowLinks
+        LinkFollowingFileSystem
             .walk(&src, &mut |path, _| {
                 seen.push(path.to_path_buf());
                 let skip = path.ends_with(".git");
