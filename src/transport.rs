@@ -352,6 +352,34 @@ impl Response {
     pub fn read_to_vec(self, limit: usize) -> Result<Vec<u8>> {
         self.body.read_to_vec(limit)
     }
+
+    /// Reads the whole body, refusing more than `limit` bytes, and hands it to `f`, without
+    /// copying it when it arrived whole with the head.
+    ///
+    /// ```no_run
+    /// # use s2i_docker::transport::{Body, Host, Request, Timeouts, Transport};
+    /// # use std::time::Duration;
+    /// let transport = Transport::new(Host::parse("unix:///var/run/docker.sock", true)?, None)?;
+    /// let response = transport.send(
+    ///     Request {
+    ///         method: "GET",
+    ///         target: "/_ping".into(),
+    ///         headers: Vec::new(),
+    ///         body: Body::Empty,
+    ///         timeouts: Timeouts { connect: Duration::from_secs(5), response: None, idle: None },
+    ///     },
+    ///     None,
+    /// )?;
+    /// let ok = response.read_with(1024, |body| body == b"OK")?;
+    /// # Ok::<(), s2i_docker::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read_to_vec`](Response::read_to_vec).
+    pub fn read_with<R>(self, limit: usize, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        self.body.read_with(limit, f)
+    }
 }
 
 impl fmt::Debug for Response {

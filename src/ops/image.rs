@@ -14,7 +14,7 @@ use crate::image_ref::parse_normalized_named;
 use crate::ops;
 use crate::ops::engine::{Engine, EngineClient, Limits};
 use crate::ops::podman;
-use crate::transport::{encode_path, query, Body, ResponseBody};
+use crate::transport::{encode_path, query, Body, Response, ResponseBody};
 
 pub use crate::ops::models::{ImageDeleteResponseItem, ImageInspect};
 
@@ -34,7 +34,12 @@ pub use crate::ops::models::{ImageDeleteResponseItem, ImageInspect};
 /// is such an error too, without a request. Connection errors, timeouts, and
 /// [`Error::Decode`] for an unexpected reply.
 pub fn inspect(docker: &EngineClient, name: &str) -> Result<ImageInspect> {
-    Ok(inspect_with_raw(docker, name)?.0)
+    // The reply is decoded where it arrived, not copied out first.
+    inspect_reading(docker, name, |response| {
+        response.read_with(docker.json_limit(), |raw| {
+            ops::decode_json_with(raw, INSPECT, ImageInspect::from_json).map(as_docker)
+        })?
+    })
 }
 
 /// As [`inspect`], also returning the raw JSON reply.
@@ -42,6 +47,23 @@ pub fn inspect(docker: &EngineClient, name: &str) -> Result<ImageInspect> {
 /// # Errors
 /// As [`inspect`].
 pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
+    inspect_reading(docker, name, |response| {
+        let raw = ops::read_json_bytes(docker, response)?;
+        let image = ops::decode_json_with(&raw, INSPECT, ImageInspect::from_json)?;
+        Ok((as_docker(image), raw))
+    })
+}
+
+/// What an inspect's decode error names.
+const INSPECT: &str = "GET /images/{name}/json";
+
+/// The inspect of `name` (on Podman, first under Docker's meaning of a short name), its reply
+/// read by `read`.
+fn inspect_reading<T>(
+    docker: &EngineClient,
+    name: &str,
+    read: impl Fn(Response) -> Result<T>,
+) -> Result<T> {
     if name.is_empty() {
         // What the daemon says for a missing image, so callers treat both alike.
         return Err(Error::api(404, "No such image: "));
@@ -54,30 +76,27 @@ pub fn inspect_with_raw(docker: &EngineClient, name: &str) -> Result<(ImageInspe
         .flatten()
     {
         if docker.is_podman()? {
-            match inspect_as_given(docker, &qualified) {
+            match inspect_as_given(docker, &qualified).and_then(&read) {
                 Err(e) if e.is_not_found() => {}
                 done => return done,
             }
         }
     }
-    inspect_as_given(docker, name)
+    inspect_as_given(docker, name).and_then(read)
 }
 
-fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
+fn inspect_as_given(docker: &EngineClient, name: &str) -> Result<Response> {
     let endpoint = ["/images/", &encode_path(name), "/json"].concat();
     let mut attempt = 1;
-    let response = loop {
+    loop {
         match docker.call("GET", &endpoint, Vec::new(), Body::Empty, Limits::Short) {
             Err(e) if attempt < podman::INSPECT_ATTEMPTS && podman::is_inspect_race(&e) => {
                 attempt += 1;
                 std::thread::sleep(podman::INSPECT_RETRY_DELAY);
             }
-            done => break done?,
+            done => return done,
         }
-    };
-    let raw = ops::read_json_bytes(docker, response)?;
-    let image = ops::decode_json_with(&raw, "GET /images/{name}/json", ImageInspect::from_json)?;
-    Ok((as_docker(image), raw))
+    }
 }
 
 /// Docker's forms: `sha256:<hex>` IDs, and short names in `RepoTags` and `RepoDigests` (Podman

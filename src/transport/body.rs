@@ -184,6 +184,29 @@ impl ResponseBody {
         Ok(out)
     }
 
+    /// Reads the whole body, refusing more than `limit` bytes, and hands it to `f`; a body that
+    /// arrived whole with the head is handed over from the connection's buffer, not copied.
+    ///
+    /// # Errors
+    /// As [`read_to_vec`](ResponseBody::read_to_vec).
+    pub fn read_with<R>(mut self, limit: usize, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let whole = match self.kind {
+            BodyKind::Length(n) => usize::try_from(n).ok().filter(|&n| n <= limit),
+            _ => None,
+        };
+        if let Some(n) = whole {
+            if let Some(conn) = self.conn.as_mut() {
+                if let Some(body) = conn.buffered().get(..n) {
+                    let r = f(body);
+                    conn.consume(n);
+                    self.finish();
+                    return Ok(r);
+                }
+            }
+        }
+        Ok(f(&self.read_to_vec(limit)?))
+    }
+
     /// The whole body of `known` bytes (at most `limit`) when all of it is buffered; the
     /// connection is released as a read to the end would release it.
     fn take_whole_buffered(&mut self, known: Option<u64>, limit: usize) -> Option<Vec<u8>> {
@@ -647,6 +670,47 @@ mod tests {
         drop(t);
         // Both bodies ended cleanly: one connection served both.
         assert!(server.finish().iter().all(|(c, _)| *c == 0));
+    }
+
+    #[test]
+    fn read_with_hands_over_the_whole_body_however_it_came() {
+        let server = Server::unix(vec![
+            vec![
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello"),
+                Step::Sleep(Duration::from_millis(20)),
+                send(b" world"),
+                Step::Request,
+                send(CHUNKED),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+                Step::Request,
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ntoo long"),
+            ],
+            vec![Step::Request, send(OK)],
+        ]);
+        let t = Transport::new(server.host.clone(), None).unwrap();
+        let read = |limit| {
+            t.send(req("GET", "/x"), None)
+                .unwrap()
+                .read_with(limit, |body| String::from_utf8(body.to_vec()).unwrap())
+        };
+        // Arrived with the head, then in two parts, then chunked, then empty.
+        assert_eq!(read(5).unwrap(), "hello");
+        assert_eq!(read(100).unwrap(), "hello world");
+        assert_eq!(read(100).unwrap(), "abc0123456789abcdef");
+        assert_eq!(read(0).unwrap(), "");
+        // Over the limit: refused, and the connection is not reused.
+        match read(5) {
+            Err(Error::Protocol(m)) => assert!(m.contains("limit of 5 bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(read(100).unwrap(), "OK");
+        drop(t);
+        let conns: Vec<usize> = records(server).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(conns, [0, 0, 0, 0, 0, 1]);
     }
 
     #[test]
