@@ -11,8 +11,10 @@
 //!
 //! - `ping`, `inspect`: library calls and a hand-written raw loop (keep-alive, request bytes
 //!   written by hand, no JSON decoding) in alternating batches; median µs per call and ratio.
-//!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json,
-//!   then times the decode alone (`ImageInspect::from_json` beside `serde_json::from_slice`).
+//!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json;
+//!   then a raw loop that only reads each reply as JSON (serde_json into `IgnoredAny`: the
+//!   least any client that reads the reply does) runs beside the plain raw loop; then the decode
+//!   alone is timed (`ImageInspect::from_json` beside `serde_json::from_slice`).
 //! - `cycle`: create, start, wait and remove of a container running `true` through the
 //!   [`Client`] methods, beside `docker run --rm <image> true`; median ms per cycle.
 //! - `upload`, `download`: a 256 MiB file into a created container with
@@ -307,6 +309,34 @@ fn bench_inspect(b: &Bench) {
         || {
             image::inspect(&b.docker, &tag).expect("inspect");
         },
+        raw_ref,
+    );
+    // The floor of any client that reads the reply: the raw loop, each reply checked as JSON
+    // and nothing built from it (serde_json into `IgnoredAny`), beside the raw loop. Touching
+    // the reply after the wait for it costs more than the same work in a hot loop.
+    let mut reader = b.socket.as_deref().map(RawClient::connect);
+    let read_only = || {
+        if let Some(r) = reader.as_mut() {
+            r.call(&request);
+            let any: serde::de::IgnoredAny = serde_json::from_slice(&r.body).expect("JSON");
+            std::hint::black_box(any);
+        }
+    };
+    let mut raw_again = || {
+        if let Some(r) = raw.as_mut() {
+            r.call(&request);
+        }
+    };
+    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
+        Some(&mut raw_again)
+    } else {
+        None
+    };
+    compare(
+        b,
+        "inspect",
+        "raw + serde_json IgnoredAny (read, nothing built)",
+        read_only,
         raw_ref,
     );
     if let Some(r) = raw.as_mut() {
