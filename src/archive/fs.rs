@@ -20,7 +20,7 @@ pub enum FileKind {
     File,
     /// A directory.
     Dir,
-    /// A symbolic link (never followed).
+    /// A symbolic link, stored as a link (a walk does not go through it).
     Symlink,
     /// Anything else: FIFO, socket, device.
     Other,
