@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use s2i_docker::image_ref::parse_normalized_named;
 use s2i_docker::user::{parse_range_list, RangeList};
 use s2i_docker::PullPolicy;
 
@@ -368,7 +369,22 @@ fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Co
     if b.tag.is_empty() && (b.incremental || b.run) {
         return Err("--incremental and --run need the TAG argument".into());
     }
+    check_tag(&b.tag)?;
     Ok(Command::Build(Box::new(b)))
+}
+
+/// A TAG the commit would refuse, refused before the build (the reference learns of it only
+/// when it commits, after `assemble` ran).
+fn check_tag(tag: &str) -> Result<(), String> {
+    if tag.is_empty() {
+        return Ok(());
+    }
+    let bad = |why: &str| format!("invalid argument \"{tag}\" for TAG: {why}");
+    match parse_normalized_named(tag) {
+        Err(e) => Err(bad(&e.to_string())),
+        Ok(r) if r.digest.is_some() => Err(bad("refusing to create a tag with a digest reference")),
+        Ok(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -446,6 +462,15 @@ mod tests {
         assert!(e("build . a b -i :/d").contains("SOURCE:DESTINATION"));
         assert!(e("build . a b --exclude (?i)x")
             .contains("invalid argument \"(?i)x\" for --exclude: a group with flags"));
+        assert_eq!(
+            e("build . a BAD:TAG"),
+            "invalid argument \"BAD:TAG\" for TAG: invalid reference format: repository name \
+             (library/BAD) must be lowercase"
+        );
+        assert!(e("build . a a:b:c").contains("for TAG: invalid reference format"));
+        let digest = format!("build . a app@sha256:{}", "a".repeat(64));
+        assert!(e(&digest).contains("refusing to create a tag with a digest reference"));
+        assert!(parse(&args("build . a localhost:5000/app:1.0")).is_ok());
     }
 
     #[test]
