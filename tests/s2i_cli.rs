@@ -194,6 +194,28 @@ fn setup() -> Option<(String, Arc<Builder>, Cleanup)> {
     Some((host, b, cleanup))
 }
 
+/// `build SOURCE BUILDER TAG` with the builder as it is (`-p never`) and no network, then
+/// `extra`.
+fn build_args<'a>(
+    source: &'a str,
+    builder: &'a str,
+    tag: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "build",
+        source,
+        builder,
+        tag,
+        "-p",
+        "never",
+        "--network",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn out_tag(cleanup: &Cleanup) -> String {
     let tag = format!("{}:1", common::unique_name("s2i-test-cli-out"));
     cleanup.image(&tag);
@@ -209,19 +231,7 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
     let tag = out_tag(&cleanup);
     let out = s2i(
         &host,
-        &[
-            "build",
-            app.path(),
-            &b.tag,
-            &tag,
-            "--pull-policy",
-            "never",
-            "--network",
-            "none",
-            "-e",
-            "GREETING=hi",
-            "--run",
-        ],
+        &build_args(app.path(), &b.tag, &tag, &["-e", "GREETING=hi", "--run"]),
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -241,20 +251,7 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
     );
 
     // Quiet: nothing but errors.
-    let out = s2i(
-        &host,
-        &[
-            "build",
-            app.path(),
-            &b.tag,
-            &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-            "-q",
-        ],
-    );
+    let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &["-q"]));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         out.stderr.is_empty() && out.stdout.is_empty(),
@@ -280,18 +277,7 @@ fn symbolic_links_are_followed_unless_kept_and_exclude_leaves_out() {
     std::os::unix::fs::symlink(outside.0.join("shared.txt"), app.0.join("hello.txt")).unwrap();
     let tag = out_tag(&cleanup);
     let build = |extra: &[&str]| {
-        let mut args = vec![
-            "build",
-            app.path(),
-            &b.tag,
-            &tag,
-            "--pull-policy",
-            "never",
-            "--network",
-            "none",
-        ];
-        args.extend_from_slice(extra);
-        let out = s2i(&host, &args);
+        let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, extra));
         let t = text(&out);
         assert!(out.status.success(), "{t}");
         cleanup.image(&image_id(&image_config(&host, &tag)));
@@ -339,21 +325,12 @@ fn injected_files_are_read_by_assemble_and_empty_in_the_image() {
     let tag = out_tag(&cleanup);
     let out = s2i(
         &host,
-        &[
-            "build",
+        &build_args(
             app.path(),
             &b.tag,
             &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-            "-i",
-            &dir,
-            "--inject",
-            &file,
-            "--run",
-        ],
+            &["-i", &dir, "--inject", &file, "--run"],
+        ),
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -369,21 +346,7 @@ fn injected_files_are_read_by_assemble_and_empty_in_the_image() {
 
     // A destination whose directory the image lacks fails the build, naming the injection.
     let bad = format!("{}:/no/such/dir/secrets", secrets.path());
-    let out = s2i(
-        &host,
-        &[
-            "build",
-            app.path(),
-            &b.tag,
-            &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-            "-i",
-            &bad,
-        ],
-    );
+    let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &["-i", &bad]));
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(
@@ -408,11 +371,11 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
     };
     let app = App::new(&[("hello.txt", "v1\n"), ("cache/dep.txt", "a dependency")]);
     let tag = out_tag(&cleanup);
-    let common = ["-p", "never", "--network", "none", "--incremental"];
-    let first = s2i(
-        &host,
-        &[&["build", app.path(), &b.tag, &tag][..], &common[..]].concat(),
-    );
+    let build = |extra: &[&str]| {
+        let args = build_args(app.path(), &b.tag, &tag, &["--incremental"]);
+        s2i(&host, &[&args[..], extra].concat())
+    };
+    let first = build(&[]);
     let t = text(&first);
     assert!(first.status.success(), "{t}");
     assert!(t.contains("Clean build will be performed"), "{t}");
@@ -421,14 +384,7 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
     cleanup.image(&first_id);
 
     // The previous image's save-artifacts output arrives as /tmp/artifacts; --rm removes it.
-    let second = s2i(
-        &host,
-        &[
-            &["build", app.path(), &b.tag, &tag, "--rm"][..],
-            &common[..],
-        ]
-        .concat(),
-    );
+    let second = build(&["--rm"]);
     let t = text(&second);
     assert!(second.status.success(), "{t}");
     assert!(t.contains("restoring artifacts: cache"), "{t}");
@@ -441,22 +397,7 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
 
     // Scripts without save-artifacts: a clean build, with a warning; --rm still removes the
     // previous image, as the reference does.
-    let third = s2i(
-        &host,
-        &[
-            &[
-                "build",
-                "--rm",
-                app.path(),
-                &b.tag,
-                &tag,
-                "-s",
-                "image:///usr/libexec/s2i-min",
-            ][..],
-            &common[..],
-        ]
-        .concat(),
-    );
+    let third = build(&["--rm", "-s", "image:///usr/libexec/s2i-min"]);
     let t = text(&third);
     assert!(third.status.success(), "{t}");
     assert!(
@@ -489,23 +430,20 @@ fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
     let tag = out_tag(&cleanup);
     let out = s2i(
         &host,
-        &[
-            "build",
+        &build_args(
             app.path(),
             &b.tag,
             &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-            "--runtime-image",
-            &b.tag,
-            "--runtime-pull-policy",
-            "never",
-            "--runtime-artifact",
-            "/tmp/app:lib",
-            "--run",
-        ],
+            &[
+                "--runtime-image",
+                &b.tag,
+                "--runtime-pull-policy",
+                "never",
+                "--runtime-artifact",
+                "/tmp/app:lib",
+                "--run",
+            ],
+        ),
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -518,18 +456,12 @@ fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
     // Without artifacts named by a flag or the image's label: the reference's error.
     let out = s2i(
         &host,
-        &[
-            "build",
+        &build_args(
             app.path(),
             &b.tag,
             &tag,
-            "-p",
-            "never",
-            "--runtime-image",
-            &b.tag,
-            "--runtime-pull-policy",
-            "never",
-        ],
+            &["--runtime-image", &b.tag, "--runtime-pull-policy", "never"],
+        ),
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
@@ -546,19 +478,7 @@ fn a_failing_assemble_is_an_error_with_its_output() {
     };
     let app = App::new(&[("fail", "")]);
     let tag = out_tag(&cleanup);
-    let out = s2i(
-        &host,
-        &[
-            "build",
-            app.path(),
-            &b.tag,
-            &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-        ],
-    );
+    let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &[]));
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
@@ -592,7 +512,7 @@ fn missing_scripts_and_images_are_the_references_errors() {
         .append_data(&mut h, "Dockerfile", dockerfile.as_bytes())
         .unwrap();
     build_image(&host, &bare, &context.into_inner().unwrap());
-    let out = s2i(&host, &["build", app.path(), &bare, &tag, "-p", "never"]);
+    let out = s2i(&host, &build_args(app.path(), &bare, &tag, &[]));
     let t = text(&out);
     assert_eq!(out.status.code(), Some(11), "{t}");
     assert!(t.contains("failed to install [assemble run]"), "{t}");
@@ -603,19 +523,7 @@ fn missing_scripts_and_images_are_the_references_errors() {
         (".s2i/bin/assemble", "#!/bin/sh\nmkdir -p /tmp/app && cp /tmp/src/hello.txt /tmp/app/ && echo 'own assemble'\n"),
         (".s2i/bin/run", "#!/bin/sh\ncat /tmp/app/hello.txt\n"),
     ]);
-    let out = s2i(
-        &host,
-        &[
-            "build",
-            with_scripts.path(),
-            &bare,
-            &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-        ],
-    );
+    let out = s2i(&host, &build_args(with_scripts.path(), &bare, &tag, &[]));
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("own assemble"), "{t}");
@@ -623,14 +531,7 @@ fn missing_scripts_and_images_are_the_references_errors() {
 
     let out = s2i(
         &host,
-        &[
-            "build",
-            app.path(),
-            "s2i-test-cli-missing:1",
-            &tag,
-            "-p",
-            "never",
-        ],
+        &build_args(app.path(), "s2i-test-cli-missing:1", &tag, &[]),
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
@@ -708,17 +609,12 @@ fn an_interrupted_build_removes_its_container() {
     ]);
     let tag = out_tag(&cleanup);
     let mut child = Command::new(binary())
-        .args([
-            "build",
+        .args(build_args(
             app.path(),
             &b.tag,
             &tag,
-            "-p",
-            "never",
-            "--network",
-            "none",
-        ])
-        .args(["--scripts-url", scripts.path()])
+            &["--scripts-url", scripts.path()],
+        ))
         .env("DOCKER_HOST", &host)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
