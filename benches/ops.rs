@@ -163,6 +163,11 @@ fn batch(per_batch: usize, f: &mut dyn FnMut()) -> (f64, f64) {
     (wall, cpu)
 }
 
+/// The raw side of a comparison, when the engine is on a Unix socket the raw loop can reach.
+fn raw_side<'a>(b: &Bench, raw: &'a mut dyn FnMut()) -> Option<&'a mut dyn FnMut()> {
+    b.socket.is_some().then_some(raw)
+}
+
 /// Runs `lib` and `raw` in alternating batches and reports medians (µs per call) and ratios.
 ///
 /// The engine's latency drifts with the machine's load, so each library batch is paired with
@@ -236,11 +241,6 @@ fn bench_ping(b: &Bench) {
             r.call("GET /_ping HTTP/1.1\r\nHost: localhost\r\n\r\n");
         }
     };
-    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
-        Some(&mut raw_call)
-    } else {
-        None
-    };
     compare(
         b,
         "ping",
@@ -248,7 +248,7 @@ fn bench_ping(b: &Bench) {
         || {
             system::ping(&b.docker).expect("ping");
         },
-        raw_ref,
+        raw_side(b, &mut raw_call),
     );
 }
 
@@ -274,11 +274,6 @@ fn bench_inspect(b: &Bench) {
             r.call(&request);
         }
     };
-    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
-        Some(&mut raw_call)
-    } else {
-        None
-    };
     compare(
         b,
         "inspect",
@@ -286,7 +281,7 @@ fn bench_inspect(b: &Bench) {
         || {
             image::inspect(&b.docker, &tag).expect("inspect");
         },
-        raw_ref,
+        raw_side(b, &mut raw_call),
     );
     // The same beside a raw loop that also decodes the reply with serde_json: what the typed
     // call costs beyond the decoding every typed client does.
@@ -297,11 +292,6 @@ fn bench_inspect(b: &Bench) {
             std::hint::black_box(image);
         }
     };
-    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
-        Some(&mut raw_decode)
-    } else {
-        None
-    };
     compare(
         b,
         "inspect",
@@ -309,7 +299,7 @@ fn bench_inspect(b: &Bench) {
         || {
             image::inspect(&b.docker, &tag).expect("inspect");
         },
-        raw_ref,
+        raw_side(b, &mut raw_decode),
     );
     // The floor of any client that reads the reply: the raw loop, each reply checked as JSON
     // and nothing built from it (serde_json into `IgnoredAny`), beside the raw loop. Touching
@@ -327,17 +317,12 @@ fn bench_inspect(b: &Bench) {
             r.call(&request);
         }
     };
-    let raw_ref: Option<&mut dyn FnMut()> = if b.socket.is_some() {
-        Some(&mut raw_again)
-    } else {
-        None
-    };
     compare(
         b,
         "inspect",
         "raw + serde_json IgnoredAny (read, nothing built)",
         read_only,
-        raw_ref,
+        raw_side(b, &mut raw_again),
     );
     if let Some(r) = raw.as_mut() {
         r.call(&request);
