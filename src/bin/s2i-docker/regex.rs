@@ -150,6 +150,14 @@ impl Threads {
     }
 }
 
+/// The one character an escape stands for (`\.`, `\t`), if it stands for one.
+fn single(node: &Node) -> Option<char> {
+    match node {
+        Node::Class(r, false) if r.len() == 1 && r[0].0 == r[0].1 => Some(r[0].0),
+        _ => None,
+    }
+}
+
 fn in_class(ranges: &[(char, char)], c: char) -> bool {
     ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi)
 }
@@ -390,23 +398,25 @@ impl Parser {
                 return Err(self.unsupported("a POSIX class"));
             }
             let lo = match c {
-                '\\' => match self.escape(true)? {
-                    Node::Class(r, false) if r.len() == 1 && r[0].0 == r[0].1 => r[0].0,
-                    Node::Class(r, false) => {
-                        ranges.extend(r);
-                        continue;
+                '\\' => {
+                    let escaped = self.escape(true)?;
+                    match (single(&escaped), escaped) {
+                        (Some(c), _) => c,
+                        (None, Node::Class(r, false)) => {
+                            ranges.extend(r);
+                            continue;
+                        }
+                        _ => return Err(self.unsupported("a negated class inside a class")),
                     }
-                    _ => return Err(self.unsupported("a negated class inside a class")),
-                },
+                }
                 c => c,
             };
             if self.peek() == Some('-') && self.chars.get(self.at + 1).is_some_and(|&c| c != ']') {
                 self.at += 1;
                 let hi = match self.next() {
-                    Some('\\') => match self.escape(true)? {
-                        Node::Class(r, false) if r.len() == 1 && r[0].0 == r[0].1 => r[0].0,
-                        _ => return Err("invalid character class range".into()),
-                    },
+                    Some('\\') => {
+                        single(&self.escape(true)?).ok_or("invalid character class range")?
+                    }
                     Some(c) => c,
                     None => return Err("missing closing ]".into()),
                 };
@@ -515,10 +525,19 @@ mod tests {
             ("a{3,2}", "repeat count"),
             ("[z-a]", "range"),
             ("ab\\", "trailing backslash"),
+            (r"[a-\d]", "invalid character class range"),
+            (r"[\D]", r"the escape \D"),
         ] {
             let e = Regex::new(pattern).unwrap_err();
             assert!(e.contains(says), "{pattern}: {e}");
         }
+    }
+
+    #[test]
+    fn escapes_inside_classes() {
+        assert!(matches(r"^[\.-]+$", ".-.") && !matches(r"^[\.-]+$", "a"));
+        assert!(matches(r"^[\d_]+$", "1_2") && !matches(r"^[\d_]+$", "1a"));
+        assert!(matches(r"^[\t-\r]$", "\n") && !matches(r"^[\t-\r]$", " "));
     }
 
     #[test]
