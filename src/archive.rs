@@ -33,8 +33,8 @@
 //!   `src` yields an empty tar, a file `src` yields one entry.
 //! - Entries come in lexical (byte) order; symlinks are not followed and are stored as links with
 //!   their raw target (through [`LinkFollowingFileSystem`], a link is what it points to, unless
-//!   it points nowhere or into a directory it is inside); directories are stored as directories (names without a trailing slash);
-//!   regular files with their content. Other files (FIFOs, sockets, devices) and files that
+//!   it points nowhere or into a directory it is inside); directories are stored as directories
+//!   (names without a trailing slash); regular files with their content. Other files (FIFOs, sockets, devices) and files that
 //!   cannot be opened are skipped with a warning `Ignoring file <path>: <error>`.
 //! - Mode (permissions and setuid/setgid/sticky), uid, gid and mtime come from `lstat`.
 //! - Any path component named `.git` below the root is left out, with everything under it.
@@ -49,7 +49,8 @@
 //! - `.git` exclusion: matched against the path relative to the upload root, not
 //!   the full host path, so sources that live under a host directory named `.git` still upload.
 //! - FIFOs and other special files are skipped instead of opened (opening a FIFO blocks); files
-//!   are opened without following symlinks (but for [`LinkFollowingFileSystem`]'s). A file that vanishes during the walk is skipped.
+//!   are opened without following symlinks (but for [`LinkFollowingFileSystem`]'s). A file that
+//!   vanishes during the walk is skipped.
 //! - For `src` = `/` or `..`, entry names stay relative to `src` (the reference's names were
 //!   garbled there).
 //!

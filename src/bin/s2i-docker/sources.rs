@@ -193,8 +193,8 @@ impl FileSystem for Excluding<'_> {
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
 /// The sources are read through their symbolic links (see [`LinkFollowingFileSystem`]) unless
-/// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The content of the sources and the scripts is
-/// not copied through the producer: the reader of the stream (the copy into the container's
+/// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The
+/// content of the sources and the scripts is not copied through the producer: the reader of the stream (the copy into the container's
 /// standard input) reads each file straight into the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
@@ -215,18 +215,17 @@ pub fn input_tar(
             .map(|b| b.to_os_string())
             .unwrap_or_default();
         let mut renamed = RenameAdapter::new(&mut writer, base, "src");
-        let fs: &dyn FileSystem = if walk.keep_symlinks {
+        let mut fs: &dyn FileSystem = if walk.keep_symlinks {
             &LocalFileSystem
         } else {
             &LinkFollowingFileSystem
         };
-        match &walk.exclude {
-            Some(pattern) => {
-                let fs = Excluding { inner: fs, pattern };
-                create_tar_stream_to_tar_writer(&fs, &source, true, &mut renamed)?;
-            }
-            None => create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?,
+        let excluding;
+        if let Some(pattern) = &walk.exclude {
+            excluding = Excluding { inner: fs, pattern };
+            fs = &excluding;
         }
+        create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?;
         writer.finish()
     })
 }
