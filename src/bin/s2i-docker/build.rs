@@ -7,13 +7,14 @@
 //! 3. An incremental build runs the previous image's `save-artifacts` (`incremental.rs`).
 //! 4. `assemble` runs in a container of the builder with the sources (and artifacts, and
 //!    scripts) streamed in as a tar on its standard input, its output shown as it comes.
-//! 5. The container is committed as TAG with the `run` script as its command; an extended
-//!    build instead copies the artifacts into a container of the runtime image and commits
-//!    that one (`extended.rs`).
+//! 5. The container is committed as TAG with the `run` script as its command and the labels
+//!    `assemble` asked for (`metadata.rs`); an extended build instead copies the artifacts
+//!    into a container of the runtime image and commits that one (`extended.rs`).
 //!
 //! Every image inspect is answered once per build ([`CachingClient`]): a build of a local
 //! builder with `--pull-policy never` makes 8 engine calls (ping, inspect, create, attach,
-//! start, wait, commit, remove).
+//! start, wait, commit, remove), and one more, a download, when `assemble` left labels for the
+//! commit (`metadata.rs`).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,7 +31,7 @@ use crate::args::BuildArgs;
 use crate::engine::{self, CachingClient};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
-use crate::{extended, incremental, inject};
+use crate::{extended, incremental, inject, metadata};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -267,14 +268,20 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         )),
     }
     let committed = Arc::new(Mutex::new(String::new()));
-    let post_exec: Box<dyn s2i_docker::PostExecutor + Send> = match finish {
+    // After `assemble`, its command line says whether it left labels for the commit.
+    let (watch, found) = metadata::watch();
+    let mut steps = Vec::new();
+    let (post_exec, watch): (Box<dyn s2i_docker::PostExecutor + Send>, _) = match finish {
         Finish::Commit => {
+            steps.push(found.shell_step());
             let opts = commit_options(b, builder, &b.image_scripts_url, None)?;
             let docker = b.docker.clone();
             let committed = committed.clone();
-            Box::new(move |container: &str, destination: &str| -> Result<()> {
+            let image = builder.clone();
+            let post_exec = Box::new(move |container: &str, destination: &str| -> Result<()> {
                 let mut opts = opts.clone();
                 opts.container_id = container.to_string();
+                metadata::add_labels(&docker, &found, container, &image, &mut opts.labels)?;
                 if opts.command.is_empty() {
                     opts.command =
                         vec![format!("{}/scripts/run", destination.trim_end_matches('/'))];
@@ -286,9 +293,12 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
                 let id = docker.commit_container(opts)?;
                 *committed.lock().unwrap_or_else(|p| p.into_inner()) = id;
                 Ok(())
-            })
+            });
+            (post_exec, Some(watch))
         }
-        Finish::Download(rt, dir) => extended::downloader(b, rt, dir),
+        // As the reference: the builder's container of an extended build is not committed,
+        // and its labels file is not read.
+        Finish::Download(rt, dir) => (extended::downloader(b, rt, dir), None),
     };
     let mut opts = RunContainerOptions {
         image: builder.clone(),
@@ -316,7 +326,16 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         ..Default::default()
     };
     let injected = inject::apply(&b.docker, builder, &b.args.injections, &mut opts)?;
-    inject::outcome(injected.as_ref(), run_script(&b.docker, builder, opts))?;
+    if injected.is_some() {
+        steps.insert(0, inject::shell_step());
+    }
+    if !steps.is_empty() {
+        opts.command_overrides = Some(Box::new(move |line: &str| metadata::then(line, &steps)));
+    }
+    inject::outcome(
+        injected.as_ref(),
+        run_script(&b.docker, builder, opts, watch),
+    )?;
     let id = committed.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if !id.is_empty() {
         progress::step(format!("Built {} ({})", shown_tag(&b.args.tag), short(&id)));
@@ -324,9 +343,15 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
     Ok(id)
 }
 
-/// Runs a script with its output shown as it comes; a non-zero exit is the reference's
-/// container error, named after `image`, with the script's standard error.
-pub fn run_script(docker: &DockerClient, image: &str, mut opts: RunContainerOptions) -> Result<()> {
+/// Runs a script with its output shown as it comes (less the marker of `watch`); a non-zero
+/// exit is the reference's container error, named after `image`, with the script's standard
+/// error.
+pub fn run_script(
+    docker: &DockerClient,
+    image: &str,
+    mut opts: RunContainerOptions,
+    watch: Option<metadata::Watch>,
+) -> Result<()> {
     let stderr_text = Arc::new(Mutex::new(String::new()));
     let out_sink = if opts.command == "usage" {
         Sink::Stdout
@@ -336,12 +361,12 @@ pub fn run_script(docker: &DockerClient, image: &str, mut opts: RunContainerOpti
     let out_done = match opts.stdout {
         Some(_) => None,
         None => {
-            let (out, done) = line_writer(out_sink, None)?;
+            let (out, done) = line_writer(out_sink, None, None)?;
             opts.stdout = Some(Box::new(out));
             Some(done)
         }
     };
-    let (err, err_done) = line_writer(Sink::Log, Some(stderr_text.clone()))?;
+    let (err, err_done) = line_writer(Sink::Log, Some(stderr_text.clone()), watch)?;
     opts.stderr = Some(Box::new(err));
     let result = docker.run_container(opts);
     if let Some(done) = out_done {
@@ -366,7 +391,8 @@ pub fn run_script(docker: &DockerClient, image: &str, mut opts: RunContainerOpti
 
 /// The commit of the new image: the `run` script as its command (`None`: found from the
 /// destination when the script travels in the input), the base image's user and entrypoint,
-/// the build's environment, and the labels of the base image with S2I's own.
+/// the build's environment, and S2I's labels with the base image's own over them (as the
+/// reference merges them; the labels a script asks for come over both, at the commit).
 pub fn commit_options(
     b: &Build,
     base: &str,
@@ -384,7 +410,6 @@ pub fn commit_options(
                 .trim_end_matches('/')
         )],
     };
-    let mut labels: HashMap<String, String> = b.docker.get_labels(base)?;
     let a = &b.args;
     let display = if a.display_name.is_empty() {
         &a.tag
@@ -397,11 +422,12 @@ pub fn commit_options(
         ("io.openshift.s2i.build.image", a.builder.as_str()),
         ("io.openshift.s2i.build.source-location", &a.source),
     ];
-    for (k, v) in generated {
-        if !v.is_empty() {
-            labels.insert(k.to_string(), v.to_string());
-        }
-    }
+    let mut labels: HashMap<String, String> = generated
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    labels.extend(b.docker.get_labels(base)?);
     Ok(CommitContainerOptions {
         container_id: String::new(),
         repository: a.tag.clone(),
@@ -416,7 +442,7 @@ pub fn commit_options(
 /// `--run`: the new image runs as it is, its output on standard output.
 fn run_image(b: &Build) -> Result<()> {
     progress::step(format!("Running {}", b.args.tag));
-    let (out, done) = line_writer(Sink::Stdout, None)?;
+    let (out, done) = line_writer(Sink::Stdout, None, None)?;
     let opts = RunContainerOptions {
         image: b.args.tag.clone(),
         target_image: true,
@@ -425,7 +451,7 @@ fn run_image(b: &Build) -> Result<()> {
         cancel: crate::signals::handle(),
         ..Default::default()
     };
-    let r = run_script(&b.docker, &b.args.tag, opts);
+    let r = run_script(&b.docker, &b.args.tag, opts, None);
     let _ = done.join();
     r
 }

@@ -17,6 +17,7 @@ use s2i_docker::archive::{ArchiveWriter, ChmodAdapter, LocalFileSystem, TarWrite
 use s2i_docker::{Docker, Error, PostExecutor, Result, RunContainerOptions};
 
 use crate::build::{check_image, commit_options, run_script, short, Build};
+use crate::metadata;
 use crate::progress;
 
 /// The runtime image and what goes into it.
@@ -247,8 +248,11 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
     let marker = marker_dir.join(&marker_name);
     std::fs::write(&marker, b"")?;
     let marker_dest = format!("/tmp/{marker_name}");
-    let cmd = format!(
-        "while [ ! -f {marker_dest:?} ]; do sleep 0.5; done; {base}/assemble-runtime; exit $?"
+    // After `assemble-runtime`, its command line says whether it left labels for the commit.
+    let (watch, found) = metadata::watch();
+    let cmd = metadata::then(
+        &format!("while [ ! -f {marker_dest:?} ]; do sleep 0.5; done; {base}/assemble-runtime"),
+        &[found.shell_step()],
     );
     let run_command = match b.is_local("run") {
         true => Some(format!("{}/scripts/run", workdir.trim_end_matches('/'))),
@@ -276,9 +280,17 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
     let committed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let commit_docker = docker.clone();
     let done = committed.clone();
+    let runtime_image = image.clone();
     let post_exec = move |container: &str, _destination: &str| -> Result<()> {
         let mut commit = commit.clone();
         commit.container_id = container.to_string();
+        metadata::add_labels(
+            &commit_docker,
+            &found,
+            container,
+            &runtime_image,
+            &mut commit.labels,
+        )?;
         progress::step(format!("Committing container as {}", commit.repository));
         let id = commit_docker.commit_container(commit)?;
         *done.lock().unwrap_or_else(|p| p.into_inner()) = id;
@@ -297,7 +309,7 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
         cancel: crate::signals::handle(),
         ..Default::default()
     };
-    run_script(&docker, image, opts)?;
+    run_script(&docker, image, opts, Some(watch))?;
     let id = committed.lock().unwrap_or_else(|p| p.into_inner()).clone();
     progress::step(format!("Built {} ({})", b.args.tag, short(&id)));
     Ok(id)

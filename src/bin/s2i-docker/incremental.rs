@@ -63,7 +63,7 @@ pub fn save_artifacts(b: &Build) -> Result<Option<File>> {
         cancel: crate::signals::handle(),
         ..Default::default()
     };
-    let saved = run_script(&docker, tag, opts).and_then(|()| {
+    let saved = run_script(&docker, tag, opts, None).and_then(|()| {
         sources::check_artifacts(&mut spool).map_err(|e| {
             s2i_docker::Error::other(format!("the output of save-artifacts is not a tar: {e}"))
         })

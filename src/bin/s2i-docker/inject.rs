@@ -94,10 +94,12 @@ pub fn resolve(injections: &[Injection], workdir: &str) -> Result<Vec<Injection>
         .collect()
 }
 
-/// The command line of `assemble` with injections: the truncation script runs after it, and
-/// the build fails if a file cannot be truncated; `assemble`'s own status is the container's.
-pub fn command_override(line: &str) -> String {
-    format!("{line}; result=$?; . {}; exit $result", quote(RM_SCRIPT))
+/// The step after `assemble` that empties the injected files (see [`metadata::then`]): the
+/// build fails if a file cannot be truncated; `assemble`'s own status is the container's.
+///
+/// [`metadata::then`]: crate::metadata::then
+pub fn shell_step() -> String {
+    format!(". {}", quote(RM_SCRIPT))
 }
 
 /// `s` as one word of `sh`, in single quotes.
@@ -223,8 +225,8 @@ impl Drop for ScriptFile {
 }
 
 /// Sets up the `assemble` run of `opts` (in a container of `builder`) to inject `injections`:
-/// its `on_start` hook uploads them, its standard input waits for them, its command line
-/// empties them after `assemble`. Returns where an upload's failure will be told.
+/// its `on_start` hook uploads them, its standard input waits for them. Returns where an
+/// upload's failure will be told; the caller adds [`shell_step`] to the command line.
 ///
 /// # Errors
 /// As [`resolve`], or the builder's inspect failed.
@@ -250,7 +252,6 @@ pub fn apply(
     let (hook, gated) = injecting.split(docker.clone(), injections, stdin);
     opts.on_start = Some(hook);
     opts.stdin = Some(gated);
-    opts.command_overrides = Some(Box::new(command_override));
     Ok(Some(failure))
 }
 
@@ -406,7 +407,7 @@ mod tests {
              truncate -s0 '/tmp/rm-injections'\nset +e\n"
         );
         assert_eq!(
-            command_override("tar -C /tmp -xf - && /s/assemble"),
+            crate::metadata::then("tar -C /tmp -xf - && /s/assemble", &[shell_step()]),
             "tar -C /tmp -xf - && /s/assemble; result=$?; . '/tmp/rm-injections'; exit $result"
         );
     }

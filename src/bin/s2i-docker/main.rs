@@ -7,8 +7,9 @@
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
-//! steps of a build), `sources` (the input tar), `incremental`, `extended`, `usage`, and
-//! `progress` (what is shown, and the exit codes).
+//! steps of a build), `sources` (the input tar), `incremental`, `extended`, `inject`,
+//! `metadata` (the labels a script asks for, and the limit on labels), `usage`, and `progress`
+//! (what is shown, and the exit codes).
 
 mod args;
 mod build;
@@ -16,6 +17,7 @@ mod engine;
 mod extended;
 mod incremental;
 mod inject;
+mod metadata;
 mod progress;
 mod regex;
 mod signals;

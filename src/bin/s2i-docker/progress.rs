@@ -13,6 +13,8 @@ use std::thread::JoinHandle;
 use s2i_docker::ops::stream::JsonMessage;
 use s2i_docker::{stream_container_io, Error};
 
+use crate::metadata::Watch;
+
 static QUIET: AtomicBool = AtomicBool::new(false);
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 
@@ -126,14 +128,19 @@ pub enum Sink {
 }
 
 /// A writer for a container's stream whose lines are shown as they arrive, and the last 1 KiB
-/// of it kept (the reference keeps a script's standard error for its error message). Join the
-/// handle after the writer was dropped.
+/// of it kept (the reference keeps a script's standard error for its error message); a
+/// `watch` hides its marker. Join the handle after the writer was dropped.
 pub fn line_writer(
     sink: Sink,
     keep: Option<Arc<Mutex<String>>>,
+    watch: Option<Watch>,
 ) -> io::Result<(UnixStream, JoinHandle<()>)> {
     let (writer, reader) = UnixStream::pair()?;
     let done = stream_container_io(reader, keep, move |line| {
+        let line = watch.as_ref().map_or(line, |w| w.shown(line));
+        if line.is_empty() {
+            return;
+        }
         let end = if line.ends_with('\n') { "" } else { "\n" };
         match sink {
             Sink::Stdout => {

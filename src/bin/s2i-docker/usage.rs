@@ -39,5 +39,5 @@ pub fn run(args: BuildArgs) -> Result<()> {
         cancel: crate::signals::handle(),
         ..Default::default()
     };
-    run_script(&docker, &args.builder, opts)
+    run_script(&docker, &args.builder, opts, None)
 }
