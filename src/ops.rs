@@ -89,14 +89,8 @@ pub(crate) fn read_json<T: DeserializeOwned>(
 }
 
 pub(crate) fn decode_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    decode_json_with(bytes, what, |bytes| {
-        // Checked as UTF-8 once, the reply's strings need no check each (a reply that is not
-        // UTF-8 throughout is decoded as bytes, and fails or not as before).
-        match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(bytes),
-        }
-    })
+    // One reader for every reply (`from_slice`): each model's decoding is compiled once.
+    decode_json_with(bytes, what, |bytes| serde_json::from_slice(bytes))
 }
 
 /// Decodes the reply of `what` with `decode` (e.g. a model's own reader), its error as
