@@ -1,6 +1,7 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
 //! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
-//! `--exclude`, injected files, labels a script asks for, `usage`, and bad command lines.
+//! `--exclude`, injected files, labels a script asks for, git repositories as sources, `usage`,
+//! and bad command lines.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -443,6 +444,92 @@ fn labels_a_script_asks_for_are_on_the_image() {
     let config = image_config(&host, &tag);
     cleanup.image(&image_id(&config));
     assert!(config.contains(r#""stage":"runtime""#), "{config}");
+}
+
+/// An `assemble` that lists the sources it was given.
+const ASSEMBLE_LISTS: &str = r#"#!/bin/sh
+echo "sources: $(cd /tmp/src && ls | tr '\n' ' ')"
+"#;
+
+/// Runs `git args` in `dir`, as a test's author.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=T Tester", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_git_repository_is_built_from_a_clone_unless_copied() {
+    let Some((host, b, cleanup)) = setup() else {
+        return;
+    };
+    let app = App::new(&[
+        (".s2i/bin/assemble", ASSEMBLE_LISTS),
+        ("committed.txt", "c"),
+    ]);
+    git(&app.0, &["init", "--quiet"]);
+    git(&app.0, &["add", "."]);
+    git(&app.0, &["commit", "--quiet", "-m", "the app"]);
+    git(&app.0, &["checkout", "--quiet", "-b", "other"]);
+    std::fs::write(app.0.join("other.txt"), "o").unwrap();
+    git(&app.0, &["add", "other.txt"]);
+    git(&app.0, &["commit", "--quiet", "-m", "another branch"]);
+    git(&app.0, &["checkout", "--quiet", "-"]);
+    let head = git(&app.0, &["rev-parse", "HEAD"]);
+    std::fs::write(app.0.join("uncommitted.txt"), "u").unwrap();
+    let tag = out_tag(&cleanup);
+    let build = |extra: &[&str]| {
+        let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, extra));
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        let config = image_config(&host, &tag);
+        cleanup.image(&image_id(&config));
+        (t, config)
+    };
+    // As the reference: what is committed at HEAD, and the commit in the labels.
+    let (t, config) = build(&[]);
+    assert!(t.contains("sources: committed.txt \n"), "{t}");
+    assert!(
+        config.contains(&format!(r#""io.openshift.s2i.build.commit.id":"{head}""#)),
+        "{config}"
+    );
+    assert!(
+        config.contains(r#""io.openshift.s2i.build.commit.author":"T Tester <t@example.com>""#),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!(
+            r#""io.openshift.s2i.build.source-location":"file://{}""#,
+            app.path()
+        )),
+        "{config}"
+    );
+    // --ref checks out another branch.
+    let (t, config) = build(&["--ref", "other"]);
+    assert!(t.contains("sources: committed.txt other.txt \n"), "{t}");
+    assert!(
+        config.contains(r#""io.openshift.s2i.build.commit.ref":"other""#),
+        "{config}"
+    );
+    // --copy: the directory as it is, and no commit in the labels.
+    let (t, config) = build(&["--copy"]);
+    assert!(
+        t.contains("sources: committed.txt uncommitted.txt \n"),
+        "{t}"
+    );
+    assert!(!config.contains("build.commit.id"), "{config}");
+    assert!(
+        config.contains(&format!(
+            r#""io.openshift.s2i.build.source-location":"{}""#,
+            app.path()
+        )),
+        "{config}"
+    );
 }
 
 /// The `Id` of an image inspect's JSON.

@@ -66,6 +66,9 @@ pub struct BuildArgs {
     pub runtime_image: String,
     pub runtime_artifacts: Vec<String>,
     pub copy: bool,
+    /// `--ref`: what a repository's clone checks out (`HEAD` when empty).
+    pub reference: String,
+    pub ignore_submodules: bool,
     pub keep_symlinks: bool,
     /// `--exclude`, compiled; `None` for none (an empty pattern excludes nothing).
     pub exclude: Option<std::sync::Arc<crate::regex::Regex>>,
@@ -121,6 +124,8 @@ const FLAGS: &[Flag] = &[
     flag("runtime-image", None, true),
     flag("runtime-artifact", Some('a'), true),
     flag("copy", Some('c'), false),
+    flag("ref", Some('r'), true),
+    flag("ignore-submodules", None, false),
     flag("keep-symlinks", None, false),
     flag("inject", Some('i'), true),
     flag("exclude", None, true),
@@ -278,6 +283,8 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "runtime-image" => b.runtime_image = value,
         "runtime-artifact" => b.runtime_artifacts.push(value),
         "copy" => b.copy = on,
+        "ref" => b.reference = value,
+        "ignore-submodules" => b.ignore_submodules = on,
         "keep-symlinks" => b.keep_symlinks = on,
         "inject" => b.injections.push(crate::inject::parse(&value)?),
         "exclude" if value.is_empty() => b.exclude = None,
@@ -428,6 +435,15 @@ mod tests {
         );
         assert_eq!(b.context_dir, "web");
         assert!(b.keep_symlinks && !build("build . img").keep_symlinks);
+        let git = build("build . img -c -r v1 --ignore-submodules");
+        assert!(git.copy && git.ignore_submodules);
+        assert_eq!(
+            (
+                git.reference.as_str(),
+                build("build . img --ref=main").reference.as_str()
+            ),
+            ("v1", "main")
+        );
         let injected: Vec<(&str, &str)> = b
             .injections
             .iter()

@@ -1,7 +1,7 @@
 //! `s2i-docker build SOURCE BUILDER [TAG]`: the reference's `s2i build`, step by step.
 //!
 //! 1. The builder image is checked (and pulled, by `--pull-policy`), its users checked
-//!    against `--allowed-uids`.
+//!    against `--allowed-uids`; a source that is a git repository is cloned (`git.rs`).
 //! 2. The scripts are found: `--scripts-url`, the sources' `.s2i/bin`, the image's
 //!    `io.openshift.s2i.scripts-url` label.
 //! 3. An incremental build runs the previous image's `save-artifacts` (`incremental.rs`).
@@ -29,6 +29,7 @@ use s2i_docker::{
 
 use crate::args::BuildArgs;
 use crate::engine::{self, CachingClient};
+use crate::git::{self, SourceInfo};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
 use crate::{extended, incremental, inject, metadata};
@@ -36,7 +37,12 @@ use crate::{extended, incremental, inject, metadata};
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
     pub args: BuildArgs,
+    /// The directory whose content is built (in a clone of a repository).
     pub source: PathBuf,
+    /// What the image's labels tell of the sources.
+    pub source_info: SourceInfo,
+    /// The clone of a repository, removed with the build.
+    _clone: Option<git::Clone>,
     pub client: Arc<CachingClient>,
     pub docker: DockerClient,
     pub auths: Option<AuthConfigurations>,
@@ -93,10 +99,7 @@ fn load_auths(path: Option<&PathBuf>) -> Option<AuthConfigurations> {
 /// # Errors
 /// The first step that failed, with the reference's error where it has one.
 pub fn run(args: BuildArgs) -> Result<()> {
-    let mut source = sources::source_dir(&args.source)?;
-    if !args.context_dir.is_empty() {
-        source = sources::context_dir(&source, &args.context_dir)?;
-    }
+    let source = sources::source_dir(&args.source)?;
     let config = engine::docker_config(&args.global);
     progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
     let client = engine::connect(&config)?;
@@ -104,6 +107,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let docker = DockerClient::new(client.clone(), auth_for(auths.as_ref(), &args.builder))
         .with_pull_progress(progress::pull_progress);
     check_image(&docker, &args.builder, args.pull_policy, &args)?;
+    let (source, source_info, clone) = sources_of(source, &args)?;
     let mut env = Vec::new();
     let s2i_env = source.join(".s2i/environment");
     if s2i_env.is_file() {
@@ -115,6 +119,8 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     let mut build = Build {
         source,
+        source_info,
+        _clone: clone,
         client,
         docker,
         auths,
@@ -158,6 +164,33 @@ pub fn run(args: BuildArgs) -> Result<()> {
         run_image(&build)?;
     }
     Ok(())
+}
+
+/// The directory to build (`--context-dir` of `dir`, or of its clone when it is a git
+/// repository and not `--copy`), what the labels tell of it, and the clone.
+fn sources_of(dir: PathBuf, args: &BuildArgs) -> Result<(PathBuf, SourceInfo, Option<git::Clone>)> {
+    let mut source = dir;
+    let mut info = SourceInfo {
+        location: sources::absolute(&args.source),
+        ..SourceInfo::default()
+    };
+    let clone = match !args.copy && git::is_repository(&source) {
+        true => Some(git::clone(
+            &source,
+            &args.reference,
+            !args.ignore_submodules,
+        )?),
+        false => None,
+    };
+    if let Some(c) = &clone {
+        source = std::fs::canonicalize(&c.path)?;
+        info = c.info.clone();
+    }
+    info.context_dir = args.context_dir.clone();
+    if !args.context_dir.is_empty() {
+        source = sources::context_dir(&source, &args.context_dir)?;
+    }
+    Ok((source, info, clone))
 }
 
 /// Checks (and pulls, by `policy`) an image, and the users it runs as.
@@ -420,12 +453,12 @@ pub fn commit_options(
         ("io.k8s.display-name", display.as_str()),
         ("io.k8s.description", a.description.as_str()),
         ("io.openshift.s2i.build.image", a.builder.as_str()),
-        ("io.openshift.s2i.build.source-location", &a.source),
     ];
     let mut labels: HashMap<String, String> = generated
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(b.source_info.labels())
         .collect();
     labels.extend(b.docker.get_labels(base)?);
     Ok(CommitContainerOptions {

@@ -7,14 +7,15 @@
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
-//! steps of a build), `sources` (the input tar), `incremental`, `extended`, `inject`,
-//! `metadata` (the labels a script asks for, and the limit on labels), `usage`, and `progress`
-//! (what is shown, and the exit codes).
+//! steps of a build), `git` (a repository's clone), `sources` (the input tar), `incremental`,
+//! `extended`, `inject`, `metadata` (the labels a script asks for, and the limit on labels),
+//! `usage`, and `progress` (what is shown, and the exit codes).
 
 mod args;
 mod build;
 mod engine;
 mod extended;
+mod git;
 mod incremental;
 mod inject;
 mod metadata;
@@ -51,7 +52,9 @@ Build flags:
       --runtime-image IMAGE          an extended build: the artifacts go into this image
   -a, --runtime-artifact SRC[:DEST]  a file or directory copied from the builder into the runtime image
       --runtime-pull-policy POLICY   when to pull the runtime image (default if-not-present)
-  -c, --copy                         accepted: local sources are always copied
+  -c, --copy                         copy a git repository as it is, instead of a clone of it (uncommitted changes included)
+  -r, --ref REF                      what the clone of a git repository checks out (default HEAD)
+      --ignore-submodules            leave out the submodules of a git repository's clone
       --keep-symlinks                send the sources' symbolic links as links (default: what they point to)
       --exclude REGEX                leave out sources whose relative path matches (.git is always left out)
   -i, --inject SRC:DEST              a file or directory assemble can read, emptied before the commit (repeatable)

@@ -71,6 +71,18 @@ pub fn source_dir(source: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The source as the reference names it in the image's labels when it copies it: absolute,
+/// cleaned, links not resolved.
+pub fn absolute(source: &str) -> String {
+    let path = Path::new(source.strip_prefix("file://").unwrap_or(source));
+    let joined = match std::env::current_dir() {
+        Ok(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_path_buf(),
+    };
+    let cleaned = s2i_docker::archive::clean(joined.as_os_str().as_encoded_bytes());
+    String::from_utf8_lossy(&cleaned).into_owned()
+}
+
 /// `--context-dir`: the directory inside the source that holds the application.
 ///
 /// # Errors
@@ -333,6 +345,14 @@ fn copy_artifacts(spool: File, writer: &mut dyn TarWriter) -> Result<()> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn the_labels_name_the_source_absolute_and_clean() {
+        assert_eq!(absolute("/a/./b/../c/"), "/a/c");
+        assert_eq!(absolute("file:///a/b"), "/a/b");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute("x/./y"), format!("{}/x/y", cwd.display()));
+    }
 
     #[test]
     fn git_urls_and_missing_paths_say_what_to_do() {

@@ -1,0 +1,345 @@
+//! A source directory that is a git repository, taken as the reference takes it: unless
+//! `--copy`, the build reads a clone of the repository at `HEAD` (or at `--ref`), so what is
+//! not committed stays out, and the image's labels tell the commit
+//! (`io.openshift.s2i.build.commit.id`, `.author`, `.date`, `.ref`, `.message`, and the
+//! clone's origin as `source-location`).
+//!
+//! As in the reference, a repository is a directory whose `.git` (a directory, or a file that
+//! points to one) holds some object or ref, on a machine with `git` on its `PATH`; anything
+//! else is copied as it is. The clone is made with the `git` command (`git clone`, `git
+//! checkout`, `git submodule update --init --recursive` unless `--ignore-submodules`) into a
+//! temporary directory, removed when the build ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use s2i_docker::{Error, Result};
+
+/// What the image's labels say of its sources (the reference's `SourceInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// Where the sources came from: the clone's origin, or the directory copied.
+    pub location: String,
+    /// The ref checked out (`git rev-parse --abbrev-ref HEAD`).
+    pub reference: String,
+    pub commit_id: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// The author date, as `git show` writes it by default.
+    pub date: String,
+    /// The subject, cut to 80 columns as the reference cuts it.
+    pub message: String,
+    /// `--context-dir`.
+    pub context_dir: String,
+}
+
+impl SourceInfo {
+    /// The labels of the new image that come from the sources, with the reference's names;
+    /// empty values give no label.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        let author = match self.author_name.is_empty() {
+            true => String::new(),
+            false => format!("{} <{}>", self.author_name, self.author_email),
+        };
+        [
+            ("commit.author", author.as_str()),
+            ("commit.date", &self.date),
+            ("commit.id", &self.commit_id),
+            ("commit.ref", &self.reference),
+            ("commit.message", &self.message),
+            ("source-location", &self.location),
+            ("source-context-dir", &self.context_dir),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (format!("io.openshift.s2i.build.{k}"), v.to_string()))
+        .collect()
+    }
+}
+
+/// Whether the reference would clone `dir` rather than copy it.
+pub fn is_repository(dir: &Path) -> bool {
+    let Some(git_dir) = git_dir(dir) else {
+        return false;
+    };
+    let used = ["objects", "refs"]
+        .iter()
+        .any(|sub| holds_a_file(&git_dir.join(sub)));
+    used && has_git()
+}
+
+/// `dir/.git`, or the directory a `.git` file points to (`gitdir: ...`, as in submodules and
+/// worktrees).
+fn git_dir(dir: &Path) -> Option<PathBuf> {
+    let dot_git = dir.join(".git");
+    let meta = std::fs::metadata(&dot_git).ok()?;
+    if meta.is_dir() {
+        return Some(dot_git);
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let target = text.strip_prefix("gitdir:")?.trim();
+    Some(dir.join(target))
+}
+
+/// Whether a file is anywhere under `dir` (an unused repository holds directories only).
+fn holds_a_file(dir: &Path) -> bool {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(entry.path()),
+                Ok(_) => return true,
+                Err(_) => {}
+            }
+        }
+    }
+    false
+}
+
+fn has_git() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A clone of the sources in a temporary directory, removed when dropped.
+pub struct Clone {
+    root: PathBuf,
+    /// The clone's work tree.
+    pub path: PathBuf,
+    pub info: SourceInfo,
+}
+
+impl Drop for Clone {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Clones the repository `dir` at `reference` (`HEAD` when empty), as the reference does.
+///
+/// # Errors
+/// A `git` command failed (its standard error is in the message), or the temporary directory
+/// could not be made.
+pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
+    let root = temp_dir()?;
+    let mut clone = Clone {
+        path: root.join("src"),
+        root,
+        info: SourceInfo::default(),
+    };
+    let url = format!("file://{}", dir.display());
+    let reference = if reference.is_empty() {
+        "HEAD"
+    } else {
+        reference
+    };
+    crate::progress::detail(1, format!("Downloading {url:?} ..."));
+    let target = clone.path.to_string_lossy().into_owned();
+    git(&clone.root, &["clone", "--quiet", &url, &target])?;
+    git(&clone.path, &["checkout", "--quiet", reference])?;
+    crate::progress::detail(1, format!("Checked out {reference:?}"));
+    if submodules {
+        git(
+            &clone.path,
+            &["submodule", "update", "--init", "--recursive"],
+        )?;
+        crate::progress::detail(1, format!("Updated submodules for {reference:?}"));
+    }
+    clone.info = info(&clone.path);
+    Ok(clone)
+}
+
+/// The commit checked out in `repo`; a value `git` cannot tell is empty, as in the reference.
+fn info(repo: &Path) -> SourceInfo {
+    let text = |args: &[&str]| git(repo, args).unwrap_or_default();
+    let shown = text(&[
+        "--no-pager",
+        "show",
+        "-s",
+        "--format=%H%n%an%n%ae%n%ad%n%<(80,trunc)%s",
+        "HEAD",
+    ]);
+    let mut lines = shown.lines().map(str::trim);
+    let mut next = || lines.next().unwrap_or_default().to_string();
+    SourceInfo {
+        location: text(&["config", "--get", "remote.origin.url"]),
+        reference: text(&["rev-parse", "--abbrev-ref", "HEAD"]),
+        commit_id: next(),
+        author_name: next(),
+        author_email: next(),
+        date: next(),
+        message: next(),
+        context_dir: String::new(),
+    }
+}
+
+/// Runs `git args` in `dir`; its standard output, trimmed.
+fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::other(format!("cannot run git {}: {e}", args.join(" "))))?;
+    if !out.status.success() {
+        return Err(Error::other(format!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A new, empty directory for the clone.
+fn temp_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for n in 0..100u32 {
+        let dir = base.join(format!(
+            "s2i-docker-source-{}-{nanos}-{n}",
+            std::process::id()
+        ));
+        if std::fs::create_dir(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    Err(Error::other(format!(
+        "cannot create a directory for the sources' clone in {}",
+        base.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository with a commit on `main`, a branch `v1` with another file, and a change
+    /// left uncommitted; removed when dropped.
+    struct Repo(PathBuf);
+
+    impl Drop for Repo {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn repo() -> Repo {
+        let dir = temp_dir().unwrap();
+        let run = |args: &[&str]| {
+            let mut all = vec![
+                "-c",
+                "user.name=A Author",
+                "-c",
+                "user.email=a@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ];
+            all.extend_from_slice(args);
+            git(&dir, &all).unwrap();
+        };
+        run(&["init", "--quiet"]);
+        std::fs::write(dir.join("app.txt"), "committed").unwrap();
+        run(&["add", "app.txt"]);
+        run(&["commit", "--quiet", "-m", "the first commit"]);
+        run(&["checkout", "--quiet", "-b", "v1"]);
+        std::fs::write(dir.join("v1.txt"), "on v1").unwrap();
+        run(&["add", "v1.txt"]);
+        run(&["commit", "--quiet", "-m", &"long subject ".repeat(10)]);
+        run(&["checkout", "--quiet", "main"]);
+        std::fs::write(dir.join("app.txt"), "changed, not committed").unwrap();
+        Repo(dir)
+    }
+
+    #[test]
+    fn a_clone_holds_what_is_committed_and_tells_the_commit() {
+        let repo = repo();
+        assert!(is_repository(&repo.0));
+        let c = clone(&repo.0, "", true).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(c.path.join("app.txt")).unwrap(),
+            "committed"
+        );
+        assert!(!c.path.join("v1.txt").exists());
+        let i = &c.info;
+        assert_eq!(i.location, format!("file://{}", repo.0.display()));
+        assert_eq!(i.reference, "main");
+        assert_eq!(i.commit_id, git(&repo.0, &["rev-parse", "main"]).unwrap());
+        assert_eq!(
+            (i.author_name.as_str(), i.author_email.as_str()),
+            ("A Author", "a@example.com")
+        );
+        assert_eq!(i.message, "the first commit");
+        assert!(!i.date.is_empty());
+        let labels = i.labels();
+        assert!(labels.contains(&(
+            "io.openshift.s2i.build.commit.author".into(),
+            "A Author <a@example.com>".into()
+        )));
+        assert!(labels
+            .iter()
+            .all(|(k, _)| k != "io.openshift.s2i.build.source-context-dir"));
+
+        // `--ref v1`: the branch, whose subject is cut to 80 columns as `%<(80,trunc)` cuts it.
+        let v1 = clone(&repo.0, "v1", false).unwrap();
+        assert!(v1.path.join("v1.txt").exists());
+        assert_eq!(v1.info.message.chars().count(), 80);
+        assert!(v1.info.message.ends_with(".."), "{}", v1.info.message);
+        // git makes the local branch of the remote one checked out.
+        assert_eq!(v1.info.reference, "v1");
+
+        let root = c.root.clone();
+        drop(c);
+        assert!(!root.exists(), "the clone is removed");
+    }
+
+    #[test]
+    fn what_is_not_a_used_repository_is_copied() {
+        let dir = temp_dir().unwrap();
+        assert!(!is_repository(&dir));
+        git(&dir, &["init", "--quiet"]).unwrap();
+        assert!(!is_repository(&dir), "no commit yet");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = match clone(Path::new("/no/such/repository"), "", false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("cloned nothing"),
+        };
+        assert!(
+            e.starts_with("git clone --quiet file:///no/such/repository"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn labels_leave_out_what_is_empty() {
+        let info = SourceInfo {
+            location: "/src".into(),
+            context_dir: "app".into(),
+            ..SourceInfo::default()
+        };
+        assert_eq!(
+            info.labels(),
+            [
+                (
+                    "io.openshift.s2i.build.source-location".to_string(),
+                    "/src".to_string()
+                ),
+                (
+                    "io.openshift.s2i.build.source-context-dir".to_string(),
+                    "app".to_string()
+                ),
+            ]
+        );
+    }
+}
