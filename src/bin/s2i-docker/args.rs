@@ -124,6 +124,8 @@ const FLAGS: &[Flag] = &[
     flag("runtime-image", None, true),
     flag("runtime-artifact", Some('a'), true),
     flag("copy", Some('c'), false),
+    flag("scripts", None, true),
+    flag("location", Some('l'), true),
     flag("ref", Some('r'), true),
     flag("ignore-submodules", None, false),
     flag("keep-symlinks", None, false),
@@ -230,6 +232,11 @@ fn find_flag(arg: &str) -> Result<(&'static Flag, Option<String>), String> {
     Ok((f, value))
 }
 
+/// The reference's warning for a flag kept under an old name.
+fn deprecated(old: &str, new: &str) {
+    eprintln!("WARNING: DEPRECATED: Flag --{old} is deprecated, use --{new} instead");
+}
+
 fn shown(f: &Flag) -> String {
     match f.short {
         Some(c) => format!("-{c}, --{}", f.long),
@@ -272,6 +279,14 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "environment-file" => b.environment_file = Some(value.into()),
         "scripts-url" => b.scripts_url = value,
         "destination" => b.destination = value,
+        "scripts" => {
+            deprecated("scripts", "scripts-url");
+            b.scripts_url = value;
+        }
+        "location" => {
+            deprecated("location", "destination");
+            b.destination = value;
+        }
         "assemble-user" => b.assemble_user = value,
         "assemble-runtime-user" => b.assemble_runtime_user = value,
         "allowed-uids" => {
@@ -435,6 +450,12 @@ mod tests {
         );
         assert_eq!(b.context_dir, "web");
         assert!(b.keep_symlinks && !build("build . img").keep_symlinks);
+        // The reference's old names.
+        let old = build("build . img --scripts image:///s -l /dest");
+        assert_eq!(
+            (old.scripts_url.as_str(), old.destination.as_str()),
+            ("image:///s", "/dest")
+        );
         let git = build("build . img -c -r v1 --ignore-submodules");
         assert!(git.copy && git.ignore_submodules);
         assert_eq!(

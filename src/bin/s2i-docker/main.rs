@@ -46,6 +46,8 @@ Build flags:
   -E, --environment-file FILE        a file of NAME=VALUE lines
   -s, --scripts-url URL              where the scripts are: image:///path, or a local directory
   -d, --destination DIR              where the sources are extracted in the container (default: label, or /tmp)
+      --scripts URL                  DEPRECATED: use --scripts-url
+  -l, --location DIR                 DEPRECATED: use --destination
       --assemble-user USER           the user that runs assemble
       --assemble-runtime-user USER   the user that runs assemble-runtime
   -u, --allowed-uids RANGES          user IDs the images may run as, e.g. 1- or 1000-2000,5000
