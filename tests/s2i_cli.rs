@@ -399,12 +399,17 @@ fn labels_a_script_asks_for_are_on_the_image() {
         );
         (out, t)
     };
-    // They win over S2I's labels and the builder's (with injections, whose step runs too).
+    // They win over S2I's labels and the builder's (with injections, whose step runs too);
+    // --callback-url is told the outcome and the labels.
+    let (url, posted) = callback_receiver();
     let (out, t) = build(
         r#"{"labels": [{"from.script": "yes"}, {"io.k8s.display-name": "by the script"}]}"#,
-        &[],
+        &["--callback-url", &url],
     );
     assert!(out.status.success(), "{t}");
+    let posted = posted.join().unwrap();
+    assert!(posted.contains(r#""success":true"#), "{posted}");
+    assert!(posted.contains(r#""from.script":"yes""#), "{posted}");
     assert!(t.contains("no newline at the end"), "{t}");
     let config = image_config(&host, &tag);
     cleanup.image(&image_id(&config));
@@ -530,6 +535,29 @@ fn a_git_repository_is_built_from_a_clone_unless_copied() {
         )),
         "{config}"
     );
+}
+
+/// A URL that takes one POST; the thread returns its body.
+fn callback_receiver() -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/done", listener.local_addr().unwrap());
+    let posted = std::thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(socket);
+        let (mut line, mut length) = (String::new(), 0);
+        while reader.read_line(&mut line).unwrap() > 2 {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            line.clear();
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let answer = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+        std::io::Write::write_all(reader.get_mut(), answer).unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    (url, posted)
 }
 
 /// The `Id` of an image inspect's JSON.

@@ -69,6 +69,8 @@ pub struct BuildArgs {
     /// `--ref`: what a repository's clone checks out (`HEAD` when empty).
     pub reference: String,
     pub ignore_submodules: bool,
+    /// `--callback-url`: where the outcome is posted when the build ends.
+    pub callback_url: String,
     pub keep_symlinks: bool,
     /// `--exclude`, compiled; `None` for none (an empty pattern excludes nothing).
     pub exclude: Option<std::sync::Arc<crate::regex::Regex>>,
@@ -128,6 +130,7 @@ const FLAGS: &[Flag] = &[
     flag("location", Some('l'), true),
     flag("ref", Some('r'), true),
     flag("ignore-submodules", None, false),
+    flag("callback-url", None, true),
     flag("keep-symlinks", None, false),
     flag("inject", Some('i'), true),
     flag("exclude", None, true),
@@ -300,6 +303,7 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "copy" => b.copy = on,
         "ref" => b.reference = value,
         "ignore-submodules" => b.ignore_submodules = on,
+        "callback-url" => b.callback_url = value,
         "keep-symlinks" => b.keep_symlinks = on,
         "inject" => b.injections.push(crate::inject::parse(&value)?),
         "exclude" if value.is_empty() => b.exclude = None,
@@ -456,6 +460,8 @@ mod tests {
             (old.scripts_url.as_str(), old.destination.as_str()),
             ("image:///s", "/dest")
         );
+        let hook = build("build . img --callback-url http://h/x");
+        assert_eq!(hook.callback_url, "http://h/x");
         let git = build("build . img -c -r v1 --ignore-submodules");
         assert!(git.copy && git.ignore_submodules);
         assert_eq!(

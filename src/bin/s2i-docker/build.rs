@@ -32,7 +32,7 @@ use crate::engine::{self, CachingClient};
 use crate::git::{self, SourceInfo};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
-use crate::{extended, incremental, inject, metadata};
+use crate::{callback, extended, incremental, inject, metadata};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -52,6 +52,8 @@ pub struct Build {
     pub local_scripts: Vec<(String, PathBuf)>,
     /// The environment of `assemble` and of the new image.
     pub env: Vec<String>,
+    /// Where the commit leaves the labels it gave the image.
+    pub committed_labels: Labels,
 }
 
 impl Build {
@@ -94,11 +96,32 @@ fn load_auths(path: Option<&PathBuf>) -> Option<AuthConfigurations> {
     File::open(path).ok().and_then(load_image_registry_auth)
 }
 
-/// Runs a whole build.
+/// Runs a whole build, posts its outcome to `--callback-url`, and runs the image (`--run`).
 ///
 /// # Errors
 /// The first step that failed, with the reference's error where it has one.
 pub fn run(args: BuildArgs) -> Result<()> {
+    let callback_url = args.callback_url.clone();
+    let labels = Labels::default();
+    let built = build(args, &labels);
+    if !callback_url.is_empty() {
+        let labels = labels.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for message in callback::post(&callback_url, built.is_ok(), &labels) {
+            progress::warn(message);
+        }
+    }
+    let build = built?;
+    if build.args.run {
+        run_image(&build)?;
+    }
+    Ok(())
+}
+
+/// The labels of the image committed, once it is.
+pub type Labels = Arc<Mutex<HashMap<String, String>>>;
+
+/// The build itself, up to the new image.
+fn build(args: BuildArgs, labels: &Labels) -> Result<Build> {
     let source = sources::source_dir(&args.source)?;
     let config = engine::docker_config(&args.global);
     progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
@@ -128,6 +151,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         local_scripts: Vec::new(),
         env,
         args,
+        committed_labels: labels.clone(),
     };
     find_scripts(&mut build)?;
     let runtime = match build.args.runtime_image.is_empty() {
@@ -160,10 +184,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     if !progress::quiet() {
         eprintln!("Build completed successfully");
     }
-    if build.args.run {
-        run_image(&build)?;
-    }
-    Ok(())
+    Ok(build)
 }
 
 /// The directory to build (`--context-dir` of `dir`, or of its clone when it is a git
@@ -311,10 +332,12 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             let docker = b.docker.clone();
             let committed = committed.clone();
             let image = builder.clone();
+            let labels = b.committed_labels.clone();
             let post_exec = Box::new(move |container: &str, destination: &str| -> Result<()> {
                 let mut opts = opts.clone();
                 opts.container_id = container.to_string();
                 metadata::add_labels(&docker, &found, container, &image, &mut opts.labels)?;
+                *labels.lock().unwrap_or_else(|p| p.into_inner()) = opts.labels.clone();
                 if opts.command.is_empty() {
                     opts.command =
                         vec![format!("{}/scripts/run", destination.trim_end_matches('/'))];

@@ -281,6 +281,7 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
     let commit_docker = docker.clone();
     let done = committed.clone();
     let runtime_image = image.clone();
+    let labels = b.committed_labels.clone();
     let post_exec = move |container: &str, _destination: &str| -> Result<()> {
         let mut commit = commit.clone();
         commit.container_id = container.to_string();
@@ -291,6 +292,7 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
             &runtime_image,
             &mut commit.labels,
         )?;
+        *labels.lock().unwrap_or_else(|p| p.into_inner()) = commit.labels.clone();
         progress::step(format!("Committing container as {}", commit.repository));
         let id = commit_docker.commit_container(commit)?;
         *done.lock().unwrap_or_else(|p| p.into_inner()) = id;

@@ -9,10 +9,12 @@
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's clone), `sources` (the input tar), `incremental`,
 //! `extended`, `inject`, `metadata` (the labels a script asks for, and the limit on labels),
-//! `usage`, and `progress` (what is shown, and the exit codes).
+//! `callback` (`--callback-url`), `usage`, and `progress` (what is shown, and the exit
+//! codes).
 
 mod args;
 mod build;
+mod callback;
 mod engine;
 mod extended;
 mod git;
@@ -61,6 +63,7 @@ Build flags:
       --exclude REGEX                leave out sources whose relative path matches (.git is always left out)
   -i, --inject SRC:DEST              a file or directory assemble can read, emptied before the commit (repeatable)
       --run                          run the new image once it is built
+      --callback-url URL             post the outcome as JSON to this http:// URL when the build ends
       --network MODE                 the network of the build's containers
       --cap-drop CAPS                capabilities to drop, comma-separated
   -v, --volume SRC:DEST              a bind mount of the assemble container (repeatable)
