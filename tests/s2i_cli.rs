@@ -46,7 +46,7 @@ RUN mkdir -p /tmp /usr/libexec/s2i /usr/libexec/s2i-min /usr/bin /opt/app-root &
 COPY assemble run save-artifacts usage assemble-runtime /usr/libexec/s2i/
 COPY assemble run /usr/libexec/s2i-min/
 ENV PATH=/bin
-LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i io.k8s.display-name="the builder"
 USER 1001
 WORKDIR /opt/app-root
 CMD ["/bin/sh"]
@@ -249,6 +249,13 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
     assert!(
         config.contains("\"io.openshift.s2i.build.image\":\"") && config.contains(&b.tag),
         "{config}"
+    );
+    // S2I's labels win over the builder's.
+    let labels = labels_of(&config);
+    assert_eq!(labels["io.k8s.display-name"], tag.as_str(), "{config}");
+    assert_eq!(
+        labels["io.openshift.s2i.scripts-url"],
+        "image:///usr/libexec/s2i"
     );
 
     // Quiet: nothing but errors.

@@ -447,8 +447,10 @@ pub fn run_script(
 
 /// The commit of the new image: the `run` script as its command (`None`: found from the
 /// destination when the script travels in the input), the base image's user and entrypoint,
-/// the build's environment, and S2I's labels with the base image's own over them (as the
-/// reference merges them; the labels a script asks for come over both, at the commit).
+/// the build's environment, and the base image's labels with S2I's own over them (as S2I
+/// merges them since 1.1.10: 1.1.7 let the base image's win, so that an image built on a
+/// builder S2I had built took the builder's commit labels); the labels a script asks for
+/// come over both, at the commit.
 pub fn commit_options(
     b: &Build,
     base: &str,
@@ -477,13 +479,14 @@ pub fn commit_options(
         ("io.k8s.description", a.description.as_str()),
         ("io.openshift.s2i.build.image", a.builder.as_str()),
     ];
-    let mut labels: HashMap<String, String> = generated
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain(b.source_info.labels())
-        .collect();
-    labels.extend(b.docker.get_labels(base)?);
+    let mut labels: HashMap<String, String> = b.docker.get_labels(base)?;
+    labels.extend(
+        generated
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(b.source_info.labels()),
+    );
     Ok(CommitContainerOptions {
         container_id: String::new(),
         repository: a.tag.clone(),
