@@ -1,7 +1,7 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
 //! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
-//! `--exclude`, injected files, labels a script asks for, git repositories as sources, `usage`,
-//! and bad command lines.
+//! `--exclude`, injected files, `usage`, and bad command lines; labels a script asks for and
+//! `--callback-url` in `labels.rs`, git repositories as sources in `git.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -11,7 +11,10 @@
 //! `S2I_CLI_BIN` names another build of the binary to run (`.ci/run` runs the suite once more on
 //! the static executable it ships); by default it is the one cargo built for the tests.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod git;
+mod labels;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -361,197 +364,6 @@ fn injected_files_are_read_by_assemble_and_empty_in_the_image() {
         t.contains("cannot inject") && t.contains("/no/such/dir/secrets"),
         "{t}"
     );
-}
-
-/// An `assemble` that asks for the labels of `$LABELS` in `/tmp/.s2i/image_metadata.json`,
-/// and ends its standard error without a newline.
-const ASSEMBLE_LABELS: &str = r#"#!/bin/sh
-set -e
-mkdir -p /tmp/app /tmp/.s2i
-cp -R /tmp/src/. /tmp/app/
-printf '%s' "$LABELS" > /tmp/.s2i/image_metadata.json
-printf 'no newline at the end' >&2
-"#;
-const ASSEMBLE_RUNTIME_LABELS: &str = r#"#!/bin/sh
-mkdir -p /tmp/.s2i && echo '{"labels": [{"stage": "runtime"}]}' > /tmp/.s2i/image_metadata.json
-echo "runtime labelled"
-"#;
-
-#[test]
-fn labels_a_script_asks_for_are_on_the_image() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
-    let secrets = App::new(&[("token", "s3cret")]);
-    let app = App::new(&[
-        (".s2i/bin/assemble", ASSEMBLE_LABELS),
-        (".s2i/bin/assemble-runtime", ASSEMBLE_RUNTIME_LABELS),
-        ("hello.txt", "hello"),
-    ]);
-    // The runtime's scripts keep their mode, as in the reference.
-    use std::os::unix::fs::PermissionsExt;
-    let runtime_script = app.0.join(".s2i/bin/assemble-runtime");
-    std::fs::set_permissions(runtime_script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let inject = format!("{}:/tmp/secrets", secrets.path());
-    let tag = out_tag(&cleanup);
-    let build = |labels: &str, extra: &[&str]| {
-        let env = format!("LABELS={labels}");
-        let mut more = vec!["-e", &env, "-i", &inject];
-        more.extend_from_slice(extra);
-        let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &more));
-        let t = text(&out);
-        assert!(
-            !t.contains("s2i-docker-metadata-"),
-            "the marker is shown: {t}"
-        );
-        (out, t)
-    };
-    // They win over S2I's labels and the builder's (with injections, whose step runs too);
-    // --callback-url is told the outcome and the labels.
-    let (url, posted) = callback_receiver();
-    let (out, t) = build(
-        r#"{"labels": [{"from.script": "yes"}, {"io.k8s.display-name": "by the script"}]}"#,
-        &["--callback-url", &url],
-    );
-    assert!(out.status.success(), "{t}");
-    let posted = posted.join().unwrap();
-    assert!(posted.contains(r#""success":true"#), "{posted}");
-    assert!(posted.contains(r#""from.script":"yes""#), "{posted}");
-    assert!(t.contains("no newline at the end"), "{t}");
-    let config = image_config(&host, &tag);
-    cleanup.image(&image_id(&config));
-    assert!(config.contains(r#""from.script":"yes""#), "{config}");
-    assert!(
-        config.contains(r#""io.k8s.display-name":"by the script""#),
-        "{config}"
-    );
-
-    // A file that is not JSON, or labels past the reference's limit, fail the build.
-    let (out, t) = build("{labels", &[]);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("JSON Unmarshal Error with 'image_metadata.json' file"),
-        "{t}"
-    );
-    let big = format!(r#"{{"labels": [{{"big": "{}"}}]}}"#, "x".repeat(10240));
-    let (out, t) = build(&big, &[]);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("label validation failed for"), "{t}");
-    assert!(t.contains("exceeds the maximum limit '10240'"), "{t}");
-
-    // In an extended build, the runtime image's script is heard; the builder's is not.
-    let (out, t) = build(
-        r#"{"labels": [{"stage": "builder"}]}"#,
-        &[
-            "--runtime-image",
-            &b.tag,
-            "--runtime-pull-policy",
-            "never",
-            "--runtime-artifact",
-            "/tmp/app:lib",
-        ],
-    );
-    assert!(out.status.success(), "{t}");
-    assert!(t.contains("runtime labelled"), "{t}");
-    let config = image_config(&host, &tag);
-    cleanup.image(&image_id(&config));
-    assert!(config.contains(r#""stage":"runtime""#), "{config}");
-}
-
-/// An `assemble` that lists the sources it was given.
-const ASSEMBLE_LISTS: &str = r#"#!/bin/sh
-echo "sources: $(cd /tmp/src && ls | tr '\n' ' ')"
-"#;
-
-/// Runs `git args` in `dir`, as a test's author.
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=T Tester", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-#[test]
-fn a_git_repository_is_built_from_a_clone_unless_copied() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
-    let app = App::new(&[
-        (".s2i/bin/assemble", ASSEMBLE_LISTS),
-        ("committed.txt", "c"),
-    ]);
-    git(&app.0, &["init", "--quiet"]);
-    git(&app.0, &["add", "."]);
-    git(&app.0, &["commit", "--quiet", "-m", "the app"]);
-    git(&app.0, &["checkout", "--quiet", "-b", "other"]);
-    std::fs::write(app.0.join("other.txt"), "o").unwrap();
-    git(&app.0, &["add", "other.txt"]);
-    git(&app.0, &["commit", "--quiet", "-m", "another branch"]);
-    git(&app.0, &["checkout", "--quiet", "-"]);
-    let head = git(&app.0, &["rev-parse", "HEAD"]);
-    std::fs::write(app.0.join("uncommitted.txt"), "u").unwrap();
-    let tag = out_tag(&cleanup);
-    let build = |extra: &[&str]| {
-        let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, extra));
-        let t = text(&out);
-        assert!(out.status.success(), "{t}");
-        let config = image_config(&host, &tag);
-        cleanup.image(&image_id(&config));
-        (t, config)
-    };
-    // As the reference: what is committed at HEAD, and the commit in the labels.
-    let (t, config) = build(&[]);
-    assert!(t.contains("sources: committed.txt \n"), "{t}");
-    let label = |config: &str, name: &str| labels_of(config)[name].clone();
-    let commit = |name: &str| format!("io.openshift.s2i.build.commit.{name}");
-    assert_eq!(label(&config, &commit("id")), head.as_str(), "{config}");
-    assert_eq!(
-        label(&config, &commit("author")),
-        "T Tester <t@example.com>",
-        "{config}"
-    );
-    let location = "io.openshift.s2i.build.source-location";
-    let url = format!("file://{}", app.path());
-    assert_eq!(label(&config, location), url.as_str(), "{config}");
-    // --ref checks out another branch.
-    let (t, config) = build(&["--ref", "other"]);
-    assert!(t.contains("sources: committed.txt other.txt \n"), "{t}");
-    assert_eq!(label(&config, &commit("ref")), "other", "{config}");
-    // --copy: the directory as it is, and no commit in the labels.
-    let (t, config) = build(&["--copy"]);
-    assert!(
-        t.contains("sources: committed.txt uncommitted.txt \n"),
-        "{t}"
-    );
-    assert!(label(&config, &commit("id")).is_null(), "{config}");
-    assert_eq!(label(&config, location), app.path(), "{config}");
-}
-
-/// A URL that takes one POST; the thread returns its body.
-fn callback_receiver() -> (String, std::thread::JoinHandle<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/done", listener.local_addr().unwrap());
-    let posted = std::thread::spawn(move || {
-        let (socket, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(socket);
-        let (mut line, mut length) = (String::new(), 0);
-        while reader.read_line(&mut line).unwrap() > 2 {
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            line.clear();
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let answer = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-        std::io::Write::write_all(reader.get_mut(), answer).unwrap();
-        String::from_utf8(body).unwrap()
-    });
-    (url, posted)
 }
 
 /// The labels of an image inspect's JSON (`Config.Labels`).
