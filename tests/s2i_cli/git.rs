@@ -21,9 +21,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
 
 #[test]
 fn a_git_repository_is_built_from_a_clone_unless_copied() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[
         (".s2i/bin/assemble", ASSEMBLE_LISTS),
         ("committed.txt", "c"),

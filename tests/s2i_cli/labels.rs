@@ -20,9 +20,7 @@ echo "runtime labelled"
 
 #[test]
 fn labels_a_script_asks_for_are_on_the_image() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let secrets = App::new(&[("token", "s3cret")]);
     let app = App::new(&[
         (".s2i/bin/assemble", ASSEMBLE_LABELS),

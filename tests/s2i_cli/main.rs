@@ -13,6 +13,18 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+/// The engine, the builder and a cleanup for a test, or a return from it where no engine
+/// answers (outside CI).
+macro_rules! setup_or_return {
+    () => {
+        match setup() {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
 mod git;
 mod labels;
 
@@ -228,9 +240,7 @@ fn out_tag(cleanup: &Cleanup) -> String {
 
 #[test]
 fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("hello.txt", "hello from the app\n"), ("a/b.txt", "b")]);
     let tag = out_tag(&cleanup);
     let out = s2i(
@@ -280,9 +290,7 @@ echo "a.txt: $(cat /tmp/src/a.txt 2>/dev/null || echo left out)"
 
 #[test]
 fn symbolic_links_are_followed_unless_kept_and_exclude_leaves_out() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let outside = App::new(&[("shared.txt", "shared through a link")]);
     let app = App::new(&[(".s2i/bin/assemble", ASSEMBLE_LINKS), ("a.txt", "a")]);
     std::os::unix::fs::symlink(outside.0.join("shared.txt"), app.0.join("hello.txt")).unwrap();
@@ -317,9 +325,7 @@ echo "in the image: token=[$(cat /tmp/secrets/token)] nested=[$(cat /tmp/secrets
 
 #[test]
 fn injected_files_are_read_by_assemble_and_empty_in_the_image() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let secrets = App::new(&[
         ("token", "s3cret"),
         ("sub/n", "nested"),
@@ -383,9 +389,7 @@ fn image_id(config: &str) -> String {
 
 #[test]
 fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artifacts() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("hello.txt", "v1\n"), ("cache/dep.txt", "a dependency")]);
     let tag = out_tag(&cleanup);
     let build = |extra: &[&str]| {
@@ -440,9 +444,7 @@ fn an_incremental_build_restores_the_artifacts_and_falls_back_without_save_artif
 
 #[test]
 fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("hello.txt", "hello from the runtime image\n")]);
     let tag = out_tag(&cleanup);
     let out = s2i(
@@ -490,9 +492,7 @@ fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
 
 #[test]
 fn a_failing_assemble_is_an_error_with_its_output() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("fail", "")]);
     let tag = out_tag(&cleanup);
     let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &[]));
@@ -512,9 +512,7 @@ fn a_failing_assemble_is_an_error_with_its_output() {
 
 #[test]
 fn missing_scripts_and_images_are_the_references_errors() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("hello.txt", "x")]);
     let tag = out_tag(&cleanup);
     // A builder whose scripts-url label is empty: nothing says where assemble and run are.
@@ -616,9 +614,7 @@ fn bad_command_lines_say_what_to_fix() {
 
 #[test]
 fn an_interrupted_build_removes_its_container() {
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let app = App::new(&[("hello.txt", "x")]);
     let scripts = App::new(&[
         ("assemble", "#!/bin/sh\necho sleeping\nsleep 60\n"),
@@ -667,9 +663,7 @@ fn a_builder_in_an_authenticated_registry_is_pulled_with_the_docker_config() {
     use s2i_docker::ops::image::{ImagePushOptions, ImageRemoveOptions};
     use s2i_docker::{new_engine_api_client, AuthConfig, Client, DockerConfig};
 
-    let Some((host, b, cleanup)) = setup() else {
-        return;
-    };
+    let (host, b, cleanup) = setup_or_return!();
     let Some(registry) = common::env_or_skip("S2I_TEST_REGISTRY") else {
         return;
     };
