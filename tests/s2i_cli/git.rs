@@ -1,4 +1,5 @@
-//! A source directory that is a git repository: a clone of `HEAD` or `--ref`, or `--copy`.
+//! A source directory that is a git repository: a clone of `HEAD` or `--ref`, or `--copy`; and
+//! `rebuild` of an image built so.
 
 use super::*;
 
@@ -63,6 +64,27 @@ fn a_git_repository_is_built_from_a_clone_unless_copied() {
     let (t, config) = build(&["--ref", "other"]);
     assert!(t.contains("sources: committed.txt other.txt \n"), "{t}");
     assert_eq!(label(&config, &commit("ref")), "other", "{config}");
+    // rebuild: the same source, builder and ref again, from the image's labels.
+    let again = out_tag(&cleanup);
+    let rebuild = |image: &str| {
+        let args = ["rebuild", image, &again, "-p", "never", "--network", "none"];
+        let out = s2i(&host, &args);
+        (out.status.success(), text(&out))
+    };
+    let (ok, t) = rebuild(&tag);
+    assert!(ok, "{t}");
+    assert!(t.contains("sources: committed.txt other.txt \n"), "{t}");
+    let rebuilt = image_config(&host, &again);
+    cleanup.image(&image_id(&rebuilt));
+    assert_eq!(label(&rebuilt, &commit("ref")), "other", "{rebuilt}");
+    assert_eq!(label(&rebuilt, location), url.as_str(), "{rebuilt}");
+    // An image S2I did not build cannot be rebuilt.
+    let (ok, t) = rebuild(&b.tag);
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("required label \"io.openshift.s2i.build.image\" not found"),
+        "{t}"
+    );
     // --copy: the directory as it is, and no commit in the labels.
     let (t, config) = build(&["--copy"]);
     assert!(

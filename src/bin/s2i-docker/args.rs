@@ -18,6 +18,9 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// `usage BUILDER`.
     Usage(Box<BuildArgs>),
+    /// `rebuild IMAGE [NEW_TAG]`: the build options, with IMAGE and NEW_TAG (or IMAGE again) as
+    /// `source` and `tag` until the image's labels tell the rest.
+    Rebuild(Box<BuildArgs>),
     /// `version`.
     Version,
     /// `help [COMMAND]`, `-h`, `--help`.
@@ -154,7 +157,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         return Ok(Command::Help);
     };
     match command.as_str() {
-        "build" | "usage" => {}
+        "build" | "usage" | "rebuild" => {}
         "version" | "--version" => return Ok(Command::Version),
         "help" | "-h" | "--help" => return Ok(Command::Help),
         other => return Err(format!("unknown command \"{other}\" for \"s2i-docker\"")),
@@ -353,6 +356,16 @@ fn parse_env_flag(value: &str) -> Result<Vec<String>, String> {
 
 /// Checks the positional arguments and the combinations of flags.
 fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Command, String> {
+    if command == "rebuild" {
+        let mut p = positional.into_iter();
+        let (Some(image), new_tag, None) = (p.next(), p.next(), p.next()) else {
+            return Err("rebuild takes IMAGE [NEW_TAG]".into());
+        };
+        b.tag = new_tag.unwrap_or_else(|| image.clone());
+        b.source = image;
+        check_build(&b)?;
+        return Ok(Command::Rebuild(Box::new(b)));
+    }
     if command == "usage" {
         let [builder] = <[String; 1]>::try_from(positional).map_err(|p| {
             format!(
@@ -386,6 +399,12 @@ fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Co
                 .into(),
         ),
     }
+    check_build(&b)?;
+    Ok(Command::Build(Box::new(b)))
+}
+
+/// What a build's flags may not ask for together, and its TAG.
+fn check_build(b: &BuildArgs) -> Result<(), String> {
     if b.incremental && !b.runtime_image.is_empty() {
         return Err("Incremental build with runtime image isn't supported".into());
     }
@@ -395,8 +414,7 @@ fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Co
     if b.tag.is_empty() && (b.incremental || b.run) {
         return Err("--incremental and --run need the TAG argument".into());
     }
-    check_tag(&b.tag)?;
-    Ok(Command::Build(Box::new(b)))
+    check_tag(&b.tag)
 }
 
 /// A TAG the commit would refuse, refused before the build (the reference learns of it only
@@ -460,6 +478,20 @@ mod tests {
             (old.scripts_url.as_str(), old.destination.as_str()),
             ("image:///s", "/dest")
         );
+        match parse(&args("rebuild app:1 app:2 -p never")) {
+            Ok(Command::Rebuild(r)) => {
+                assert_eq!((r.source.as_str(), r.tag.as_str()), ("app:1", "app:2"));
+                assert_eq!(r.pull_policy, PullPolicy::Never);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&args("rebuild app:1")) {
+            Ok(Command::Rebuild(r)) => assert_eq!(r.tag, "app:1"),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["rebuild", "rebuild a b c", "rebuild a B@"] {
+            assert!(parse(&args(bad)).is_err(), "{bad}");
+        }
         let hook = build("build . img --callback-url http://h/x");
         assert_eq!(hook.callback_url, "http://h/x");
         let git = build("build . img -c -r v1 --ignore-submodules");

@@ -117,6 +117,56 @@ pub fn run(args: BuildArgs) -> Result<()> {
     Ok(())
 }
 
+/// `rebuild IMAGE [NEW_TAG]` (`args.source` and `args.tag`): builds again what built IMAGE,
+/// as its labels tell it (the reference's `GenerateConfigFromLabels`): the builder, the
+/// source, its context directory, the commit's ref, the scripts URL, the description and the
+/// display name. A flag given on the command line wins over the label.
+///
+/// # Errors
+/// IMAGE cannot be had (by `--pull-policy`), it lacks the label of its builder or of its
+/// source, or the build fails.
+pub fn rebuild(mut args: BuildArgs) -> Result<()> {
+    let image = std::mem::take(&mut args.source);
+    let client = engine::connect(&engine::docker_config(&args.global))?;
+    let auths = load_auths(args.global.dockercfg_path.as_ref());
+    let docker = DockerClient::new(client, auth_for(auths.as_ref(), &image))
+        .with_pull_progress(progress::pull_progress);
+    check_image(&docker, &image, args.pull_policy, &args)?;
+    let labels = docker.get_labels(&image)?;
+    let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
+    let required = |name: &str| {
+        labels.get(name).cloned().ok_or_else(|| {
+            Error::other(format!(
+                "required label {name:?} not found in image {image:?}: was it built by S2I?"
+            ))
+        })
+    };
+    args.builder = required("io.openshift.s2i.build.image")?;
+    args.source = required("io.openshift.s2i.build.source-location")?;
+    let scripts_url = match label(SCRIPTS_URL_LABEL) {
+        u if u.is_empty() => label("io.s2i.scripts-url"),
+        u => u,
+    };
+    for (field, value) in [
+        (
+            &mut args.context_dir,
+            label("io.openshift.s2i.build.source-context-dir"),
+        ),
+        (
+            &mut args.reference,
+            label("io.openshift.s2i.build.commit.ref"),
+        ),
+        (&mut args.scripts_url, scripts_url),
+        (&mut args.description, label("io.k8s.description")),
+        (&mut args.display_name, label("io.k8s.display-name")),
+    ] {
+        if field.is_empty() {
+            *field = value;
+        }
+    }
+    run(args)
+}
+
 /// The labels of the image committed, once it is.
 pub type Labels = Arc<Mutex<HashMap<String, String>>>;
 

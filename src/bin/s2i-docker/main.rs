@@ -3,6 +3,7 @@
 //! ```text
 //! s2i-docker build SOURCE BUILDER [TAG] [flags]
 //! s2i-docker usage BUILDER [flags]
+//! s2i-docker rebuild IMAGE [NEW_TAG] [flags]
 //! ```
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
@@ -37,6 +38,7 @@ s2i-docker builds container images from sources, as source-to-image's `s2i build
 Usage:
   s2i-docker build SOURCE BUILDER [TAG] [flags]   build TAG from the local directory SOURCE
   s2i-docker usage BUILDER [flags]                print the usage of a builder image
+  s2i-docker rebuild IMAGE [NEW_TAG] [flags]      build again what built IMAGE, as its labels tell
   s2i-docker version
 
 Build flags:
@@ -109,6 +111,10 @@ fn main() -> ExitCode {
         Command::Usage(b) => {
             progress::init(b.global.quiet, b.global.loglevel);
             usage::run(*b)
+        }
+        Command::Rebuild(b) => {
+            progress::init(b.global.quiet, b.global.loglevel);
+            build::rebuild(*b)
         }
     };
     match result {
