@@ -34,8 +34,9 @@
 //! - Entries come in lexical (byte) order; symlinks are not followed and are stored as links with
 //!   their raw target (through [`LinkFollowingFileSystem`], a link is what it points to, unless
 //!   it points nowhere or into a directory it is inside); directories are stored as directories
-//!   (names without a trailing slash); regular files with their content. Other files (FIFOs, sockets, devices) and files that
-//!   cannot be opened are skipped with a warning `Ignoring file <path>: <error>`.
+//!   (names without a trailing slash); regular files with their content. Other files (FIFOs,
+//!   sockets, devices) and files that cannot be opened are skipped with a warning
+//!   `Ignoring file <path>: <error>`.
 //! - Mode (permissions and setuid/setgid/sticky), uid, gid and mtime come from `lstat`.
 //! - Any path component named `.git` below the root is left out, with everything under it.
 //!

@@ -206,8 +206,9 @@ impl FileSystem for Excluding<'_> {
 ///
 /// The sources are read through their symbolic links (see [`LinkFollowingFileSystem`]) unless
 /// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The
-/// content of the sources and the scripts is not copied through the producer: the reader of the stream (the copy into the container's
-/// standard input) reads each file straight into the buffer it writes.
+/// content of the sources and the scripts is not copied through the producer: the reader of the
+/// stream (the copy into the container's standard input) reads each file straight into the
+/// buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
