@@ -32,6 +32,7 @@ use crate::engine::{self, CachingClient};
 use crate::git::{self, SourceInfo};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
+use crate::temp::TempDir;
 use crate::{callback, extended, incremental, inject, metadata};
 
 /// What a build knows once its images and scripts are checked.
@@ -43,9 +44,10 @@ pub struct Build {
     pub source_info: SourceInfo,
     /// The clone of a repository, removed with the build.
     _clone: Option<git::Clone>,
-    pub client: Arc<CachingClient>,
+    /// The engine and the registry credentials.
+    pub session: Session,
+    /// The client of the builder image's registry.
     pub docker: DockerClient,
-    pub auths: Option<AuthConfigurations>,
     /// The `image://` (or other) URL of the scripts in the image, `""` when none.
     pub image_scripts_url: String,
     /// Scripts that travel in the input tar, by name.
@@ -64,8 +66,7 @@ impl Build {
 
     /// A [`DockerClient`] that pulls with the credentials for `image`.
     pub fn docker_for(&self, image: &str) -> DockerClient {
-        DockerClient::new(self.client.clone(), auth_for(self.auths.as_ref(), image))
-            .with_pull_progress(progress::pull_progress)
+        self.session.docker_for(image)
     }
 
     /// The scripts URL a run of a script in the image uses: the `image://` flag, else the
@@ -77,6 +78,31 @@ impl Build {
         } else {
             String::new()
         }
+    }
+}
+
+/// The engine a command talks to, and the registry credentials it pulls with.
+pub struct Session {
+    client: Arc<CachingClient>,
+    auths: Option<AuthConfigurations>,
+}
+
+impl Session {
+    /// Connects to the engine of the command line, and reads the credentials of
+    /// `--dockercfg-path` (or the default configuration).
+    fn open(args: &BuildArgs) -> Result<Session> {
+        let config = engine::docker_config(&args.global);
+        progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
+        Ok(Session {
+            client: engine::connect(&config)?,
+            auths: load_auths(args.global.dockercfg_path.as_ref()),
+        })
+    }
+
+    /// A [`DockerClient`] that pulls with the credentials for `image`.
+    fn docker_for(&self, image: &str) -> DockerClient {
+        DockerClient::new(self.client.clone(), auth_for(self.auths.as_ref(), image))
+            .with_pull_progress(progress::pull_progress)
     }
 }
 
@@ -101,9 +127,14 @@ fn load_auths(path: Option<&PathBuf>) -> Option<AuthConfigurations> {
 /// # Errors
 /// The first step that failed, with the reference's error where it has one.
 pub fn run(args: BuildArgs) -> Result<()> {
+    run_on(None, args)
+}
+
+/// [`run`], on an engine already reached if `session` is given.
+fn run_on(session: Option<Session>, args: BuildArgs) -> Result<()> {
     let callback_url = args.callback_url.clone();
     let labels = Labels::default();
-    let built = build(args, &labels);
+    let built = build(session, args, &labels);
     if !callback_url.is_empty() {
         let labels = labels.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for message in callback::post(&callback_url, built.is_ok(), &labels) {
@@ -127,10 +158,8 @@ pub fn run(args: BuildArgs) -> Result<()> {
 /// source, or the build fails.
 pub fn rebuild(mut args: BuildArgs) -> Result<()> {
     let image = std::mem::take(&mut args.source);
-    let client = engine::connect(&engine::docker_config(&args.global))?;
-    let auths = load_auths(args.global.dockercfg_path.as_ref());
-    let docker = DockerClient::new(client, auth_for(auths.as_ref(), &image))
-        .with_pull_progress(progress::pull_progress);
+    let session = Session::open(&args)?;
+    let docker = session.docker_for(&image);
     check_image(&docker, &image, args.pull_policy, &args)?;
     let labels = docker.get_labels(&image)?;
     let label = |name: &str| labels.get(name).cloned().unwrap_or_default();
@@ -164,21 +193,20 @@ pub fn rebuild(mut args: BuildArgs) -> Result<()> {
             *field = value;
         }
     }
-    run(args)
+    run_on(Some(session), args)
 }
 
 /// The labels of the image committed, once it is.
 pub type Labels = Arc<Mutex<HashMap<String, String>>>;
 
 /// The build itself, up to the new image.
-fn build(args: BuildArgs, labels: &Labels) -> Result<Build> {
+fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<Build> {
     let source = sources::source_dir(&args.source)?;
-    let config = engine::docker_config(&args.global);
-    progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
-    let client = engine::connect(&config)?;
-    let auths = load_auths(args.global.dockercfg_path.as_ref());
-    let docker = DockerClient::new(client.clone(), auth_for(auths.as_ref(), &args.builder))
-        .with_pull_progress(progress::pull_progress);
+    let session = match session {
+        Some(s) => s,
+        None => Session::open(&args)?,
+    };
+    let docker = session.docker_for(&args.builder);
     check_image(&docker, &args.builder, args.pull_policy, &args)?;
     let (source, source_info, clone) = sources_of(source, &args)?;
     let mut env = Vec::new();
@@ -194,9 +222,8 @@ fn build(args: BuildArgs, labels: &Labels) -> Result<Build> {
         source,
         source_info,
         _clone: clone,
-        client,
+        session,
         docker,
-        auths,
         image_scripts_url: String::new(),
         local_scripts: Vec::new(),
         env,
@@ -220,7 +247,7 @@ fn build(args: BuildArgs, labels: &Labels) -> Result<Build> {
     let image_id = match &runtime {
         None => assemble(&build, artifacts, Finish::Commit)?,
         Some(rt) => {
-            let dir = extended::ArtifactsDir::new()?;
+            let dir = TempDir::new("runtime")?;
             assemble(&build, None, Finish::Download(rt, &dir))?;
             extended::assemble_runtime(&build, rt, &dir)?
         }
@@ -358,7 +385,7 @@ pub enum Finish<'a> {
     /// Commit it as the tag.
     Commit,
     /// Copy the runtime artifacts out of it (an extended build).
-    Download(&'a extended::Runtime, &'a extended::ArtifactsDir),
+    Download(&'a extended::Runtime, &'a TempDir),
 }
 
 /// Step 4: runs `assemble`; returns the committed image's ID (`""` for an extended build,
@@ -384,10 +411,8 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             let image = builder.clone();
             let labels = b.committed_labels.clone();
             let post_exec = Box::new(move |container: &str, destination: &str| -> Result<()> {
-                let mut opts = opts.clone();
-                opts.container_id = container.to_string();
-                metadata::add_labels(&docker, &found, container, &image, &mut opts.labels)?;
-                *labels.lock().unwrap_or_else(|p| p.into_inner()) = opts.labels.clone();
+                let mut opts =
+                    labelled_commit(&docker, &found, &labels, &image, container, opts.clone())?;
                 if opts.command.is_empty() {
                     opts.command =
                         vec![format!("{}/scripts/run", destination.trim_end_matches('/'))];
@@ -546,6 +571,26 @@ pub fn commit_options(
         entrypoint: b.docker.get_image_entrypoint(base)?,
         labels,
     })
+}
+
+/// The commit of `container` (of `image`, named in errors) by `opts`, with the labels its
+/// script asked for (see [`metadata::add_labels`]), which are also left in `committed` for the
+/// callback.
+///
+/// # Errors
+/// As [`metadata::add_labels`].
+pub fn labelled_commit(
+    docker: &DockerClient,
+    found: &metadata::Found,
+    committed: &Labels,
+    image: &str,
+    container: &str,
+    mut opts: CommitContainerOptions,
+) -> Result<CommitContainerOptions> {
+    opts.container_id = container.to_string();
+    metadata::add_labels(docker, found, container, image, &mut opts.labels)?;
+    *committed.lock().unwrap_or_else(|p| p.into_inner()) = opts.labels.clone();
+    Ok(opts)
 }
 
 /// `--run`: the new image runs as it is, its output on standard output.

@@ -16,9 +16,10 @@ use std::path::{Component, Path, PathBuf};
 use s2i_docker::archive::{ArchiveWriter, ChmodAdapter, LocalFileSystem, TarWriter};
 use s2i_docker::{Docker, Error, PostExecutor, Result, RunContainerOptions};
 
-use crate::build::{check_image, commit_options, run_script, short, Build};
+use crate::build::{check_image, commit_options, labelled_commit, run_script, short, Build};
 use crate::metadata;
 use crate::progress;
+use crate::temp::TempDir;
 
 /// The runtime image and what goes into it.
 pub struct Runtime {
@@ -86,44 +87,8 @@ fn parse_mapping(spec: &str) -> Result<(String, String)> {
     }
 }
 
-/// A temporary local directory, removed when dropped.
-pub struct ArtifactsDir(PathBuf);
-
-impl ArtifactsDir {
-    pub fn new() -> Result<ArtifactsDir> {
-        let base = std::env::temp_dir();
-        for n in 0..100u32 {
-            let dir = base.join(format!("s2i-docker-runtime-{}-{n}", std::process::id()));
-            match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(ArtifactsDir(dir)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(Error::other(format!(
-                        "cannot create {}: {e}",
-                        dir.display()
-                    )))
-                }
-            }
-        }
-        Err(Error::other(format!(
-            "cannot create a directory in {}",
-            base.display()
-        )))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for ArtifactsDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The builder's post-exec of an extended build: each artifact downloaded into `dir`.
-pub fn downloader(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Box<dyn PostExecutor + Send> {
+pub fn downloader(b: &Build, rt: &Runtime, dir: &TempDir) -> Box<dyn PostExecutor + Send> {
     let docker = b.docker.clone();
     let artifacts = rt.artifacts.clone();
     let root = dir.path().join("files");
@@ -221,7 +186,7 @@ fn standard_perms(w: Box<dyn std::io::Write + Send>) -> Box<dyn TarWriter + Send
 /// # Errors
 /// The runtime image has no scripts URL (and the sources no `assemble-runtime`), an upload
 /// fails, the script fails, or the commit does.
-pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<String> {
+pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &TempDir) -> Result<String> {
     let image = &rt.image;
     let docker = b.docker_for(image);
     let workdir = docker.get_image_workdir(image)?;
@@ -283,16 +248,14 @@ pub fn assemble_runtime(b: &Build, rt: &Runtime, dir: &ArtifactsDir) -> Result<S
     let runtime_image = image.clone();
     let labels = b.committed_labels.clone();
     let post_exec = move |container: &str, _destination: &str| -> Result<()> {
-        let mut commit = commit.clone();
-        commit.container_id = container.to_string();
-        metadata::add_labels(
+        let commit = labelled_commit(
             &commit_docker,
             &found,
-            container,
+            &labels,
             &runtime_image,
-            &mut commit.labels,
+            container,
+            commit.clone(),
         )?;
-        *labels.lock().unwrap_or_else(|p| p.into_inner()) = commit.labels.clone();
         progress::step(format!("Committing container as {}", commit.repository));
         let id = commit_docker.commit_container(commit)?;
         *done.lock().unwrap_or_else(|p| p.into_inner()) = id;

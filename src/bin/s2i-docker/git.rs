@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 
 use s2i_docker::{Error, Result};
 
+use crate::temp::TempDir;
+
 /// What the image's labels say of its sources (the reference's `SourceInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceInfo {
@@ -111,16 +113,10 @@ fn has_git() -> bool {
 
 /// A clone of the sources in a temporary directory, removed when dropped.
 pub struct Clone {
-    root: PathBuf,
+    root: TempDir,
     /// The clone's work tree.
     pub path: PathBuf,
     pub info: SourceInfo,
-}
-
-impl Drop for Clone {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
 }
 
 /// Clones the repository `dir` at `reference` (`HEAD` when empty), as the reference does.
@@ -129,9 +125,9 @@ impl Drop for Clone {
 /// A `git` command failed (its standard error is in the message), or the temporary directory
 /// could not be made.
 pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
-    let root = temp_dir()?;
+    let root = TempDir::new("source")?;
     let mut clone = Clone {
-        path: root.join("src"),
+        path: root.path().join("src"),
         root,
         info: SourceInfo::default(),
     };
@@ -143,7 +139,7 @@ pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
     };
     crate::progress::detail(1, format!("Downloading {url:?} ..."));
     let target = clone.path.to_string_lossy().into_owned();
-    git(&clone.root, &["clone", "--quiet", &url, &target])?;
+    git(clone.root.path(), &["clone", "--quiet", &url, &target])?;
     git(&clone.path, &["checkout", "--quiet", reference])?;
     crate::progress::detail(1, format!("Checked out {reference:?}"));
     if submodules {
@@ -199,44 +195,17 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// A new, empty directory for the clone.
-fn temp_dir() -> Result<PathBuf> {
-    let base = std::env::temp_dir();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    for n in 0..100u32 {
-        let dir = base.join(format!(
-            "s2i-docker-source-{}-{nanos}-{n}",
-            std::process::id()
-        ));
-        if std::fs::create_dir(&dir).is_ok() {
-            return Ok(dir);
-        }
-    }
-    Err(Error::other(format!(
-        "cannot create a directory for the sources' clone in {}",
-        base.display()
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A repository with a commit on `main`, a branch `v1` with another file, and a change
     /// left uncommitted; removed when dropped.
-    struct Repo(PathBuf);
-
-    impl Drop for Repo {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    struct Repo(TempDir);
 
     fn repo() -> Repo {
-        let dir = temp_dir().unwrap();
+        let tmp = TempDir::new("test-repo").unwrap();
+        let dir = tmp.path();
         let run = |args: &[&str]| {
             let mut all = vec![
                 "-c",
@@ -247,7 +216,7 @@ mod tests {
                 "init.defaultBranch=main",
             ];
             all.extend_from_slice(args);
-            git(&dir, &all).unwrap();
+            git(dir, &all).unwrap();
         };
         run(&["init", "--quiet"]);
         std::fs::write(dir.join("app.txt"), "committed").unwrap();
@@ -259,23 +228,26 @@ mod tests {
         run(&["commit", "--quiet", "-m", &"long subject ".repeat(10)]);
         run(&["checkout", "--quiet", "main"]);
         std::fs::write(dir.join("app.txt"), "changed, not committed").unwrap();
-        Repo(dir)
+        Repo(tmp)
     }
 
     #[test]
     fn a_clone_holds_what_is_committed_and_tells_the_commit() {
         let repo = repo();
-        assert!(is_repository(&repo.0));
-        let c = clone(&repo.0, "", true).unwrap();
+        assert!(is_repository(repo.0.path()));
+        let c = clone(repo.0.path(), "", true).unwrap();
         assert_eq!(
             std::fs::read_to_string(c.path.join("app.txt")).unwrap(),
             "committed"
         );
         assert!(!c.path.join("v1.txt").exists());
         let i = &c.info;
-        assert_eq!(i.location, format!("file://{}", repo.0.display()));
+        assert_eq!(i.location, format!("file://{}", repo.0.path().display()));
         assert_eq!(i.reference, "main");
-        assert_eq!(i.commit_id, git(&repo.0, &["rev-parse", "main"]).unwrap());
+        assert_eq!(
+            i.commit_id,
+            git(repo.0.path(), &["rev-parse", "main"]).unwrap()
+        );
         assert_eq!(
             (i.author_name.as_str(), i.author_email.as_str()),
             ("A Author", "a@example.com")
@@ -292,25 +264,24 @@ mod tests {
             .all(|(k, _)| k != "io.openshift.s2i.build.source-context-dir"));
 
         // `--ref v1`: the branch, whose subject is cut to 80 columns as `%<(80,trunc)` cuts it.
-        let v1 = clone(&repo.0, "v1", false).unwrap();
+        let v1 = clone(repo.0.path(), "v1", false).unwrap();
         assert!(v1.path.join("v1.txt").exists());
         assert_eq!(v1.info.message.chars().count(), 80);
         assert!(v1.info.message.ends_with(".."), "{}", v1.info.message);
         // git makes the local branch of the remote one checked out.
         assert_eq!(v1.info.reference, "v1");
 
-        let root = c.root.clone();
+        let root = c.root.path().to_path_buf();
         drop(c);
         assert!(!root.exists(), "the clone is removed");
     }
 
     #[test]
     fn what_is_not_a_used_repository_is_copied() {
-        let dir = temp_dir().unwrap();
-        assert!(!is_repository(&dir));
-        git(&dir, &["init", "--quiet"]).unwrap();
-        assert!(!is_repository(&dir), "no commit yet");
-        std::fs::remove_dir_all(&dir).unwrap();
+        let dir = TempDir::new("test-repo").unwrap();
+        assert!(!is_repository(dir.path()));
+        git(dir.path(), &["init", "--quiet"]).unwrap();
+        assert!(!is_repository(dir.path()), "no commit yet");
         let e = match clone(Path::new("/no/such/repository"), "", false) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("cloned nothing"),

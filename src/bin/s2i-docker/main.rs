@@ -10,8 +10,8 @@
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's clone), `sources` (the input tar), `incremental`,
 //! `extended`, `inject`, `metadata` (the labels a script asks for, and the limit on labels),
-//! `callback` (`--callback-url`), `usage`, and `progress` (what is shown, and the exit
-//! codes).
+//! `callback` (`--callback-url`), `usage`, `progress` (what is shown, and the exit codes),
+//! and `temp` (temporary directories).
 
 mod args;
 mod build;
@@ -26,6 +26,7 @@ mod progress;
 mod regex;
 mod signals;
 mod sources;
+mod temp;
 mod usage;
 
 use std::process::ExitCode;
