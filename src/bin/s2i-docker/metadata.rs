@@ -303,9 +303,8 @@ mod tests {
     #[test]
     fn the_command_line_runs_in_sh() {
         // The step as sh runs it: the marker only after a success with the file there.
-        let dir = std::env::temp_dir().join(format!("s2i-docker-metadata-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("image_metadata.json");
+        let dir = crate::temp::TempDir::new("test-metadata").unwrap();
+        let file = dir.path().join("image_metadata.json");
         let (_, found) = watch();
         let step = found.shell_step().replace(PATH, file.to_str().unwrap());
         let run = |line: &str| {
@@ -319,7 +318,6 @@ mod tests {
         std::fs::write(&file, "{}").unwrap();
         assert_eq!(run("true"), (Some(0), format!("{}\n", found.marker)));
         assert_eq!(run("exit 3"), (Some(3), String::new()));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
