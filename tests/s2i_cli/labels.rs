@@ -81,14 +81,7 @@ fn labels_a_script_asks_for_are_on_the_image() {
     // In an extended build, the runtime image's script is heard; the builder's is not.
     let (out, t) = build(
         r#"{"labels": [{"stage": "builder"}]}"#,
-        &[
-            "--runtime-image",
-            &b.tag,
-            "--runtime-pull-policy",
-            "never",
-            "--runtime-artifact",
-            "/tmp/app:lib",
-        ],
+        &extended_args(&b.tag, &[]),
     );
     assert!(out.status.success(), "{t}");
     assert!(t.contains("runtime labelled"), "{t}");

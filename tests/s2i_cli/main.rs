@@ -1,7 +1,8 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
 //! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
 //! `--exclude`, injected files, `usage`, and bad command lines; labels a script asks for and
-//! `--callback-url` in `labels.rs`, git repositories as sources in `git.rs`.
+//! `--callback-url` in `labels.rs`, git repositories as sources in `git.rs`, `--use-config` and
+//! `--save-temp-dir` in `config.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -25,6 +26,7 @@ macro_rules! setup_or_return {
     };
 }
 
+mod config;
 mod git;
 mod labels;
 
@@ -155,7 +157,16 @@ fn binary() -> PathBuf {
 /// Runs the binary against `host` with `args`; asserts it left no container behind (the
 /// library labels its containers with their creator's pid).
 fn s2i(host: &str, args: &[&str]) -> Output {
-    let child = Command::new(binary())
+    s2i_in(host, None, args)
+}
+
+/// As [`s2i`], in the directory `cwd` when given.
+fn s2i_in(host: &str, cwd: Option<&std::path::Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(binary());
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let child = command
         .args(args)
         .env("DOCKER_HOST", host)
         .env_remove("DOCKER_TLS_VERIFY")
@@ -227,6 +238,21 @@ fn build_args<'a>(
         "never",
         "--network",
         "none",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The flags of an extended build on the test's builder as the runtime image, copying
+/// `/tmp/app` into `lib`, then `extra`.
+fn extended_args<'a>(builder: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--runtime-image",
+        builder,
+        "--runtime-pull-policy",
+        "never",
+        "--runtime-artifact",
+        "/tmp/app:lib",
     ];
     args.extend_from_slice(extra);
     args
@@ -449,20 +475,7 @@ fn an_extended_build_copies_the_artifacts_into_the_runtime_image() {
     let tag = out_tag(&cleanup);
     let out = s2i(
         &host,
-        &build_args(
-            app.path(),
-            &b.tag,
-            &tag,
-            &[
-                "--runtime-image",
-                &b.tag,
-                "--runtime-pull-policy",
-                "never",
-                "--runtime-artifact",
-                "/tmp/app:lib",
-                "--run",
-            ],
-        ),
+        &build_args(app.path(), &b.tag, &tag, &extended_args(&b.tag, &["--run"])),
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");

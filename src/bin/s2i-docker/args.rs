@@ -3,9 +3,10 @@
 //! Flags take their value as the next argument or after `=` (`--env A=1`, `--env=A=1`,
 //! `-e A=1`); booleans take no value, or `=true`/`=false`. A `--` ends the flags. Unknown flags
 //! and missing values are errors that name the flag, as the reference's parser does
-//! (`unknown flag: --foo`).
+//! (`unknown flag: --foo`). `build --use-config` first takes what `.s2ifile` holds (see
+//! [`s2ifile`](crate::s2ifile)) for every argument and flag not given, then saves them all there.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use s2i_docker::image_ref::parse_normalized_named;
 use s2i_docker::user::{parse_range_list, RangeList};
@@ -86,6 +87,8 @@ pub struct BuildArgs {
     pub volumes: Vec<String>,
     pub add_hosts: Vec<String>,
     pub context_dir: String,
+    /// `--save-temp-dir`: the temporary directories stay when the build ends.
+    pub save_temp_dir: bool,
 }
 
 /// A flag of the command line: its names and whether it takes a value.
@@ -145,14 +148,30 @@ const FLAGS: &[Flag] = &[
     flag("volume", Some('v'), true),
     flag("add-host", None, true),
     flag("context-dir", None, true),
+    flag("use-config", None, false),
+    flag("save-temp-dir", None, false),
 ];
 
-/// Parses the arguments after the program's name.
+/// Whether flag `name` may be given several times, each value adding to the others.
+fn repeatable(name: &str) -> bool {
+    matches!(
+        name,
+        "env" | "runtime-artifact" | "inject" | "volume" | "add-host" | "cap-drop"
+    )
+}
+
+/// Parses the arguments after the program's name (`.s2ifile` is read and written in the current
+/// directory).
 ///
 /// # Errors
 /// A text naming what is wrong: an unknown flag, a flag without its value, a value that does
-/// not parse, a missing or extra argument.
+/// not parse, a missing or extra argument, an `.s2ifile` that cannot be read.
 pub fn parse(args: &[String]) -> Result<Command, String> {
+    parse_in(args, Path::new("."))
+}
+
+/// As [`parse`], with `.s2ifile` in `dir`.
+fn parse_in(args: &[String], dir: &Path) -> Result<Command, String> {
     let Some((command, rest)) = args.split_first() else {
         return Ok(Command::Help);
     };
@@ -169,6 +188,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         ..Default::default()
     };
     let mut positional = Vec::new();
+    // Each flag given (its long name) and its value, in order.
+    let mut given: Vec<(&'static str, String)> = Vec::new();
     let mut it = rest.iter();
     let mut flags_done = false;
     while let Some(arg) = it.next() {
@@ -204,9 +225,89 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         if f.long == "help" {
             return Ok(Command::Help);
         }
-        set(&mut b, f.long, value)?;
+        given.push((f.long, value));
     }
-    finish(command, b, positional)
+    let use_config = given
+        .iter()
+        .rev()
+        .find(|(name, _)| *name == "use-config")
+        .is_some_and(|(_, v)| v == "true");
+    if !use_config {
+        for (name, value) in given {
+            set(&mut b, name, value)?;
+        }
+        return finish(command, b, positional);
+    }
+    with_config(command, b, given, positional, dir)
+}
+
+/// `build --use-config`: the flags and arguments of `.s2ifile` in `dir` where `given` and
+/// `positional` leave them out; then all of them saved there again.
+fn with_config(
+    command: &str,
+    mut b: BuildArgs,
+    given: Vec<(&'static str, String)>,
+    positional: Vec<String>,
+    dir: &Path,
+) -> Result<Command, String> {
+    if command != "build" {
+        return Err(format!("--use-config is a flag of build, not of {command}"));
+    }
+    let mut saved = crate::s2ifile::restore(dir)?.unwrap_or_default();
+    // The stored flags not given again, then those given (which replace the stored ones).
+    saved.flags.remove("use-config");
+    for (name, _) in &given {
+        saved.flags.remove(*name);
+    }
+    for (name, text) in &saved.flags {
+        let f = FLAGS.iter().find(|f| f.long == name).ok_or_else(|| {
+            format!(
+                "{}: unknown flag {name:?} (remove it from the file)",
+                crate::s2ifile::FILE
+            )
+        })?;
+        for value in crate::s2ifile::split(name, repeatable(name), text)? {
+            set(&mut b, f.long, value)
+                .map_err(|e| format!("{} (from {})", e, crate::s2ifile::FILE))?;
+        }
+    }
+    for (name, _) in &given {
+        let values: Vec<String> = given
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let text = crate::s2ifile::join(name, repeatable(name), &values);
+        saved.flags.insert(name.to_string(), text);
+    }
+    saved.flags.remove("use-config");
+    for (name, value) in given {
+        set(&mut b, name, value)?;
+    }
+    // SOURCE and BUILDER come from the file unless both are given; TAG unless it is given.
+    let stored = [saved.source, saved.builder, saved.tag];
+    let positional = match <[String; 2]>::try_from(positional) {
+        // The stored ones, up to the first that is missing.
+        Err(none) if none.is_empty() => stored.into_iter().take_while(|a| !a.is_empty()).collect(),
+        Ok([source, builder]) => {
+            let tag = Some(stored[2].clone()).filter(|t| !t.is_empty());
+            [source, builder].into_iter().chain(tag).collect()
+        }
+        Err(given) => given,
+    };
+    let parsed = finish(command, b, positional)?;
+    if let Command::Build(b) = &parsed {
+        let saved = crate::s2ifile::Saved {
+            source: b.source.clone(),
+            builder: b.builder.clone(),
+            tag: b.tag.clone(),
+            flags: saved.flags,
+        };
+        if let Err(e) = crate::s2ifile::save(dir, &saved) {
+            eprintln!("WARNING: {e}");
+        }
+    }
+    Ok(parsed)
 }
 
 /// The flag `arg` names, and the value written after `=` (or after a short flag's letter).
@@ -325,6 +426,9 @@ fn set(b: &mut BuildArgs, name: &str, value: String) -> Result<(), String> {
         "volume" => b.volumes.push(value),
         "add-host" => b.add_hosts.push(value),
         "context-dir" => b.context_dir = value,
+        "save-temp-dir" => b.save_temp_dir = on,
+        // Read before the other flags (see `parse_in`).
+        "use-config" => {}
         _ => return Err(format!("unknown flag: --{name}")),
     }
     Ok(())
@@ -512,6 +616,72 @@ mod tests {
         let exclude = b.exclude.unwrap();
         assert!(exclude.is_match("a/tmp") && !exclude.is_match("a/tmpl"));
         assert!(build("build . img --exclude=").exclude.is_none());
+    }
+
+    #[test]
+    fn use_config_takes_what_is_not_given_and_saves_it_all() {
+        let dir = crate::temp::TempDir::new("test-use-config").unwrap();
+        let parse = |s: &str| match parse_in(&args(s), dir.path()) {
+            Ok(Command::Build(b)) => Ok(*b),
+            Ok(other) => panic!("{s}: {other:?}"),
+            Err(e) => Err(e),
+        };
+        // Nothing stored yet: the arguments are needed.
+        assert!(parse("build --use-config").unwrap_err().contains("source"));
+        parse(
+            "build src img app:1 --use-config -e A=1 -e B=2,3 -v /a:/b -v /c,d:/e --incremental \
+             -p never --scripts-url image:///s",
+        )
+        .unwrap();
+        let saved = std::fs::read_to_string(dir.path().join(".s2ifile")).unwrap();
+        assert_eq!(
+            saved,
+            r#"{"source":"src","builderImage":"img","tag":"app:1","flags":{"env":"A=1,B=2,3","incremental":"true","pull-policy":"never","scripts-url":"image:///s","volume":"[/a:/b,\"/c,d:/e\"]"}}"#
+        );
+        // All of it comes back; flags given again win, and are saved.
+        let b = parse("build --use-config -p always").unwrap();
+        assert_eq!(
+            (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
+            ("src", "img", "app:1")
+        );
+        assert_eq!(b.env, ["A=1", "B=2,3"]);
+        assert_eq!(b.volumes, ["/a:/b", "/c,d:/e"]);
+        assert!(b.incremental);
+        assert_eq!(b.pull_policy, PullPolicy::Always);
+        assert_eq!(b.scripts_url, "image:///s");
+        let b = parse("build --use-config other img2 -e C=4").unwrap();
+        assert_eq!(
+            (b.source.as_str(), b.builder.as_str(), b.tag.as_str()),
+            ("other", "img2", "app:1")
+        );
+        assert_eq!(b.env, ["C=4"]);
+        assert_eq!(b.pull_policy, PullPolicy::Always);
+        // Without the flag, the file is neither read nor written.
+        let plain = parse("build x y").unwrap();
+        assert!(plain.env.is_empty() && !plain.incremental);
+        assert!(std::fs::read_to_string(dir.path().join(".s2ifile"))
+            .unwrap()
+            .contains("\"source\":\"other\""));
+        // A stored flag this tool does not know, or a bad value, is named.
+        let stored = |flags: &str| {
+            let file = format!(r#"{{"source":"s","builderImage":"b","flags":{flags}}}"#);
+            std::fs::write(dir.path().join(".s2ifile"), file).unwrap();
+            parse("build --use-config").unwrap_err()
+        };
+        let e = stored(r#"{"as-dockerfile":"x"}"#);
+        assert!(
+            e.contains(".s2ifile: unknown flag \"as-dockerfile\""),
+            "{e}"
+        );
+        let e = stored(r#"{"pull-policy":"sometimes"}"#);
+        assert!(
+            e.contains("--pull-policy") && e.ends_with("(from .s2ifile)"),
+            "{e}"
+        );
+        assert!(parse_in(&args("usage img --use-config"), dir.path())
+            .unwrap_err()
+            .contains("a flag of build"));
+        assert!(parse("build . b --save-temp-dir").unwrap().save_temp_dir);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! steps of a build), `git` (a repository's clone), `sources` (the input tar), `incremental`,
 //! `extended`, `inject`, `metadata` (the labels a script asks for, and the limit on labels),
 //! `callback` (`--callback-url`), `usage`, `progress` (what is shown, and the exit codes),
-//! and `temp` (temporary directories).
+//! `temp` (temporary directories) and `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
@@ -24,6 +24,7 @@ mod inject;
 mod metadata;
 mod progress;
 mod regex;
+mod s2ifile;
 mod signals;
 mod sources;
 mod temp;
@@ -75,6 +76,8 @@ Build flags:
   -n, --application-name NAME        the image's display name (default: TAG)
       --description TEXT             the image's description
       --dockercfg-path FILE          registry credentials (default ~/.docker/config.json)
+      --use-config                   take what is not given from ./.s2ifile, and save all of it there
+      --save-temp-dir                keep the temporary directories (a repository's clone, the runtime artifacts)
 
 Global flags:
   -U, --url URL                      the engine (default: DOCKER_HOST, or unix:///var/run/docker.sock)
@@ -107,6 +110,9 @@ fn main() -> ExitCode {
         }
         Command::Build(b) => {
             progress::init(b.global.quiet, b.global.loglevel);
+            if b.save_temp_dir {
+                temp::keep_all();
+            }
             build::run(*b)
         }
         Command::Usage(b) => {
@@ -115,6 +121,9 @@ fn main() -> ExitCode {
         }
         Command::Rebuild(b) => {
             progress::init(b.global.quiet, b.global.loglevel);
+            if b.save_temp_dir {
+                temp::keep_all();
+            }
             build::rebuild(*b)
         }
     };
