@@ -4,8 +4,11 @@
 //! answer comes. What goes wrong is told, not fatal: a callback never changes the build's
 //! result.
 //!
-//! An `http://` URL is posted over the library's own transport; `https://` needs the `tls`
-//! feature (the static binary is built without it, and says so).
+//! An `http://` URL is posted over the library's own transport, through the proxy the
+//! environment names for it (see [`proxy`](crate::proxy)), as the reference's Go client does;
+//! `https://` needs the `tls` feature (the static binary is built without it, and says so), and
+//! goes direct (a tunnel through a proxy is not made: when `HTTPS_PROXY` names one, the
+//! messages say so).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -21,21 +24,39 @@ const TIMEOUTS: Timeouts = Timeouts {
 
 /// Posts the outcome to `url`; returns what went wrong, as the reference's messages read.
 pub fn post(url: &str, success: bool, labels: &HashMap<String, String>) -> Vec<String> {
+    post_with(url, success, labels, &|name| std::env::var(name).ok())
+}
+
+/// As [`post`], reading the environment through `env`.
+fn post_with(
+    url: &str,
+    success: bool,
+    labels: &HashMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
     let mut data = serde_json::json!({ "payload": "", "success": success });
     if !labels.is_empty() {
         data["labels"] = serde_json::json!(labels);
     }
     let body = data.to_string().into_bytes();
-    let (transport, target) = match connect(url) {
+    let mut messages = Vec::new();
+    let Route {
+        transport,
+        target,
+        proxy_authorization,
+    } = match connect(url, env, &mut messages) {
         Ok(t) => t,
         Err(e) => return vec![format!("Unable to invoke callback: {e}")],
     };
-    let mut messages = Vec::new();
     for _ in 0..3 {
+        let mut headers = vec![("Content-Type", "application/json".to_string())];
+        if let Some(auth) = &proxy_authorization {
+            headers.push(("Proxy-Authorization", auth.clone()));
+        }
         let request = Request {
             method: "POST",
             target: target.clone(),
-            headers: vec![("Content-Type", "application/json".to_string())],
+            headers,
             body: Body::Bytes(body.clone()),
             timeouts: TIMEOUTS,
         };
@@ -56,8 +77,20 @@ pub fn post(url: &str, success: bool, labels: &HashMap<String, String>) -> Vec<S
     messages
 }
 
-/// A transport to the URL's host, and the request target (path and query).
-fn connect(url: &str) -> Result<(Transport, String), String> {
+/// Where a callback goes: the transport to the URL's host or to its proxy, the request target
+/// (the path and query, or the whole URL for a proxy), and the proxy's credentials.
+struct Route {
+    transport: Transport,
+    target: String,
+    proxy_authorization: Option<String>,
+}
+
+/// The route to `url`; a proxy that is not used is told in `messages`.
+fn connect(
+    url: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    messages: &mut Vec<String>,
+) -> Result<Route, String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
@@ -87,19 +120,43 @@ fn connect(url: &str) -> Result<(Transport, String), String> {
         }
         None => false,
     };
-    let authority = match has_port {
-        true => authority.to_string(),
-        false => format!("{authority}:{port}"),
-    };
     let target = match target {
         "" => "/".to_string(),
         t if t.starts_with('?') => format!("/{t}"),
         t => t.to_string(),
     };
+    let (host_name, port) = match has_port {
+        true => authority
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            .ok_or_else(|| format!("{url:?} has a port out of range"))?,
+        false => (authority, port),
+    };
+    let proxy = crate::proxy::for_url(scheme, host_name, port, env)?;
+    let (authority, target, proxy_authorization) = match proxy {
+        Some(proxy) if tls.is_none() => (
+            proxy.authority,
+            format!("{scheme}://{authority}{target}"),
+            proxy.authorization,
+        ),
+        Some(proxy) => {
+            messages.push(format!(
+                "Not invoking the callback through the proxy at {}: a tunnel to an https:// URL \
+                 is not made; posting directly",
+                proxy.authority
+            ));
+            (format!("{host_name}:{port}"), target, None)
+        }
+        None => (format!("{host_name}:{port}"), target, None),
+    };
     let host =
         Host::parse(&format!("tcp://{authority}"), tls.is_some()).map_err(|e| e.to_string())?;
     let transport = Transport::new(host, tls).map_err(|e| e.to_string())?;
-    Ok((transport, target))
+    Ok(Route {
+        transport,
+        target,
+        proxy_authorization,
+    })
 }
 
 #[cfg(test)]
@@ -110,8 +167,19 @@ mod tests {
 
     /// Answers `statuses` to as many requests, one connection each; returns their bodies.
     fn receiver(statuses: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let (address, done) = listener(statuses, None);
+        (format!("http://{address}/hook?build=1"), done)
+    }
+
+    /// As [`receiver`], at the returned address (`host:port`), for requests whose target and
+    /// one of whose header lines are `expect` (by default, the path and query of `receiver`).
+    fn listener(
+        statuses: Vec<u16>,
+        expect: Option<(&'static str, &'static str)>,
+    ) -> (String, std::thread::JoinHandle<Vec<String>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook?build=1", listener.local_addr().unwrap());
+        let address = listener.local_addr().unwrap().to_string();
+        let (target, header) = expect.unwrap_or(("/hook?build=1", ""));
         let done = std::thread::spawn(move || {
             let mut bodies = Vec::new();
             for status in statuses {
@@ -120,17 +188,20 @@ mod tests {
                 let mut line = String::new();
                 let mut length = 0;
                 reader.read_line(&mut line).unwrap();
-                assert_eq!(line, "POST /hook?build=1 HTTP/1.1\r\n");
+                assert_eq!(line, format!("POST {target} HTTP/1.1\r\n"));
+                let mut headers = String::new();
                 loop {
                     line.clear();
                     reader.read_line(&mut line).unwrap();
                     if line == "\r\n" {
                         break;
                     }
+                    headers.push_str(&line);
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         length = v.trim().parse().unwrap();
                     }
                 }
+                assert!(headers.contains(header), "{header} not in {headers}");
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).unwrap();
                 bodies.push(String::from_utf8(body).unwrap());
@@ -142,7 +213,7 @@ mod tests {
             }
             bodies
         });
-        (url, done)
+        (address, done)
     }
 
     #[test]
@@ -187,11 +258,37 @@ mod tests {
 
     #[test]
     fn urls_become_a_host_and_a_target() {
-        let (_, target) = connect("http://example.com").unwrap();
-        assert_eq!(target, "/");
-        let (_, target) = connect("http://example.com:8080?x=1").unwrap();
-        assert_eq!(target, "/?x=1");
-        let (_, target) = connect("http://[::1]/a/b").unwrap();
-        assert_eq!(target, "/a/b");
+        let target = |url: &str| connect(url, &|_| None, &mut Vec::new()).unwrap().target;
+        assert_eq!(target("http://example.com"), "/");
+        assert_eq!(target("http://example.com:8080?x=1"), "/?x=1");
+        assert_eq!(target("http://[::1]/a/b"), "/a/b");
+        assert!(connect("http://h:99999/", &|_| None, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_environments_proxy_is_used() {
+        // The listener stands in for the proxy: the request names the whole URL and carries
+        // the proxy's credentials.
+        let auth = "Proxy-Authorization: Basic dTpwdw==\r\n";
+        let (proxy, done) = listener(vec![200], Some(("http://hooks.example:81/h?x=1", auth)));
+        let env = move |name: &str| match name {
+            "HTTP_PROXY" => Some(format!("http://u:pw@{proxy}")),
+            "NO_PROXY" => Some("other.example".to_string()),
+            _ => None,
+        };
+        let url = "http://hooks.example:81/h?x=1";
+        assert!(post_with(url, true, &HashMap::new(), &env).is_empty());
+        let body: serde_json::Value = serde_json::from_str(&done.join().unwrap()[0]).unwrap();
+        assert_eq!(body, serde_json::json!({"payload": "", "success": true}));
+        // A host NO_PROXY names goes direct: the target is the path alone.
+        let direct = connect("http://other.example:1/p", &env, &mut Vec::new()).unwrap();
+        assert_eq!(direct.target, "/p");
+        // A proxy it cannot use is said, its credentials not.
+        let socks = |n: &str| (n == "HTTP_PROXY").then(|| "socks5://u:secret@p:1".to_string());
+        let m = post_with(url, true, &HashMap::new(), &socks);
+        assert!(
+            m.len() == 1 && m[0].contains("only http://") && !m[0].contains("secret"),
+            "{m:?}"
+        );
     }
 }

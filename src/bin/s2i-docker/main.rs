@@ -23,6 +23,7 @@ mod incremental;
 mod inject;
 mod metadata;
 mod progress;
+mod proxy;
 mod regex;
 mod s2ifile;
 mod signals;
