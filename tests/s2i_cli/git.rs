@@ -1,5 +1,5 @@
-//! A source directory that is a git repository: a clone of `HEAD` or `--ref`, or `--copy`; and
-//! `rebuild` of an image built so.
+//! A source directory that is a git repository: a clone of `HEAD` or `--ref`, or `--copy`; a git
+//! URL (served by `git daemon`) cloned at its `#REF`; and `rebuild` of an image built so.
 
 use super::*;
 
@@ -20,9 +20,9 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-#[test]
-fn a_git_repository_is_built_from_a_clone_unless_copied() {
-    let (host, b, cleanup) = setup_or_return!();
+/// A repository of an app whose `assemble` lists its sources: `committed.txt` on its first
+/// branch (checked out), `other.txt` too on the branch `other`, whose commit is returned.
+fn repository() -> (App, String) {
     let app = App::new(&[
         (".s2i/bin/assemble", ASSEMBLE_LISTS),
         ("committed.txt", "c"),
@@ -34,7 +34,15 @@ fn a_git_repository_is_built_from_a_clone_unless_copied() {
     std::fs::write(app.0.join("other.txt"), "o").unwrap();
     git(&app.0, &["add", "other.txt"]);
     git(&app.0, &["commit", "--quiet", "-m", "another branch"]);
+    let other = git(&app.0, &["rev-parse", "HEAD"]);
     git(&app.0, &["checkout", "--quiet", "-"]);
+    (app, other)
+}
+
+#[test]
+fn a_git_repository_is_built_from_a_clone_unless_copied() {
+    let (host, b, cleanup) = setup_or_return!();
+    let (app, _) = repository();
     let head = git(&app.0, &["rev-parse", "HEAD"]);
     std::fs::write(app.0.join("uncommitted.txt"), "u").unwrap();
     let tag = out_tag(&cleanup);
@@ -93,4 +101,90 @@ fn a_git_repository_is_built_from_a_clone_unless_copied() {
     );
     assert!(label(&config, &commit("id")).is_null(), "{config}");
     assert_eq!(label(&config, location), app.path(), "{config}");
+}
+
+/// A `git daemon` serving one repository (named by its path under a base directory) on a free
+/// local port; stopped when dropped.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(base: &std::path::Path, repository: &std::path::Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = base.to_str().unwrap();
+        let child = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={base}"))
+            .arg(repository)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run git daemon");
+        let daemon = GitDaemon { child, port };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "git daemon never listened on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        daemon
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_git_url_is_cloned_at_its_ref() {
+    let (host, b, cleanup) = setup_or_return!();
+    let (app, other) = repository();
+    let daemon = GitDaemon::serve(app.0.parent().unwrap(), &app.0);
+    let name = app.0.file_name().unwrap().to_str().unwrap();
+    let url = format!("git://127.0.0.1:{}/{name}", daemon.port);
+    let tag = out_tag(&cleanup);
+    let out = s2i(
+        &host,
+        &build_args(&format!("{url}#other"), &b.tag, &tag, &[]),
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("sources: committed.txt other.txt \n"), "{t}");
+    let config = image_config(&host, &tag);
+    cleanup.image(&image_id(&config));
+    let labels = labels_of(&config);
+    assert_eq!(
+        labels["io.openshift.s2i.build.source-location"],
+        url.as_str()
+    );
+    assert_eq!(labels["io.openshift.s2i.build.commit.id"], other.as_str());
+    assert_eq!(labels["io.openshift.s2i.build.commit.ref"], "other");
+    // --ref wins over the URL's; a repository that is not there is git's error.
+    let out = s2i(&host, &build_args(&url, &b.tag, &tag, &["--ref", "other"]));
+    assert!(text(&out).contains("other.txt"), "{}", text(&out));
+    cleanup.image(&image_id(&image_config(&host, &tag)));
+    let missing = format!("git://127.0.0.1:{}/no-such-repository", daemon.port);
+    let out = s2i(&host, &build_args(&missing, &b.tag, &tag, &[]));
+    let t = text(&out);
+    assert!(
+        !out.status.success() && t.contains("git clone --quiet"),
+        "{t}"
+    );
 }

@@ -1,7 +1,7 @@
 //! The `s2i-docker` binary, run as a user runs it, against a real engine: plain, incremental and
 //! extended builds, a failing `assemble`, missing scripts, symbolic links in the sources,
 //! `--exclude`, injected files, `usage`, and bad command lines; labels a script asks for and
-//! `--callback-url` in `labels.rs`, git repositories as sources in `git.rs`, `--use-config` and
+//! `--callback-url` in `labels.rs`, git repositories and URLs as sources in `git.rs`, `--use-config` and
 //! `--save-temp-dir` in `config.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
@@ -607,8 +607,8 @@ fn bad_command_lines_say_what_to_fix() {
             "valid values are: always, never or if-not-present",
         ),
         (
-            &["build", "https://github.com/x/y", "b", "t"][..],
-            "git sources are not supported",
+            &["build", "ftp://example.com/x", "b", "t"][..],
+            "unsupported protocol specified: \"ftp\"",
         ),
         (
             &["build", "/nonexistent/src", "b", "t"][..],

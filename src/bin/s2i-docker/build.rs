@@ -201,14 +201,18 @@ pub type Labels = Arc<Mutex<HashMap<String, String>>>;
 
 /// The build itself, up to the new image.
 fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<Build> {
-    let source = sources::source_dir(&args.source)?;
+    // A local source is checked before the engine is reached; a remote one is cloned after.
+    let origin = match git::remote(&args.source)? {
+        Some(remote) => Origin::Remote(remote),
+        None => Origin::Dir(sources::source_dir(&args.source)?),
+    };
     let session = match session {
         Some(s) => s,
         None => Session::open(&args)?,
     };
     let docker = session.docker_for(&args.builder);
     check_image(&docker, &args.builder, args.pull_policy, &args)?;
-    let (source, source_info, clone) = sources_of(source, &args)?;
+    let (source, source_info, clone) = sources_of(origin, &args)?;
     let mut env = Vec::new();
     let s2i_env = source.join(".s2i/environment");
     if s2i_env.is_file() {
@@ -264,21 +268,42 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
     Ok(build)
 }
 
-/// The directory to build (`--context-dir` of `dir`, or of its clone when it is a git
-/// repository and not `--copy`), what the labels tell of it, and the clone.
-fn sources_of(dir: PathBuf, args: &BuildArgs) -> Result<(PathBuf, SourceInfo, Option<git::Clone>)> {
-    let mut source = dir;
+/// Where the sources are.
+enum Origin {
+    /// A local directory, absolute.
+    Dir(PathBuf),
+    /// A remote repository, to clone.
+    Remote(git::Remote),
+}
+
+/// The directory to build (`--context-dir` of the local directory, or of a clone of the
+/// repository it is, unless `--copy`, or of the remote repository's clone), what the labels
+/// tell of it, and the clone.
+fn sources_of(
+    origin: Origin,
+    args: &BuildArgs,
+) -> Result<(PathBuf, SourceInfo, Option<git::Clone>)> {
+    let submodules = !args.ignore_submodules;
+    let (clone, mut source) = match origin {
+        Origin::Remote(r) => {
+            // `--ref` wins over the URL's `#REF`.
+            let reference = match args.reference.is_empty() {
+                true => &r.reference,
+                false => &args.reference,
+            };
+            (
+                Some(git::clone_url(&r.url, reference, submodules)?),
+                PathBuf::new(),
+            )
+        }
+        Origin::Dir(dir) if !args.copy && git::is_repository(&dir) => {
+            (Some(git::clone(&dir, &args.reference, submodules)?), dir)
+        }
+        Origin::Dir(dir) => (None, dir),
+    };
     let mut info = SourceInfo {
         location: sources::absolute(&args.source),
         ..SourceInfo::default()
-    };
-    let clone = match !args.copy && git::is_repository(&source) {
-        true => Some(git::clone(
-            &source,
-            &args.reference,
-            !args.ignore_submodules,
-        )?),
-        false => None,
     };
     if let Some(c) = &clone {
         source = std::fs::canonicalize(&c.path)?;

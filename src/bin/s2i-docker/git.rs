@@ -9,11 +9,16 @@
 //! else is copied as it is. The clone is made with the `git` command (`git clone`, `git
 //! checkout`, `git submodule update --init --recursive` unless `--ignore-submodules`) into a
 //! temporary directory, removed when the build ends.
+//!
+//! A source may also be a remote repository, as the reference takes it: a `git://`,
+//! `http://`, `https://` or `ssh://` URL, or `[user@]host:path` (ssh's short form), with an
+//! optional `#REF` (which `--ref` overrides). Its clone is made the same way. A password in
+//! such a URL is never shown: not in the progress, the errors, or the image's labels.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use s2i_docker::{Error, Result};
+use s2i_docker::{Error, ErrorCode, Result};
 
 use crate::temp::TempDir;
 
@@ -111,6 +116,86 @@ fn has_git() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A remote repository to clone: its URL and the ref its `#` names (empty for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub url: String,
+    pub reference: String,
+}
+
+/// The remote repository `source` names, or `None` for a local path (a `file://` URL
+/// included).
+///
+/// # Errors
+/// A URL of another scheme (`ftp://`), which no clone can read.
+pub fn remote(source: &str) -> Result<Option<Remote>> {
+    match source.split_once("://") {
+        Some(("file", _)) => return Ok(None),
+        Some(("git" | "http" | "https" | "ssh", rest)) if !rest.is_empty() => {}
+        Some((scheme, _)) => {
+            return Err(Error::s2i(
+                ErrorCode::SourcePath,
+                format!(
+                    "unsupported protocol specified: {scheme:?} in {}",
+                    shown(source)
+                ),
+                "give a git://, http://, https:// or ssh:// URL, or a local directory",
+                None,
+            ))
+        }
+        // `host:path` or `user@host:path`, when no such local path exists.
+        None if !is_scp_like(source) || Path::new(source).exists() => return Ok(None),
+        None => {}
+    }
+    let (url, reference) = match source.rsplit_once('#') {
+        Some((url, reference)) => (url, reference),
+        None => (source, ""),
+    };
+    Ok(Some(Remote {
+        url: url.to_string(),
+        reference: reference.to_string(),
+    }))
+}
+
+/// Whether `source` reads as ssh's `[user@]host:path`: a host (a name, an address, or an IPv6
+/// address in brackets) before the first colon, no slash before it, and a path after it.
+fn is_scp_like(source: &str) -> bool {
+    let after_user = source.split_once('@').map_or(source, |(_, rest)| rest);
+    let (host, path) = match after_user.strip_prefix('[') {
+        Some(v6) => match v6.split_once("]:") {
+            Some((address, path)) => (address, path),
+            None => return false,
+        },
+        None => match after_user.split_once(':') {
+            Some(parts) => parts,
+            None => return false,
+        },
+    };
+    let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    !host.is_empty()
+        && host.chars().all(host_char)
+        && !path.is_empty()
+        && !source[..source.len() - path.len()].contains('/')
+}
+
+/// `url` without the password it may hold (`https://user:secret@host/x` is shown as
+/// `https://user:***@host/x`).
+pub fn shown(url: &str) -> String {
+    match password(url) {
+        Some(secret) => url.replacen(&format!(":{secret}@"), ":***@", 1),
+        None => url.to_string(),
+    }
+}
+
+/// The password in a URL's `scheme://user:password@host` part.
+fn password(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (_, secret) = userinfo.split_once(':')?;
+    (!secret.is_empty()).then_some(secret)
+}
+
 /// A clone of the sources in a temporary directory, removed when dropped.
 pub struct Clone {
     root: TempDir,
@@ -125,21 +210,46 @@ pub struct Clone {
 /// A `git` command failed (its standard error is in the message), or the temporary directory
 /// could not be made.
 pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
+    clone_url(&format!("file://{}", dir.display()), reference, submodules)
+}
+
+/// Clones the repository at `url` at `reference` (`HEAD` when empty), as the reference does.
+///
+/// # Errors
+/// `git` is missing or failed (its standard error is in the message, without the URL's
+/// password), or the temporary directory could not be made.
+pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> {
+    if !has_git() {
+        return Err(Error::s2i(
+            ErrorCode::SourcePath,
+            format!("cannot clone {}: git is not on the PATH", shown(url)),
+            "install git, or clone the repository and pass its directory",
+            None,
+        ));
+    }
     let root = TempDir::new("source")?;
     let mut clone = Clone {
         path: root.path().join("src"),
         root,
         info: SourceInfo::default(),
     };
-    let url = format!("file://{}", dir.display());
     let reference = if reference.is_empty() {
         "HEAD"
     } else {
         reference
     };
-    crate::progress::detail(1, format!("Downloading {url:?} ..."));
+    crate::progress::detail(1, format!("Downloading {:?} ...", shown(url)));
     let target = clone.path.to_string_lossy().into_owned();
-    git(clone.root.path(), &["clone", "--quiet", &url, &target])?;
+    git(clone.root.path(), &["clone", "--quiet", url, &target]).map_err(|e| {
+        match password(url) {
+            Some(secret) => Error::other(
+                e.to_string()
+                    .replace(url, &shown(url))
+                    .replace(secret, "***"),
+            ),
+            None => e,
+        }
+    })?;
     git(&clone.path, &["checkout", "--quiet", reference])?;
     crate::progress::detail(1, format!("Checked out {reference:?}"));
     if submodules {
@@ -156,17 +266,17 @@ pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
 /// The commit checked out in `repo`; a value `git` cannot tell is empty, as in the reference.
 fn info(repo: &Path) -> SourceInfo {
     let text = |args: &[&str]| git(repo, args).unwrap_or_default();
-    let shown = text(&[
+    let commit = text(&[
         "--no-pager",
         "show",
         "-s",
         "--format=%H%n%an%n%ae%n%ad%n%<(80,trunc)%s",
         "HEAD",
     ]);
-    let mut lines = shown.lines().map(str::trim);
+    let mut lines = commit.lines().map(str::trim);
     let mut next = || lines.next().unwrap_or_default().to_string();
     SourceInfo {
-        location: text(&["config", "--get", "remote.origin.url"]),
+        location: shown(&text(&["config", "--get", "remote.origin.url"])),
         reference: text(&["rev-parse", "--abbrev-ref", "HEAD"]),
         commit_id: next(),
         author_name: next(),
@@ -290,6 +400,66 @@ mod tests {
             e.starts_with("git clone --quiet file:///no/such/repository"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn remote_sources_are_told_from_local_paths() {
+        let r = |s: &str| remote(s).unwrap();
+        let at = |url: &str, reference: &str| {
+            Some(Remote {
+                url: url.into(),
+                reference: reference.into(),
+            })
+        };
+        assert_eq!(
+            r("https://github.com/x/y"),
+            at("https://github.com/x/y", "")
+        );
+        assert_eq!(r("https://h/x/y.git#v1.2"), at("https://h/x/y.git", "v1.2"));
+        assert_eq!(
+            r("git://127.0.0.1:9418/app"),
+            at("git://127.0.0.1:9418/app", "")
+        );
+        assert_eq!(r("ssh://git@h:22/x"), at("ssh://git@h:22/x", ""));
+        assert_eq!(
+            r("git@github.com:x/y.git"),
+            at("git@github.com:x/y.git", "")
+        );
+        assert_eq!(r("host:repo#main"), at("host:repo", "main"));
+        assert_eq!(r("[fd00::1]:x/y"), at("[fd00::1]:x/y", ""));
+        for local in [
+            "app",
+            "./a:b",
+            "/srv/app",
+            "file:///srv/app",
+            "a/b:c",
+            "x:",
+            ":x",
+            ".",
+        ] {
+            assert_eq!(r(local), None, "{local}");
+        }
+        let e = remote("ftp://u:secret@h/x").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unsupported protocol specified: \"ftp\""),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(shown("https://u:tok@h/x"), "https://u:***@h/x");
+        assert_eq!(shown("https://u@h/x"), "https://u@h/x");
+        assert_eq!(shown("git@h:x/y"), "git@h:x/y");
+        assert_eq!(shown("https://h/x@y:z"), "https://h/x@y:z");
+        // The clone's errors leave it out too.
+        let e = match clone_url("http://u:s3cret@127.0.0.1:1/x", "", false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("cloned from nowhere"),
+        };
+        assert!(!e.contains("s3cret") && e.contains("u:***@"), "{e}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ const HELP: &str = "\
 s2i-docker builds container images from sources, as source-to-image's `s2i build` does.
 
 Usage:
-  s2i-docker build SOURCE BUILDER [TAG] [flags]   build TAG from the local directory SOURCE
+  s2i-docker build SOURCE BUILDER [TAG] [flags]   build TAG from SOURCE: a directory or a git URL
   s2i-docker usage BUILDER [flags]                print the usage of a builder image
   s2i-docker rebuild IMAGE [NEW_TAG] [flags]      build again what built IMAGE, as its labels tell
   s2i-docker version
@@ -88,7 +88,8 @@ Global flags:
   -q, --quiet                        errors only
   -h, --help                         this text
 
-Git sources are not supported: clone the repository and pass its directory.";
+SOURCE is a local directory (a git repository in it is cloned at HEAD or --ref, unless --copy),
+or a git URL: git://, http://, https://, ssh:// or [user@]host:path, with an optional #REF.";
 
 fn main() -> ExitCode {
     signals::install();

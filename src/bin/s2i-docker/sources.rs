@@ -31,23 +31,12 @@ pub const SCRIPTS: &[&str] = &[
     "assemble-runtime",
 ];
 
-/// The source directory, absolute; git URLs and missing paths are errors that say what to do.
+/// The source directory, absolute (a local source: see `git::remote` for the others).
 ///
 /// # Errors
-/// A git URL (not supported: clone it and pass the directory), a path that does not exist
-/// (the reference's `SourcePathError`, code 14), or one that is not a directory.
+/// A path that does not exist (the reference's `SourcePathError`, code 14), or one that is not
+/// a directory.
 pub fn source_dir(source: &str) -> Result<PathBuf> {
-    let looks_remote = source.contains("://")
-        || source.starts_with("git@")
-        || (source.ends_with(".git") && !Path::new(source).exists());
-    if looks_remote && !source.starts_with("file://") {
-        return Err(Error::s2i(
-            ErrorCode::SourcePath,
-            format!("git sources are not supported: {source}"),
-            "clone the repository and pass its local directory as the source",
-            None,
-        ));
-    }
     let path = Path::new(source.strip_prefix("file://").unwrap_or(source));
     let dir = std::fs::canonicalize(path).map_err(|_| {
         Error::s2i(
@@ -356,12 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn git_urls_and_missing_paths_say_what_to_do() {
-        let e = source_dir("https://github.com/x/y").unwrap_err();
-        assert!(
-            e.to_string().contains("git sources are not supported"),
-            "{e}"
-        );
+    fn missing_paths_say_what_to_do() {
         let e = source_dir("/nonexistent/app").unwrap_err();
         assert_eq!(
             e.to_string(),
