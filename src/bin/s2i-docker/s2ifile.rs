@@ -11,12 +11,16 @@
 //! comma or a quote), as the reference writes its list flags.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
 
 /// The file, in the current directory.
 pub const FILE: &str = ".s2ifile";
+
+/// The most the file may hold: arguments and flags take a few hundred bytes.
+const MAX_SIZE: usize = 1 << 20;
 
 /// The file's old name, still read (with the reference's warning) when there is no `.s2ifile`.
 const OLD_FILE: &str = ".stifile";
@@ -73,10 +77,10 @@ fn json_string(s: &str) -> String {
 /// The file cannot be read, or is not the JSON object above; the text names the file.
 pub fn restore(dir: &Path) -> Result<Option<Saved>, String> {
     let mut path = dir.join(FILE);
-    let text = match std::fs::read(&path) {
+    let text = match read_bounded(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             path = dir.join(OLD_FILE);
-            match std::fs::read(&path) {
+            match read_bounded(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Ok(text) => {
                     eprintln!("DEPRECATED: Use {FILE} instead of {OLD_FILE}");
@@ -88,6 +92,13 @@ pub fn restore(dir: &Path) -> Result<Option<Saved>, String> {
         other => other,
     };
     let text = text.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if text.len() > MAX_SIZE {
+        return Err(format!(
+            "{} is larger than {} KiB: it is not a file this tool wrote; remove it",
+            path.display(),
+            MAX_SIZE >> 10
+        ));
+    }
     serde_json::from_slice(&text).map(Some).map_err(|e| {
         format!(
             "cannot read {}: {e} (it holds {{\"source\", \"builderImage\", \"tag\", \"flags\"}} \
@@ -95,6 +106,15 @@ pub fn restore(dir: &Path) -> Result<Option<Saved>, String> {
             path.display()
         )
     })
+}
+
+/// The file at `path`, up to one byte past [`MAX_SIZE`] (enough to tell it is too large).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut text = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SIZE as u64 + 1)
+        .read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// Writes `saved` to `.s2ifile` in `dir`.
@@ -253,6 +273,10 @@ mod tests {
         saved.flags.insert("env".into(), "Q=\"\\\n\u{1}é".into());
         save(dir.path(), &saved).unwrap();
         assert_eq!(restore(dir.path()).unwrap().as_ref(), Some(&saved));
+        std::fs::write(dir.path().join(FILE), vec![b' '; MAX_SIZE + 1]).unwrap();
+        assert!(restore(dir.path())
+            .unwrap_err()
+            .contains("larger than 1024 KiB"));
         std::fs::write(dir.path().join(FILE), r#"{"flags":{"rm":true}}"#).unwrap();
         let e = restore(dir.path()).unwrap_err();
         assert!(
