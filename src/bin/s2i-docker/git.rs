@@ -172,9 +172,11 @@ fn is_scp_like(source: &str) -> bool {
         },
     };
     let host_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    // A second colon (`ext::command`) names one of git's own transports, not a path.
     !host.is_empty()
         && host.chars().all(host_char)
         && !path.is_empty()
+        && !path.starts_with(':')
         && !source[..source.len() - path.len()].contains('/')
 }
 
@@ -233,6 +235,15 @@ pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> 
         root,
         info: SourceInfo::default(),
     };
+    if reference.starts_with('-') {
+        // git would read it as an option; no ref starts so.
+        return Err(Error::s2i(
+            ErrorCode::SourcePath,
+            format!("invalid ref {reference:?}: a ref does not start with '-'"),
+            "give a branch, tag or commit as --ref (or after the URL's #)",
+            None,
+        ));
+    }
     let reference = if reference.is_empty() {
         "HEAD"
     } else {
@@ -240,16 +251,16 @@ pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> 
     };
     crate::progress::detail(1, format!("Downloading {:?} ...", shown(url)));
     let target = clone.path.to_string_lossy().into_owned();
-    git(clone.root.path(), &["clone", "--quiet", url, &target]).map_err(|e| {
-        match password(url) {
+    git(clone.root.path(), &["clone", "--quiet", "--", url, &target]).map_err(
+        |e| match password(url) {
             Some(secret) => Error::other(
                 e.to_string()
                     .replace(url, &shown(url))
                     .replace(secret, "***"),
             ),
             None => e,
-        }
-    })?;
+        },
+    )?;
     git(&clone.path, &["checkout", "--quiet", reference])?;
     crate::progress::detail(1, format!("Checked out {reference:?}"));
     if submodules {
@@ -397,7 +408,7 @@ mod tests {
             Ok(_) => panic!("cloned nothing"),
         };
         assert!(
-            e.starts_with("git clone --quiet file:///no/such/repository"),
+            e.starts_with("git clone --quiet -- file:///no/such/repository"),
             "{e}"
         );
     }
@@ -446,6 +457,11 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("secret"), "{e}");
+        let e = match clone_url("git://h/x", "-f", false) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("cloned from nowhere"),
+        };
+        assert!(e.contains("invalid ref \"-f\""), "{e}");
     }
 
     #[test]
