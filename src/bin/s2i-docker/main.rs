@@ -8,10 +8,11 @@
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
-//! steps of a build), `git` (a repository's clone), `sources` (the input tar), `incremental`,
-//! `extended`, `inject`, `metadata` (the labels a script asks for, and the limit on labels),
-//! `callback` (`--callback-url`), `usage`, `progress` (what is shown, and the exit codes),
-//! `temp` (temporary directories) and `s2ifile` (`--use-config`).
+//! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
+//! `incremental`, `extended`, `inject`, `metadata` (the labels a script asks for, and the limit
+//! on labels), `callback` (`--callback-url`) and `proxy` (the proxy the environment names for
+//! it), `usage`, `progress` (what is shown, and the exit codes), `temp` (temporary
+//! directories) and `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
