@@ -117,13 +117,22 @@ fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(text)
 }
 
-/// Writes `saved` to `.s2ifile` in `dir`.
+/// Writes `saved` to `.s2ifile` in `dir`: a new file is readable by its owner only, as the
+/// environment it keeps (`-e`) may hold secrets (the reference makes it readable by all).
 ///
 /// # Errors
 /// The file cannot be written.
 pub fn save(dir: &Path, saved: &Saved) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(FILE);
-    std::fs::write(&path, saved.to_json())
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(saved.to_json().as_bytes()))
         .map_err(|e| format!("cannot save {}: {e}", path.display()))
 }
 
@@ -269,6 +278,13 @@ mod tests {
             r#"{"source":"app","builderImage":"b:1","tag":"app:1","flags":{"incremental":"true"}}"#
         );
         assert_eq!(restore(dir.path()).unwrap().as_ref(), Some(&saved));
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         // Any text comes back as it went.
         saved.flags.insert("env".into(), "Q=\"\\\n\u{1}é".into());
         save(dir.path(), &saved).unwrap();
