@@ -89,8 +89,8 @@ Global flags:
   -q, --quiet                        errors only
   -h, --help                         this text
 
-SOURCE is a local directory (a git repository in it is cloned at HEAD or --ref, unless --copy),
-or a git URL: git://, http://, https://, ssh:// or [user@]host:path, with an optional #REF.";
+SOURCE is a local directory (one that is a git repository is cloned at HEAD or --ref, unless
+--copy), or a git URL: git://, http://, https://, ssh:// or [user@]host:path, with an optional #REF.";
 
 fn main() -> ExitCode {
     signals::install();
