@@ -6,6 +6,7 @@
 //! (`unknown flag: --foo`). `build --use-config` first takes what `.s2ifile` holds (see
 //! [`s2ifile`](crate::s2ifile)) for every argument and flag not given, then saves them all there.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use s2i_docker::image_ref::parse_normalized_named;
@@ -253,10 +254,18 @@ fn with_config(
     if command != "build" {
         return Err(format!("--use-config is a flag of build, not of {command}"));
     }
+    let given: Vec<_> = given
+        .into_iter()
+        .filter(|(name, _)| *name != "use-config")
+        .collect();
     let mut saved = crate::s2ifile::restore(dir)?.unwrap_or_default();
     // The stored flags not given again, then those given (which replace the stored ones).
     saved.flags.remove("use-config");
-    for (name, _) in &given {
+    let mut values: HashMap<&str, Vec<String>> = HashMap::new();
+    for (name, value) in &given {
+        values.entry(*name).or_default().push(value.clone());
+    }
+    for name in values.keys() {
         saved.flags.remove(*name);
     }
     for (name, text) in &saved.flags {
@@ -271,18 +280,12 @@ fn with_config(
                 .map_err(|e| format!("{} (from {})", e, crate::s2ifile::FILE))?;
         }
     }
-    for (name, _) in &given {
-        let values: Vec<String> = given
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect();
-        let text = crate::s2ifile::join(name, repeatable(name), &values);
-        saved.flags.insert(name.to_string(), text);
-    }
-    saved.flags.remove("use-config");
     for (name, value) in given {
         set(&mut b, name, value)?;
+    }
+    for (name, values) in values {
+        let text = crate::s2ifile::join(name, repeatable(name), &values);
+        saved.flags.insert(name.to_string(), text);
     }
     // SOURCE and BUILDER come from the file unless both are given; TAG unless it is given.
     let stored = [saved.source, saved.builder, saved.tag];

@@ -301,14 +301,17 @@ fn sources_of(
         }
         Origin::Dir(dir) => (None, dir),
     };
-    let mut info = SourceInfo {
-        location: sources::absolute(&args.source),
-        ..SourceInfo::default()
+    let mut info = match &clone {
+        Some(c) => {
+            source = std::fs::canonicalize(&c.path)?;
+            c.info.clone()
+        }
+        // A copy is named by its path.
+        None => SourceInfo {
+            location: sources::absolute(&args.source),
+            ..SourceInfo::default()
+        },
     };
-    if let Some(c) = &clone {
-        source = std::fs::canonicalize(&c.path)?;
-        info = c.info.clone();
-    }
     info.context_dir = args.context_dir.clone();
     if !args.context_dir.is_empty() {
         source = sources::context_dir(&source, &args.context_dir)?;

@@ -206,20 +206,21 @@ pub struct Clone {
     pub info: SourceInfo,
 }
 
-/// Clones the repository `dir` at `reference` (`HEAD` when empty), as the reference does.
+/// Clones the repository `dir` (which [`is_repository`] found, `git` included) at `reference`
+/// (`HEAD` when empty), as the reference does.
 ///
 /// # Errors
-/// A `git` command failed (its standard error is in the message), or the temporary directory
-/// could not be made.
+/// A `git` command failed (its standard error is in the message), the ref starts with `-`, or
+/// the temporary directory could not be made.
 pub fn clone(dir: &Path, reference: &str, submodules: bool) -> Result<Clone> {
-    clone_url(&format!("file://{}", dir.display()), reference, submodules)
+    fetch(&format!("file://{}", dir.display()), reference, submodules)
 }
 
 /// Clones the repository at `url` at `reference` (`HEAD` when empty), as the reference does.
 ///
 /// # Errors
 /// `git` is missing or failed (its standard error is in the message, without the URL's
-/// password), or the temporary directory could not be made.
+/// password), the ref starts with `-`, or the temporary directory could not be made.
 pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> {
     if !has_git() {
         return Err(Error::s2i(
@@ -229,12 +230,11 @@ pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> 
             None,
         ));
     }
-    let root = TempDir::new("source")?;
-    let mut clone = Clone {
-        path: root.path().join("src"),
-        root,
-        info: SourceInfo::default(),
-    };
+    fetch(url, reference, submodules)
+}
+
+/// The clone of [`clone`] and [`clone_url`], `git` being there.
+fn fetch(url: &str, reference: &str, submodules: bool) -> Result<Clone> {
     if reference.starts_with('-') {
         // git would read it as an option; no ref starts so.
         return Err(Error::s2i(
@@ -244,6 +244,12 @@ pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> 
             None,
         ));
     }
+    let root = TempDir::new("source")?;
+    let mut clone = Clone {
+        path: root.path().join("src"),
+        root,
+        info: SourceInfo::default(),
+    };
     let reference = if reference.is_empty() {
         "HEAD"
     } else {
@@ -251,13 +257,10 @@ pub fn clone_url(url: &str, reference: &str, submodules: bool) -> Result<Clone> 
     };
     crate::progress::detail(1, format!("Downloading {:?} ...", shown(url)));
     let target = clone.path.to_string_lossy().into_owned();
+    // git may quote the URL: its password goes, as `shown` leaves it out.
     git(clone.root.path(), &["clone", "--quiet", "--", url, &target]).map_err(
         |e| match password(url) {
-            Some(secret) => Error::other(
-                e.to_string()
-                    .replace(url, &shown(url))
-                    .replace(secret, "***"),
-            ),
+            Some(secret) => Error::other(e.to_string().replace(secret, "***")),
             None => e,
         },
     )?;
