@@ -9,7 +9,7 @@ echo "sources: $(cd /tmp/src && ls | tr '\n' ' ')"
 "#;
 
 /// Runs `git args` in `dir`, as a test's author.
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
+pub(super) fn git(dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(["-c", "user.name=T Tester", "-c", "user.email=t@example.com"])
         .args(args)

@@ -6,7 +6,6 @@
 //! (`unknown flag: --foo`). `build --use-config` first takes what `.s2ifile` holds (see
 //! [`s2ifile`](crate::s2ifile)) for every argument and flag not given, then saves them all there.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use s2i_docker::image_ref::parse_normalized_named;
@@ -261,11 +260,15 @@ fn with_config(
     let mut saved = crate::s2ifile::restore(dir)?.unwrap_or_default();
     // The stored flags not given again, then those given (which replace the stored ones).
     saved.flags.remove("use-config");
-    let mut values: HashMap<&str, Vec<String>> = HashMap::new();
+    // Each flag given with its values, in the order first given.
+    let mut values: Vec<(&str, Vec<String>)> = Vec::new();
     for (name, value) in &given {
-        values.entry(*name).or_default().push(value.clone());
+        match values.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => v.push(value.clone()),
+            None => values.push((name, vec![value.clone()])),
+        }
     }
-    for name in values.keys() {
+    for (name, _) in &values {
         saved.flags.remove(*name);
     }
     for (name, text) in &saved.flags {

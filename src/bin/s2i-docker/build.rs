@@ -33,7 +33,7 @@ use crate::git::{self, SourceInfo};
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
 use crate::temp::TempDir;
-use crate::{callback, extended, incremental, inject, metadata};
+use crate::{callback, extended, incremental, inject, metadata, records};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -93,8 +93,10 @@ impl Session {
     fn open(args: &BuildArgs) -> Result<Session> {
         let config = engine::docker_config(&args.global);
         progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
+        let client = engine::connect(&config)?;
+        records::begin(client.as_ref());
         Ok(Session {
-            client: engine::connect(&config)?,
+            client,
             auths: load_auths(args.global.dockercfg_path.as_ref()),
         })
     }

@@ -6,7 +6,6 @@
 //! each question. [`CachingClient`] answers them all from the first reply, and forgets the
 //! images whenever an image may have changed (a pull, a build, a commit, a removal).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
@@ -58,13 +57,17 @@ pub fn connect(config: &DockerConfig) -> Result<Arc<CachingClient>> {
     Ok(Arc::new(CachingClient::new(new_engine_api_client(config)?)))
 }
 
+/// An image's inspect, decoded and as the engine sent it.
+type Inspected = (ImageInspect, Vec<u8>);
+
 /// An [`EngineClient`] that answers repeated image inspects from memory.
 ///
 /// Names are compared in their normalised form (`name:latest` for a name without a tag), so
 /// `builder` and `builder:latest` are one image. Only successful inspects are kept.
 pub struct CachingClient {
     inner: EngineClient,
-    images: Mutex<HashMap<String, (ImageInspect, Vec<u8>)>>,
+    /// The images inspected (a build asks about two or three), by normalised name.
+    images: Mutex<Vec<(String, Inspected)>>,
 }
 
 impl CachingClient {
@@ -94,19 +97,20 @@ impl Client for CachingClient {
 
     fn image_inspect_with_raw(&self, name: &str) -> Result<(ImageInspect, Vec<u8>)> {
         let key = get_image_name(name);
-        if let Some(hit) = self
+        if let Some((_, hit)) = self
             .images
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+            .iter()
+            .find(|(k, _)| *k == key)
         {
             return Ok(hit.clone());
         }
         let answer = self.inner.image_inspect_with_raw(name)?;
-        self.images
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, answer.clone());
+        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
+        // Another thread may have asked too.
+        images.retain(|(k, _)| *k != key);
+        images.push((key, answer.clone()));
         Ok(answer)
     }
 

@@ -192,13 +192,14 @@ struct ScriptFile(PathBuf);
 impl ScriptFile {
     fn new(text: &str) -> Result<ScriptFile> {
         // The process and the time: a file left by a process that died with the same ID
-        // (which `create_new` refuses) is not in the way.
+        // (which `create_new` refuses) is not in the way; one left by a killed process is
+        // removed by the next command (see `records`).
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let path = std::env::temp_dir().join(format!(
             "s2i-docker-rm-injections-{}-{nanos}",
-            std::process::id()
+            crate::records::process_name()
         ));
         let cannot = |e: io::Error| {
             Error::other(format!(

@@ -12,7 +12,8 @@
 //! `incremental`, `extended`, `inject`, `metadata` (the labels a script asks for, and the limit
 //! on labels), `callback` (`--callback-url`) and `proxy` (the proxy the environment names for
 //! it), `usage`, `progress` (what is shown, and the exit codes), `temp` (temporary
-//! directories) and `s2ifile` (`--use-config`).
+//! directories), `records` (what a killed command left, removed by the next), `signals` and
+//! `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
@@ -25,6 +26,7 @@ mod inject;
 mod metadata;
 mod progress;
 mod proxy;
+mod records;
 mod regex;
 mod s2ifile;
 mod signals;
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
             build::rebuild(*b)
         }
     };
+    records::end();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

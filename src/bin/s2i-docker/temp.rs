@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use s2i_docker::{Error, Result};
 
+use crate::records;
+
 /// `--save-temp-dir`: the directories made from now on stay when dropped.
 static KEEP: AtomicBool = AtomicBool::new(false);
 
@@ -14,8 +16,9 @@ pub fn keep_all() {
     KEEP.store(true, Ordering::Relaxed);
 }
 
-/// A new directory `s2i-docker-<purpose>-<pid>-<n>` in the system's temporary directory,
-/// removed (with what it holds) when dropped, or kept and named under `--save-temp-dir`.
+/// A new directory `s2i-docker-<purpose>-<pid>-<start time>-<n>` in the system's temporary
+/// directory, removed (with what it holds) when dropped, or kept and named under
+/// `--save-temp-dir`; after a crash, by the next command (see `records`).
 pub struct TempDir {
     path: PathBuf,
     keep: bool,
@@ -31,7 +34,7 @@ impl TempDir {
     fn made(purpose: &str, keep: bool) -> Result<TempDir> {
         let base = std::env::temp_dir();
         for n in 0..100u32 {
-            let name = format!("s2i-docker-{purpose}-{}-{n}", std::process::id());
+            let name = format!("s2i-docker-{purpose}-{}-{n}", records::process_name());
             let path = base.join(name);
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(TempDir { path, keep }),

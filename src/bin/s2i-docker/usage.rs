@@ -20,6 +20,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let config = engine::docker_config(&args.global);
     progress::detail(2, format!("Docker Endpoint: {}", config.endpoint));
     let client = engine::connect(&config)?;
+    crate::records::begin(client.as_ref());
     let docker =
         DockerClient::new(client, Default::default()).with_pull_progress(progress::pull_progress);
     check_image(&docker, &args.builder, args.pull_policy, &args)?;
