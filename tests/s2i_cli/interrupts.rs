@@ -107,7 +107,10 @@ fn what_a_killed_build_left_is_removed_by_the_next_command() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains(&format!("Removed container {}", &left[0][..12])),
+        t.contains(&format!(
+            "Removed container {}, left by a killed build",
+            &left[0][..12]
+        )),
         "{t}"
     );
     assert!(containers_of(&host, pid).is_empty(), "{t}");

@@ -30,6 +30,7 @@ use s2i_docker::{
 use crate::args::BuildArgs;
 use crate::engine::{self, CachingClient};
 use crate::git::{self, SourceInfo};
+use crate::ignore::Ignore;
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
 use crate::temp::TempDir;
@@ -42,6 +43,8 @@ pub struct Build {
     pub source: PathBuf,
     /// What the image's labels tell of the sources.
     pub source_info: SourceInfo,
+    /// The sources' `.s2iignore`, if any.
+    pub ignore: Option<Arc<Ignore>>,
     /// The clone of a repository, removed with the build.
     _clone: Option<git::Clone>,
     /// The engine and the registry credentials.
@@ -215,9 +218,12 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
     let docker = session.docker_for(&args.builder);
     check_image(&docker, &args.builder, args.pull_policy, &args)?;
     let (source, source_info, clone) = sources_of(origin, &args)?;
+    let ignore = Ignore::read(&source)?.map(Arc::new);
     let mut env = Vec::new();
     let s2i_env = source.join(".s2i/environment");
-    if s2i_env.is_file() {
+    // As the reference reads it: from the sources after `.s2iignore` took its paths away.
+    let ignored = |p: &str| ignore.as_ref().is_some_and(|i| i.is_ignored(p));
+    if s2i_env.is_file() && !ignored(".s2i") && !ignored(".s2i/environment") {
         env.extend(sources::read_env_file(&s2i_env)?);
     }
     env.extend(args.env.iter().cloned());
@@ -227,6 +233,7 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
     let mut build = Build {
         source,
         source_info,
+        ignore,
         _clone: clone,
         session,
         docker,
@@ -480,6 +487,7 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             sources::Walk {
                 keep_symlinks: b.args.keep_symlinks,
                 exclude: b.args.exclude.clone(),
+                ignore: b.ignore.clone(),
             },
         ))),
         post_exec: Some(post_exec),

@@ -107,10 +107,11 @@ impl Client for CachingClient {
             return Ok(hit.clone());
         }
         let answer = self.inner.image_inspect_with_raw(name)?;
-        let mut images = self.images.lock().unwrap_or_else(|p| p.into_inner());
-        // Another thread may have asked too.
-        images.retain(|(k, _)| *k != key);
-        images.push((key, answer.clone()));
+        // Another thread may have asked too: the first answer kept is the one given.
+        self.images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key, answer.clone()));
         Ok(answer)
     }
 

@@ -21,6 +21,7 @@ mod callback;
 mod engine;
 mod extended;
 mod git;
+mod ignore;
 mod incremental;
 mod inject;
 mod metadata;

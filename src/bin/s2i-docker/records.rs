@@ -34,12 +34,12 @@ static RECORD: Mutex<Option<PathBuf>> = Mutex::new(None);
 /// command. Nothing here fails the command: what cannot be done is shown at `--loglevel 2`.
 pub fn begin(client: &dyn Client) {
     let Some(dir) = directory() else {
+        progress::detail(2, "Not recording this build: no private directory for it");
         return;
     };
     let me = Creator::current();
     let path = dir.join(process_name());
-    if let Err(e) = std::fs::File::create(&path) {
-        progress::detail(2, format!("Cannot record this build: {e}"));
+    if std::fs::File::create(&path).is_err() {
         return;
     }
     *RECORD.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
@@ -55,14 +55,12 @@ pub fn begin(client: &dyn Client) {
         Ok(ids) => {
             for id in ids {
                 progress::step(format!(
-                    "Removed container {}, whose creator ended without removing it",
+                    "Removed container {}, left by a killed build",
                     &id[..id.len().min(12)]
                 ));
             }
         }
-        Err(e) => progress::warn(format!(
-            "Unable to remove the containers of builds that were killed: {e}"
-        )),
+        Err(e) => progress::warn(format!("Unable to remove abandoned containers: {e}")),
     }
 }
 
@@ -95,17 +93,7 @@ fn directory() -> Option<PathBuf> {
     };
     let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
     let meta = std::fs::symlink_metadata(&dir).ok()?;
-    if meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0 {
-        return Some(dir);
-    }
-    progress::detail(
-        2,
-        format!(
-            "Not recording this build: {} is not the user's alone",
-            dir.display()
-        ),
-    );
-    None
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(dir)
 }
 
 /// The records in `dir` of processes that have ended, with their names.
@@ -151,17 +139,11 @@ fn remove_temp_dirs(process: &str) {
                 && n.rsplit_once('-')
                     .is_some_and(|(rest, _)| rest.ends_with(&tail))
         });
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if theirs && t.is_dir() => {
-                let _ = std::fs::remove_dir_all(&path);
-            }
-            Ok(t) if theirs && t.is_file() => {
-                let _ = std::fs::remove_file(&path);
-            }
+        let _ = match entry.file_type() {
+            Ok(t) if theirs && t.is_dir() => std::fs::remove_dir_all(entry.path()),
+            Ok(t) if theirs && t.is_file() => std::fs::remove_file(entry.path()),
             _ => continue,
-        }
-        progress::detail(2, format!("Removed {}", path.display()));
+        };
     }
 }
 

@@ -20,6 +20,7 @@ use s2i_docker::archive::{
 };
 use s2i_docker::{Error, ErrorCode, Result};
 
+use crate::ignore::Ignore;
 use crate::regex::Regex;
 
 /// The S2I scripts a build may need.
@@ -144,22 +145,25 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(env)
 }
 
-/// How the sources are walked: `--keep-symlinks` and `--exclude`.
+/// How the sources are walked: `--keep-symlinks`, `--exclude` and `.s2iignore`.
 #[derive(Debug, Clone, Default)]
 pub struct Walk {
     pub keep_symlinks: bool,
     pub exclude: Option<Arc<Regex>>,
+    pub ignore: Option<Arc<Ignore>>,
 }
 
-/// The sources with the entries `--exclude` names left out: those whose path relative to the
-/// sources' directory (with `/`) matches. An excluded directory's own entry is left out and its
-/// entries are each matched in turn, as the reference matches them.
-struct Excluding<'a> {
+/// The sources with the entries `--exclude` and `.s2iignore` name left out: those whose path
+/// relative to the sources' directory (with `/`) matches. An excluded directory's own entry is
+/// left out and its entries are each matched in turn, as the reference matches them; an ignored
+/// one is left out with all it holds, as the reference deletes it.
+struct Filtered<'a> {
     inner: &'a dyn FileSystem,
-    pattern: &'a Regex,
+    exclude: Option<&'a Regex>,
+    ignore: Option<&'a Ignore>,
 }
 
-impl FileSystem for Excluding<'_> {
+impl FileSystem for Filtered<'_> {
     fn lstat(&self, path: &Path) -> io::Result<FileInfo> {
         self.inner.lstat(path)
     }
@@ -182,7 +186,11 @@ impl FileSystem for Excluding<'_> {
     ) -> Result<()> {
         self.inner.walk(root, &mut |path, info| {
             let relative = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
-            if !relative.is_empty() && self.pattern.is_match(&relative) {
+            if self.ignore.is_some_and(|i| i.is_ignored(&relative)) {
+                log::debug!("Leaving out {relative:?} ({})", crate::ignore::FILE);
+                return Ok(WalkStep::SkipDir);
+            }
+            if !relative.is_empty() && self.exclude.is_some_and(|e| e.is_match(&relative)) {
                 log::debug!("Excluding {relative} (--exclude)");
                 return Ok(WalkStep::Continue);
             }
@@ -194,10 +202,10 @@ impl FileSystem for Excluding<'_> {
 /// The tar of `assemble`'s standard input, produced on a thread while it is read.
 ///
 /// The sources are read through their symbolic links (see [`LinkFollowingFileSystem`]) unless
-/// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` names. The
-/// content of the sources and the scripts is not copied through the producer: the reader of the
-/// stream (the copy into the container's standard input) reads each file straight into the
-/// buffer it writes.
+/// `walk.keep_symlinks`, as the reference copies them, without what `walk.exclude` and
+/// `walk.ignore` name. The content of the sources and the scripts is not copied through the
+/// producer: the reader of the stream (the copy into the container's standard input) reads each
+/// file straight into the buffer it writes.
 pub fn input_tar(
     source: PathBuf,
     scripts: Vec<(String, PathBuf)>,
@@ -222,10 +230,14 @@ pub fn input_tar(
         } else {
             &LinkFollowingFileSystem
         };
-        let excluding;
-        if let Some(pattern) = &walk.exclude {
-            excluding = Excluding { inner: fs, pattern };
-            fs = &excluding;
+        let filtered;
+        if walk.exclude.is_some() || walk.ignore.is_some() {
+            filtered = Filtered {
+                inner: fs,
+                exclude: walk.exclude.as_deref(),
+                ignore: walk.ignore.as_deref(),
+            };
+            fs = &filtered;
         }
         create_tar_stream_to_tar_writer(fs, &source, true, &mut renamed)?;
         writer.finish()
@@ -469,7 +481,7 @@ mod tests {
             let mut bytes = Vec::new();
             let walk = Walk {
                 keep_symlinks: keep,
-                exclude: None,
+                ..Walk::default()
             };
             input_tar(app.clone(), Vec::new(), None, walk)
                 .read_to_end(&mut bytes)
@@ -511,11 +523,7 @@ mod tests {
             std::fs::create_dir_all(app.join(name).parent().unwrap()).unwrap();
             std::fs::write(app.join(name), content).unwrap();
         }
-        let names = |pattern: &str| {
-            let walk = Walk {
-                keep_symlinks: false,
-                exclude: Some(Arc::new(Regex::new(pattern).unwrap())),
-            };
+        let listed = |walk: Walk| {
             let mut bytes = Vec::new();
             input_tar(app.clone(), Vec::new(), None, walk)
                 .read_to_end(&mut bytes)
@@ -527,6 +535,12 @@ mod tests {
                 .collect();
             names.sort();
             names
+        };
+        let names = |pattern: &str| {
+            listed(Walk {
+                exclude: Some(Arc::new(Regex::new(pattern).unwrap())),
+                ..Walk::default()
+            })
         };
         // The directory `x.log` is left out, not what is in it (as the reference walks).
         assert_eq!(
@@ -541,6 +555,29 @@ mod tests {
         assert_eq!(
             names("(^|/)logs(/|$)"),
             ["src/keep.txt", "src/x.log", "src/x.log/inner.txt"]
+        );
+        // `.s2iignore` leaves out a directory with all it holds; with `--exclude` too.
+        std::fs::write(app.join(".s2iignore"), "*.log\n.s2iignore\n").unwrap();
+        let ignore = Some(Arc::new(Ignore::read(&app).unwrap().unwrap()));
+        assert_eq!(
+            listed(Walk {
+                ignore: ignore.clone(),
+                ..Walk::default()
+            }),
+            [
+                "src/keep.txt",
+                "src/logs",
+                "src/logs/a.log",
+                "src/logs/b.txt"
+            ]
+        );
+        assert_eq!(
+            listed(Walk {
+                ignore,
+                exclude: Some(Arc::new(Regex::new(r"\.txt$").unwrap())),
+                ..Walk::default()
+            }),
+            ["src/logs", "src/logs/a.log"]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
