@@ -110,7 +110,7 @@ impl RegistryCredentials for Vec<AuthConfig> {
 
     fn registries(&self) -> Vec<String> {
         let mut all: Vec<String> = self.iter().flat_map(|a| a.registries()).collect();
-        all.sort();
+        all.sort_unstable();
         all.dedup();
         all
     }
@@ -139,7 +139,7 @@ impl RegistryCredentials for AuthConfigurations {
             .chain(self.cred_helpers().keys())
             .map(|k| normalize_registry(k))
             .collect();
-        all.sort();
+        all.sort_unstable();
         all.dedup();
         all
     }
@@ -256,7 +256,7 @@ pub fn encode_registry_config(
             .iter()
             .filter_map(|i| image_registry(i).ok().flatten()),
     );
-    registries.sort();
+    registries.sort_unstable();
     registries.dedup();
     let mut found = BTreeMap::new();
     for registry in registries {

@@ -261,7 +261,7 @@ pub struct BuildImageOptions {
 impl fmt::Debug for BuildImageOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut build_args: Vec<&String> = self.build_args.keys().collect();
-        build_args.sort();
+        build_args.sort_unstable();
         f.debug_struct("BuildImageOptions")
             .field("name", &self.name)
             .field("stdin", &self.stdin.is_some())

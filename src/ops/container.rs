@@ -43,7 +43,7 @@ pub fn normalize_capabilities(caps: &[String]) -> Vec<String> {
             }
         })
         .collect();
-    out.sort();
+    out.sort_unstable();
     out.dedup();
     out
 }

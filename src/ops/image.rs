@@ -282,7 +282,7 @@ pub struct ImageBuildOptions {
 impl fmt::Debug for ImageBuildOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut build_args: Vec<&String> = self.build_args.keys().collect();
-        build_args.sort();
+        build_args.sort_unstable();
         f.debug_struct("ImageBuildOptions")
             .field("tags", &self.tags)
             .field("no_cache", &self.no_cache)

@@ -280,7 +280,7 @@ pub(crate) fn commit_changes(config: &ContainerConfig) -> Result<Vec<String>> {
     }
     let volumes: Vec<&String> = {
         let mut v: Vec<&String> = config.volumes.iter().flat_map(|v| v.keys()).collect();
-        v.sort();
+        v.sort_unstable();
         v
     };
     if !volumes.is_empty() {

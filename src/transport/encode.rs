@@ -74,17 +74,17 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let mut sorted: Vec<&(&str, &str)> = pairs.iter().collect();
-    // A stable sort keeps the order of repeated keys, as url.Values does.
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    // Repeated keys keep their order, as in url.Values: by key, then by place.
+    let mut sorted: Vec<(usize, &(&str, &str))> = pairs.iter().enumerate().collect();
+    sorted.sort_unstable_by(|(i, a), (j, b)| a.0.cmp(b.0).then(i.cmp(j)));
     let mut out = String::with_capacity(
         1 + pairs
             .iter()
             .map(|(k, v)| k.len() + v.len() + 2)
             .sum::<usize>(),
     );
-    for (i, (k, v)) in sorted.into_iter().enumerate() {
-        out.push(if i == 0 { '?' } else { '&' });
+    for (n, (_, (k, v))) in sorted.into_iter().enumerate() {
+        out.push(if n == 0 { '?' } else { '&' });
         encode_into(&mut out, k, is_unreserved);
         out.push('=');
         encode_into(&mut out, v, is_unreserved);

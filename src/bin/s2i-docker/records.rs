@@ -3,19 +3,20 @@
 //! An interrupted build (`SIGINT`, `SIGTERM`, ...) removes its container itself (see `signals`);
 //! one that is killed outright (`SIGKILL`, the out-of-memory killer, a crash) leaves its
 //! container and its temporary directories. So each command that starts containers records
-//! itself while it runs: an empty file named `<pid>-<start time>` (its [`Creator`], as the
-//! label the library puts on the containers it creates names it) in the records directory,
-//! `$XDG_RUNTIME_DIR/s2i-docker`, else `s2i-docker-<uid>` in the temporary directory (used only
-//! when the user alone owns it and can write to it). The record is removed when the command
-//! ends.
+//! itself while it runs: an empty file named `<pid>-<start time>@<host>` (its [`Creator`], as
+//! the label the library puts on the containers it creates names it, `/` as `_`) in the
+//! records directory, `$XDG_RUNTIME_DIR/s2i-docker`, else `s2i-docker-<uid>` in the temporary
+//! directory (used only when the user alone owns it and can write to it). The record is removed
+//! when the command ends.
 //!
-//! The next command that reaches an engine looks for the records of processes that have ended:
-//! for each, it removes that process's temporary directories and files
+//! The next command that reaches an engine looks for the records of processes of its own host
+//! (boot and pid namespace: another one's pids mean other processes) that have ended: for each,
+//! it removes that process's temporary directories and files
 //! (`s2i-docker-<purpose>-<pid>-<start time>-<n>` in the temporary directory, see `temp`) and
-//! the record; if there was one, it removes the engine's
-//! containers whose creator has ended ([`remove_abandoned_containers`]: one container list, and
-//! one removal per container). Where no such record is found, nothing is asked of the engine.
-//! A container a killed build left on another engine stays there.
+//! the record; if there was one, it removes the engine's containers whose creator has ended
+//! ([`remove_abandoned_containers`]: one container list, and one removal per container). Where
+//! no such record is found, nothing is asked of the engine. A container a killed build left on
+//! another engine stays there.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -31,19 +32,20 @@ use crate::progress;
 static RECORD: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// Removes what killed commands left (their containers on `client`'s engine) and records this
-/// command. Nothing here fails the command: what cannot be done is shown at `--loglevel 2`.
+/// command. Nothing here fails the command: without a directory of the user's alone, or where
+/// the record cannot be written, the command is not recorded.
 pub fn begin(client: &dyn Client) {
     let Some(dir) = directory() else {
-        progress::detail(2, "Not recording this build: no private directory for it");
         return;
     };
     let me = Creator::current();
-    let path = dir.join(process_name());
+    let host = me.host.replace('/', "_");
+    let path = dir.join(format!("{}@{host}", process_name()));
     if std::fs::File::create(&path).is_err() {
         return;
     }
     *RECORD.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
-    let ended = ended_records(&dir, &me);
+    let ended = ended_records(&dir, &me, &host);
     if ended.is_empty() {
         return;
     }
@@ -96,15 +98,23 @@ fn directory() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(dir)
 }
 
-/// The records in `dir` of processes that have ended, with their names.
-fn ended_records(dir: &Path, me: &Creator) -> Vec<(PathBuf, String)> {
+/// The records in `dir` of processes of this `host` (`me`'s, `/` as `_`) that have ended, with
+/// their processes' names.
+fn ended_records(dir: &Path, me: &Creator, host: &str) -> Vec<(PathBuf, String)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut ended = Vec::new();
     for entry in entries.flatten() {
         let file = entry.file_name();
-        let Some(name) = file.to_str() else { continue };
+        // A record of another host is not judged: its pids are other processes here.
+        let Some((name, _)) = file
+            .to_str()
+            .and_then(|n| n.split_once('@'))
+            .filter(|r| r.1 == host)
+        else {
+            continue;
+        };
         let Some((pid, start)) = name.split_once('-') else {
             continue;
         };
@@ -156,21 +166,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("s2i-test-records-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let me = Creator::current();
+        let host = me.host.replace('/', "_");
         let mut child = std::process::Command::new("sleep")
             .arg("60")
             .spawn()
             .unwrap();
         let other = Creator::of_process(child.id()).unwrap();
         for c in [&me, &other] {
-            std::fs::write(dir.join(name(c)), "").unwrap();
+            std::fs::write(dir.join(format!("{}@{host}", name(c))), "").unwrap();
         }
         std::fs::write(dir.join("not-a-record"), "").unwrap();
-        assert_eq!(ended_records(&dir, &me), []);
+        // A process of another pid namespace, whose pid here is some other process's.
+        std::fs::write(dir.join(format!("1-{}@another_1", me.start_time)), "").unwrap();
+        assert_eq!(ended_records(&dir, &me, &host), []);
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(
-            ended_records(&dir, &me),
-            [(dir.join(name(&other)), name(&other))]
+            ended_records(&dir, &me, &host),
+            [(dir.join(format!("{}@{host}", name(&other))), name(&other))]
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -325,7 +325,8 @@ fn dump_container_info(client: &dyn Client, image: &str, id: &str) {
         .network_settings
         .map(|n| n.ports.into_iter().collect())
         .unwrap_or_default();
-    ports.sort_by(|a, b| a.0.cmp(&b.0));
+    // The keys of a map: no two alike.
+    ports.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if ports.is_empty() {
         text.push_str(" none");
     }
