@@ -98,8 +98,10 @@ fn what_a_killed_build_left_is_removed_by_the_next_command() {
         names.len() == 1 && names[0].starts_with(&format!("{pid}-")),
         "the killed build's record: {names:?}"
     );
-    // The repository's clone: `s2i-docker-source-<pid>-<start time>-<n>`.
-    let clone = std::env::temp_dir().join(format!("s2i-docker-source-{}-0", names[0]));
+    // The record is `<pid>-<start time>@<host>`, the repository's clone
+    // `s2i-docker-source-<pid>-<start time>-<n>`.
+    let (process, _) = names[0].split_once('@').expect("a record names its host");
+    let clone = std::env::temp_dir().join(format!("s2i-docker-source-{process}-0"));
     assert!(clone.is_dir(), "{clone:?}");
 
     // Any command that reaches the same engine removes them, here `usage`.

@@ -49,9 +49,8 @@ pub fn begin(client: &dyn Client) {
     if ended.is_empty() {
         return;
     }
-    for (record, name) in &ended {
+    for (_, name) in &ended {
         remove_temp_dirs(name);
-        let _ = std::fs::remove_file(record);
     }
     match remove_abandoned_containers(client, None) {
         Ok(ids) => {
@@ -60,6 +59,10 @@ pub fn begin(client: &dyn Client) {
                     "Removed container {}, left by a killed build",
                     &id[..id.len().min(12)]
                 ));
+            }
+            // Done with: a failure leaves the records for the next command.
+            for (record, _) in &ended {
+                let _ = std::fs::remove_file(record);
             }
         }
         Err(e) => progress::warn(format!("Unable to remove abandoned containers: {e}")),
@@ -73,8 +76,8 @@ pub fn end() {
     }
 }
 
-/// This process, as `<pid>-<start time>`: the name of its record, and in the names of its
-/// temporary directories.
+/// This process, as `<pid>-<start time>`: in the names of its record and of its temporary
+/// directories.
 pub fn process_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| name(&Creator::current()))
