@@ -22,6 +22,12 @@ pub enum Command {
     /// `rebuild IMAGE [NEW_TAG]`: the build options, with IMAGE and NEW_TAG (or IMAGE again) as
     /// `source` and `tag` until the image's labels tell the rest.
     Rebuild(Box<BuildArgs>),
+    /// `create IMAGE_NAME DESTINATION`: a builder image's repository, laid down.
+    Create {
+        name: String,
+        destination: PathBuf,
+        quiet: bool,
+    },
     /// `version`.
     Version,
     /// `help [COMMAND]`, `-h`, `--help`.
@@ -176,7 +182,7 @@ fn parse_in(args: &[String], dir: &Path) -> Result<Command, String> {
         return Ok(Command::Help);
     };
     match command.as_str() {
-        "build" | "usage" | "rebuild" => {}
+        "build" | "usage" | "rebuild" | "create" => {}
         "version" | "--version" => return Ok(Command::Version),
         "help" | "-h" | "--help" => return Ok(Command::Help),
         other => return Err(format!("unknown command \"{other}\" for \"s2i-docker\"")),
@@ -466,6 +472,15 @@ fn parse_env_flag(value: &str) -> Result<Vec<String>, String> {
 
 /// Checks the positional arguments and the combinations of flags.
 fn finish(command: &str, mut b: BuildArgs, positional: Vec<String>) -> Result<Command, String> {
+    if command == "create" {
+        let [name, destination] = <[String; 2]>::try_from(positional)
+            .map_err(|_| "create takes IMAGE_NAME DESTINATION".to_string())?;
+        return Ok(Command::Create {
+            name,
+            destination: PathBuf::from(destination),
+            quiet: b.global.quiet,
+        });
+    }
     if command == "rebuild" {
         let mut p = positional.into_iter();
         let (Some(image), new_tag, None) = (p.next(), p.next(), p.next()) else {
@@ -728,6 +743,23 @@ mod tests {
     fn help_version_and_usage() {
         assert!(matches!(parse(&[]), Ok(Command::Help)));
         assert!(matches!(parse(&args("version")), Ok(Command::Version)));
+        match parse(&args("create acme/static:1 ./static -q")) {
+            Ok(Command::Create {
+                name,
+                destination,
+                quiet: true,
+            }) => assert_eq!(
+                (name.as_str(), destination.to_str()),
+                ("acme/static:1", Some("./static"))
+            ),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["create", "create a", "create a b c"] {
+            assert_eq!(
+                parse(&args(bad)).unwrap_err(),
+                "create takes IMAGE_NAME DESTINATION"
+            );
+        }
         assert!(matches!(parse(&args("build --help")), Ok(Command::Help)));
         match parse(&args("usage img -p never")) {
             Ok(Command::Usage(b)) => {

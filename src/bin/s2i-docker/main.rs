@@ -4,20 +4,22 @@
 //! s2i-docker build SOURCE BUILDER [TAG] [flags]
 //! s2i-docker usage BUILDER [flags]
 //! s2i-docker rebuild IMAGE [NEW_TAG] [flags]
+//! s2i-docker create IMAGE_NAME DESTINATION
 //! ```
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
-//! `incremental`, `extended`, `inject`, `metadata` (the labels a script asks for, and the limit
-//! on labels), `callback` (`--callback-url`) and `proxy` (the proxy the environment names for
-//! it), `usage`, `progress` (what is shown, and the exit codes), `temp` (temporary
-//! directories), `records` (what a killed command left, removed by the next), `signals` and
-//! `s2ifile` (`--use-config`).
+//! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `metadata` (the labels a script
+//! asks for, and the limit on labels), `callback` (`--callback-url`) and `proxy` (the proxy the
+//! environment names for it), `usage`, `create` (a builder image's repository), `progress` (what
+//! is shown, and the exit codes), `temp` (temporary directories), `records` (what a killed
+//! command left, removed by the next), `signals` and `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
 mod callback;
+mod create;
 mod engine;
 mod extended;
 mod git;
@@ -46,6 +48,7 @@ Usage:
   s2i-docker build SOURCE BUILDER [TAG] [flags]   build TAG from SOURCE: a directory or a git URL
   s2i-docker usage BUILDER [flags]                print the usage of a builder image
   s2i-docker rebuild IMAGE [NEW_TAG] [flags]      build again what built IMAGE, as its labels tell
+  s2i-docker create IMAGE_NAME DESTINATION        lay down the repository of a new builder image
   s2i-docker version
 
 Build flags:
@@ -109,6 +112,20 @@ fn main() -> ExitCode {
         Command::Help => {
             println!("{HELP}");
             return ExitCode::SUCCESS;
+        }
+        Command::Create {
+            name,
+            destination,
+            quiet,
+        } => {
+            progress::init(quiet, 0);
+            return match create::run(&name, &destination) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ERROR: {e}");
+                    ExitCode::from(1)
+                }
+            };
         }
         Command::Version => {
             println!("s2i-docker {}", env!("CARGO_PKG_VERSION"));
