@@ -3,7 +3,7 @@
 //! `--exclude`, injected files, `usage`, and bad command lines; labels a script asks for and
 //! `--callback-url` in `labels.rs`, git repositories and URLs as sources in `git.rs`, `--use-config` and
 //! `--save-temp-dir` in `config.rs`, interrupted and killed builds in `interrupts.rs`, `.s2iignore` in
-//! `ignore.rs`, `create` in `create.rs`.
+//! `ignore.rs`, `create` in `create.rs`, builders with `ONBUILD` instructions in `onbuild.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -33,6 +33,7 @@ mod git;
 mod ignore;
 mod interrupts;
 mod labels;
+mod onbuild;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

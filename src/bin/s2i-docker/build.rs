@@ -34,7 +34,7 @@ use crate::ignore::Ignore;
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
 use crate::temp::TempDir;
-use crate::{callback, extended, incremental, inject, metadata, records};
+use crate::{callback, extended, incremental, inject, metadata, onbuild, records};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -70,6 +70,16 @@ impl Build {
     /// A [`DockerClient`] that pulls with the credentials for `image`.
     pub fn docker_for(&self, image: &str) -> DockerClient {
         self.session.docker_for(image)
+    }
+
+    /// How the sources are read: `--keep-symlinks`, `--exclude` and `.s2iignore`.
+    pub fn walk(&self) -> sources::Walk {
+        sources::Walk {
+            keep_symlinks: self.args.keep_symlinks,
+            exclude: self.args.exclude.clone(),
+            ignore: self.ignore.clone(),
+            provided: Vec::new(),
+        }
     }
 
     /// The scripts URL a run of a script in the image uses: the `image://` flag, else the
@@ -243,6 +253,14 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
         args,
         committed_labels: labels.clone(),
     };
+    if build.docker.is_image_on_build(&build.args.builder) {
+        let dir = scripts_dir(&build.args.scripts_url)?;
+        onbuild::build(&build, dir.as_deref())?;
+        if !progress::quiet() {
+            eprintln!("Build completed successfully");
+        }
+        return Ok(build);
+    }
     find_scripts(&mut build)?;
     let runtime = match build.args.runtime_image.is_empty() {
         true => None,
@@ -360,10 +378,12 @@ pub fn check_image(
     Ok(())
 }
 
-/// Step 2: where `assemble` and `run` come from; either must be found.
-fn find_scripts(b: &mut Build) -> Result<()> {
-    let flag = b.args.scripts_url.clone();
-    let local_dir = match flag.as_str() {
+/// The local directory `--scripts-url` names, if it names one.
+///
+/// # Errors
+/// An HTTP URL (not supported), or a path that is not a directory.
+fn scripts_dir(flag: &str) -> Result<Option<PathBuf>> {
+    Ok(match flag {
         "" => None,
         f if f.starts_with("image://") => None,
         f if f.starts_with("http://") || f.starts_with("https://") => {
@@ -386,7 +406,13 @@ fn find_scripts(b: &mut Build) -> Result<()> {
             }
             Some(dir)
         }
-    };
+    })
+}
+
+/// Step 2: where `assemble` and `run` come from; either must be found.
+fn find_scripts(b: &mut Build) -> Result<()> {
+    let flag = b.args.scripts_url.clone();
+    let local_dir = scripts_dir(&flag)?;
     b.local_scripts = sources::local_scripts(&b.source, local_dir.as_deref());
     b.image_scripts_url = match flag.starts_with("image://") {
         true => flag,
@@ -484,11 +510,7 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
             b.source.clone(),
             b.local_scripts.clone(),
             artifacts,
-            sources::Walk {
-                keep_symlinks: b.args.keep_symlinks,
-                exclude: b.args.exclude.clone(),
-                ignore: b.ignore.clone(),
-            },
+            b.walk(),
         ))),
         post_exec: Some(post_exec),
         cancel: crate::signals::handle(),

@@ -27,6 +27,7 @@ mod ignore;
 mod incremental;
 mod inject;
 mod metadata;
+mod onbuild;
 mod progress;
 mod proxy;
 mod records;

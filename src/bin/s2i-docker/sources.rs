@@ -145,12 +145,23 @@ pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(env)
 }
 
-/// How the sources are walked: `--keep-symlinks`, `--exclude` and `.s2iignore`.
+/// How the sources are walked: `--keep-symlinks`, `--exclude` and `.s2iignore`; and the names
+/// at their top that the tar holds from elsewhere (an ONBUILD build's `Dockerfile` and scripts).
 #[derive(Debug, Clone, Default)]
 pub struct Walk {
     pub keep_symlinks: bool,
     pub exclude: Option<Arc<Regex>>,
     pub ignore: Option<Arc<Ignore>>,
+    pub provided: Vec<String>,
+}
+
+impl Walk {
+    /// Whether the entry at `relative` (in the sources, with `/`) is left out of the tar.
+    pub fn leaves_out(&self, relative: &str) -> bool {
+        self.ignore.as_ref().is_some_and(|i| i.is_ignored(relative))
+            || self.exclude.as_ref().is_some_and(|e| e.is_match(relative))
+            || self.provided.iter().any(|p| p == relative)
+    }
 }
 
 /// The sources with the entries `--exclude` and `.s2iignore` name left out: those whose path
@@ -161,6 +172,7 @@ struct Filtered<'a> {
     inner: &'a dyn FileSystem,
     exclude: Option<&'a Regex>,
     ignore: Option<&'a Ignore>,
+    provided: &'a [String],
 }
 
 impl FileSystem for Filtered<'_> {
@@ -186,7 +198,9 @@ impl FileSystem for Filtered<'_> {
     ) -> Result<()> {
         self.inner.walk(root, &mut |path, info| {
             let relative = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
-            if self.ignore.is_some_and(|i| i.is_ignored(&relative)) {
+            if self.ignore.is_some_and(|i| i.is_ignored(&relative))
+                || self.provided.iter().any(|p| *p == relative)
+            {
                 log::debug!("Leaving out {relative:?} ({})", crate::ignore::FILE);
                 return Ok(WalkStep::SkipDir);
             }
@@ -218,7 +232,7 @@ pub fn input_tar(
             copy_artifacts(spool, &mut writer)?;
         }
         for (name, path) in &scripts {
-            add_script(&mut writer, name, path)?;
+            add_script(&mut writer, &format!("scripts/{name}"), path)?;
         }
         let base = source
             .file_name()
@@ -236,6 +250,7 @@ pub fn input_tar(
                 inner: fs,
                 exclude: walk.exclude.as_deref(),
                 ignore: walk.ignore.as_deref(),
+                provided: &walk.provided,
             };
             fs = &filtered;
         }
@@ -244,14 +259,61 @@ pub fn input_tar(
     })
 }
 
-/// Writes `scripts/NAME`, executable, whatever its mode on the host.
+/// The context of an ONBUILD build (see `onbuild`), produced on a thread while it is read:
+/// `Dockerfile` first (the engine's client reads it from the head of the context), then the
+/// `scripts` (executable) and the sources, all at the top; the sources' own entries of those
+/// names are left out.
+pub fn onbuild_context(
+    source: PathBuf,
+    dockerfile: String,
+    scripts: Vec<(String, PathBuf)>,
+    mut walk: Walk,
+) -> TarStream {
+    walk.provided = ["Dockerfile".to_string()]
+        .into_iter()
+        .chain(scripts.iter().map(|(name, _)| name.clone()))
+        .collect();
+    spawn_archive_stream(move |mut writer| {
+        writer.sub_second_mtime(false);
+        writer.write_header(TarHeader {
+            name: PathBuf::from("Dockerfile"),
+            kind: EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: dockerfile.len() as u64,
+            mtime: std::time::SystemTime::now(),
+            link_name: PathBuf::new(),
+        })?;
+        writer.write_data(dockerfile.as_bytes())?;
+        for (name, path) in &scripts {
+            add_script(&mut writer, name, path)?;
+        }
+        let fs: &dyn FileSystem = if walk.keep_symlinks {
+            &LocalFileSystem
+        } else {
+            &LinkFollowingFileSystem
+        };
+        let filtered = Filtered {
+            inner: fs,
+            exclude: walk.exclude.as_deref(),
+            ignore: walk.ignore.as_deref(),
+            provided: &walk.provided,
+        };
+        create_tar_stream_to_tar_writer(&filtered, &source, false, &mut writer)?;
+        writer.finish()
+    })
+}
+
+/// Writes the script `name` (`scripts/NAME` in the input tar), executable, whatever its mode on
+/// the host.
 fn add_script(writer: &mut dyn TarWriter, name: &str, path: &Path) -> Result<()> {
     let cannot =
         |e: io::Error| Error::other(format!("cannot read the script {}: {e}", path.display()));
     let file = File::open(path).map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
     writer.write_header(TarHeader {
-        name: PathBuf::from(format!("scripts/{name}")),
+        name: PathBuf::from(name),
         kind: EntryKind::File,
         mode: 0o755,
         uid: 0,
