@@ -26,7 +26,7 @@ pub const FILE: &str = ".s2iignore";
 /// matches.
 #[derive(Debug)]
 pub struct Ignore {
-    rules: Vec<(bool, Regex)>,
+    rules: Vec<(bool, Rule)>,
 }
 
 impl Ignore {
@@ -54,7 +54,7 @@ impl Ignore {
                 None => (false, spec),
             };
             match rule(pattern) {
-                Some(re) => rules.push((keep, re)),
+                Some(rule) => rules.push((keep, rule)),
                 None => progress::warn(format!("{FILE}: {spec:?} is not a pattern of the sources")),
             }
         }
@@ -64,26 +64,37 @@ impl Ignore {
     /// Whether the entry at `relative` (its path in the sources, with `/`; empty for the top)
     /// is left out: the last rule that matches it does not put it back.
     pub fn is_ignored(&self, relative: &str) -> bool {
+        let names = |rule: &Rule| match rule {
+            Rule::Top => relative.is_empty(),
+            // As Go's glob, which lists what a directory holds: never the top itself.
+            Rule::Paths(re) => !relative.is_empty() && re.is_match(relative),
+        };
         self.rules
             .iter()
             .rev()
-            .find(|(_, re)| re.is_match(relative))
+            .find(|(_, rule)| names(rule))
             .is_some_and(|(keep, _)| !keep)
     }
+}
+
+/// What a pattern names: the top of the sources (`.`), or the paths an expression matches.
+#[derive(Debug)]
+enum Rule {
+    Top,
+    Paths(Regex),
 }
 
 /// The expression that matches the paths `pattern` names: the pattern made relative and clean
 /// (as the reference joins it to its directory), then translated; `None` when it does not
 /// parse or leads out of the sources.
-fn rule(pattern: &str) -> Option<Regex> {
+fn rule(pattern: &str) -> Option<Rule> {
     let cleaned = s2i_docker::archive::clean(pattern.trim_start_matches('/').as_bytes());
     let cleaned = String::from_utf8(cleaned).ok()?;
-    if cleaned == ".." || cleaned.starts_with("../") {
-        return None;
+    match cleaned.as_str() {
+        "." => Some(Rule::Top),
+        c if c == ".." || c.starts_with("../") => None,
+        c => Regex::new(&translate(c)?).ok().map(Rule::Paths),
     }
-    // `.` is the top of the sources itself.
-    let pattern = if cleaned == "." { "" } else { &cleaned };
-    Regex::new(&translate(pattern)?).ok()
 }
 
 /// Go's `filepath.Match` pattern as an anchored expression; `None` where Go's is malformed (or
@@ -207,6 +218,8 @@ mod tests {
     #[test]
     fn the_top_is_named_by_a_dot_and_nothing_outside_is() {
         assert!(ignore(".\n").is_ignored(""));
+        let all = ignore("*\n");
+        assert!(all.is_ignored("a") && !all.is_ignored(""));
         let outside = ignore("../x\n..\n");
         assert!(outside.rules.is_empty());
         let none = std::env::temp_dir().join("s2i-cli-ignore-none");

@@ -29,8 +29,8 @@ use crate::build::Build;
 use crate::progress;
 use crate::sources;
 
-/// The names of an entrypoint, in the reference's order of preference among files of the same
-/// name (the first in name order wins).
+/// The names an entrypoint may have, each also with `.sh`; of those the sources have, the first
+/// in name order is taken (the reference reads the sources' top in name order).
 const ENTRYPOINTS: &[&str] = &["exec", "execute", "run", "start"];
 
 /// Builds `b.args.tag` with the triggers of the builder; the new image's ID.
@@ -55,9 +55,12 @@ pub fn build(b: &Build, scripts_dir: Option<&Path>) -> Result<String> {
     let provided = |name: &str| scripts.iter().any(|(n, _)| n == name);
     let has_assemble =
         provided("assemble") || (kept("assemble") && b.source.join("assemble").is_file());
-    let entrypoint =
-        entrypoint(&|name| provided(name) || kept(name) && executable(&b.source.join(name)))
-            .ok_or_else(|| Error::other("no valid entrypoint specified"))?;
+    // As the tar holds it: a link is the file it points to unless --keep-symlinks.
+    let follow = !walk.keep_symlinks;
+    let entrypoint = entrypoint(&|name| {
+        provided(name) || kept(name) && executable(&b.source.join(name), follow)
+    })
+    .ok_or_else(|| Error::other("no valid entrypoint specified"))?;
     let dockerfile = dockerfile(&a.builder, &b.env, has_assemble, &entrypoint)?;
     progress::step(format!(
         "Building {} with the ONBUILD instructions of {}",
@@ -93,7 +96,11 @@ pub fn build(b: &Build, scripts_dir: Option<&Path>) -> Result<String> {
         cancel: crate::signals::handle(),
         ..Default::default()
     })?;
-    let id = id.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut id = id.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if id.is_empty() && !a.tag.is_empty() {
+        // An engine that does not say: the tag does.
+        id = b.docker.get_image_id(&a.tag)?;
+    }
     progress::step(format!(
         "Built {} ({})",
         shown(&a.tag),
@@ -110,11 +117,15 @@ fn shown(tag: &str) -> &str {
     }
 }
 
-/// Whether `path` is a regular file (not a link) that someone may execute.
-fn executable(path: &Path) -> bool {
+/// Whether `path` is a regular file that someone may execute (a link, the file it points to
+/// when `follow`, else never).
+fn executable(path: &Path, follow: bool) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path)
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let meta = match follow {
+        true => std::fs::metadata(path),
+        false => std::fs::symlink_metadata(path),
+    };
+    meta.is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The entrypoint: the first name, in name order, of `run`, `start`, `exec`, `execute` and
@@ -180,6 +191,20 @@ mod tests {
             "FROM b\nENTRYPOINT [\"./start.sh\"]\n"
         );
         assert!(dockerfile("b", &["A=x\ny".into()], false, "run").is_err());
+    }
+
+    #[test]
+    fn a_link_is_executable_as_the_tar_holds_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("s2i-cli-onbuild-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(dir.join("app"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("notes"), "").unwrap();
+        std::os::unix::fs::symlink("app", dir.join("run")).unwrap();
+        assert!(executable(&dir.join("app"), false) && executable(&dir.join("run"), true));
+        assert!(!executable(&dir.join("run"), false) && !executable(&dir.join("notes"), true));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
