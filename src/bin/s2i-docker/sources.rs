@@ -158,9 +158,20 @@ pub struct Walk {
 impl Walk {
     /// Whether the entry at `relative` (in the sources, with `/`) is left out of the tar.
     pub fn leaves_out(&self, relative: &str) -> bool {
+        self.drops(relative) || self.excludes(relative)
+    }
+
+    /// Whether the entry at `relative` is left out with all it holds: `.s2iignore` names it, or
+    /// the tar holds that name from elsewhere.
+    fn drops(&self, relative: &str) -> bool {
         self.ignore.as_ref().is_some_and(|i| i.is_ignored(relative))
-            || self.exclude.as_ref().is_some_and(|e| e.is_match(relative))
             || self.provided.iter().any(|p| p == relative)
+    }
+
+    /// Whether `--exclude` leaves out the entry at `relative` itself (never the top); what a
+    /// directory holds is matched in turn.
+    fn excludes(&self, relative: &str) -> bool {
+        !relative.is_empty() && self.exclude.as_ref().is_some_and(|e| e.is_match(relative))
     }
 }
 
@@ -170,9 +181,7 @@ impl Walk {
 /// one is left out with all it holds, as the reference deletes it.
 struct Filtered<'a> {
     inner: &'a dyn FileSystem,
-    exclude: Option<&'a Regex>,
-    ignore: Option<&'a Ignore>,
-    provided: &'a [String],
+    walk: &'a Walk,
 }
 
 impl FileSystem for Filtered<'_> {
@@ -198,13 +207,11 @@ impl FileSystem for Filtered<'_> {
     ) -> Result<()> {
         self.inner.walk(root, &mut |path, info| {
             let relative = path.strip_prefix(root).unwrap_or(path).to_string_lossy();
-            if self.ignore.is_some_and(|i| i.is_ignored(&relative))
-                || self.provided.iter().any(|p| *p == relative)
-            {
-                log::debug!("Leaving out {relative:?} ({})", crate::ignore::FILE);
+            if self.walk.drops(&relative) {
+                log::debug!("Leaving out {relative:?}");
                 return Ok(WalkStep::SkipDir);
             }
-            if !relative.is_empty() && self.exclude.is_some_and(|e| e.is_match(&relative)) {
+            if self.walk.excludes(&relative) {
                 log::debug!("Excluding {relative} (--exclude)");
                 return Ok(WalkStep::Continue);
             }
@@ -245,12 +252,10 @@ pub fn input_tar(
             &LinkFollowingFileSystem
         };
         let filtered;
-        if walk.exclude.is_some() || walk.ignore.is_some() {
+        if walk.exclude.is_some() || walk.ignore.is_some() || !walk.provided.is_empty() {
             filtered = Filtered {
                 inner: fs,
-                exclude: walk.exclude.as_deref(),
-                ignore: walk.ignore.as_deref(),
-                provided: &walk.provided,
+                walk: &walk,
             };
             fs = &filtered;
         }
@@ -296,9 +301,7 @@ pub fn onbuild_context(
         };
         let filtered = Filtered {
             inner: fs,
-            exclude: walk.exclude.as_deref(),
-            ignore: walk.ignore.as_deref(),
-            provided: &walk.provided,
+            walk: &walk,
         };
         create_tar_stream_to_tar_writer(&filtered, &source, false, &mut writer)?;
         writer.finish()
