@@ -38,14 +38,14 @@ pub fn begin(client: &dyn Client) {
     let Some(dir) = directory() else {
         return;
     };
-    let me = Creator::current();
+    let me = me();
     let host = me.host.replace('/', "_");
     let path = dir.join(format!("{}@{host}", process_name()));
     if std::fs::File::create(&path).is_err() {
         return;
     }
     *RECORD.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
-    let ended = ended_records(&dir, &me, &host);
+    let ended = ended_records(&dir, me, &host);
     if ended.is_empty() {
         return;
     }
@@ -80,7 +80,13 @@ pub fn end() {
 /// directories.
 pub fn process_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| name(&Creator::current()))
+    NAME.get_or_init(|| name(me()))
+}
+
+/// This process, read from `/proc` once.
+fn me() -> &'static Creator {
+    static ME: OnceLock<Creator> = OnceLock::new();
+    ME.get_or_init(Creator::current)
 }
 
 fn name(c: &Creator) -> String {
