@@ -13,8 +13,10 @@
 //!   written by hand, no JSON decoding) in alternating batches; median µs per call and ratio.
 //!   `inspect` runs once more beside a raw loop that also decodes each reply with serde_json;
 //!   then a raw loop that only reads each reply as JSON (serde_json into `IgnoredAny`: the
-//!   least any client that reads the reply does) runs beside the plain raw loop; then the decode
-//!   alone is timed (`ImageInspect::from_json` beside `serde_json::from_slice`).
+//!   least any client that reads the reply does) runs beside the plain raw loop; then the two
+//!   parts of the typed call, each beside the raw loop: the library's transport alone (the
+//!   reply read whole, not decoded) and the raw loop followed by the library's decode; then the
+//!   decode alone is timed (`ImageInspect::from_json` beside `serde_json::from_slice`).
 //! - `cycle`: create, start, wait and remove of a container running `true` through the
 //!   [`Client`] methods, beside `docker run --rm <image> true`; median ms per cycle.
 //! - `upload`, `download`: a 256 MiB file into a created container with
@@ -55,6 +57,7 @@ use std::time::Instant;
 use s2i_docker::archive::LocalFileSystem;
 use s2i_docker::ops::container::{ContainerCreateBody, ContainerRemoveOptions};
 use s2i_docker::ops::{copy, image, system};
+use s2i_docker::transport::{Body as TransportBody, Request, Timeouts, Transport};
 use s2i_docker::WaitCondition;
 use s2i_docker::{
     new_engine_api_client, AuthConfig, Client, Docker, DockerClient, DockerConfig, EngineClient,
@@ -322,6 +325,63 @@ fn bench_inspect(b: &Bench) {
         "inspect",
         "raw + serde_json IgnoredAny (read, nothing built)",
         read_only,
+        raw_side(b, &mut raw_again),
+    );
+    // What the typed call adds, in two parts, each beside the raw loop: the library's
+    // transport alone (the same request through `Transport::send`, the reply read whole and
+    // not looked at), and the raw loop followed by the library's decode of each reply
+    // (`ImageInspect::from_json`, the model built as `image::inspect` builds it).
+    let transport = Transport::new(b.docker.host().clone(), None).expect("transport");
+    let target = format!("/v{version}/images/{tag}/json");
+    let transport_only = || {
+        let request = Request {
+            method: "GET",
+            target: target.clone(),
+            headers: Vec::new(),
+            body: TransportBody::Empty,
+            timeouts: Timeouts {
+                connect: std::time::Duration::from_secs(30),
+                response: Some(std::time::Duration::from_secs(120)),
+                idle: Some(std::time::Duration::from_secs(120)),
+            },
+        };
+        let response = transport.send(request, None).expect("send");
+        assert_eq!(response.status, 200);
+        let n = response
+            .read_with(1 << 20, |reply| reply.len())
+            .expect("read");
+        std::hint::black_box(n);
+    };
+    let mut raw_again = || {
+        if let Some(r) = raw.as_mut() {
+            r.call(&request);
+        }
+    };
+    compare(
+        b,
+        "inspect",
+        "the library's transport alone (reply read, not decoded)",
+        transport_only,
+        raw_side(b, &mut raw_again),
+    );
+    let mut ours = b.socket.as_deref().map(RawClient::connect);
+    let raw_then_decode = || {
+        if let Some(r) = ours.as_mut() {
+            r.call(&request);
+            let image = image::ImageInspect::from_json(&r.body).expect("decode");
+            std::hint::black_box(image);
+        }
+    };
+    let mut raw_again = || {
+        if let Some(r) = raw.as_mut() {
+            r.call(&request);
+        }
+    };
+    compare(
+        b,
+        "inspect",
+        "raw + the library's decode (ImageInspect::from_json)",
+        raw_then_decode,
         raw_side(b, &mut raw_again),
     );
     if let Some(r) = raw.as_mut() {
