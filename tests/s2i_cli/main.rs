@@ -3,7 +3,8 @@
 //! `--exclude`, injected files, `usage`, and bad command lines; labels a script asks for and
 //! `--callback-url` in `labels.rs`, git repositories and URLs as sources in `git.rs`, `--use-config` and
 //! `--save-temp-dir` in `config.rs`, interrupted and killed builds in `interrupts.rs`, `.s2iignore` in
-//! `ignore.rs`, `create` in `create.rs`, builders with `ONBUILD` instructions in `onbuild.rs`.
+//! `ignore.rs`, `create` in `create.rs`, builders with `ONBUILD` instructions in `onbuild.rs`,
+//! builders without `sh` in `layered.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -33,6 +34,7 @@ mod git;
 mod ignore;
 mod interrupts;
 mod labels;
+mod layered;
 mod onbuild;
 
 use std::io::{BufRead, BufReader, Read};
@@ -124,6 +126,22 @@ fn builder(host: &str) -> Arc<Builder> {
     });
     *slot = Arc::downgrade(&b);
     b
+}
+
+/// A builder named after `prefix`, built `FROM` the test's builder `base` with `instructions`
+/// after, and removed with `cleanup`.
+fn builder_from(
+    host: &str,
+    base: &str,
+    cleanup: &Cleanup,
+    prefix: &str,
+    instructions: &str,
+) -> String {
+    let tag = format!("{}:1", common::unique_name(prefix));
+    cleanup.image(&tag);
+    let dockerfile = format!("FROM {base}\n{instructions}");
+    build_image(host, &tag, &common::build_context_tar(&dockerfile, &[]));
+    tag
 }
 
 /// A source directory, removed when dropped.

@@ -6,16 +6,12 @@ use super::*;
 #[test]
 fn a_builder_with_onbuild_instructions_builds_from_a_dockerfile() {
     let (host, b, cleanup) = setup_or_return!();
-    let builder = format!("{}:1", common::unique_name("s2i-test-cli-onbuild"));
-    cleanup.image(&builder);
-    let dockerfile = format!(
-        "FROM {}\nONBUILD COPY . ./\nONBUILD RUN echo \"onbuild ran: $(ls | tr '\\n' ' ')\"\n",
-        b.tag
-    );
-    build_image(
+    let builder = builder_from(
         &host,
-        &builder,
-        &common::build_context_tar(&dockerfile, &[]),
+        &b.tag,
+        &cleanup,
+        "s2i-test-cli-onbuild",
+        "ONBUILD COPY . ./\nONBUILD RUN echo \"onbuild ran: $(ls | tr '\\n' ' ')\"\n",
     );
     let config = image_config(&host, &builder);
     if !config.contains("\"OnBuild\":[\"COPY . ./\"") {

@@ -6,7 +6,8 @@
 //!    `io.openshift.s2i.scripts-url` label.
 //! 3. An incremental build runs the previous image's `save-artifacts` (`incremental.rs`).
 //! 4. `assemble` runs in a container of the builder with the sources (and artifacts, and
-//!    scripts) streamed in as a tar on its standard input, its output shown as it comes.
+//!    scripts) streamed in as a tar on its standard input, its output shown as it comes; a
+//!    builder without `sh` or `tar` gets them in an image built on it instead (`layered.rs`).
 //! 5. The container is committed as TAG with the `run` script as its command and the labels
 //!    `assemble` asked for (`metadata.rs`); an extended build instead copies the artifacts
 //!    into a container of the runtime image and commits that one (`extended.rs`).
@@ -34,7 +35,7 @@ use crate::ignore::Ignore;
 use crate::progress::{self, line_writer, Sink};
 use crate::sources;
 use crate::temp::TempDir;
-use crate::{callback, extended, incremental, inject, metadata, onbuild, records};
+use crate::{callback, extended, incremental, inject, layered, metadata, onbuild, records};
 
 /// What a build knows once its images and scripts are checked.
 pub struct Build {
@@ -112,6 +113,11 @@ impl Session {
             client,
             auths: load_auths(args.global.dockercfg_path.as_ref()),
         })
+    }
+
+    /// The engine's client.
+    pub fn client(&self) -> &CachingClient {
+        &self.client
     }
 
     /// A [`DockerClient`] that pulls with the credentials for `image`.
@@ -276,10 +282,10 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
         false => None,
     };
     let image_id = match &runtime {
-        None => assemble(&build, artifacts, Finish::Commit)?,
+        None => assemble_any(&build, artifacts, Finish::Commit)?,
         Some(rt) => {
             let dir = TempDir::new("runtime")?;
-            assemble(&build, None, Finish::Download(rt, &dir))?;
+            assemble_any(&build, None, Finish::Download(rt, &dir))?;
             extended::assemble_runtime(&build, rt, &dir)?
         }
     };
@@ -444,6 +450,7 @@ fn find_scripts(b: &mut Build) -> Result<()> {
 }
 
 /// What happens once `assemble` succeeded, while its container still exists.
+#[derive(Clone, Copy)]
 pub enum Finish<'a> {
     /// Commit it as the tag.
     Commit,
@@ -451,9 +458,27 @@ pub enum Finish<'a> {
     Download(&'a extended::Runtime, &'a TempDir),
 }
 
-/// Step 4: runs `assemble`; returns the committed image's ID (`""` for an extended build,
-/// whose image comes later).
-fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<String> {
+/// Where `assemble` finds the sources.
+pub enum Input {
+    /// In the tar on its standard input, with the previous image's artifacts if any.
+    Tar(Option<File>),
+    /// Already in `image`, the builder extended with them and with the scripts (`layered`);
+    /// `assemble` is the one of `scripts_url`.
+    Layered { image: String, scripts_url: String },
+}
+
+/// Step 4 (see [`assemble`]), by the layered build when the builder lacks `sh` or `tar`.
+fn assemble_any(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<String> {
+    let had_artifacts = artifacts.is_some();
+    match assemble(b, Input::Tar(artifacts), finish) {
+        Err(e) if layered::missing_requirements(&e) => layered::build(b, had_artifacts, finish),
+        done => done,
+    }
+}
+
+/// Step 4: runs `assemble` on `input`; returns the committed image's ID (`""` for an extended
+/// build, whose image comes later).
+pub fn assemble(b: &Build, input: Input, finish: Finish<'_>) -> Result<String> {
     let builder = &b.args.builder;
     match b.args.assemble_user.as_str() {
         "" => progress::step(format!("Running \"assemble\" in \"{builder}\"")),
@@ -462,12 +487,22 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
         )),
     }
     let committed = Arc::new(Mutex::new(String::new()));
-    // After `assemble`, its command line says whether it left labels for the commit.
-    let (watch, found) = metadata::watch();
+    // After `assemble`, its command line says whether it left labels for the commit; a
+    // layered build's has no shell to say it.
+    let layered = matches!(input, Input::Layered { .. });
+    let (watch, found) = match layered {
+        false => {
+            let (watch, found) = metadata::watch();
+            (Some(watch), found)
+        }
+        true => (None, metadata::unknown()),
+    };
     let mut steps = Vec::new();
     let (post_exec, watch): (Box<dyn s2i_docker::PostExecutor + Send>, _) = match finish {
         Finish::Commit => {
-            steps.push(found.shell_step());
+            if !layered {
+                steps.push(found.shell_step());
+            }
             let opts = commit_options(b, builder, &b.image_scripts_url, None)?;
             let docker = b.docker.clone();
             let committed = committed.clone();
@@ -488,30 +523,39 @@ fn assemble(b: &Build, artifacts: Option<File>, finish: Finish<'_>) -> Result<St
                 *committed.lock().unwrap_or_else(|p| p.into_inner()) = id;
                 Ok(())
             });
-            (post_exec, Some(watch))
+            (post_exec, watch)
         }
         // As the reference: the builder's container of an extended build is not committed,
         // and its labels file is not read.
         Finish::Download(rt, dir) => (extended::downloader(b, rt, dir), None),
     };
+    let (image, external_scripts, scripts_url, stdin) = match input {
+        Input::Tar(artifacts) => {
+            let tar = sources::input_tar(
+                b.source.clone(),
+                b.local_scripts.clone(),
+                artifacts,
+                b.walk(),
+            );
+            let stdin: Box<dyn std::io::Read + Send> = Box::new(tar);
+            let (local, url) = (b.is_local("assemble"), b.run_scripts_url());
+            (builder.clone(), local, url, Some(stdin))
+        }
+        Input::Layered { image, scripts_url } => (image, false, scripts_url, None),
+    };
     let mut opts = RunContainerOptions {
-        image: builder.clone(),
+        image,
         command: "assemble".into(),
         user: b.args.assemble_user.clone(),
         env: b.env.clone(),
-        external_scripts: b.is_local("assemble"),
-        scripts_url: b.run_scripts_url(),
+        external_scripts,
+        scripts_url,
         destination: b.args.destination.clone(),
         network_mode: b.args.network.clone(),
         cap_drop: b.args.cap_drop.clone(),
         binds: b.args.volumes.clone(),
         add_host: b.args.add_hosts.clone(),
-        stdin: Some(Box::new(sources::input_tar(
-            b.source.clone(),
-            b.local_scripts.clone(),
-            artifacts,
-            b.walk(),
-        ))),
+        stdin,
         post_exec: Some(post_exec),
         cancel: crate::signals::handle(),
         ..Default::default()

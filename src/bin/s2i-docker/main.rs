@@ -10,7 +10,8 @@
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
-//! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `metadata` (the labels a script
+//! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `onbuild` (builders with
+//! `ONBUILD` instructions), `layered` (builders without `sh` or `tar`), `metadata` (the labels a script
 //! asks for, and the limit on labels), `callback` (`--callback-url`) and `proxy` (the proxy the
 //! environment names for it), `usage`, `create` (a builder image's repository), `progress` (what
 //! is shown, and the exit codes), `temp` (temporary directories), `records` (what a killed
@@ -26,6 +27,7 @@ mod git;
 mod ignore;
 mod incremental;
 mod inject;
+mod layered;
 mod metadata;
 mod onbuild;
 mod progress;

@@ -65,6 +65,14 @@ pub fn watch() -> (Watch, Found) {
     (watch, Found { marker, answer: rx })
 }
 
+/// The commit's half for a script whose command line cannot report the file: the answer is
+/// yes, and the download finds out.
+pub fn unknown() -> Found {
+    let (watch, found) = watch();
+    watch.seen.store(true, Ordering::Relaxed);
+    found
+}
+
 impl Watch {
     /// What of `line` (a line of standard error, with its newline if it had one) is shown: all
     /// of it, or what came before the marker; the marker is noted.

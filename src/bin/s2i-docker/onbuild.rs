@@ -20,6 +20,7 @@
 //! environment of `.s2i/environment` alone, unquoted, here it is the whole build's environment
 //! (`-e` and `-E` too), each value quoted so that the Dockerfile keeps it as it is.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -67,36 +68,8 @@ pub fn build(b: &Build, scripts_dir: Option<&Path>) -> Result<String> {
         shown(&a.tag),
         a.builder
     ));
-    let id = Arc::new(Mutex::new(String::new()));
-    let built = id.clone();
-    let docker = b
-        .docker_for(&a.builder)
-        .with_build_progress(move |e| match e {
-            BuildEvent::Step(s) => progress::detail(
-                0,
-                format!("Step {}/{} : {}", s.number, s.total, s.instruction),
-            ),
-            BuildEvent::Output { text } if !text.trim_end().is_empty() => {
-                progress::detail(0, text.trim_end())
-            }
-            BuildEvent::Built { id } => {
-                *built.lock().unwrap_or_else(|p| p.into_inner()) = id.to_string()
-            }
-            _ => {}
-        });
-    docker.build_image(BuildImageOptions {
-        name: a.tag.clone(),
-        stdin: Some(Box::new(sources::onbuild_context(
-            b.source.clone(),
-            dockerfile,
-            scripts,
-            walk,
-        ))),
-        network_mode: a.network.clone(),
-        cancel: crate::signals::handle(),
-        ..Default::default()
-    })?;
-    let mut id = id.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let context = sources::onbuild_context(b.source.clone(), dockerfile, scripts, walk);
+    let mut id = build_image(b, &a.tag, Box::new(context), 0)?;
     if id.is_empty() && !a.tag.is_empty() {
         // An engine that does not say: the tag does.
         id = b.docker.get_image_id(&a.tag)?;
@@ -106,6 +79,46 @@ pub fn build(b: &Build, scripts_dir: Option<&Path>) -> Result<String> {
         shown(&a.tag),
         crate::build::short(&id)
     ));
+    Ok(id)
+}
+
+/// Builds the image `name` (none when empty) of `context` (a Dockerfile first) on the builder's
+/// engine, its steps and their output shown at `level`; the new image's ID, `""` when the
+/// engine did not say.
+///
+/// # Errors
+/// The image build failed.
+pub fn build_image(
+    b: &Build,
+    name: &str,
+    context: Box<dyn Read + Send>,
+    level: u8,
+) -> Result<String> {
+    let id = Arc::new(Mutex::new(String::new()));
+    let built = id.clone();
+    let docker = b
+        .docker_for(&b.args.builder)
+        .with_build_progress(move |e| match e {
+            BuildEvent::Step(s) => progress::detail(
+                level,
+                format!("Step {}/{} : {}", s.number, s.total, s.instruction),
+            ),
+            BuildEvent::Output { text } if !text.trim_end().is_empty() => {
+                progress::detail(level, text.trim_end())
+            }
+            BuildEvent::Built { id } => {
+                *built.lock().unwrap_or_else(|p| p.into_inner()) = id.to_string()
+            }
+            _ => {}
+        });
+    docker.build_image(BuildImageOptions {
+        name: name.to_string(),
+        stdin: Some(context),
+        network_mode: b.args.network.clone(),
+        cancel: crate::signals::handle(),
+        ..Default::default()
+    })?;
+    let id = id.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(id)
 }
 

@@ -233,8 +233,33 @@ pub fn input_tar(
     artifacts: Option<File>,
     walk: Walk,
 ) -> TarStream {
+    sources_tar(source, None, scripts, artifacts, walk)
+}
+
+/// The context of a layered build (see `layered`), produced on a thread while it is read:
+/// `Dockerfile` first, then `scripts/` and `src/` as in [`input_tar`].
+pub fn layered_context(
+    source: PathBuf,
+    dockerfile: String,
+    scripts: Vec<(String, PathBuf)>,
+    walk: Walk,
+) -> TarStream {
+    sources_tar(source, Some(dockerfile), scripts, None, walk)
+}
+
+/// [`input_tar`], with a `Dockerfile` at its head when one is given.
+fn sources_tar(
+    source: PathBuf,
+    dockerfile: Option<String>,
+    scripts: Vec<(String, PathBuf)>,
+    artifacts: Option<File>,
+    walk: Walk,
+) -> TarStream {
     spawn_archive_stream(move |mut writer| {
         writer.sub_second_mtime(false);
+        if let Some(text) = &dockerfile {
+            add_dockerfile(&mut writer, text)?;
+        }
         if let Some(spool) = artifacts {
             copy_artifacts(spool, &mut writer)?;
         }
@@ -280,17 +305,7 @@ pub fn onbuild_context(
         .collect();
     spawn_archive_stream(move |mut writer| {
         writer.sub_second_mtime(false);
-        writer.write_header(TarHeader {
-            name: PathBuf::from("Dockerfile"),
-            kind: EntryKind::File,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size: dockerfile.len() as u64,
-            mtime: std::time::SystemTime::now(),
-            link_name: PathBuf::new(),
-        })?;
-        writer.write_data(dockerfile.as_bytes())?;
+        add_dockerfile(&mut writer, &dockerfile)?;
         for (name, path) in &scripts {
             add_script(&mut writer, name, path)?;
         }
@@ -306,6 +321,21 @@ pub fn onbuild_context(
         create_tar_stream_to_tar_writer(&filtered, &source, false, &mut writer)?;
         writer.finish()
     })
+}
+
+/// Writes `Dockerfile`, whose text is `text`.
+fn add_dockerfile(writer: &mut dyn TarWriter, text: &str) -> Result<()> {
+    writer.write_header(TarHeader {
+        name: PathBuf::from("Dockerfile"),
+        kind: EntryKind::File,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: text.len() as u64,
+        mtime: std::time::SystemTime::now(),
+        link_name: PathBuf::new(),
+    })?;
+    writer.write_data(text.as_bytes())
 }
 
 /// Writes the script `name` (`scripts/NAME` in the input tar), executable, whatever its mode on
