@@ -356,6 +356,39 @@ fn a_plain_build_runs_assemble_commits_and_runs_the_image() {
     // The second build's image took the tag; the first one's is removed with the test.
 }
 
+#[test]
+fn the_older_sti_directory_is_read_with_a_warning() {
+    let (host, b, cleanup) = setup_or_return!();
+    let app = App::new(&[
+        ("hello.txt", "hello"),
+        (".sti/environment", "GREETING=from-sti\n"),
+        (
+            ".sti/bin/assemble",
+            "#!/bin/sh\necho \"sti assemble with GREETING=$GREETING\"\n",
+        ),
+    ]);
+    let assemble = app.0.join(".sti/bin/assemble");
+    std::fs::set_permissions(
+        &assemble,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let tag = out_tag(&cleanup);
+    let out = s2i(&host, &build_args(app.path(), &b.tag, &tag, &[]));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(
+        t.contains("DEPRECATED: Use .s2i/bin instead of .sti/bin"),
+        "{t}"
+    );
+    assert!(
+        t.contains("DEPRECATED: Use .s2i/environment instead of .sti/environment"),
+        "{t}"
+    );
+    assert!(t.contains("sti assemble with GREETING=from-sti"), "{t}");
+    cleanup.image(&image_id(&image_config(&host, &tag)));
+}
+
 /// An `assemble` that says what the link `hello.txt` of the sources arrived as.
 const ASSEMBLE_LINKS: &str = r#"#!/bin/sh
 if [ -L /tmp/src/hello.txt ]; then echo "hello.txt arrived as a link"; else echo "hello.txt arrived as: $(cat /tmp/src/hello.txt)"; fi

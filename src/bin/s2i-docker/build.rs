@@ -236,11 +236,20 @@ fn build(session: Option<Session>, args: BuildArgs, labels: &Labels) -> Result<B
     let (source, source_info, clone) = sources_of(origin, &args)?;
     let ignore = Ignore::read(&source)?.map(Arc::new);
     let mut env = Vec::new();
-    let s2i_env = source.join(".s2i/environment");
-    // As the reference reads it: from the sources after `.s2iignore` took its paths away.
+    // As the reference reads it: from the sources after `.s2iignore` took its paths away, and
+    // from `.sti`, the older name, when `.s2i` has none.
     let ignored = |p: &str| ignore.as_ref().is_some_and(|i| i.is_ignored(p));
-    if s2i_env.is_file() && !ignored(".s2i") && !ignored(".s2i/environment") {
-        env.extend(sources::read_env_file(&s2i_env)?);
+    let env_file = [".s2i", ".sti"].into_iter().find(|dir| {
+        let file = format!("{dir}/environment");
+        !ignored(dir) && !ignored(&file) && source.join(&file).is_file()
+    });
+    if let Some(dir) = env_file {
+        if dir == ".sti" {
+            progress::warn("DEPRECATED: Use .s2i/environment instead of .sti/environment");
+        }
+        env.extend(sources::read_env_file(
+            &source.join(dir).join("environment"),
+        )?);
     }
     env.extend(args.env.iter().cloned());
     if let Some(file) = &args.environment_file {

@@ -95,13 +95,16 @@ pub fn context_dir(source: &Path, dir: &str) -> Result<PathBuf> {
 }
 
 /// Where each script comes from when it is not in the image: `--scripts-url` as a local
-/// directory first, then the sources' `.s2i/bin` (the reference's order).
+/// directory first, then the sources' `.s2i/bin`, then their `.sti/bin`, the older name the
+/// reference still reads (with a warning, as the reference's).
 pub fn local_scripts(source: &Path, scripts_dir: Option<&Path>) -> Vec<(String, PathBuf)> {
+    let deprecated = source.join(".sti/bin");
     let dirs = [
         scripts_dir.map(Path::to_path_buf),
         Some(source.join(".s2i/bin")),
+        Some(deprecated.clone()),
     ];
-    SCRIPTS
+    let found: Vec<_> = SCRIPTS
         .iter()
         .filter_map(|name| {
             dirs.iter()
@@ -110,7 +113,11 @@ pub fn local_scripts(source: &Path, scripts_dir: Option<&Path>) -> Vec<(String, 
                 .find(|p| p.is_file())
                 .map(|p| (name.to_string(), p))
         })
-        .collect()
+        .collect();
+    if found.iter().any(|(_, p)| p.starts_with(&deprecated)) {
+        crate::progress::warn("DEPRECATED: Use .s2i/bin instead of .sti/bin");
+    }
+    found
 }
 
 /// `NAME=VALUE` lines of an environment file; blank lines and `#` comments are skipped.
@@ -484,6 +491,37 @@ mod tests {
             Some(PathBuf::from("artifacts/a"))
         );
         assert_eq!(artifact_name(Path::new("a/../../b")), None);
+    }
+
+    #[test]
+    fn scripts_come_from_the_flag_then_s2i_bin_then_sti_bin() {
+        let dir = std::env::temp_dir().join(format!("s2i-cli-scripts-{}", std::process::id()));
+        for path in [
+            "flag/run",
+            "app/.s2i/bin/assemble",
+            "app/.s2i/bin/run",
+            "app/.sti/bin/assemble",
+            "app/.sti/bin/save-artifacts",
+        ] {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "#!/bin/sh\n").unwrap();
+        }
+        let found = local_scripts(&dir.join("app"), Some(&dir.join("flag")));
+        let from = |name: &str| {
+            found
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| p.strip_prefix(&dir).unwrap().display().to_string())
+        };
+        assert_eq!(from("run").as_deref(), Some("flag/run"));
+        assert_eq!(from("assemble").as_deref(), Some("app/.s2i/bin/assemble"));
+        assert_eq!(
+            from("save-artifacts").as_deref(),
+            Some("app/.sti/bin/save-artifacts")
+        );
+        assert_eq!(from("usage"), None);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
