@@ -4,7 +4,7 @@
 //! `--callback-url` in `labels.rs`, git repositories and URLs as sources in `git.rs`, `--use-config` and
 //! `--save-temp-dir` in `config.rs`, interrupted and killed builds in `interrupts.rs`, `.s2iignore` in
 //! `ignore.rs`, `create` in `create.rs`, builders with `ONBUILD` instructions in `onbuild.rs`,
-//! builders without `sh` in `layered.rs`.
+//! builders without `sh` in `layered.rs`, scripts from an HTTP URL in `scripts_url.rs`.
 //!
 //! The engine is `S2I_TEST_DOCKER_HOST` (default `unix:///var/run/docker.sock`; `.ci/test`
 //! runs this target on Podman too); where none answers the engine tests print one line and pass,
@@ -36,6 +36,7 @@ mod interrupts;
 mod labels;
 mod layered;
 mod onbuild;
+mod scripts_url;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

@@ -4,16 +4,16 @@
 //! answer comes. What goes wrong is told, not fatal: a callback never changes the build's
 //! result.
 //!
-//! An `http://` URL is posted over the library's own transport, through the proxy the
-//! environment names for it (see [`proxy`](crate::proxy)), as the reference's Go client does;
-//! `https://` needs the `tls` feature (the static binary is built without it, and says so), and
-//! goes direct (a tunnel through a proxy is not made: when `HTTPS_PROXY` names one, the
-//! messages say so).
+//! The URL is reached as [`http`](crate::http) reaches one: an `http://` URL through the proxy
+//! the environment names for it, as the reference's Go client does; `https://` with the `tls`
+//! feature only, and directly.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use s2i_docker::transport::{Body, Host, Request, Timeouts, TlsSettings, Transport};
+use s2i_docker::transport::{Body, Timeouts};
+
+use crate::http::route;
 
 /// The time limits of each try.
 const TIMEOUTS: Timeouts = Timeouts {
@@ -40,27 +40,18 @@ fn post_with(
     }
     let body = data.to_string().into_bytes();
     let mut messages = Vec::new();
-    let Route {
-        transport,
-        target,
-        proxy_authorization,
-    } = match connect(url, env, &mut messages) {
-        Ok(t) => t,
+    let route = match route(url, env, &mut messages) {
+        Ok(r) => r,
         Err(e) => return vec![format!("Unable to invoke callback: {e}")],
     };
     for _ in 0..3 {
-        let mut headers = vec![("Content-Type", "application/json".to_string())];
-        if let Some(auth) = &proxy_authorization {
-            headers.push(("Proxy-Authorization", auth.clone()));
-        }
-        let request = Request {
-            method: "POST",
-            target: target.clone(),
-            headers,
-            body: Body::Bytes(body.clone()),
-            timeouts: TIMEOUTS,
-        };
-        match transport.send(request, None) {
+        let request = route.request(
+            "POST",
+            vec![("Content-Type", "application/json".to_string())],
+            Body::Bytes(body.clone()),
+            TIMEOUTS,
+        );
+        match route.send(request) {
             Ok(response) => {
                 if response.status >= 300 {
                     messages.push(format!(
@@ -75,88 +66,6 @@ fn post_with(
         }
     }
     messages
-}
-
-/// Where a callback goes: the transport to the URL's host or to its proxy, the request target
-/// (the path and query, or the whole URL for a proxy), and the proxy's credentials.
-struct Route {
-    transport: Transport,
-    target: String,
-    proxy_authorization: Option<String>,
-}
-
-/// The route to `url`; a proxy that is not used is told in `messages`.
-fn connect(
-    url: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    messages: &mut Vec<String>,
-) -> Result<Route, String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
-    let (port, tls) = match scheme {
-        "http" => (80, None),
-        "https" => (
-            443,
-            Some(TlsSettings {
-                ca_file: None,
-                cert_file: None,
-                key_file: None,
-                verify: true,
-            }),
-        ),
-        _ => return Err(format!("{url:?} is not an http:// or https:// URL")),
-    };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, target) = rest.split_at(end);
-    if authority.is_empty() || authority.contains('@') {
-        return Err(format!(
-            "{url:?} must name a host (and no user): http://host[:port]/path"
-        ));
-    }
-    let has_port = match authority.rsplit_once(':') {
-        Some((host, p)) => {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !host.ends_with(':')
-        }
-        None => false,
-    };
-    let target = match target {
-        "" => "/".to_string(),
-        t if t.starts_with('?') => format!("/{t}"),
-        t => t.to_string(),
-    };
-    let (host_name, port) = match has_port {
-        true => authority
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-            .ok_or_else(|| format!("{url:?} has a port out of range"))?,
-        false => (authority, port),
-    };
-    let proxy = crate::proxy::for_url(scheme, host_name, port, env)?;
-    let (authority, target, proxy_authorization) = match proxy {
-        Some(proxy) if tls.is_none() => (
-            proxy.authority,
-            format!("{scheme}://{authority}{target}"),
-            proxy.authorization,
-        ),
-        Some(proxy) => {
-            messages.push(format!(
-                "Not invoking the callback through the proxy at {}: a tunnel to an https:// URL \
-                 is not made; posting directly",
-                proxy.authority
-            ));
-            (format!("{host_name}:{port}"), target, None)
-        }
-        None => (format!("{host_name}:{port}"), target, None),
-    };
-    let host =
-        Host::parse(&format!("tcp://{authority}"), tls.is_some()).map_err(|e| e.to_string())?;
-    let transport = Transport::new(host, tls).map_err(|e| e.to_string())?;
-    Ok(Route {
-        transport,
-        target,
-        proxy_authorization,
-    })
 }
 
 #[cfg(test)]
@@ -257,15 +166,6 @@ mod tests {
     }
 
     #[test]
-    fn urls_become_a_host_and_a_target() {
-        let target = |url: &str| connect(url, &|_| None, &mut Vec::new()).unwrap().target;
-        assert_eq!(target("http://example.com"), "/");
-        assert_eq!(target("http://example.com:8080?x=1"), "/?x=1");
-        assert_eq!(target("http://[::1]/a/b"), "/a/b");
-        assert!(connect("http://h:99999/", &|_| None, &mut Vec::new()).is_err());
-    }
-
-    #[test]
     fn the_environments_proxy_is_used() {
         // The listener stands in for the proxy: the request names the whole URL and carries
         // the proxy's credentials.
@@ -281,7 +181,7 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(&done.join().unwrap()[0]).unwrap();
         assert_eq!(body, serde_json::json!({"payload": "", "success": true}));
         // A host NO_PROXY names goes direct: the target is the path alone.
-        let direct = connect("http://other.example:1/p", &env, &mut Vec::new()).unwrap();
+        let direct = route("http://other.example:1/p", &env, &mut Vec::new()).unwrap();
         assert_eq!(direct.target, "/p");
         // A proxy it cannot use is said, its credentials not.
         let socks = |n: &str| (n == "HTTP_PROXY").then(|| "socks5://u:secret@p:1".to_string());

@@ -12,8 +12,9 @@
 //! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
 //! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `onbuild` (builders with
 //! `ONBUILD` instructions), `layered` (builders without `sh` or `tar`), `metadata` (the labels a script
-//! asks for, and the limit on labels), `callback` (`--callback-url`) and `proxy` (the proxy the
-//! environment names for it), `usage`, `create` (a builder image's repository), `progress` (what
+//! asks for, and the limit on labels), `callback` (`--callback-url`), `http` (requests to
+//! `http://` URLs: the callback's, the scripts') and `proxy` (the proxy the environment names
+//! for them), `usage`, `create` (a builder image's repository), `progress` (what
 //! is shown, and the exit codes), `temp` (temporary directories), `records` (what a killed
 //! command left, removed by the next), `signals` and `s2ifile` (`--use-config`).
 
@@ -24,6 +25,7 @@ mod create;
 mod engine;
 mod extended;
 mod git;
+mod http;
 mod ignore;
 mod incremental;
 mod inject;
@@ -61,7 +63,7 @@ Build flags:
       --rm                           remove the previous image during incremental builds
   -e, --env NAME=VALUE               an environment variable of assemble and of the image (repeatable)
   -E, --environment-file FILE        a file of NAME=VALUE lines
-  -s, --scripts-url URL              where the scripts are: image:///path, or a local directory
+  -s, --scripts-url URL              where the scripts are: image:///path, http://host/path, or a local directory
   -d, --destination DIR              where the sources are extracted in the container (default: label, or /tmp)
       --scripts URL                  DEPRECATED: use --scripts-url
   -l, --location DIR                 DEPRECATED: use --destination
