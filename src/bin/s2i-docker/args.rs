@@ -28,6 +28,8 @@ pub enum Command {
         destination: PathBuf,
         quiet: bool,
     },
+    /// `completion SHELL`.
+    Completion { shell: String },
     /// `version`.
     Version,
     /// `help [COMMAND]`, `-h`, `--help`.
@@ -98,10 +100,15 @@ pub struct BuildArgs {
 }
 
 /// A flag of the command line: its names and whether it takes a value.
-struct Flag {
-    long: &'static str,
-    short: Option<char>,
-    takes_value: bool,
+pub struct Flag {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub takes_value: bool,
+}
+
+/// Every flag the parser knows.
+pub fn flags() -> &'static [Flag] {
+    FLAGS
 }
 
 const fn flag(long: &'static str, short: Option<char>, takes_value: bool) -> Flag {
@@ -184,6 +191,14 @@ fn parse_in(args: &[String], dir: &Path) -> Result<Command, String> {
     match command.as_str() {
         "build" | "usage" | "rebuild" | "create" => {}
         "version" | "--version" => return Ok(Command::Version),
+        "completion" => {
+            return match rest {
+                [shell] => Ok(Command::Completion {
+                    shell: shell.clone(),
+                }),
+                _ => Err("completion takes one argument, the shell: bash or zsh".into()),
+            }
+        }
         "help" | "-h" | "--help" => return Ok(Command::Help),
         other => return Err(format!("unknown command \"{other}\" for \"s2i-docker\"")),
     }

@@ -5,22 +5,25 @@
 //! s2i-docker usage BUILDER [flags]
 //! s2i-docker rebuild IMAGE [NEW_TAG] [flags]
 //! s2i-docker create IMAGE_NAME DESTINATION
+//! s2i-docker completion bash|zsh
 //! ```
 //!
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
 //! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `onbuild` (builders with
-//! `ONBUILD` instructions), `layered` (builders without `sh` or `tar`), `metadata` (the labels a script
-//! asks for, and the limit on labels), `callback` (`--callback-url`), `http` (requests to
-//! `http://` URLs: the callback's, the scripts') and `proxy` (the proxy the environment names
-//! for them), `usage`, `create` (a builder image's repository), `progress` (what
-//! is shown, and the exit codes), `temp` (temporary directories), `records` (what a killed
-//! command left, removed by the next), `signals` and `s2ifile` (`--use-config`).
+//! `ONBUILD` instructions), `layered` (builders without `sh` or `tar`), `metadata` (the labels
+//! a script asks for, and the limit on labels), `callback` (`--callback-url`), `http` (requests
+//! to `http://` URLs: the callback's, the scripts') and `proxy` (the proxy the environment names
+//! for them), `usage`, `create` (a builder image's repository), `completion` (the shells'
+//! completion scripts), `progress` (what is shown, and the exit codes), `temp` (temporary
+//! directories), `records` (what a killed command left, removed by the next), `signals` and
+//! `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
 mod callback;
+mod completion;
 mod create;
 mod engine;
 mod extended;
@@ -54,6 +57,8 @@ Usage:
   s2i-docker usage BUILDER [flags]                print the usage of a builder image
   s2i-docker rebuild IMAGE [NEW_TAG] [flags]      build again what built IMAGE, as its labels tell
   s2i-docker create IMAGE_NAME DESTINATION        lay down the repository of a new builder image
+  s2i-docker completion bash|zsh                  print a script that completes s2i-docker's
+                                                  command lines (source <(s2i-docker completion bash))
   s2i-docker version
 
 Build flags:
@@ -128,6 +133,18 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ERROR: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Completion { shell } => {
+            return match completion::script(&shell) {
+                Ok(script) => {
+                    print!("{script}");
+                    ExitCode::SUCCESS
+                }
+                Err(why) => {
+                    eprintln!("Error: {why}");
                     ExitCode::from(1)
                 }
             };
