@@ -11,14 +11,14 @@
 //! Built with the `cli` feature. The modules, in the order of a build: `args` (the command
 //! line), `engine` (the engine, and the client that answers repeated inspects), `build` (the
 //! steps of a build), `git` (a repository's or a git URL's clone), `sources` (the input tar),
-//! `ignore` (`.s2iignore`), `incremental`, `extended`, `inject`, `onbuild` (builders with
-//! `ONBUILD` instructions), `layered` (builders without `sh` or `tar`), `metadata` (the labels
-//! a script asks for, and the limit on labels), `callback` (`--callback-url`), `http` (requests
-//! to `http://` URLs: the callback's, the scripts') and `proxy` (the proxy the environment names
-//! for them), `usage`, `create` (a builder image's repository), `completion` (the shells'
-//! completion scripts), `progress` (what is shown, and the exit codes), `temp` (temporary
-//! directories), `records` (what a killed command left, removed by the next), `signals` and
-//! `s2ifile` (`--use-config`).
+//! `ignore` (`.s2iignore`), `scripts` (the scripts of `--scripts-url`), `incremental`,
+//! `extended`, `inject`, `onbuild` (builders with `ONBUILD` instructions), `layered` (builders
+//! without `sh` or `tar`), `metadata` (the labels a script asks for, and the limit on labels),
+//! `callback` (`--callback-url`), `http` (requests to `http://` URLs: the callback's, the
+//! scripts') and `proxy` (the proxy the environment names for them), `usage`, `create` (a
+//! builder image's repository), `completion` (the shells' completion scripts), `progress` (what
+//! is shown, and the exit codes), `temp` (temporary directories), `records` (what a killed
+//! command left, removed by the next), `signals` and `s2ifile` (`--use-config`).
 
 mod args;
 mod build;
@@ -40,6 +40,7 @@ mod proxy;
 mod records;
 mod regex;
 mod s2ifile;
+mod scripts;
 mod signals;
 mod sources;
 mod temp;
