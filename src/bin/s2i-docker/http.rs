@@ -6,8 +6,10 @@
 //! static binary is built without it, and says so) and goes directly: a tunnel through a proxy
 //! is not made (when `HTTPS_PROXY` names one, the messages say so).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::Duration;
+
+use base64::Engine as _;
 
 use s2i_docker::transport::{Body, Host, Request, Response, Timeouts, TlsSettings, Transport};
 use s2i_docker::Error;
@@ -28,6 +30,9 @@ pub struct Route {
     pub transport: Transport,
     pub target: String,
     pub proxy_authorization: Option<String>,
+    /// The `Authorization` header's value, from the URL's `user:password@`, as Go's client
+    /// sends it.
+    pub authorization: Option<String>,
     /// `host:port` of what is connected to (the URL's host, or the proxy).
     pub authority: String,
 }
@@ -43,6 +48,9 @@ impl Route {
     ) -> Request<'a> {
         if let Some(auth) = &self.proxy_authorization {
             headers.push(("Proxy-Authorization", auth.clone()));
+        }
+        if let Some(auth) = &self.authorization {
+            headers.push(("Authorization", auth.clone()));
         }
         Request {
             method,
@@ -65,19 +73,21 @@ impl Route {
     }
 }
 
-/// The route to `url`; a proxy that is not used is told in `messages`.
+/// The route to `url`; a proxy that is not used is told in `messages`. The URL's
+/// `user:password@`, if any, becomes Basic authentication, and its password is never shown.
 ///
 /// # Errors
-/// `url` is not an `http://` or `https://` URL naming a host (and no user), its port is out of
-/// range, the environment's proxy cannot be used, or `https://` without the `tls` feature.
+/// `url` is not an `http://` or `https://` URL naming a host, its port is out of range, the
+/// environment's proxy cannot be used, or `https://` without the `tls` feature.
 pub fn route(
     url: &str,
     env: &dyn Fn(&str) -> Option<String>,
     messages: &mut Vec<String>,
 ) -> Result<Route, String> {
+    let shown = crate::git::shown(url);
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
+        .ok_or_else(|| format!("{shown:?} is not an http:// or https:// URL"))?;
     let (port, tls) = match scheme {
         "http" => (80, None),
         "https" => (
@@ -89,14 +99,17 @@ pub fn route(
                 verify: true,
             }),
         ),
-        _ => return Err(format!("{url:?} is not an http:// or https:// URL")),
+        _ => return Err(format!("{shown:?} is not an http:// or https:// URL")),
     };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(end);
-    if authority.is_empty() || authority.contains('@') {
-        return Err(format!(
-            "{url:?} must name a host (and no user): http://host[:port]/path"
-        ));
+    let (authorization, authority) = match authority.rsplit_once('@') {
+        Some((userinfo, authority)) => (Some(basic(userinfo)), authority),
+        None => (None, authority),
+    };
+    let no_host = || format!("{shown:?} must name a host: http://host[:port]/path");
+    if authority.is_empty() {
+        return Err(no_host());
     }
     let has_port = match authority.rsplit_once(':') {
         Some((host, p)) => {
@@ -113,13 +126,11 @@ pub fn route(
         true => authority
             .rsplit_once(':')
             .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-            .ok_or_else(|| format!("{url:?} has a port out of range"))?,
+            .ok_or_else(|| format!("{shown:?} has a port out of range"))?,
         false => (authority, port),
     };
     if host_name.is_empty() {
-        return Err(format!(
-            "{url:?} must name a host (and no user): http://host[:port]/path"
-        ));
+        return Err(no_host());
     }
     let proxy = crate::proxy::for_url(scheme, host_name, port, env)?;
     let (authority, target, proxy_authorization) = match proxy {
@@ -145,8 +156,43 @@ pub fn route(
         transport,
         target,
         proxy_authorization,
+        authorization,
         authority,
     })
+}
+
+/// The `Authorization` value of a URL's `user[:password]` (percent-encoded, as a URL holds it).
+fn basic(userinfo: &str) -> String {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let pair = [percent_decoded(user), percent_decoded(password)].join(":");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// `text` with its `%XX` escapes decoded (an escape that is not one stays as it is).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What a download came to.
@@ -161,10 +207,12 @@ pub enum Download {
 /// through `env`. `messages` says what of the route was not used.
 ///
 /// # Errors
-/// What [`route`] refuses, the request failed, or too many redirects.
+/// What [`route`] refuses, the request failed, the body has more than `limit` bytes (what came
+/// of it is written), or too many redirects.
 pub fn download(
     url: &str,
     out: &mut dyn Write,
+    limit: u64,
     env: &dyn Fn(&str) -> Option<String>,
     messages: &mut Vec<String>,
 ) -> Result<Download, String> {
@@ -174,21 +222,32 @@ pub fn download(
         let response = route.send(route.request("GET", Vec::new(), Body::Empty, TIMEOUTS))?;
         match response.status {
             200 | 201 => {
-                let mut body = response.into_body();
-                return std::io::copy(&mut body, out)
-                    .map(|_| Download::Written)
-                    .map_err(|e| e.to_string());
+                let mut body = response.into_body().take(limit + 1);
+                return match std::io::copy(&mut body, out) {
+                    Ok(n) if n > limit => Err(format!(
+                        "{} has more than {limit} bytes",
+                        crate::git::shown(&url)
+                    )),
+                    Ok(_) => Ok(Download::Written),
+                    Err(e) => Err(e.to_string()),
+                };
             }
             301 | 302 | 303 | 307 | 308 => {
                 let location = response.header("Location").unwrap_or_default().to_string();
                 url = redirected(&url, &location).ok_or_else(|| {
-                    format!("{url} redirects to {location:?}, which is not a URL")
+                    format!(
+                        "{} redirects to {location:?}, which is not a URL",
+                        crate::git::shown(&url)
+                    )
                 })?;
             }
             status => return Ok(Download::Status(status)),
         }
     }
-    Err(format!("{url}: stopped after {MAX_REDIRECTS} redirects"))
+    Err(format!(
+        "{}: stopped after {MAX_REDIRECTS} redirects",
+        crate::git::shown(&url)
+    ))
 }
 
 /// Where a redirect from `url` to `location` leads: `location` if it is a whole URL, else the
@@ -221,6 +280,26 @@ mod tests {
         assert_eq!(target("http://example.com:8080?x=1"), "/?x=1");
         assert_eq!(target("http://[::1]/a/b"), "/a/b");
         assert!(route("http://h:99999/", &|_| None, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_urls_user_is_basic_authentication_and_its_password_is_never_shown() {
+        let r = route(
+            "http://me:s%40cret@example.com:81/x",
+            &|_| None,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(r.authorization.as_deref(), Some("Basic bWU6c0BjcmV0"));
+        assert_eq!(
+            (r.authority.as_str(), r.target.as_str()),
+            ("example.com:81", "/x")
+        );
+        let e = route("http://me:secret@:99999/x", &|_| None, &mut Vec::new()).err();
+        assert!(e.as_deref().is_some_and(|e| !e.contains("secret")), "{e:?}");
+        let e = route("ftp://me:secret@h/x", &|_| None, &mut Vec::new()).err();
+        assert!(e.as_deref().is_some_and(|e| !e.contains("secret")), "{e:?}");
+        assert_eq!(percent_decoded("a%2Fb%zz%"), "a/b%zz%");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::progress;
 use crate::sources;
 use crate::temp::TempDir;
 
+/// The most bytes a downloaded script may have.
+const MAX_SCRIPT: u64 = 16 << 20;
+
 /// The directory of the scripts of `--scripts-url` that travel with the build.
 pub enum ScriptsDir {
     /// A local directory.
@@ -38,7 +41,10 @@ pub fn scripts_dir(flag: &str) -> Result<Option<ScriptsDir>> {
     let unusable = |why: String| {
         Error::s2i(
             ErrorCode::UrlHandler,
-            format!("could not download any scripts from URL {flag}"),
+            format!(
+                "could not download any scripts from URL {}",
+                crate::git::shown(flag)
+            ),
             why,
             None,
         )
@@ -64,7 +70,7 @@ pub fn scripts_dir(flag: &str) -> Result<Option<ScriptsDir>> {
 /// Downloads the scripts of `url` (each `URL/NAME`) into a new temporary directory, as the
 /// reference's script URL handler does: a script the server does not answer with 200 or 201
 /// (said at `--loglevel 1` for a 404, else as a warning) is looked for elsewhere, in the sources and
-/// then in the image.
+/// then in the image. A script may have at most 16 MiB.
 ///
 /// # Errors
 /// `url` cannot be asked at all (not a URL naming a host, a proxy that cannot be used,
@@ -75,20 +81,27 @@ fn download_scripts(url: &str) -> std::result::Result<TempDir, String> {
     // Asked before anything is made: whatever is wrong with the URL itself is said once.
     http::route(&format!("{base}/assemble"), &env, &mut Vec::new())?;
     let dir = TempDir::new("scripts").map_err(|e| e.to_string())?;
+    let mut told = Vec::new();
     for name in sources::SCRIPTS {
         let script_url = format!("{base}/{name}");
+        let shown = crate::git::shown(&script_url);
         let path = dir.path().join(name);
         let mut file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut messages = Vec::new();
-        let got = http::download(&script_url, &mut file, &env, &mut messages);
-        messages.into_iter().for_each(progress::warn);
+        let got = http::download(&script_url, &mut file, MAX_SCRIPT, &env, &mut messages);
+        for m in messages {
+            if !told.contains(&m) {
+                progress::warn(&m);
+                told.push(m);
+            }
+        }
         let failed = match got {
             Ok(Download::Written) => {
-                progress::detail(2, format!("Downloaded '{script_url}'"));
+                progress::detail(2, format!("Downloaded '{shown}'"));
                 continue;
             }
             Ok(Download::Status(status)) => {
-                format!("failed to retrieve {script_url}, response code {status}")
+                format!("failed to retrieve {shown}, response code {status}")
             }
             Err(e) => e,
         };
