@@ -15,10 +15,26 @@ fn sleeping_build(
     app: &App,
     env: &[(&str, &str)],
 ) -> (Child, BufReader<ChildStderr>, String) {
-    let scripts = App::new(&[
-        ("assemble", "#!/bin/sh\necho sleeping\nsleep 60\n"),
-        ("run", "#!/bin/sh\n"),
-    ]);
+    sleeping_build_with(host, builder, tag, app, env, "#!/bin/sh")
+}
+
+/// As [`sleeping_build`], the scripts run by `interpreter` (their first line).
+pub(super) fn sleeping_build_with(
+    host: &str,
+    builder: &str,
+    tag: &str,
+    app: &App,
+    env: &[(&str, &str)],
+    interpreter: &str,
+) -> (Child, BufReader<ChildStderr>, String) {
+    let assemble = format!("{interpreter}\necho sleeping\nsleep 60\n");
+    let run = format!("{interpreter}\n");
+    let scripts = App::new(&[("assemble", &assemble), ("run", &run)]);
+    for script in ["assemble", "run"] {
+        let path = scripts.0.join(script);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
     let mut child = Command::new(binary())
         .args(build_args(
             app.path(),

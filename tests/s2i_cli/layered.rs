@@ -1,5 +1,6 @@
 //! A builder without `sh`: the build falls back to the reference's layered build, an image of
-//! the builder with the scripts and sources inside, which is removed when the build ends. (A
+//! the builder with the scripts and sources inside, which is removed when the build ends (or,
+//! when the build is killed, by the next command). (A
 //! builder without `tar` takes the same way; busybox's `sh` runs its own `tar` whatever the
 //! image holds, so the test's builder lacks `sh`, and its scripts name busybox as their
 //! interpreter.)
@@ -28,7 +29,7 @@ echo "assemble sees $(ls /tmp/src), owned by $(stat -c %u /tmp/src/hello.txt), a
 const RUN_NO_SH: &str = "#!/bin/busybox sh\ncat /tmp/src/hello.txt\n";
 
 #[test]
-fn a_builder_without_sh_gets_a_layered_build() {
+fn a_builder_without_sh_gets_a_layered_build_whose_image_goes() {
     let (host, b, cleanup) = setup_or_return!();
     let builder = builder_from(
         &host,
@@ -96,4 +97,41 @@ fn a_builder_without_sh_gets_a_layered_build() {
         before,
         "the layered image is removed"
     );
+
+    // A build killed outright leaves its layered image: the next command removes it.
+    let runtime = App::new(&[("unused", "")]);
+    let env = [("XDG_RUNTIME_DIR", runtime.path())];
+    let (mut child, _, seen) = super::interrupts::sleeping_build_with(
+        &host,
+        &builder,
+        &tag,
+        &app,
+        &env,
+        "#!/bin/busybox sh",
+    );
+    assert!(seen.contains("layered build will be performed"), "{seen}");
+    let pid = child.id();
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    for id in containers_of(&host, pid) {
+        cleanup.container(&id);
+    }
+    let layered: Vec<String> = layered_images(&host)
+        .into_iter()
+        .filter(|i| !before.contains(i))
+        .collect();
+    assert_eq!(layered.len(), 1, "the killed build's layered image stays");
+    cleanup.image(&layered[0]);
+    let out = s2i_with(&host, None, &env, &["usage", &b.tag, "-p", "never"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // Podman names it `localhost/...`.
+    let name = layered[0].rsplit('/').next().unwrap_or_default();
+    let name = name.trim_end_matches(":latest");
+    assert!(
+        t.contains(&format!("Removed image {name}, left by a killed build")),
+        "{t}"
+    );
+    assert_eq!(layered_images(&host), before, "{t}");
+    assert!(containers_of(&host, pid).is_empty(), "{t}");
 }

@@ -16,16 +16,16 @@
 //!
 //! `assemble` then runs in a container of that image with nothing on its standard input, and
 //! the container is committed (or, in an extended build, its artifacts copied) as in any build.
-//! Unlike the reference, the `RUN` takes no shell (a builder without `sh` still needs `chown`)
-//! and root is named by its ID (an image may have no `/etc/passwd`),
-//! the image is removed once the build is over (the new image keeps its layers), the new image's
-//! labels name the builder rather than it, and `assemble` comes from the image's scripts URL when
-//! it does not travel with the build (the reference then looks for it among the scripts that
-//! do). As in the reference, the artifacts of an incremental build do not reach `assemble`, and
-//! labels `assemble` asks for are looked for after every run (the marker that saves that call
-//! rides on the shell command line this container does not have).
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! Unlike the reference: the `RUN` takes no shell (a builder without `sh` still needs `chown`),
+//! and root is named by its ID (an image may have no `/etc/passwd`); the image, named after the
+//! process (`s2i-layered-temp-image-<pid>-<start time>`), is removed once the build is over, or
+//! by the next command should this one be killed (`records`), and the new image keeps its
+//! layers; the new image's labels name the builder rather than it; `assemble` comes from the
+//! image's scripts URL when it does not travel with the build (the reference then looks for it
+//! among the scripts that do). As in the reference, the artifacts of an incremental build do not
+//! reach `assemble`, and labels `assemble` asks for are looked for after every run (the marker
+//! that saves that call rides on the shell command line this container does not have).
 
 use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::{
@@ -81,12 +81,10 @@ pub fn build(b: &Build, had_artifacts: bool, finish: Finish<'_>) -> Result<Strin
     let scripts: Vec<_> = b.local_scripts.clone();
     let user = b.docker.get_image_user(builder)?;
     let dockerfile = dockerfile(builder, &destination, &user, !scripts.is_empty());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    // Named after this process: should it be killed, the next command removes the image.
     let image = TempImage {
         client: b.session.client(),
-        name: format!("s2i-layered-temp-image-{nanos}"),
+        name: crate::records::layered_image(),
     };
     progress::detail(
         2,

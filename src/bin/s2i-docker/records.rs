@@ -14,9 +14,10 @@
 //! it removes that process's temporary directories and files
 //! (`s2i-docker-<purpose>-<pid>-<start time>-<n>` in the temporary directory, see `temp`) and
 //! the record; if there was one, it removes the engine's containers whose creator has ended
-//! ([`remove_abandoned_containers`]: one container list, and one removal per container). Where
-//! no such record is found, nothing is asked of the engine. A container a killed build left on
-//! another engine stays there.
+//! ([`remove_abandoned_containers`]: one container list, and one removal per container), and
+//! the layered image each such process may have left (see `layered`; one removal each, by its
+//! name, which holds the process's). Where no such record is found, nothing is asked of the
+//! engine. What a killed build left on another engine stays there.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use std::sync::{Mutex, OnceLock};
 
 use s2i_docker::docker::reap::Creator;
 use s2i_docker::docker::remove_abandoned_containers;
+use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::Client;
 
 use crate::progress;
@@ -61,11 +63,45 @@ pub fn begin(client: &dyn Client) {
                 ));
             }
             // Done with: a failure leaves the records for the next command.
-            for (record, _) in &ended {
-                let _ = std::fs::remove_file(record);
+            for (record, name) in &ended {
+                if remove_layered_image(client, name) {
+                    let _ = std::fs::remove_file(record);
+                }
             }
         }
         Err(e) => progress::warn(format!("Unable to remove abandoned containers: {e}")),
+    }
+}
+
+/// The name of the layered image of the process named `process` (see `layered`): one a
+/// process, so that the next command knows it.
+fn layered_image_of(process: &str) -> String {
+    format!("s2i-layered-temp-image-{process}")
+}
+
+/// The name of this process's layered image.
+pub fn layered_image() -> String {
+    layered_image_of(process_name())
+}
+
+/// Removes the layered image the ended process named `process` left, if any (only untagged
+/// when an image was built on it); whether that is done with.
+fn remove_layered_image(client: &dyn Client, process: &str) -> bool {
+    let image = layered_image_of(process);
+    let prune = ImageRemoveOptions {
+        force: false,
+        no_prune: false,
+    };
+    match client.image_remove(&image, &prune) {
+        Ok(_) => {
+            progress::step(format!("Removed image {image}, left by a killed build"));
+            true
+        }
+        Err(e) if e.is_not_found() => true,
+        Err(e) => {
+            progress::warn(format!("Unable to remove the image {image}: {e}"));
+            false
+        }
     }
 }
 
