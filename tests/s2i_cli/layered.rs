@@ -7,17 +7,32 @@
 
 use super::*;
 
-/// The names of the engine's layered images.
+/// The names of the engine's layered images. Podman's list may fail while another test
+/// removes an image: it is asked again.
 fn layered_images(host: &str) -> Vec<String> {
-    let r = raw_request(host, "GET", "/images/json", None, &[]).expect("GET /images/json");
-    let images: serde_json::Value = serde_json::from_slice(&r.body).expect("image list");
-    images
-        .as_array()
+    for _ in 0..10 {
+        let r = raw_request(host, "GET", "/images/json", None, &[]).expect("GET /images/json");
+        let images: serde_json::Value = serde_json::from_slice(&r.body).expect("image list");
+        match images.as_array() {
+            Some(list) if r.status == 200 => {
+                return list
+                    .iter()
+                    .flat_map(|i| i["RepoTags"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .filter(|t| t.contains("s2i-layered-temp-image-"))
+                    .collect()
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(200)),
+        }
+    }
+    panic!("the engine does not list its images");
+}
+
+/// The layered images there are now that were not there `before`.
+fn new_layered_images(host: &str, before: &[String]) -> Vec<String> {
+    layered_images(host)
         .into_iter()
-        .flatten()
-        .flat_map(|i| i["RepoTags"].as_array().cloned().unwrap_or_default())
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .filter(|t| t.contains("s2i-layered-temp-image-"))
+        .filter(|i| !before.contains(i))
         .collect()
 }
 
@@ -80,8 +95,8 @@ fn a_builder_without_sh_gets_a_layered_build_whose_image_goes() {
         builder.as_str()
     );
     assert_eq!(
-        layered_images(&host),
-        before,
+        new_layered_images(&host, &before),
+        [] as [String; 0],
         "the layered image is removed"
     );
 
@@ -93,8 +108,8 @@ fn a_builder_without_sh_gets_a_layered_build_whose_image_goes() {
     assert!(t.contains("layered build will be performed"), "{t}");
     assert!(t.contains("assemble failed on purpose"), "{t}");
     assert_eq!(
-        layered_images(&host),
-        before,
+        new_layered_images(&host, &before),
+        [] as [String; 0],
         "the layered image is removed"
     );
 
@@ -116,10 +131,7 @@ fn a_builder_without_sh_gets_a_layered_build_whose_image_goes() {
     for id in containers_of(&host, pid) {
         cleanup.container(&id);
     }
-    let layered: Vec<String> = layered_images(&host)
-        .into_iter()
-        .filter(|i| !before.contains(i))
-        .collect();
+    let layered = new_layered_images(&host, &before);
     assert_eq!(layered.len(), 1, "the killed build's layered image stays");
     cleanup.image(&layered[0]);
     let out = s2i_with(&host, None, &env, &["usage", &b.tag, "-p", "never"]);
@@ -132,6 +144,6 @@ fn a_builder_without_sh_gets_a_layered_build_whose_image_goes() {
         t.contains(&format!("Removed image {name}, left by a killed build")),
         "{t}"
     );
-    assert_eq!(layered_images(&host), before, "{t}");
+    assert_eq!(new_layered_images(&host, &before), [] as [String; 0], "{t}");
     assert!(containers_of(&host, pid).is_empty(), "{t}");
 }
