@@ -30,7 +30,7 @@
 use s2i_docker::ops::image::ImageRemoveOptions;
 use s2i_docker::{
     Client, Docker, Error, Result, DEFAULT_DESTINATION, DEPRECATED_DESTINATION_LABEL,
-    DESTINATION_LABEL,
+    DESTINATION_LABEL, LOCATION_ENVIRONMENT,
 };
 
 use crate::build::{self, Build, Finish, Input};
@@ -110,15 +110,37 @@ pub fn build(b: &Build, had_artifacts: bool, finish: Finish<'_>) -> Result<Strin
     )
 }
 
-/// Where the sources go: `--destination`, else the builder's label, else `/tmp`.
+/// Where the sources go, as the run of `assemble` reads it: `--destination`, else the builder's
+/// label, its deprecated label, its deprecated `STI_LOCATION` variable, else `/tmp`.
 fn destination(b: &Build) -> Result<String> {
     if !b.args.destination.is_empty() {
         return Ok(b.args.destination.clone());
     }
-    let labels = b.docker.get_labels(&b.args.builder)?;
-    Ok([DESTINATION_LABEL, DEPRECATED_DESTINATION_LABEL]
+    let config = b
+        .docker
+        .check_image(&b.args.builder)?
+        .and_then(|image| image.config)
+        .unwrap_or_default();
+    let labels = config.labels.unwrap_or_default();
+    let label = [DESTINATION_LABEL, DEPRECATED_DESTINATION_LABEL]
         .iter()
-        .find_map(|l| labels.get(*l).filter(|v| !v.is_empty()).cloned())
+        .find_map(|l| labels.get(*l).filter(|v| !v.is_empty()).cloned());
+    let variable = || {
+        config
+            .env
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find_map(|e| {
+                let value = e
+                    .strip_prefix(LOCATION_ENVIRONMENT)?
+                    .strip_prefix('=')?
+                    .trim();
+                (!value.is_empty()).then(|| value.to_string())
+            })
+    };
+    Ok(label
+        .or_else(variable)
         .unwrap_or_else(|| DEFAULT_DESTINATION.to_string()))
 }
 
