@@ -125,7 +125,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("s2i-cli-completion-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("app-dir")).ok()?;
         let script = dir.join("completion.bash");
-        std::fs::write(&script, script_for_test()).ok()?;
+        std::fs::write(&script, super::script("bash").unwrap()).ok()?;
         let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
         let line = format!(
             "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _s2i_docker; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
@@ -151,10 +151,6 @@ mod tests {
                 .map(str::to_string)
                 .collect(),
         )
-    }
-
-    fn script_for_test() -> String {
-        script("bash").unwrap()
     }
 
     #[test]

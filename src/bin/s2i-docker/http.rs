@@ -9,8 +9,6 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use base64::Engine as _;
-
 use s2i_docker::transport::{Body, Host, Request, Response, Timeouts, TlsSettings, Transport};
 use s2i_docker::Error;
 
@@ -104,7 +102,9 @@ pub fn route(
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(end);
     let (authorization, authority) = match authority.rsplit_once('@') {
-        Some((userinfo, authority)) => (Some(basic(userinfo)), authority),
+        Some((userinfo, authority)) => {
+            (Some(crate::proxy::basic_authorization(userinfo)), authority)
+        }
         None => (None, authority),
     };
     let no_host = || format!("{shown:?} must name a host: http://host[:port]/path");
@@ -159,40 +159,6 @@ pub fn route(
         authorization,
         authority,
     })
-}
-
-/// The `Authorization` value of a URL's `user[:password]` (percent-encoded, as a URL holds it).
-fn basic(userinfo: &str) -> String {
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let pair = [percent_decoded(user), percent_decoded(password)].join(":");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
-}
-
-/// `text` with its `%XX` escapes decoded (an escape that is not one stays as it is).
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What a download came to.
@@ -299,7 +265,6 @@ mod tests {
         assert!(e.as_deref().is_some_and(|e| !e.contains("secret")), "{e:?}");
         let e = route("ftp://me:secret@h/x", &|_| None, &mut Vec::new()).err();
         assert!(e.as_deref().is_some_and(|e| !e.contains("secret")), "{e:?}");
-        assert_eq!(percent_decoded("a%2Fb%zz%"), "a/b%zz%");
     }
 
     #[test]

@@ -154,18 +154,22 @@ fn parse(url: &str) -> Result<Proxy, String> {
         (_, Some(_)) => host.to_string(),
         _ => format!("{host}:80"),
     };
-    let authorization = userinfo.map(|userinfo| {
-        let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-        let credentials = format!("{}:{}", percent_decoded(user), percent_decoded(password));
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(credentials)
-        )
-    });
+    let authorization = userinfo.map(basic_authorization);
     Ok(Proxy {
         authority,
         authorization,
     })
+}
+
+/// The Basic `Authorization` (or `Proxy-Authorization`) value of a URL's `user[:password]`,
+/// percent-encoded as a URL holds it.
+pub fn basic_authorization(userinfo: &str) -> String {
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let credentials = format!("{}:{}", percent_decoded(user), percent_decoded(password));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
 }
 
 /// `%XX` escapes decoded (a malformed one is kept as it is).
@@ -195,6 +199,11 @@ fn percent_decoded(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_escapes_are_decoded_and_malformed_ones_kept() {
+        assert_eq!(percent_decoded("a%2Fb%zz%"), "a/b%zz%");
+    }
 
     fn proxy_of(url_host: &str, port: u16, vars: &[(&str, &str)]) -> Option<String> {
         let env = |name: &str| {
